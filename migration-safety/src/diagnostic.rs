@@ -1,0 +1,102 @@
+//! Findings as users see them: a diagnostic per hazard, grouped by file in a report.
+
+use std::ops::Range;
+
+use crate::render;
+use crate::rule::Severity;
+use crate::source::Position;
+
+/// One finding in a migration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The rule's kebab-case name, such as `create-index-non-concurrently`.
+    pub rule: &'static str,
+    /// How serious it is, after settings.
+    pub severity: Severity,
+    /// What is wrong and why: the lock taken and what it blocks.
+    pub message: String,
+    /// The safe alternative, written with the statement's own names.
+    pub help: Option<String>,
+    /// Byte range in the file's text.
+    pub range: Range<usize>,
+    /// Where it starts (1-based).
+    pub start: Position,
+    /// Where it ends (1-based, the last character).
+    pub end: Position,
+}
+
+/// The findings of one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileReport {
+    /// The path as given (relative paths stay relative).
+    pub path: String,
+    /// The file's text (decoded, without a byte-order mark).
+    pub source: String,
+    /// Findings, in source order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The findings of a lint run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// One entry per file, in migration order.
+    pub files: Vec<FileReport>,
+}
+
+impl Report {
+    /// Every diagnostic with its file.
+    pub fn diagnostics(&self) -> impl Iterator<Item = (&FileReport, &Diagnostic)> {
+        self.files
+            .iter()
+            .flat_map(|f| f.diagnostics.iter().map(move |d| (f, d)))
+    }
+
+    /// Number of error-severity findings.
+    pub fn error_count(&self) -> usize {
+        self.diagnostics()
+            .filter(|(_, d)| d.severity == Severity::Error)
+            .count()
+    }
+
+    /// Number of warning-severity findings.
+    pub fn warning_count(&self) -> usize {
+        self.diagnostics()
+            .filter(|(_, d)| d.severity == Severity::Warning)
+            .count()
+    }
+
+    /// Whether any finding is an error.
+    pub fn has_errors(&self) -> bool {
+        self.error_count() > 0
+    }
+
+    /// Rustc-style text; `color` adds ANSI styling.
+    pub fn to_human(&self, color: bool) -> String {
+        render::human(self, color)
+    }
+
+    /// The JSON format: `{"files": [{"path", "diagnostics": [{"rule", "severity", "line", …}]}]}`.
+    pub fn to_json(&self) -> String {
+        render::json(self)
+    }
+
+    /// Panic with the rendered findings when any of them is an error; print warnings otherwise.
+    ///
+    /// ```should_panic
+    /// let report = migration_safety::lint_sql("ALTER TABLE users DROP COLUMN email;", &Default::default());
+    /// report.assert_clean(); // panics: drop-column
+    /// ```
+    #[track_caller]
+    pub fn assert_clean(&self) {
+        if self.has_errors() {
+            panic!(
+                "migration-safety found {} error(s) in the migrations:\n\n{}",
+                self.error_count(),
+                self.to_human(false)
+            );
+        }
+        if self.warning_count() > 0 {
+            eprintln!("{}", self.to_human(false));
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! # migration-safety
+//!
+//! Stops dangerous PostgreSQL schema migrations before they reach production.
+//!
+//! During a deploy the old and the new version of an application run against the same
+//! database, and a migration that rewrites a table or takes a strong lock stalls all traffic.
+//! migration-safety reads your migrations, finds those hazards, and tells you the phased
+//! alternative that keeps both versions working, with your table and column names.
+//!
+//! ```
+//! use migration_safety::{Settings, lint_sql};
+//!
+//! let report = lint_sql("CREATE INDEX users_email_idx ON users (email);", &Settings::default());
+//! let (_, finding) = report.diagnostics().next().unwrap();
+//! assert_eq!(finding.rule, "create-index-non-concurrently");
+//! assert!(finding.help.as_deref().unwrap().contains("CREATE INDEX CONCURRENTLY users_email_idx ON users (email);"));
+//! ```
+//!
+//! The pipeline: source text → statements with exact ranges ([`lexer`](crate)) → a lowered
+//! statement model (sqlparser behind one module, a token recogniser for what it rejects) →
+//! rules over that model plus the schema earlier migrations built → findings → renderers.
+
+use std::path::{Path, PathBuf};
+
+mod context;
+mod diagnostic;
+mod engine;
+mod lexer;
+mod lower;
+mod model;
+mod parse;
+mod recognize;
+mod render;
+mod rule;
+mod rules;
+mod schema;
+mod settings;
+mod source;
+mod suppression;
+
+#[cfg(feature = "cli")]
+pub mod cli;
+
+pub use diagnostic::{Diagnostic, FileReport, Report};
+pub use rule::{Category, RuleMeta, Severity};
+pub use settings::{DEFAULT_PG_VERSION, Framework, SUPPORTED_PG_VERSIONS, Settings};
+pub use source::Position;
+pub use suppression::IGNORE_FILE_MARKER;
+
+/// Why a lint run could not start or read its input.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A path could not be read.
+    #[error("cannot read `{path}`: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A path does not exist.
+    #[error("`{0}` does not exist")]
+    NotFound(PathBuf),
+    /// A rule name that no rule has.
+    #[error("unknown rule `{name}`{}; the rules are: {known}", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    UnknownRule {
+        /// The name given.
+        name: String,
+        /// The closest existing name.
+        suggestion: Option<String>,
+        /// Every rule name, comma-separated.
+        known: String,
+    },
+    /// A PostgreSQL major version the rules do not know.
+    #[error("PostgreSQL {0} is not supported: choose a major version from 10 to 18")]
+    UnsupportedPgVersion(u32),
+}
+
+/// Every rule, sorted by name.
+///
+/// ```
+/// let names: Vec<_> = migration_safety::rules().map(|r| r.name).collect();
+/// assert!(names.contains(&"set-not-null"));
+/// ```
+pub fn rules() -> impl Iterator<Item = &'static RuleMeta> {
+    rules::all().into_iter()
+}
+
+/// Look up a rule by name (the error lists the names that exist).
+///
+/// ```
+/// let rule = migration_safety::rule("drop-table").unwrap();
+/// assert!(rule.documentation().contains("## Why is this bad?"));
+/// assert!(migration_safety::rule("drop-tabel").unwrap_err().to_string().contains("did you mean `drop-table`?"));
+/// ```
+pub fn rule(name: &str) -> Result<&'static RuleMeta, Error> {
+    rules::lookup(name)
+}
+
+/// Lint SQL text as one migration (reported under the path `input.sql`).
+///
+/// ```
+/// use migration_safety::{Settings, lint_sql};
+///
+/// let report = lint_sql("SET lock_timeout = '5s';\nALTER TABLE users ADD COLUMN nickname text;", &Settings::default());
+/// assert!(!report.has_errors());
+/// ```
+pub fn lint_sql(sql: &str, settings: &Settings) -> Report {
+    let mut run = engine::Run::new(settings);
+    Report {
+        files: vec![run.lint("input.sql".to_owned(), sql.as_bytes())],
+    }
+}
+
+/// Lint one migration file.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let path = dir.path().join("0001_init.sql");
+/// # std::fs::write(&path, "CREATE TABLE users (id bigint PRIMARY KEY);").unwrap();
+/// let report = migration_safety::lint_file(&path, &Default::default())?;
+/// assert_eq!(report.error_count(), 0);
+/// # Ok::<(), migration_safety::Error>(())
+/// ```
+pub fn lint_file(path: impl AsRef<Path>, settings: &Settings) -> Result<Report, Error> {
+    lint_paths(&[path.as_ref().to_path_buf()], settings)
+}
+
+/// Lint every `.sql` file below a directory, in migration order, as one history: a table
+/// created by an earlier migration is an existing table for the later ones.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # std::fs::write(dir.path().join("1_users.sql"), "CREATE TABLE users (id bigint, email text);").unwrap();
+/// # std::fs::write(dir.path().join("2_index.sql"), "CREATE INDEX users_email_idx ON users (email);").unwrap();
+/// let report = migration_safety::lint_dir(dir.path(), &Default::default())?;
+/// let rules: Vec<_> = report.diagnostics().map(|(_, d)| d.rule).collect();
+/// assert_eq!(rules, ["create-index-non-concurrently", "missing-lock-timeout"]);
+/// # Ok::<(), migration_safety::Error>(())
+/// ```
+pub fn lint_dir(path: impl AsRef<Path>, settings: &Settings) -> Result<Report, Error> {
+    lint_paths(&[path.as_ref().to_path_buf()], settings)
+}
+
+/// Lint files and directories (recursively) as one history, in the order given; the files of
+/// a directory come in migration order.
+pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Error> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            files.extend(migration_files(path)?);
+        } else if path.exists() {
+            files.push(path.clone());
+        } else {
+            return Err(Error::NotFound(path.clone()));
+        }
+    }
+    let mut run = engine::Run::new(settings);
+    let mut report = Report::default();
+    for file in files {
+        let bytes = std::fs::read(&file).map_err(|source| Error::Io {
+            path: file.clone(),
+            source,
+        })?;
+        report
+            .files
+            .push(run.lint(file.display().to_string(), &bytes));
+    }
+    Ok(report)
+}
+
+/// The `.sql` files below `dir`, recursively, in migration order: paths compared with digit
+/// runs as numbers, so `9_x.sql` comes before `10_x.sql`.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # for name in ["10_b.sql", "9_a.sql", "notes.txt"] { std::fs::write(dir.path().join(name), "").unwrap(); }
+/// let files = migration_safety::migration_files(dir.path())?;
+/// let names: Vec<_> = files.iter().map(|f| f.file_name().unwrap().to_str().unwrap()).collect();
+/// assert_eq!(names, ["9_a.sql", "10_b.sql"]);
+/// # Ok::<(), migration_safety::Error>(())
+/// ```
+pub fn migration_files(dir: impl AsRef<Path>) -> Result<Vec<PathBuf>, Error> {
+    let dir = dir.as_ref();
+    if !dir.exists() {
+        return Err(Error::NotFound(dir.to_path_buf()));
+    }
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let entries = std::fs::read_dir(&current).map_err(|source| Error::Io {
+            path: current.clone(),
+            source,
+        })?;
+        for entry in entries {
+            let path = entry
+                .map_err(|source| Error::Io {
+                    path: current.clone(),
+                    source,
+                })?
+                .path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "sql") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort_by(|a, b| natural_key(a).cmp(&natural_key(b)));
+    Ok(files)
+}
+
+/// A sort key that compares runs of digits by value.
+fn natural_key(path: &Path) -> Vec<(String, u128)> {
+    let text = path.to_string_lossy();
+    let mut key = Vec::new();
+    let mut chars = text.chars().peekable();
+    while chars.peek().is_some() {
+        let word: String = std::iter::from_fn(|| chars.next_if(|c| !c.is_ascii_digit())).collect();
+        let digits: String = std::iter::from_fn(|| chars.next_if(char::is_ascii_digit)).collect();
+        key.push((word, digits.parse().unwrap_or(u128::MAX)));
+    }
+    key
+}

@@ -1,0 +1,1143 @@
+//! The lowered statement model that rules work on.
+//!
+//! [`crate::parse`] lowers sqlparser's AST (and, for what sqlparser rejects, the token
+//! recogniser) into these small types, so that a sqlparser upgrade touches one module and rules
+//! read like the PostgreSQL documentation rather than like an AST walk.
+
+use std::fmt;
+use std::ops::Range;
+
+/// A relation or type name, as PostgreSQL resolves it: unquoted parts folded to lower case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Name {
+    /// The schema, when the name was qualified.
+    pub schema: Option<String>,
+    /// The object's own name.
+    pub name: String,
+}
+
+impl Name {
+    /// An unqualified name.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            schema: None,
+            name: name.into(),
+        }
+    }
+
+    /// Whether two names can denote the same object (an unqualified name matches any schema).
+    pub fn matches(&self, other: &Name) -> bool {
+        self.name == other.name
+            && match (&self.schema, &other.schema) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
+}
+
+/// Quote an identifier for SQL when PostgreSQL would otherwise fold or reject it.
+pub fn quote_ident(ident: &str) -> String {
+    let plain = ident
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && ident
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
+    if plain && !is_reserved(ident) {
+        ident.to_owned()
+    } else {
+        format!("\"{}\"", ident.replace('"', "\"\""))
+    }
+}
+
+fn is_reserved(word: &str) -> bool {
+    const RESERVED: &[&str] = &[
+        "all",
+        "analyse",
+        "analyze",
+        "and",
+        "any",
+        "array",
+        "as",
+        "asc",
+        "asymmetric",
+        "both",
+        "case",
+        "cast",
+        "check",
+        "collate",
+        "column",
+        "constraint",
+        "create",
+        "current_date",
+        "current_role",
+        "current_time",
+        "current_timestamp",
+        "current_user",
+        "default",
+        "deferrable",
+        "desc",
+        "distinct",
+        "do",
+        "else",
+        "end",
+        "except",
+        "false",
+        "fetch",
+        "for",
+        "foreign",
+        "from",
+        "grant",
+        "group",
+        "having",
+        "in",
+        "initially",
+        "intersect",
+        "into",
+        "lateral",
+        "leading",
+        "limit",
+        "localtime",
+        "localtimestamp",
+        "not",
+        "null",
+        "offset",
+        "on",
+        "only",
+        "or",
+        "order",
+        "placing",
+        "primary",
+        "references",
+        "returning",
+        "select",
+        "session_user",
+        "some",
+        "symmetric",
+        "table",
+        "then",
+        "to",
+        "trailing",
+        "true",
+        "union",
+        "unique",
+        "user",
+        "using",
+        "variadic",
+        "when",
+        "where",
+        "window",
+        "with",
+    ];
+    RESERVED.contains(&word)
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(schema) = &self.schema {
+            write!(f, "{}.", quote_ident(schema))?;
+        }
+        f.write_str(&quote_ident(&self.name))
+    }
+}
+
+/// PostgreSQL's table-level lock modes, weakest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LockMode {
+    /// `ACCESS SHARE`: taken by `SELECT`.
+    AccessShare,
+    /// `ROW SHARE`: `SELECT … FOR UPDATE`.
+    RowShare,
+    /// `ROW EXCLUSIVE`: `INSERT`, `UPDATE`, `DELETE`.
+    RowExclusive,
+    /// `SHARE UPDATE EXCLUSIVE`: `VACUUM`, `CREATE INDEX CONCURRENTLY`, `VALIDATE CONSTRAINT`.
+    ShareUpdateExclusive,
+    /// `SHARE`: `CREATE INDEX`.
+    Share,
+    /// `SHARE ROW EXCLUSIVE`: `CREATE TRIGGER`, adding a foreign key.
+    ShareRowExclusive,
+    /// `EXCLUSIVE`: `REFRESH MATERIALIZED VIEW CONCURRENTLY`.
+    Exclusive,
+    /// `ACCESS EXCLUSIVE`: most `ALTER TABLE` forms, `DROP`, `TRUNCATE`.
+    AccessExclusive,
+}
+
+impl LockMode {
+    /// The mode as PostgreSQL spells it.
+    pub fn sql(self) -> &'static str {
+        match self {
+            Self::AccessShare => "ACCESS SHARE",
+            Self::RowShare => "ROW SHARE",
+            Self::RowExclusive => "ROW EXCLUSIVE",
+            Self::ShareUpdateExclusive => "SHARE UPDATE EXCLUSIVE",
+            Self::Share => "SHARE",
+            Self::ShareRowExclusive => "SHARE ROW EXCLUSIVE",
+            Self::Exclusive => "EXCLUSIVE",
+            Self::AccessExclusive => "ACCESS EXCLUSIVE",
+        }
+    }
+
+    /// What ordinary application traffic this lock blocks while it is held or queued.
+    pub fn blocks(self) -> &'static str {
+        match self {
+            Self::AccessExclusive => "every read and write",
+            Self::Exclusive | Self::ShareRowExclusive | Self::Share => {
+                "every INSERT, UPDATE and DELETE"
+            }
+            Self::ShareUpdateExclusive => {
+                "other schema changes and VACUUM, but not reads or writes"
+            }
+            Self::RowExclusive | Self::RowShare | Self::AccessShare => "only schema changes",
+        }
+    }
+
+    /// Whether the lock conflicts with ordinary writes (`SHARE` or stronger).
+    pub fn blocks_writes(self) -> bool {
+        self >= Self::Share
+    }
+}
+
+/// A lock a statement takes on a relation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableLock {
+    /// The relation locked.
+    pub table: Name,
+    /// The mode.
+    pub mode: LockMode,
+}
+
+/// A data type, normalised to PostgreSQL's internal names (`int4`, `varchar`, `timestamptz`…).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeName {
+    /// Canonical lower-case name, for example `varchar` or `public.my_domain`.
+    pub name: String,
+    /// Type modifiers, such as the `255` of `varchar(255)`.
+    pub modifiers: Vec<String>,
+    /// Whether this is an array of the type.
+    pub array: bool,
+    /// The type as written (for messages).
+    pub text: String,
+}
+
+impl TypeName {
+    /// Parse a type as written in SQL.
+    pub fn parse(text: &str) -> Self {
+        let text = text.trim();
+        let lower = text.to_ascii_lowercase();
+        let (base, array) = match lower.find('[') {
+            Some(i) => (lower[..i].trim().to_owned(), true),
+            None => match lower.strip_suffix(" array") {
+                Some(base) => (base.trim().to_owned(), true),
+                None => (lower.clone(), false),
+            },
+        };
+        let (mut head, modifiers) = match (base.find('('), base.rfind(')')) {
+            (Some(open), Some(close)) if close > open => {
+                let modifiers = base[open + 1..close]
+                    .split(',')
+                    .map(|m| m.trim().to_owned())
+                    .filter(|m| !m.is_empty())
+                    .collect();
+                // `timestamp(3) with time zone`: keep what follows the modifiers.
+                let head = format!("{} {}", base[..open].trim(), base[close + 1..].trim());
+                (head.trim().to_owned(), modifiers)
+            }
+            _ => (base, Vec::new()),
+        };
+        head = head.split_whitespace().collect::<Vec<_>>().join(" ");
+        let name = canonical_type(head.trim_matches('"')).to_owned();
+        let name = if name.is_empty() { head } else { name };
+        Self {
+            name,
+            modifiers,
+            array,
+            text: text.to_owned(),
+        }
+    }
+
+    /// `serial`, `bigserial` or `smallserial`: a column backed by a new sequence.
+    pub fn is_serial(&self) -> bool {
+        matches!(self.name.as_str(), "serial2" | "serial4" | "serial8")
+    }
+}
+
+fn canonical_type(head: &str) -> &str {
+    match head {
+        "int" | "integer" | "int4" => "int4",
+        "smallint" | "int2" => "int2",
+        "bigint" | "int8" => "int8",
+        "serial" | "serial4" => "serial4",
+        "bigserial" | "serial8" => "serial8",
+        "smallserial" | "serial2" => "serial2",
+        "real" | "float4" => "float4",
+        "double precision" | "float8" | "float" => "float8",
+        "decimal" | "numeric" => "numeric",
+        "bool" | "boolean" => "bool",
+        "varchar" | "character varying" | "char varying" => "varchar",
+        "char" | "character" | "bpchar" => "bpchar",
+        "timestamp" | "timestamp without time zone" => "timestamp",
+        "timestamptz" | "timestamp with time zone" => "timestamptz",
+        "time" | "time without time zone" => "time",
+        "timetz" | "time with time zone" => "timetz",
+        other => other,
+    }
+}
+
+impl fmt::Display for TypeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// How a default expression behaves when PostgreSQL fills existing rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Volatility {
+    /// Constants and stable expressions such as `now()`: stored once (PostgreSQL 11+).
+    NonVolatile,
+    /// A volatile function: every existing row gets its own value, so the table is rewritten.
+    Volatile {
+        /// The volatile function, for the message.
+        function: String,
+    },
+    /// A function the linter does not know; user-defined functions are volatile unless declared otherwise.
+    Unknown {
+        /// The unknown function, for the message.
+        function: String,
+    },
+}
+
+/// A `DEFAULT` expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefaultExpr {
+    /// The expression as SQL.
+    pub text: String,
+    /// Whether it can be stored once for all existing rows.
+    pub volatility: Volatility,
+    /// `DEFAULT NULL` (or a cast of `NULL`).
+    pub is_null: bool,
+}
+
+impl DefaultExpr {
+    /// Classify a default expression from its SQL text.
+    ///
+    /// A function call is anything written `name(`; `CURRENT_TIMESTAMP`-style keywords are
+    /// stable. Functions not known to be immutable or stable make the default [`Volatility::Unknown`].
+    pub fn from_sql(text: &str) -> Self {
+        let (tokens, _) = crate::lexer::tokenize(text);
+        let mut volatility = Volatility::NonVolatile;
+        for pair in tokens.windows(2) {
+            if !(pair[0].kind == crate::lexer::TokenKind::Word && pair[1].is_punct(text, "(")) {
+                continue;
+            }
+            let function = pair[0].text(text).to_ascii_lowercase();
+            let function = function.rsplit('.').next().unwrap_or_default().to_owned();
+            if VOLATILE_FUNCTIONS.contains(&function.as_str()) {
+                volatility = Volatility::Volatile { function };
+                break;
+            }
+            if !NON_VOLATILE_FUNCTIONS.contains(&function.as_str())
+                && volatility == Volatility::NonVolatile
+            {
+                volatility = Volatility::Unknown { function };
+            }
+        }
+        let bare = text.trim().trim_start_matches('(').trim_end_matches(')');
+        let is_null = bare.eq_ignore_ascii_case("null")
+            || bare.to_ascii_lowercase().starts_with("null::")
+            || bare.to_ascii_lowercase().starts_with("cast(null ");
+        Self {
+            text: text.trim().to_owned(),
+            volatility,
+            is_null,
+        }
+    }
+}
+
+/// Built-in functions that return a different value for every row.
+const VOLATILE_FUNCTIONS: &[&str] = &[
+    "random",
+    "random_normal",
+    "gen_random_uuid",
+    "uuidv4",
+    "uuidv7",
+    "uuid_generate_v1",
+    "uuid_generate_v1mc",
+    "uuid_generate_v4",
+    "clock_timestamp",
+    "timeofday",
+    "nextval",
+    "setval",
+    "currval",
+    "lastval",
+    "txid_current",
+    "pg_current_xact_id",
+    "gen_random_bytes",
+    "gen_salt",
+];
+
+/// Built-in immutable or stable functions and function-like keywords: evaluated once for `ADD COLUMN`.
+const NON_VOLATILE_FUNCTIONS: &[&str] = &[
+    "now",
+    "transaction_timestamp",
+    "statement_timestamp",
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "localtime",
+    "localtimestamp",
+    "current_user",
+    "session_user",
+    "current_schema",
+    "current_database",
+    "current_setting",
+    "cast",
+    "coalesce",
+    "nullif",
+    "greatest",
+    "least",
+    "lower",
+    "upper",
+    "concat",
+    "length",
+    "array",
+    "row",
+    "to_jsonb",
+    "to_json",
+    "jsonb_build_object",
+    "json_build_object",
+    "jsonb_build_array",
+    "json_build_array",
+    "array_fill",
+    "make_interval",
+    "make_date",
+    "make_timestamp",
+    "make_timestamptz",
+    "date_trunc",
+    "timezone",
+    "to_timestamp",
+    "to_date",
+    "to_char",
+    "abs",
+    "round",
+    "trim",
+    "replace",
+    "substring",
+    "format",
+    "md5",
+    "interval",
+    "numeric",
+    "int4",
+    "int8",
+    "text",
+    "varchar",
+    "timestamp",
+    "timestamptz",
+    "date",
+    "time",
+    "decimal",
+    "char",
+    "character",
+    "bit",
+    "varbit",
+    "float",
+    "float4",
+    "float8",
+    "any",
+    "some",
+    "all",
+    "exists",
+    "in",
+    "extract",
+    "position",
+    "overlay",
+    "collate",
+];
+
+/// How a generated column is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generated {
+    /// `GENERATED … AS IDENTITY`.
+    Identity,
+    /// `GENERATED ALWAYS AS (…) STORED`.
+    Stored,
+    /// `GENERATED ALWAYS AS (…) [VIRTUAL]` (PostgreSQL 18).
+    Virtual,
+}
+
+/// A column definition (in `CREATE TABLE` or `ADD COLUMN`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnDef {
+    /// The column name.
+    pub name: String,
+    /// Its type.
+    pub data_type: TypeName,
+    /// `NOT NULL` (or `PRIMARY KEY`).
+    pub not_null: bool,
+    /// `DEFAULT …`.
+    pub default: Option<DefaultExpr>,
+    /// `GENERATED …`.
+    pub generated: Option<Generated>,
+    /// Inline `PRIMARY KEY`.
+    pub primary_key: bool,
+    /// Inline `UNIQUE`.
+    pub unique: bool,
+    /// Inline `REFERENCES other(…)`.
+    pub references: Option<Name>,
+    /// Inline `CHECK (…)`.
+    pub check: bool,
+}
+
+/// A table constraint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Constraint {
+    /// `CONSTRAINT name`, when given.
+    pub name: Option<String>,
+    /// What it constrains.
+    pub kind: ConstraintKind,
+}
+
+/// The kinds of table constraint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConstraintKind {
+    /// `CHECK (expr)`; `not_null_column` is set when the expression is exactly `col IS NOT NULL`.
+    Check {
+        /// The expression as SQL.
+        expr: String,
+        /// The column of a `col IS NOT NULL` check.
+        not_null_column: Option<String>,
+    },
+    /// `FOREIGN KEY (columns) REFERENCES table`.
+    ForeignKey {
+        /// Referencing columns.
+        columns: Vec<String>,
+        /// The referenced table.
+        references: Name,
+    },
+    /// `UNIQUE (columns)` or `UNIQUE USING INDEX i`.
+    Unique {
+        /// Constrained columns (empty with `USING INDEX`).
+        columns: Vec<String>,
+        /// `USING INDEX i`.
+        using_index: Option<String>,
+    },
+    /// `PRIMARY KEY (columns)` or `PRIMARY KEY USING INDEX i`.
+    PrimaryKey {
+        /// Key columns (empty with `USING INDEX`).
+        columns: Vec<String>,
+        /// `USING INDEX i`.
+        using_index: Option<String>,
+    },
+    /// `EXCLUDE USING …`.
+    Exclude,
+    /// PostgreSQL 18's named `NOT NULL col` constraint.
+    NotNull {
+        /// The column.
+        column: String,
+    },
+}
+
+/// A statement's range in the source and its lowered form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    /// Byte range in the file, from the first token to the `;`.
+    pub range: Range<usize>,
+    /// What the statement does.
+    pub kind: StatementKind,
+}
+
+/// `ALTER TABLE` with its actions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterTable {
+    /// The table.
+    pub table: Name,
+    /// `ONLY`: not applied to partitions or children.
+    pub only: bool,
+    /// The comma-separated actions, each with its own range.
+    pub actions: Vec<Action>,
+}
+
+/// One action of an `ALTER TABLE`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    /// Byte range of the action in the file.
+    pub range: Range<usize>,
+    /// What it does.
+    pub kind: ActionKind,
+}
+
+/// The `ALTER TABLE` actions rules care about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActionKind {
+    /// `ADD COLUMN`.
+    AddColumn(ColumnDef),
+    /// `DROP COLUMN`.
+    DropColumn {
+        /// The column.
+        column: String,
+    },
+    /// `RENAME COLUMN from TO to`.
+    RenameColumn {
+        /// Old name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// `RENAME TO`.
+    RenameTable {
+        /// The new name.
+        to: Name,
+    },
+    /// `RENAME CONSTRAINT`.
+    RenameConstraint {
+        /// Old name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// `ALTER COLUMN c TYPE t`.
+    AlterColumnType {
+        /// The column.
+        column: String,
+        /// The new type.
+        data_type: TypeName,
+        /// Whether `USING` was given.
+        using: bool,
+    },
+    /// `ALTER COLUMN c SET NOT NULL`.
+    SetNotNull {
+        /// The column.
+        column: String,
+    },
+    /// `ALTER COLUMN c DROP NOT NULL`.
+    DropNotNull {
+        /// The column.
+        column: String,
+    },
+    /// `ALTER COLUMN c SET DEFAULT`.
+    SetDefault {
+        /// The column.
+        column: String,
+    },
+    /// `ALTER COLUMN c DROP DEFAULT`.
+    DropDefault {
+        /// The column.
+        column: String,
+    },
+    /// `ADD [CONSTRAINT n] …`.
+    AddConstraint {
+        /// The constraint.
+        constraint: Constraint,
+        /// `NOT VALID`.
+        not_valid: bool,
+    },
+    /// `VALIDATE CONSTRAINT`.
+    ValidateConstraint {
+        /// The constraint.
+        name: String,
+    },
+    /// `DROP CONSTRAINT`.
+    DropConstraint {
+        /// The constraint.
+        name: String,
+    },
+    /// `SET SCHEMA s`.
+    SetSchema {
+        /// The new schema.
+        schema: String,
+    },
+    /// `SET TABLESPACE`, `SET LOGGED`, `SET UNLOGGED`, `SET ACCESS METHOD`: a full rewrite.
+    Rewrite {
+        /// The clause, for messages.
+        clause: String,
+    },
+    /// `ATTACH PARTITION p …`.
+    AttachPartition {
+        /// The partition.
+        partition: Name,
+    },
+    /// `DETACH PARTITION p [CONCURRENTLY | FINALIZE]`.
+    DetachPartition {
+        /// The partition.
+        partition: Name,
+        /// `CONCURRENTLY` (PostgreSQL 14+).
+        concurrently: bool,
+    },
+    /// Any other action, with the lock it takes.
+    Other {
+        /// The clause, for messages.
+        clause: String,
+        /// The lock it takes on the table.
+        lock: LockMode,
+    },
+}
+
+/// `CREATE TABLE`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateTable {
+    /// The new table.
+    pub table: Name,
+    /// Its columns.
+    pub columns: Vec<ColumnDef>,
+    /// Its table constraints.
+    pub constraints: Vec<Constraint>,
+    /// `PARTITION OF parent`.
+    pub partition_of: Option<Name>,
+    /// `IF NOT EXISTS`.
+    pub if_not_exists: bool,
+}
+
+/// `CREATE [UNIQUE] INDEX`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateIndex {
+    /// The index name, when given.
+    pub name: Option<Name>,
+    /// The indexed table.
+    pub table: Name,
+    /// `UNIQUE`.
+    pub unique: bool,
+    /// `CONCURRENTLY`.
+    pub concurrently: bool,
+    /// `ON ONLY`.
+    pub only: bool,
+    /// Byte offset in the file just after the `INDEX` keyword, where `CONCURRENTLY` goes.
+    pub index_keyword_end: usize,
+}
+
+/// The kind of object a `DROP` removes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectKind {
+    /// A table.
+    Table,
+    /// A view.
+    View,
+    /// A materialized view.
+    MaterializedView,
+    /// A type (enum, composite, …) or domain.
+    Type,
+    /// Anything else (schema, sequence, function, …), named as in SQL.
+    Other(String),
+}
+
+/// `ALTER TYPE` actions.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlterTypeAction {
+    /// `ADD VALUE 'v'`.
+    AddValue {
+        /// The new label.
+        value: String,
+    },
+    /// `RENAME VALUE 'a' TO 'b'`.
+    RenameValue {
+        /// Old label.
+        from: String,
+        /// New label.
+        to: String,
+    },
+    /// Other forms (`RENAME TO`, `OWNER TO`, …).
+    Other,
+}
+
+/// What a statement does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatementKind {
+    /// `BEGIN` / `START TRANSACTION`.
+    Begin,
+    /// `COMMIT` / `END`.
+    Commit,
+    /// `ROLLBACK` / `ABORT`.
+    Rollback,
+    /// `SET [LOCAL | SESSION] name = value` (also `set_config(…)`).
+    Set {
+        /// The setting, lower case.
+        name: String,
+        /// The value as written; `None` for `DEFAULT`.
+        value: Option<String>,
+        /// `SET LOCAL` (or `set_config(…, true)`).
+        local: bool,
+    },
+    /// `RESET name` / `RESET ALL` (`None`).
+    Reset {
+        /// The setting, lower case.
+        name: Option<String>,
+    },
+    /// `CREATE TABLE`.
+    CreateTable(CreateTable),
+    /// `ALTER TABLE`.
+    AlterTable(AlterTable),
+    /// `CREATE INDEX`.
+    CreateIndex(CreateIndex),
+    /// `DROP INDEX`.
+    DropIndex {
+        /// The indexes.
+        names: Vec<Name>,
+        /// `CONCURRENTLY`.
+        concurrently: bool,
+    },
+    /// `DROP TABLE | VIEW | TYPE | …`.
+    Drop {
+        /// What kind of object.
+        object: ObjectKind,
+        /// The objects.
+        names: Vec<Name>,
+    },
+    /// `CREATE [OR REPLACE] [MATERIALIZED] VIEW`.
+    CreateView {
+        /// The view.
+        name: Name,
+        /// `MATERIALIZED`.
+        materialized: bool,
+        /// `OR REPLACE`.
+        or_replace: bool,
+        /// Relations read by the view's query.
+        reads: Vec<Name>,
+    },
+    /// `ALTER TYPE`.
+    AlterType {
+        /// The type.
+        name: Name,
+        /// What changes.
+        action: AlterTypeAction,
+    },
+    /// `REINDEX`.
+    Reindex {
+        /// `INDEX`, `TABLE`, `SCHEMA`, `DATABASE` or `SYSTEM`.
+        target: String,
+        /// The object reindexed.
+        name: Name,
+        /// `CONCURRENTLY`.
+        concurrently: bool,
+    },
+    /// `REFRESH MATERIALIZED VIEW`.
+    RefreshMaterializedView {
+        /// The view.
+        name: Name,
+        /// `CONCURRENTLY`.
+        concurrently: bool,
+    },
+    /// `CLUSTER` (a table rewrite), or `VACUUM FULL`.
+    Rewrite {
+        /// `CLUSTER` or `VACUUM FULL`.
+        command: String,
+        /// The tables (empty: all the tables it applies to).
+        tables: Vec<Name>,
+    },
+    /// `VACUUM` / `ANALYZE` without `FULL`.
+    Vacuum,
+    /// `LOCK TABLE`.
+    LockTable {
+        /// The tables.
+        tables: Vec<Name>,
+        /// The mode (default `ACCESS EXCLUSIVE`).
+        mode: LockMode,
+    },
+    /// `TRUNCATE`.
+    Truncate {
+        /// The tables.
+        tables: Vec<Name>,
+    },
+    /// `UPDATE`, `DELETE`.
+    Dml {
+        /// `UPDATE` or `DELETE`.
+        command: &'static str,
+        /// The table written.
+        table: Name,
+        /// Whether a `WHERE` clause restricts the rows.
+        filtered: bool,
+    },
+    /// `INSERT`.
+    Insert {
+        /// The table written.
+        table: Option<Name>,
+    },
+    /// `CREATE TRIGGER` (`SHARE ROW EXCLUSIVE`) or `DROP TRIGGER` (`ACCESS EXCLUSIVE`).
+    Trigger {
+        /// The table.
+        table: Name,
+        /// `CREATE TRIGGER` or `DROP TRIGGER`.
+        command: &'static str,
+    },
+    /// A `DO` block: the statements found in its body.
+    Do {
+        /// Statements inside the body, with ranges in the file.
+        body: Vec<Statement>,
+    },
+    /// A statement understood to take no lock that matters for availability
+    /// (`COMMENT`, `GRANT`, `CREATE FUNCTION`, `SELECT`, …).
+    Harmless {
+        /// The command, for messages.
+        command: String,
+    },
+    /// A valid-looking statement the engine could not analyse; it is reported, never trusted.
+    Unanalyzed {
+        /// Why it could not be analysed.
+        reason: String,
+    },
+    /// A statement that is not valid PostgreSQL.
+    SyntaxError {
+        /// What is wrong.
+        message: String,
+        /// Byte offset in the file where the error is.
+        offset: usize,
+    },
+}
+
+impl StatementKind {
+    /// The SQL command, for messages (`ALTER TABLE`, `CREATE INDEX`, …).
+    pub fn command(&self) -> String {
+        match self {
+            Self::Begin => "BEGIN".into(),
+            Self::Commit => "COMMIT".into(),
+            Self::Rollback => "ROLLBACK".into(),
+            Self::Set { .. } => "SET".into(),
+            Self::Reset { .. } => "RESET".into(),
+            Self::CreateTable(_) => "CREATE TABLE".into(),
+            Self::AlterTable(_) => "ALTER TABLE".into(),
+            Self::CreateIndex(i) if i.concurrently => "CREATE INDEX CONCURRENTLY".into(),
+            Self::CreateIndex(_) => "CREATE INDEX".into(),
+            Self::DropIndex {
+                concurrently: true, ..
+            } => "DROP INDEX CONCURRENTLY".into(),
+            Self::DropIndex { .. } => "DROP INDEX".into(),
+            Self::Drop { object, .. } => format!(
+                "DROP {}",
+                match object {
+                    ObjectKind::Table => "TABLE",
+                    ObjectKind::View => "VIEW",
+                    ObjectKind::MaterializedView => "MATERIALIZED VIEW",
+                    ObjectKind::Type => "TYPE",
+                    ObjectKind::Other(other) => other,
+                }
+            ),
+            Self::CreateView {
+                materialized: true, ..
+            } => "CREATE MATERIALIZED VIEW".into(),
+            Self::CreateView {
+                or_replace: true, ..
+            } => "CREATE OR REPLACE VIEW".into(),
+            Self::CreateView { .. } => "CREATE VIEW".into(),
+            Self::AlterType { .. } => "ALTER TYPE".into(),
+            Self::Reindex {
+                concurrently: true, ..
+            } => "REINDEX CONCURRENTLY".into(),
+            Self::Reindex { .. } => "REINDEX".into(),
+            Self::RefreshMaterializedView {
+                concurrently: true, ..
+            } => "REFRESH MATERIALIZED VIEW CONCURRENTLY".into(),
+            Self::RefreshMaterializedView { .. } => "REFRESH MATERIALIZED VIEW".into(),
+            Self::Rewrite { command, .. } => command.clone(),
+            Self::Vacuum => "VACUUM".into(),
+            Self::LockTable { .. } => "LOCK TABLE".into(),
+            Self::Truncate { .. } => "TRUNCATE".into(),
+            Self::Dml { command, .. } | Self::Trigger { command, .. } => (*command).into(),
+            Self::Insert { .. } => "INSERT".into(),
+            Self::Do { .. } => "DO".into(),
+            Self::Harmless { command } => command.clone(),
+            Self::Unanalyzed { .. } | Self::SyntaxError { .. } => "statement".into(),
+        }
+    }
+
+    /// The table-level locks the statement takes on existing relations.
+    ///
+    /// New objects the statement itself creates are not listed (nobody else can be waiting on them).
+    pub fn locks(&self) -> Vec<TableLock> {
+        let lock = |table: &Name, mode| TableLock {
+            table: table.clone(),
+            mode,
+        };
+        match self {
+            Self::AlterTable(alter) => {
+                let mut locks: Vec<TableLock> = Vec::new();
+                for action in &alter.actions {
+                    for l in action.kind.locks(&alter.table) {
+                        match locks.iter_mut().find(|x| x.table == l.table) {
+                            Some(existing) => existing.mode = existing.mode.max(l.mode),
+                            None => locks.push(l),
+                        }
+                    }
+                }
+                locks
+            }
+            Self::CreateIndex(index) => {
+                let mode = if index.concurrently {
+                    LockMode::ShareUpdateExclusive
+                } else {
+                    LockMode::Share
+                };
+                vec![lock(&index.table, mode)]
+            }
+            Self::CreateTable(create) => {
+                let mut locks = Vec::new();
+                if let Some(parent) = &create.partition_of {
+                    locks.push(lock(parent, LockMode::AccessExclusive));
+                }
+                let references = create
+                    .columns
+                    .iter()
+                    .filter_map(|c| c.references.as_ref())
+                    .chain(create.constraints.iter().filter_map(|c| match &c.kind {
+                        ConstraintKind::ForeignKey { references, .. } => Some(references),
+                        _ => None,
+                    }));
+                for referenced in references {
+                    if !referenced.matches(&create.table) {
+                        locks.push(lock(referenced, LockMode::ShareRowExclusive));
+                    }
+                }
+                locks
+            }
+            Self::DropIndex {
+                names,
+                concurrently,
+            } => {
+                let mode = if *concurrently {
+                    LockMode::ShareUpdateExclusive
+                } else {
+                    LockMode::AccessExclusive
+                };
+                names.iter().map(|n| lock(n, mode)).collect()
+            }
+            Self::Drop { object, names } => match object {
+                ObjectKind::Table | ObjectKind::View | ObjectKind::MaterializedView => names
+                    .iter()
+                    .map(|n| lock(n, LockMode::AccessExclusive))
+                    .collect(),
+                _ => Vec::new(),
+            },
+            Self::CreateView {
+                name, or_replace, ..
+            } if *or_replace => vec![lock(name, LockMode::AccessExclusive)],
+            Self::Reindex {
+                target,
+                name,
+                concurrently,
+            } if target == "TABLE" || target == "INDEX" => {
+                let mode = if *concurrently {
+                    LockMode::ShareUpdateExclusive
+                } else {
+                    LockMode::Share
+                };
+                vec![lock(name, mode)]
+            }
+            Self::RefreshMaterializedView { name, concurrently } => {
+                let mode = if *concurrently {
+                    LockMode::Exclusive
+                } else {
+                    LockMode::AccessExclusive
+                };
+                vec![lock(name, mode)]
+            }
+            Self::Rewrite { tables, .. } | Self::Truncate { tables } => tables
+                .iter()
+                .map(|n| lock(n, LockMode::AccessExclusive))
+                .collect(),
+            Self::LockTable { tables, mode } => tables.iter().map(|n| lock(n, *mode)).collect(),
+            Self::Dml { table, .. } => vec![lock(table, LockMode::RowExclusive)],
+            Self::Insert { table: Some(table) } => vec![lock(table, LockMode::RowExclusive)],
+            Self::Trigger { table, command } => {
+                let mode = if *command == "CREATE TRIGGER" {
+                    LockMode::ShareRowExclusive
+                } else {
+                    LockMode::AccessExclusive
+                };
+                vec![lock(table, mode)]
+            }
+            Self::Do { body } => body.iter().flat_map(|s| s.kind.locks()).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl ActionKind {
+    /// Locks this action takes: on the altered table and, for foreign keys, on the referenced one.
+    pub fn locks(&self, table: &Name) -> Vec<TableLock> {
+        let on = |table: &Name, mode| TableLock {
+            table: table.clone(),
+            mode,
+        };
+        match self {
+            Self::AddColumn(column) => {
+                let mut locks = vec![on(table, LockMode::AccessExclusive)];
+                if let Some(referenced) = &column.references {
+                    if !referenced.matches(table) {
+                        locks.push(on(referenced, LockMode::ShareRowExclusive));
+                    }
+                }
+                locks
+            }
+            Self::AddConstraint { constraint, .. } => match &constraint.kind {
+                ConstraintKind::ForeignKey { references, .. } => {
+                    let mut locks = vec![on(table, LockMode::ShareRowExclusive)];
+                    if !references.matches(table) {
+                        locks.push(on(references, LockMode::ShareRowExclusive));
+                    }
+                    locks
+                }
+                _ => vec![on(table, LockMode::AccessExclusive)],
+            },
+            Self::ValidateConstraint { .. } => vec![on(table, LockMode::ShareUpdateExclusive)],
+            Self::AttachPartition { partition } => vec![
+                on(table, LockMode::ShareUpdateExclusive),
+                on(partition, LockMode::AccessExclusive),
+            ],
+            Self::DetachPartition {
+                partition,
+                concurrently,
+            } => {
+                let mode = if *concurrently {
+                    LockMode::ShareUpdateExclusive
+                } else {
+                    LockMode::AccessExclusive
+                };
+                vec![on(table, mode), on(partition, mode)]
+            }
+            Self::Other { lock, .. } => vec![on(table, *lock)],
+            _ => vec![on(table, LockMode::AccessExclusive)],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_are_canonical() {
+        let t = TypeName::parse("CHARACTER VARYING(255)");
+        assert_eq!(
+            (t.name.as_str(), t.modifiers.as_slice()),
+            ("varchar", &["255".to_owned()][..])
+        );
+        assert_eq!(
+            TypeName::parse("timestamp(3) with time zone").name,
+            "timestamptz"
+        );
+        assert_eq!(TypeName::parse("NUMERIC(10, 2)").modifiers, ["10", "2"]);
+        assert!(TypeName::parse("int[]").array);
+        assert_eq!(TypeName::parse("integer").name, "int4");
+        assert!(TypeName::parse("BIGSERIAL").is_serial());
+    }
+
+    #[test]
+    fn identifiers_are_quoted_when_needed() {
+        assert_eq!(quote_ident("users"), "users");
+        assert_eq!(quote_ident("Users"), "\"Users\"");
+        assert_eq!(quote_ident("user"), "\"user\"");
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+        let name = Name {
+            schema: Some("app".into()),
+            name: "order".into(),
+        };
+        assert_eq!(name.to_string(), "app.\"order\"");
+    }
+
+    #[test]
+    fn unqualified_names_match_any_schema() {
+        let qualified = Name {
+            schema: Some("app".into()),
+            name: "users".into(),
+        };
+        assert!(Name::new("users").matches(&qualified));
+        assert!(!Name::new("accounts").matches(&qualified));
+    }
+}

@@ -1,0 +1,614 @@
+//! The sqlparser boundary: parse one statement with the PostgreSQL dialect and lower its AST
+//! into [`crate::model`]. No other module imports sqlparser.
+
+use std::ops::Range;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use sqlparser::ast::{
+    self, AlterColumnOperation, AlterTableOperation, AlterTypeOperation, ColumnOption, Expr,
+    FromTable, GeneratedAs, ObjectName, ObjectNamePart, ObjectType, RenameTableNameKind, Set,
+    TableConstraint, TableFactor, TableObject,
+};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::{Parser, ParserError};
+
+use crate::lexer::Token;
+use crate::model::{
+    Action, ActionKind, AlterTable, AlterTypeAction, ColumnDef, Constraint, ConstraintKind,
+    CreateIndex, CreateTable, DefaultExpr, Generated, LockMode, Name, ObjectKind, StatementKind,
+    TypeName,
+};
+use crate::recognize;
+
+/// sqlparser could not parse the statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ParseFailure {
+    /// sqlparser's message, without its position suffix.
+    pub(crate) message: String,
+    /// Byte offset of the error in the file, when sqlparser gave one.
+    pub(crate) offset: Option<usize>,
+}
+
+/// Parse and lower one statement. `range` is the statement's byte range in `source`, and
+/// `tokens` its tokens (from the migration-safety lexer, with file offsets).
+pub(crate) fn parse_statement(
+    source: &str,
+    range: &Range<usize>,
+    tokens: &[Token],
+) -> Result<StatementKind, ParseFailure> {
+    let text = source[range.clone()]
+        .strip_suffix(';')
+        .unwrap_or(&source[range.clone()]);
+    let statement = parse_one(text).map_err(|e| failure(&e, text, range.start))?;
+    Ok(Lowering { source, tokens }.statement(statement))
+}
+
+/// Parse one `ALTER TABLE` action on its own, as `ALTER TABLE <table> <action>`.
+pub(crate) fn parse_alter_action(table: &str, action: &str) -> Option<ActionKind> {
+    let statement = parse_one(&format!("ALTER TABLE {table} {action}")).ok()?;
+    let ast::Statement::AlterTable(alter) = statement else {
+        return None;
+    };
+    match alter.operations.as_slice() {
+        [operation] => action_kind(operation, &name(&alter.name)),
+        _ => None,
+    }
+}
+
+fn parse_one(text: &str) -> Result<ast::Statement, ParserError> {
+    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, text)?;
+    if statements.len() == 1 {
+        Ok(statements.remove(0))
+    } else {
+        Err(ParserError::ParserError(format!(
+            "expected one statement, found {}",
+            statements.len()
+        )))
+    }
+}
+
+static POSITION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\s*at Line: (\d+), Column: (\d+)").expect("valid regex"));
+
+fn failure(error: &ParserError, text: &str, start: usize) -> ParseFailure {
+    let raw = match error {
+        ParserError::TokenizerError(m) | ParserError::ParserError(m) => m.clone(),
+        ParserError::RecursionLimitExceeded => "the statement is nested too deeply".to_owned(),
+    };
+    let offset = POSITION.captures(&raw).and_then(|c| {
+        let line: usize = c[1].parse().ok()?;
+        let column: usize = c[2].parse().ok()?;
+        let line_start = if line <= 1 {
+            0
+        } else {
+            text.match_indices('\n').nth(line - 2)?.0 + 1
+        };
+        let within = text[line_start..]
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(text.len(), |(i, _)| line_start + i);
+        Some(start + within)
+    });
+    ParseFailure {
+        message: POSITION.replace(&raw, "").trim().to_owned(),
+        offset,
+    }
+}
+
+/// A name as PostgreSQL resolves it: unquoted identifiers fold to lower case.
+fn ident(ident: &ast::Ident) -> String {
+    if ident.quote_style.is_some() {
+        ident.value.clone()
+    } else {
+        ident.value.to_lowercase()
+    }
+}
+
+fn name(object: &ObjectName) -> Name {
+    let mut parts: Vec<String> = object
+        .0
+        .iter()
+        .map(|part| match part {
+            ObjectNamePart::Identifier(i) => ident(i),
+            ObjectNamePart::Function(f) => ident(&f.name),
+        })
+        .collect();
+    let last = parts.pop().unwrap_or_default();
+    Name {
+        schema: parts.pop(),
+        name: last,
+    }
+}
+
+fn data_type(data_type: &ast::DataType) -> TypeName {
+    // sqlparser prints keywords in upper case; PostgreSQL folds unquoted type names anyway.
+    let text = data_type.to_string();
+    if text.contains('"') {
+        TypeName::parse(&text)
+    } else {
+        TypeName::parse(&text.to_lowercase())
+    }
+}
+
+fn default_expr(expr: &Expr) -> DefaultExpr {
+    DefaultExpr::from_sql(&expr.to_string())
+}
+
+fn is_not_null_column(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Nested(inner) => is_not_null_column(inner),
+        Expr::IsNotNull(inner) => match inner.as_ref() {
+            Expr::Identifier(i) => Some(ident(i)),
+            Expr::Nested(n) => match n.as_ref() {
+                Expr::Identifier(i) => Some(ident(i)),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn column_def(def: &ast::ColumnDef) -> ColumnDef {
+    let mut column = ColumnDef {
+        name: ident(&def.name),
+        data_type: data_type(&def.data_type),
+        not_null: false,
+        default: None,
+        generated: None,
+        primary_key: false,
+        unique: false,
+        references: None,
+        check: false,
+    };
+    for option in &def.options {
+        match &option.option {
+            ColumnOption::NotNull => column.not_null = true,
+            ColumnOption::Default(expr) => column.default = Some(default_expr(expr)),
+            ColumnOption::PrimaryKey(_) => {
+                column.primary_key = true;
+                column.not_null = true;
+            }
+            ColumnOption::Unique(_) => column.unique = true,
+            ColumnOption::ForeignKey(fk) => column.references = Some(name(&fk.foreign_table)),
+            ColumnOption::Check(_) => column.check = true,
+            ColumnOption::Generated {
+                generated_as,
+                generation_expr,
+                generation_expr_mode,
+                ..
+            } => {
+                column.generated = Some(match (generated_as, generation_expr) {
+                    (GeneratedAs::ExpStored, _) => Generated::Stored,
+                    (_, Some(_)) => match generation_expr_mode {
+                        Some(ast::GeneratedExpressionMode::Stored) => Generated::Stored,
+                        _ => Generated::Virtual,
+                    },
+                    _ => Generated::Identity,
+                });
+            }
+            ColumnOption::Identity(_) => column.generated = Some(Generated::Identity),
+            _ => {}
+        }
+    }
+    column
+}
+
+fn index_columns(columns: &[ast::IndexColumn]) -> Vec<String> {
+    columns
+        .iter()
+        .map(|c| match &c.column.expr {
+            Expr::Identifier(i) => ident(i),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+fn constraint(constraint: &TableConstraint) -> Constraint {
+    let (name, kind) = match constraint {
+        TableConstraint::Check(c) => (
+            c.name.as_ref(),
+            ConstraintKind::Check {
+                expr: c.expr.to_string(),
+                not_null_column: is_not_null_column(&c.expr),
+            },
+        ),
+        TableConstraint::ForeignKey(fk) => (
+            fk.name.as_ref(),
+            ConstraintKind::ForeignKey {
+                columns: fk.columns.iter().map(ident).collect(),
+                references: name(&fk.foreign_table),
+            },
+        ),
+        TableConstraint::Unique(u) => (
+            u.name.as_ref(),
+            ConstraintKind::Unique {
+                columns: index_columns(&u.columns),
+                using_index: None,
+            },
+        ),
+        TableConstraint::PrimaryKey(pk) => (
+            pk.name.as_ref(),
+            ConstraintKind::PrimaryKey {
+                columns: index_columns(&pk.columns),
+                using_index: None,
+            },
+        ),
+        TableConstraint::UniqueUsingIndex(u) => (
+            u.name.as_ref(),
+            ConstraintKind::Unique {
+                columns: Vec::new(),
+                using_index: Some(ident(&u.index_name)),
+            },
+        ),
+        TableConstraint::PrimaryKeyUsingIndex(u) => (
+            u.name.as_ref(),
+            ConstraintKind::PrimaryKey {
+                columns: Vec::new(),
+                using_index: Some(ident(&u.index_name)),
+            },
+        ),
+        TableConstraint::Exclude(e) => (e.name.as_ref(), ConstraintKind::Exclude),
+        // MySQL-only forms; the PostgreSQL dialect does not produce them.
+        TableConstraint::Index(_) | TableConstraint::FulltextOrSpatial(_) => {
+            (None, ConstraintKind::Exclude)
+        }
+    };
+    Constraint {
+        name: name.map(ident),
+        kind,
+    }
+}
+
+/// Lower one `ALTER TABLE` operation; `None` for forms PostgreSQL does not have.
+fn action_kind(operation: &AlterTableOperation, table: &Name) -> Option<ActionKind> {
+    let other = |lock| ActionKind::Other {
+        clause: operation.to_string(),
+        lock,
+    };
+    Some(match operation {
+        AlterTableOperation::AddColumn { column_def: c, .. } => {
+            ActionKind::AddColumn(column_def(c))
+        }
+        AlterTableOperation::DropColumn { column_names, .. } => match column_names.as_slice() {
+            [column] => ActionKind::DropColumn {
+                column: ident(column),
+            },
+            _ => return None,
+        },
+        AlterTableOperation::RenameColumn {
+            old_column_name,
+            new_column_name,
+        } => ActionKind::RenameColumn {
+            from: ident(old_column_name),
+            to: ident(new_column_name),
+        },
+        AlterTableOperation::RenameTable { table_name } => {
+            let (RenameTableNameKind::To(new) | RenameTableNameKind::As(new)) = table_name;
+            let mut to = name(new);
+            if to.schema.is_none() {
+                to.schema.clone_from(&table.schema);
+            }
+            ActionKind::RenameTable { to }
+        }
+        AlterTableOperation::RenameConstraint { old_name, new_name } => {
+            ActionKind::RenameConstraint {
+                from: ident(old_name),
+                to: ident(new_name),
+            }
+        }
+        AlterTableOperation::AlterColumn { column_name, op } => {
+            let column = ident(column_name);
+            match op {
+                AlterColumnOperation::SetNotNull => ActionKind::SetNotNull { column },
+                AlterColumnOperation::DropNotNull => ActionKind::DropNotNull { column },
+                AlterColumnOperation::SetDefault { .. } => ActionKind::SetDefault { column },
+                AlterColumnOperation::DropDefault => ActionKind::DropDefault { column },
+                AlterColumnOperation::SetDataType {
+                    data_type: t,
+                    using,
+                    ..
+                } => ActionKind::AlterColumnType {
+                    column,
+                    data_type: data_type(t),
+                    using: using.is_some(),
+                },
+                AlterColumnOperation::AddGenerated { .. } => other(LockMode::AccessExclusive),
+            }
+        }
+        AlterTableOperation::AddConstraint {
+            constraint: c,
+            not_valid,
+        } => ActionKind::AddConstraint {
+            constraint: constraint(c),
+            not_valid: *not_valid,
+        },
+        AlterTableOperation::ValidateConstraint { name } => {
+            ActionKind::ValidateConstraint { name: ident(name) }
+        }
+        AlterTableOperation::DropConstraint { name, .. } => {
+            ActionKind::DropConstraint { name: ident(name) }
+        }
+        AlterTableOperation::SetLogged | AlterTableOperation::SetUnlogged => ActionKind::Rewrite {
+            clause: operation.to_string(),
+        },
+        AlterTableOperation::EnableTrigger { .. }
+        | AlterTableOperation::DisableTrigger { .. }
+        | AlterTableOperation::EnableAlwaysTrigger { .. }
+        | AlterTableOperation::EnableReplicaTrigger { .. } => other(LockMode::ShareRowExclusive),
+        AlterTableOperation::SetOptionsParens { .. } => other(LockMode::ShareUpdateExclusive),
+        AlterTableOperation::DisableRowLevelSecurity
+        | AlterTableOperation::EnableRowLevelSecurity
+        | AlterTableOperation::ForceRowLevelSecurity
+        | AlterTableOperation::NoForceRowLevelSecurity
+        | AlterTableOperation::EnableRule { .. }
+        | AlterTableOperation::DisableRule { .. }
+        | AlterTableOperation::EnableAlwaysRule { .. }
+        | AlterTableOperation::EnableReplicaRule { .. }
+        | AlterTableOperation::ReplicaIdentity { .. }
+        | AlterTableOperation::OwnerTo { .. } => other(LockMode::AccessExclusive),
+        _ => return None,
+    })
+}
+
+struct Lowering<'s> {
+    source: &'s str,
+    tokens: &'s [Token],
+}
+
+impl Lowering<'_> {
+    fn statement(&self, statement: ast::Statement) -> StatementKind {
+        use ast::Statement as S;
+        let harmless = |command: &str| StatementKind::Harmless {
+            command: command.to_owned(),
+        };
+        match statement {
+            S::StartTransaction { statements, .. } if statements.is_empty() => StatementKind::Begin,
+            S::Commit { .. } => StatementKind::Commit,
+            S::Rollback {
+                savepoint: None, ..
+            } => StatementKind::Rollback,
+            S::Rollback { .. } => harmless("ROLLBACK TO SAVEPOINT"),
+            S::Savepoint { .. } => harmless("SAVEPOINT"),
+            S::ReleaseSavepoint { .. } => harmless("RELEASE SAVEPOINT"),
+            S::Set(set) => self.set(set),
+            S::Reset(reset) => StatementKind::Reset {
+                name: match reset.reset {
+                    ast::Reset::ConfigurationParameter(n) => Some(name(&n).name),
+                    ast::Reset::ALL | ast::Reset::SessionAuthorization => None,
+                },
+            },
+            S::CreateTable(create) => self.create_table(&create),
+            S::AlterTable(alter) => self.alter_table(&alter),
+            S::CreateIndex(index) => StatementKind::CreateIndex(CreateIndex {
+                name: index.name.as_ref().map(name),
+                table: name(&index.table_name),
+                unique: index.unique,
+                concurrently: index.concurrently,
+                only: false,
+                index_keyword_end: recognize::index_keyword_end(self.source, self.tokens),
+            }),
+            S::Drop {
+                object_type, names, ..
+            } => {
+                let names = names.iter().map(name).collect();
+                match object_type {
+                    ObjectType::Index => StatementKind::DropIndex {
+                        names,
+                        concurrently: false,
+                    },
+                    object_type => StatementKind::Drop {
+                        object: match object_type {
+                            ObjectType::Table => ObjectKind::Table,
+                            ObjectType::View => ObjectKind::View,
+                            ObjectType::MaterializedView => ObjectKind::MaterializedView,
+                            ObjectType::Type => ObjectKind::Type,
+                            other => ObjectKind::Other(other.to_string()),
+                        },
+                        names,
+                    },
+                }
+            }
+            S::DropDomain(domain) => StatementKind::Drop {
+                object: ObjectKind::Type,
+                names: vec![name(&domain.name)],
+            },
+            S::CreateView(view) => StatementKind::CreateView {
+                name: name(&view.name),
+                materialized: view.materialized,
+                or_replace: view.or_replace,
+                reads: recognize::relations_read(self.source, self.tokens),
+            },
+            S::AlterType(alter) => StatementKind::AlterType {
+                name: name(&alter.name),
+                action: match alter.operation {
+                    AlterTypeOperation::AddValue(add) => AlterTypeAction::AddValue {
+                        value: add.value.value,
+                    },
+                    AlterTypeOperation::RenameValue(rename) => AlterTypeAction::RenameValue {
+                        from: rename.from.value,
+                        to: rename.to.value,
+                    },
+                    AlterTypeOperation::Rename(_) => AlterTypeAction::Other,
+                },
+            },
+            S::Truncate(truncate) => StatementKind::Truncate {
+                tables: truncate.table_names.iter().map(|t| name(&t.name)).collect(),
+            },
+            S::Update(update) => match &update.table.relation {
+                TableFactor::Table { name: table, .. } => StatementKind::Dml {
+                    command: "UPDATE",
+                    table: name(table),
+                    filtered: update.selection.is_some(),
+                },
+                _ => harmless("UPDATE"),
+            },
+            S::Delete(delete) => {
+                let (FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from)) =
+                    &delete.from;
+                match from.first().map(|t| &t.relation) {
+                    Some(TableFactor::Table { name: table, .. }) => StatementKind::Dml {
+                        command: "DELETE",
+                        table: name(table),
+                        filtered: delete.selection.is_some(),
+                    },
+                    _ => harmless("DELETE"),
+                }
+            }
+            S::Insert(insert) => StatementKind::Insert {
+                table: match &insert.table {
+                    TableObject::TableName(table) => Some(name(table)),
+                    _ => None,
+                },
+            },
+            S::Lock(lock) => StatementKind::LockTable {
+                tables: lock.tables.iter().map(|t| name(&t.name)).collect(),
+                mode: lock.lock_mode.map_or(LockMode::AccessExclusive, lock_mode),
+            },
+            S::CreateTrigger(trigger) => StatementKind::Trigger {
+                table: name(&trigger.table_name),
+                command: "CREATE TRIGGER",
+            },
+            S::DropTrigger(trigger) => match &trigger.table_name {
+                Some(table) => StatementKind::Trigger {
+                    table: name(table),
+                    command: "DROP TRIGGER",
+                },
+                None => StatementKind::SyntaxError {
+                    message: "DROP TRIGGER needs `ON table`".to_owned(),
+                    offset: self.tokens.first().map_or(0, |t| t.range.start),
+                },
+            },
+            S::Vacuum(vacuum) if vacuum.full => StatementKind::Rewrite {
+                command: "VACUUM FULL".to_owned(),
+                tables: vacuum.table_name.iter().map(name).collect(),
+            },
+            S::Vacuum(_) | S::Analyze(_) => StatementKind::Vacuum,
+            S::Query(_) => recognize::set_config(self.source, self.tokens)
+                .unwrap_or_else(|| harmless("SELECT")),
+            S::AlterIndex {
+                operation: ast::AlterIndexOperation::RenameIndex { .. },
+                ..
+            } => harmless("ALTER INDEX … RENAME"),
+            S::Comment { .. } => harmless("COMMENT"),
+            S::Grant(_) => harmless("GRANT"),
+            S::Revoke(_) => harmless("REVOKE"),
+            S::CreateFunction(_) => harmless("CREATE FUNCTION"),
+            S::CreateProcedure { .. } => harmless("CREATE PROCEDURE"),
+            S::DropFunction(_) => harmless("DROP FUNCTION"),
+            S::DropProcedure { .. } => harmless("DROP PROCEDURE"),
+            S::CreateExtension(_) => harmless("CREATE EXTENSION"),
+            S::DropExtension(_) => harmless("DROP EXTENSION"),
+            S::CreateSchema { .. } => harmless("CREATE SCHEMA"),
+            S::CreateSequence { .. } => harmless("CREATE SEQUENCE"),
+            S::CreateType { .. } => harmless("CREATE TYPE"),
+            S::CreateDomain(_) => harmless("CREATE DOMAIN"),
+            S::CreateRole(_) | S::CreateUser(_) => harmless("CREATE ROLE"),
+            S::AlterRole { .. } | S::AlterUser(_) => harmless("ALTER ROLE"),
+            S::CreateCollation(_) => harmless("CREATE COLLATION"),
+            S::Discard { .. } => harmless("DISCARD"),
+            S::NOTIFY { .. } => harmless("NOTIFY"),
+            S::Explain { .. } | S::ExplainTable { .. } => harmless("EXPLAIN"),
+            S::ShowVariable { .. } => harmless("SHOW"),
+            _ => StatementKind::Unanalyzed {
+                reason: format!(
+                    "`{}` statements are not analysed yet",
+                    recognize::command_words(self.source, self.tokens)
+                ),
+            },
+        }
+    }
+
+    fn set(&self, set: Set) -> StatementKind {
+        match set {
+            Set::SingleAssignment {
+                scope,
+                variable,
+                values,
+                ..
+            } => {
+                let value = match values.as_slice() {
+                    [Expr::Identifier(i)] if i.value.eq_ignore_ascii_case("default") => None,
+                    values => Some(
+                        values
+                            .iter()
+                            .map(|v| match v {
+                                Expr::Value(v) => match &v.value {
+                                    ast::Value::SingleQuotedString(s) => s.clone(),
+                                    other => other.to_string(),
+                                },
+                                other => other.to_string(),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ),
+                };
+                StatementKind::Set {
+                    name: name(&variable).name,
+                    value,
+                    local: matches!(scope, Some(ast::ContextModifier::Local)),
+                }
+            }
+            _ => StatementKind::Harmless {
+                command: "SET".to_owned(),
+            },
+        }
+    }
+
+    fn create_table(&self, create: &ast::CreateTable) -> StatementKind {
+        StatementKind::CreateTable(CreateTable {
+            table: name(&create.name),
+            columns: create.columns.iter().map(column_def).collect(),
+            constraints: create.constraints.iter().map(constraint).collect(),
+            partition_of: create.partition_of.as_ref().map(name),
+            if_not_exists: create.if_not_exists,
+        })
+    }
+
+    fn alter_table(&self, alter: &ast::AlterTable) -> StatementKind {
+        let table = name(&alter.name);
+        let ranges = recognize::alter_table_action_ranges(self.source, self.tokens);
+        let mut actions = Vec::with_capacity(alter.operations.len());
+        for (i, operation) in alter.operations.iter().enumerate() {
+            let range = match &ranges {
+                Some(r) if r.len() == alter.operations.len() => r[i].clone(),
+                _ => self.statement_range(),
+            };
+            match action_kind(operation, &table) {
+                Some(kind) => actions.push(Action { range, kind }),
+                None => {
+                    return StatementKind::Unanalyzed {
+                        reason: format!("the ALTER TABLE action `{operation}` is not analysed"),
+                    };
+                }
+            }
+        }
+        StatementKind::AlterTable(AlterTable {
+            table,
+            only: alter.only,
+            actions,
+        })
+    }
+
+    fn statement_range(&self) -> Range<usize> {
+        match (self.tokens.first(), self.tokens.last()) {
+            (Some(first), Some(last)) => first.range.start..last.range.end,
+            _ => 0..0,
+        }
+    }
+}
+
+fn lock_mode(mode: ast::LockTableMode) -> LockMode {
+    use ast::LockTableMode as M;
+    match mode {
+        M::AccessShare => LockMode::AccessShare,
+        M::RowShare => LockMode::RowShare,
+        M::RowExclusive => LockMode::RowExclusive,
+        M::ShareUpdateExclusive => LockMode::ShareUpdateExclusive,
+        M::Share => LockMode::Share,
+        M::ShareRowExclusive => LockMode::ShareRowExclusive,
+        M::Exclusive => LockMode::Exclusive,
+        M::AccessExclusive => LockMode::AccessExclusive,
+    }
+}

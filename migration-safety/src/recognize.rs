@@ -1,0 +1,968 @@
+//! Recognising statements from tokens: the forms sqlparser rejects (`DROP INDEX CONCURRENTLY`,
+//! `REINDEX`, `REFRESH MATERIALIZED VIEW`, `CLUSTER`, `VACUUM (…)`, `ATTACH/DETACH PARTITION`, …),
+//! PL/pgSQL `DO` bodies, and the few facts the sqlparser AST does not keep (byte ranges of
+//! `ALTER TABLE` actions, where the `INDEX` keyword ends, which relations a view reads).
+
+use std::ops::Range;
+
+use crate::lexer::{Token, TokenKind};
+use crate::model::{
+    ActionKind, Constraint, ConstraintKind, CreateIndex, LockMode, Name, StatementKind,
+};
+
+/// A cursor over a statement's tokens.
+pub(crate) struct Cursor<'a> {
+    source: &'a str,
+    tokens: &'a [Token],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(source: &'a str, tokens: &'a [Token]) -> Self {
+        Self {
+            source,
+            tokens,
+            pos: 0,
+        }
+    }
+
+    fn peek(&self) -> Option<&'a Token> {
+        self.tokens.get(self.pos)
+    }
+
+    fn at_end(&self) -> bool {
+        self.pos >= self.tokens.len()
+    }
+
+    fn is(&self, keyword: &str) -> bool {
+        self.peek().is_some_and(|t| t.is_word(self.source, keyword))
+    }
+
+    /// Consume `keyword` if it is next.
+    fn eat(&mut self, keyword: &str) -> bool {
+        let found = self.is(keyword);
+        self.pos += usize::from(found);
+        found
+    }
+
+    /// Consume the keywords if they all come next, in order.
+    fn eat_all(&mut self, keywords: &[&str]) -> bool {
+        let start = self.pos;
+        if keywords.iter().all(|k| self.eat(k)) {
+            true
+        } else {
+            self.pos = start;
+            false
+        }
+    }
+
+    fn eat_punct(&mut self, punct: &str) -> bool {
+        let found = self.peek().is_some_and(|t| t.is_punct(self.source, punct));
+        self.pos += usize::from(found);
+        found
+    }
+
+    /// Skip a parenthesised group if one is next.
+    fn skip_parens(&mut self) -> bool {
+        if !self.peek().is_some_and(|t| t.is_punct(self.source, "(")) {
+            return false;
+        }
+        let mut depth = 0usize;
+        while let Some(token) = self.peek() {
+            self.pos += 1;
+            if token.is_punct(self.source, "(") {
+                depth += 1;
+            } else if token.is_punct(self.source, ")") {
+                depth -= 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+        }
+        true
+    }
+
+    fn ident(&mut self) -> Option<String> {
+        let token = self.peek()?;
+        let text = token.text(self.source);
+        let ident = match token.kind {
+            TokenKind::Word => text.to_lowercase(),
+            TokenKind::QuotedIdent => {
+                let inner = text.strip_prefix("U&").unwrap_or(text);
+                inner[1..inner.len() - 1].replace("\"\"", "\"")
+            }
+            _ => return None,
+        };
+        self.pos += 1;
+        Some(ident)
+    }
+
+    /// A possibly qualified name: `a`, `s.a`, `"S"."A"`.
+    pub(crate) fn name(&mut self) -> Option<Name> {
+        let mut parts = vec![self.ident()?];
+        while self.peek().is_some_and(|t| t.is_punct(self.source, ".")) {
+            self.pos += 1;
+            parts.push(self.ident()?);
+        }
+        let name = parts.pop()?;
+        Some(Name {
+            schema: parts.pop(),
+            name,
+        })
+    }
+
+    /// Comma-separated names.
+    fn names(&mut self) -> Option<Vec<Name>> {
+        let mut names = vec![self.name()?];
+        while self.eat_punct(",") {
+            names.push(self.name()?);
+        }
+        Some(names)
+    }
+
+    /// The source text from the cursor to the end.
+    fn rest(&self) -> &'a str {
+        match (self.tokens.get(self.pos), self.tokens.last()) {
+            (Some(first), Some(last)) => &self.source[first.range.start..last.range.end],
+            _ => "",
+        }
+    }
+}
+
+/// The first words of a statement, upper case (`ALTER SEQUENCE`), for messages.
+pub(crate) fn command_words(source: &str, tokens: &[Token]) -> String {
+    tokens
+        .iter()
+        .take_while(|t| t.kind == TokenKind::Word)
+        .take(3)
+        .map(|t| t.text(source).to_uppercase())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Byte offset just after the first `INDEX` keyword (where `CONCURRENTLY` goes).
+pub(crate) fn index_keyword_end(source: &str, tokens: &[Token]) -> usize {
+    tokens
+        .iter()
+        .find(|t| t.is_word(source, "INDEX"))
+        .map_or(0, |t| t.range.end)
+}
+
+/// Relations named after `FROM` or `JOIN` anywhere in the statement.
+pub(crate) fn relations_read(source: &str, tokens: &[Token]) -> Vec<Name> {
+    let mut names: Vec<Name> = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        if token.is_word(source, "FROM") || token.is_word(source, "JOIN") {
+            let mut cursor = Cursor::new(source, &tokens[i + 1..]);
+            cursor.eat("ONLY");
+            if let Some(name) = cursor.name() {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+    }
+    names
+}
+
+/// `SELECT set_config('name', 'value', is_local)` as a `SET`.
+pub(crate) fn set_config(source: &str, tokens: &[Token]) -> Option<StatementKind> {
+    let mut c = Cursor::new(source, tokens);
+    if !(c.eat("SELECT") && c.eat("set_config") && c.eat_punct("(")) {
+        return None;
+    }
+    let mut args = Vec::new();
+    while let Some(token) = c.peek() {
+        c.pos += 1;
+        match token.kind {
+            TokenKind::String => args.push(unquote(token.text(source))?),
+            TokenKind::Word => args.push(token.text(source).to_lowercase()),
+            TokenKind::Punct if token.is_punct(source, ",") => {}
+            TokenKind::Punct if token.is_punct(source, ")") => break,
+            _ => return None,
+        }
+    }
+    match args.as_slice() {
+        [name, value, local] => Some(StatementKind::Set {
+            name: name.to_lowercase(),
+            value: Some(value.clone()),
+            local: local == "true",
+        }),
+        _ => None,
+    }
+}
+
+/// The content of a plain or dollar-quoted string constant.
+pub(crate) fn unquote(text: &str) -> Option<String> {
+    if let Some(inner) = text.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')) {
+        return Some(inner.replace("''", "'"));
+    }
+    if text.starts_with('$') {
+        let tag_end = text[1..].find('$')? + 2;
+        return Some(text[tag_end..text.len() - tag_end].to_owned());
+    }
+    None
+}
+
+/// Byte ranges of each comma-separated action of an `ALTER TABLE`.
+pub(crate) fn alter_table_action_ranges(
+    source: &str,
+    tokens: &[Token],
+) -> Option<Vec<Range<usize>>> {
+    let (_, start) = alter_table_header(source, tokens)?;
+    let mut ranges = Vec::new();
+    for action in split_top_level(source, &tokens[start..]) {
+        let (first, last) = (action.first()?, action.last()?);
+        ranges.push(first.range.start..last.range.end);
+    }
+    Some(ranges)
+}
+
+/// `ALTER TABLE [IF EXISTS] [ONLY] name [*]`: the table, its text, and the index of the first action token.
+pub(crate) fn alter_table_header(source: &str, tokens: &[Token]) -> Option<(Name, usize)> {
+    let mut c = Cursor::new(source, tokens);
+    if !c.eat_all(&["ALTER", "TABLE"]) {
+        return None;
+    }
+    c.eat_all(&["IF", "EXISTS"]);
+    c.eat("ONLY");
+    let name = c.name()?;
+    c.eat_punct("*");
+    Some((name, c.pos))
+}
+
+/// Split tokens at commas outside parentheses.
+pub(crate) fn split_top_level<'t>(source: &str, tokens: &'t [Token]) -> Vec<&'t [Token]> {
+    let mut parts = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (i, token) in tokens.iter().enumerate() {
+        if token.is_punct(source, "(") {
+            depth += 1;
+        } else if token.is_punct(source, ")") {
+            depth = depth.saturating_sub(1);
+        } else if depth == 0 && token.is_punct(source, ",") {
+            parts.push(&tokens[start..i]);
+            start = i + 1;
+        }
+    }
+    parts.push(&tokens[start..]);
+    parts
+}
+
+/// The words that can begin an `ALTER TABLE` action.
+pub(crate) const ALTER_TABLE_ACTION_KEYWORDS: &[&str] = &[
+    "ADD", "DROP", "ALTER", "RENAME", "VALIDATE", "SET", "RESET", "CLUSTER", "OWNER", "ENABLE",
+    "DISABLE", "FORCE", "NO", "INHERIT", "OF", "NOT", "REPLICA", "ATTACH", "DETACH", "SPLIT",
+    "MERGE",
+];
+
+/// Recognise one `ALTER TABLE` action sqlparser could not parse.
+pub(crate) fn alter_action(source: &str, tokens: &[Token]) -> Option<ActionKind> {
+    let mut c = Cursor::new(source, tokens);
+    let clause = c.rest().to_owned();
+    let other = |lock| {
+        Some(ActionKind::Other {
+            clause: clause.clone(),
+            lock,
+        })
+    };
+    if c.eat_all(&["ATTACH", "PARTITION"]) {
+        return Some(ActionKind::AttachPartition {
+            partition: c.name()?,
+        });
+    }
+    if c.eat_all(&["DETACH", "PARTITION"]) {
+        let partition = c.name()?;
+        let concurrently = c.eat("CONCURRENTLY");
+        let finalize = c.eat("FINALIZE");
+        return if finalize {
+            other(LockMode::ShareUpdateExclusive)
+        } else {
+            Some(ActionKind::DetachPartition {
+                partition,
+                concurrently,
+            })
+        };
+    }
+    if c.eat_all(&["SET", "SCHEMA"]) {
+        return Some(ActionKind::SetSchema { schema: c.ident()? });
+    }
+    if c.is("SET")
+        && ["TABLESPACE", "LOGGED", "UNLOGGED"]
+            .iter()
+            .any(|k| tokens.get(1).is_some_and(|t| t.is_word(source, k)))
+        || c.eat_all(&["SET", "ACCESS", "METHOD"])
+    {
+        return Some(ActionKind::Rewrite { clause });
+    }
+    if c.eat("ADD") {
+        // PostgreSQL 18: ADD [CONSTRAINT name] NOT NULL column [NO INHERIT] [NOT VALID]
+        let name = if c.eat("CONSTRAINT") {
+            Some(c.ident()?)
+        } else {
+            None
+        };
+        if c.eat_all(&["NOT", "NULL"]) {
+            let column = c.ident()?;
+            c.eat_all(&["NO", "INHERIT"]);
+            let not_valid = c.eat_all(&["NOT", "VALID"]);
+            return c.at_end().then_some(ActionKind::AddConstraint {
+                constraint: Constraint {
+                    name,
+                    kind: ConstraintKind::NotNull { column },
+                },
+                not_valid,
+            });
+        }
+        return None;
+    }
+    if c.eat_all(&["ALTER", "CONSTRAINT"]) {
+        return other(LockMode::AccessExclusive);
+    }
+    if c.eat("ALTER") {
+        c.eat("COLUMN");
+        c.ident()?;
+        if c.eat("SET") && (c.is("STATISTICS") || c.skip_parens()) {
+            return other(LockMode::ShareUpdateExclusive);
+        }
+        if c.eat("RESET") && c.skip_parens() {
+            return other(LockMode::ShareUpdateExclusive);
+        }
+        return other(LockMode::AccessExclusive);
+    }
+    if c.eat("CLUSTER") || c.eat_all(&["SET", "WITHOUT", "CLUSTER"]) || c.eat("RESET") {
+        return other(LockMode::ShareUpdateExclusive);
+    }
+    if c.eat("INHERIT") || c.eat_all(&["NO", "INHERIT"]) || c.eat("OF") || c.eat_all(&["NOT", "OF"])
+    {
+        return other(LockMode::AccessExclusive);
+    }
+    if c.eat("SET") && (c.eat("WITH") || c.eat("WITHOUT")) && c.eat("OIDS") {
+        return other(LockMode::AccessExclusive);
+    }
+    None
+}
+
+/// Recognise a statement sqlparser rejects. `None` when the form is not known.
+pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind> {
+    let mut c = Cursor::new(source, tokens);
+    let harmless = |command: &str| {
+        Some(StatementKind::Harmless {
+            command: command.to_owned(),
+        })
+    };
+    if c.eat_all(&["DROP", "INDEX"]) {
+        let concurrently = c.eat("CONCURRENTLY");
+        c.eat_all(&["IF", "EXISTS"]);
+        let names = c.names()?;
+        c.eat("CASCADE");
+        c.eat("RESTRICT");
+        return c.at_end().then_some(StatementKind::DropIndex {
+            names,
+            concurrently,
+        });
+    }
+    if c.eat("REINDEX") {
+        c.skip_parens();
+        let target = ["INDEX", "TABLE", "SCHEMA", "DATABASE", "SYSTEM"]
+            .into_iter()
+            .find(|k| c.eat(k))?;
+        let concurrently = c.eat("CONCURRENTLY");
+        let name = c.name().unwrap_or_else(|| Name::new(""));
+        return c.at_end().then(|| StatementKind::Reindex {
+            target: target.to_owned(),
+            name,
+            concurrently,
+        });
+    }
+    if c.eat_all(&["REFRESH", "MATERIALIZED", "VIEW"]) {
+        let concurrently = c.eat("CONCURRENTLY");
+        let name = c.name()?;
+        if c.eat("WITH") {
+            c.eat("NO");
+            c.eat("DATA").then_some(())?;
+        }
+        return c
+            .at_end()
+            .then_some(StatementKind::RefreshMaterializedView { name, concurrently });
+    }
+    if c.eat("CLUSTER") {
+        c.skip_parens();
+        c.eat("VERBOSE");
+        let tables = if c.at_end() {
+            Vec::new()
+        } else {
+            vec![c.name()?]
+        };
+        if c.eat("USING") {
+            c.ident()?;
+        }
+        return c.at_end().then(|| StatementKind::Rewrite {
+            command: "CLUSTER".to_owned(),
+            tables,
+        });
+    }
+    if c.is("VACUUM") || c.is("ANALYZE") || c.is("ANALYSE") {
+        return vacuum(source, tokens);
+    }
+    if c.eat("CREATE") {
+        let unique = c.eat("UNIQUE");
+        if c.eat("INDEX") {
+            let index_keyword_end = tokens[c.pos - 1].range.end;
+            let concurrently = c.eat("CONCURRENTLY");
+            c.eat_all(&["IF", "NOT", "EXISTS"]);
+            let name = if c.is("ON") { None } else { Some(c.name()?) };
+            c.eat("ON").then_some(())?;
+            let only = c.eat("ONLY");
+            let table = c.name()?;
+            return Some(StatementKind::CreateIndex(CreateIndex {
+                name,
+                table,
+                unique,
+                concurrently,
+                only,
+                index_keyword_end,
+            }));
+        }
+        if !unique && c.eat_all(&["MATERIALIZED", "VIEW"]) {
+            c.eat_all(&["IF", "NOT", "EXISTS"]);
+            let name = c.name()?;
+            return Some(StatementKind::CreateView {
+                name,
+                materialized: true,
+                or_replace: false,
+                reads: relations_read(source, tokens),
+            });
+        }
+    }
+    let words = command_words(source, tokens);
+    HARMLESS_PREFIXES
+        .iter()
+        .find(|prefix| {
+            let n = prefix.split(' ').count();
+            words.split(' ').take(n).collect::<Vec<_>>().join(" ") == **prefix
+        })
+        .and_then(|prefix| harmless(prefix))
+        .or_else(|| alter_index(source, tokens))
+}
+
+/// Statements that take no lock an application would notice, recognised by their first words.
+const HARMLESS_PREFIXES: &[&str] = &[
+    "ALTER SEQUENCE",
+    "CREATE SEQUENCE",
+    "ALTER DEFAULT PRIVILEGES",
+    "GRANT",
+    "REVOKE",
+    "COMMENT ON",
+    "SECURITY LABEL",
+    "CREATE EVENT",
+    "DROP EVENT",
+    "ALTER EVENT",
+    "CREATE STATISTICS",
+    "DROP STATISTICS",
+    "ALTER STATISTICS",
+    "CREATE ROLE",
+    "CREATE USER",
+    "CREATE GROUP",
+    "ALTER ROLE",
+    "ALTER USER",
+    "ALTER GROUP",
+    "DROP ROLE",
+    "DROP USER",
+    "DROP GROUP",
+    "CREATE PUBLICATION",
+    "ALTER PUBLICATION",
+    "DROP PUBLICATION",
+    "CREATE FUNCTION",
+    "CREATE OR REPLACE",
+    "CREATE PROCEDURE",
+    "ALTER FUNCTION",
+    "ALTER PROCEDURE",
+    "ALTER ROUTINE",
+    "DROP FUNCTION",
+    "DROP PROCEDURE",
+    "DROP ROUTINE",
+    "CREATE AGGREGATE",
+    "CREATE OPERATOR",
+    "CREATE CAST",
+    "CREATE COLLATION",
+    "CREATE TEXT",
+    "CREATE EXTENSION",
+    "ALTER EXTENSION",
+    "DROP EXTENSION",
+    "CREATE SCHEMA",
+    "CREATE TYPE",
+    "CREATE DOMAIN",
+    "CREATE LANGUAGE",
+    "CREATE TRUSTED",
+    "ALTER LANGUAGE",
+    "ALTER SCHEMA",
+    "ALTER DATABASE",
+    "SELECT",
+    "SHOW",
+    "SET",
+    "NOTIFY",
+    "LISTEN",
+    "UNLISTEN",
+    "CHECKPOINT",
+    "DISCARD",
+];
+
+/// `ALTER INDEX [IF EXISTS] i RENAME TO …` and `SET (…)`/`RESET (…)`: `SHARE UPDATE EXCLUSIVE`.
+fn alter_index(source: &str, tokens: &[Token]) -> Option<StatementKind> {
+    let mut c = Cursor::new(source, tokens);
+    c.eat_all(&["ALTER", "INDEX"]).then_some(())?;
+    c.eat_all(&["IF", "EXISTS"]);
+    c.name()?;
+    let harmless = c.eat_all(&["RENAME", "TO"])
+        || (c.eat("SET") || c.eat("RESET")) && c.skip_parens()
+        || c.eat_all(&["ATTACH", "PARTITION"]);
+    harmless.then(|| StatementKind::Harmless {
+        command: "ALTER INDEX".to_owned(),
+    })
+}
+
+/// `VACUUM [(options)] [FULL] [FREEZE] [VERBOSE] [ANALYZE] [tables]` and `ANALYZE [tables]`.
+fn vacuum(source: &str, tokens: &[Token]) -> Option<StatementKind> {
+    let mut c = Cursor::new(source, tokens);
+    let mut full = false;
+    if c.eat("VACUUM") {
+        if c.peek().is_some_and(|t| t.is_punct(source, "(")) {
+            let start = c.pos;
+            c.skip_parens();
+            // FULL [true|on|1] inside the option list.
+            let options = split_top_level(source, &tokens[start + 1..c.pos.saturating_sub(1)]);
+            full = options.iter().any(|o| {
+                o.first().is_some_and(|t| t.is_word(source, "FULL"))
+                    && o.get(1).is_none_or(|v| {
+                        !["false", "off", "0"].contains(&v.text(source).to_lowercase().as_str())
+                    })
+            });
+        }
+        for keyword in ["FULL", "FREEZE", "VERBOSE", "ANALYZE", "ANALYSE"] {
+            full |= c.eat(keyword) && keyword == "FULL";
+        }
+    } else {
+        c.eat("ANALYZE");
+        c.eat("ANALYSE");
+        c.skip_parens();
+        c.eat("VERBOSE");
+    }
+    let mut tables = Vec::new();
+    while !c.at_end() {
+        tables.push(c.name()?);
+        c.skip_parens(); // column list
+        if !c.eat_punct(",") {
+            break;
+        }
+    }
+    if !c.at_end() {
+        return None;
+    }
+    Some(if full {
+        StatementKind::Rewrite {
+            command: "VACUUM FULL".to_owned(),
+            tables,
+        }
+    } else {
+        StatementKind::Vacuum
+    })
+}
+
+/// The words that can begin a PostgreSQL command.
+pub(crate) const COMMAND_KEYWORDS: &[&str] = &[
+    "ABORT",
+    "ALTER",
+    "ANALYZE",
+    "ANALYSE",
+    "BEGIN",
+    "CALL",
+    "CHECKPOINT",
+    "CLOSE",
+    "CLUSTER",
+    "COMMENT",
+    "COMMIT",
+    "COPY",
+    "CREATE",
+    "DEALLOCATE",
+    "DECLARE",
+    "DELETE",
+    "DISCARD",
+    "DO",
+    "DROP",
+    "END",
+    "EXECUTE",
+    "EXPLAIN",
+    "FETCH",
+    "GRANT",
+    "IMPORT",
+    "INSERT",
+    "LISTEN",
+    "LOAD",
+    "LOCK",
+    "MERGE",
+    "MOVE",
+    "NOTIFY",
+    "PREPARE",
+    "REASSIGN",
+    "REFRESH",
+    "REINDEX",
+    "RELEASE",
+    "RESET",
+    "REVOKE",
+    "ROLLBACK",
+    "SAVEPOINT",
+    "SECURITY",
+    "SELECT",
+    "SET",
+    "SHOW",
+    "START",
+    "TABLE",
+    "TRUNCATE",
+    "UNLISTEN",
+    "UPDATE",
+    "VACUUM",
+    "VALUES",
+    "WITH",
+];
+
+/// The object kinds that can follow `CREATE`, `ALTER` or `DROP` (after `OR REPLACE`, `TEMP`, …).
+const OBJECT_KEYWORDS: &[&str] = &[
+    "ACCESS",
+    "AGGREGATE",
+    "CAST",
+    "COLLATION",
+    "CONVERSION",
+    "DATABASE",
+    "DEFAULT",
+    "DOMAIN",
+    "EVENT",
+    "EXTENSION",
+    "FOREIGN",
+    "FUNCTION",
+    "GROUP",
+    "INDEX",
+    "LANGUAGE",
+    "LARGE",
+    "MATERIALIZED",
+    "OPERATOR",
+    "POLICY",
+    "PROCEDURE",
+    "PUBLICATION",
+    "ROLE",
+    "ROUTINE",
+    "RULE",
+    "SCHEMA",
+    "SEQUENCE",
+    "SERVER",
+    "STATISTICS",
+    "SUBSCRIPTION",
+    "SYSTEM",
+    "TABLE",
+    "TABLESPACE",
+    "TEXT",
+    "TRANSFORM",
+    "TRIGGER",
+    "TYPE",
+    "USER",
+    "VIEW",
+    "OWNED",
+    "CONSTRAINT",
+];
+
+/// Modifiers that may stand between `CREATE` and the object kind.
+const CREATE_MODIFIERS: &[&str] = &[
+    "OR",
+    "REPLACE",
+    "TEMP",
+    "TEMPORARY",
+    "UNLOGGED",
+    "GLOBAL",
+    "LOCAL",
+    "UNIQUE",
+    "RECURSIVE",
+    "TRUSTED",
+    "PROCEDURAL",
+];
+
+/// Why a statement nobody could parse is certainly not PostgreSQL, if it is certain.
+pub(crate) fn certain_syntax_error(source: &str, tokens: &[Token]) -> Option<(String, usize)> {
+    let first = tokens.first()?;
+    let word = first.text(source);
+    if first.kind != TokenKind::Word
+        || !COMMAND_KEYWORDS
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(word))
+    {
+        if first.is_punct(source, "(") {
+            return None; // a parenthesised query
+        }
+        return Some((
+            format!("`{word}` does not begin a PostgreSQL command"),
+            first.range.start,
+        ));
+    }
+    let mut depth = 0isize;
+    for token in tokens {
+        if token.is_punct(source, "(") {
+            depth += 1;
+        } else if token.is_punct(source, ")") {
+            depth -= 1;
+            if depth < 0 {
+                return Some(("unmatched `)`".to_owned(), token.range.start));
+            }
+        }
+    }
+    if depth > 0 {
+        let last = tokens.last().map_or(first.range.start, |t| t.range.end);
+        return Some((
+            "unclosed `(`: the statement ends before it is closed".to_owned(),
+            last,
+        ));
+    }
+    if ["CREATE", "ALTER", "DROP"]
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(word))
+    {
+        let object = tokens[1..]
+            .iter()
+            .find(|t| !CREATE_MODIFIERS.iter().any(|m| t.is_word(source, m)));
+        match object {
+            Some(t)
+                if t.kind == TokenKind::Word
+                    && OBJECT_KEYWORDS.iter().any(|k| t.is_word(source, k)) => {}
+            Some(t) => {
+                return Some((
+                    format!(
+                        "`{}` is not something PostgreSQL can {}",
+                        t.text(source),
+                        word.to_lowercase()
+                    ),
+                    t.range.start,
+                ));
+            }
+            None => {
+                return Some((format!("`{word}` needs an object"), first.range.end));
+            }
+        }
+    }
+    if let Some((_, start)) = alter_table_header(source, tokens) {
+        for action in split_top_level(source, &tokens[start..]) {
+            match action.first() {
+                None => {
+                    let at = tokens.get(start).map_or(first.range.end, |t| t.range.start);
+                    return Some(("ALTER TABLE needs an action".to_owned(), at));
+                }
+                Some(t)
+                    if !ALTER_TABLE_ACTION_KEYWORDS
+                        .iter()
+                        .any(|k| t.is_word(source, k)) =>
+                {
+                    return Some((
+                        format!("`{}` is not an ALTER TABLE action", t.text(source)),
+                        t.range.start,
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    None
+}
+
+/// A `DO` block: its language and the string constant that is its body.
+pub(crate) struct DoBlock<'t> {
+    /// The body token (a string constant).
+    pub(crate) body: &'t Token,
+    /// The `LANGUAGE`, lower case (default `plpgsql`).
+    pub(crate) language: String,
+}
+
+/// Recognise `DO [LANGUAGE l] 'body' [LANGUAGE l]`.
+pub(crate) fn do_block<'t>(source: &str, tokens: &'t [Token]) -> Option<DoBlock<'t>> {
+    let mut c = Cursor::new(source, tokens);
+    c.eat("DO").then_some(())?;
+    let mut language = "plpgsql".to_owned();
+    let mut body = None;
+    while !c.at_end() {
+        if c.eat("LANGUAGE") {
+            language = c.ident()?;
+        } else if body.is_none() && c.peek()?.kind == TokenKind::String {
+            body = tokens.get(c.pos);
+            c.pos += 1;
+        } else {
+            return None;
+        }
+    }
+    Some(DoBlock {
+        body: body?,
+        language,
+    })
+}
+
+/// One statement found in a PL/pgSQL body.
+pub(crate) enum PlpgsqlStatement<'t> {
+    /// An SQL command, with the tokens that make it up.
+    Sql(&'t [Token]),
+    /// `EXECUTE 'constant'`: SQL in a string (the token is the string).
+    ExecuteConstant(&'t Token),
+    /// `EXECUTE expression`: SQL built at run time.
+    ExecuteDynamic(&'t [Token]),
+}
+
+/// Walk a PL/pgSQL body's `;`-separated pieces and keep what runs as SQL: control structure
+/// (`BEGIN`, `IF … THEN`, `LOOP`, `EXCEPTION WHEN … THEN`, `END IF`…), declarations,
+/// assignments, `RAISE` and `PERFORM` are not schema changes.
+pub(crate) fn plpgsql_statements<'t>(
+    source: &str,
+    pieces: Vec<&'t [Token]>,
+) -> Vec<PlpgsqlStatement<'t>> {
+    const SQL_COMMANDS: &[&str] = &[
+        "ALTER", "CREATE", "DROP", "UPDATE", "DELETE", "INSERT", "TRUNCATE", "LOCK", "REINDEX",
+        "REFRESH", "CLUSTER", "VACUUM", "COMMENT", "GRANT", "REVOKE", "SET", "RESET", "MERGE",
+        "COMMIT", "ROLLBACK",
+    ];
+    let mut out = Vec::new();
+    for piece in pieces {
+        let mut rest = piece;
+        loop {
+            let Some(first) = rest.first() else { break };
+            let is = |k: &str| first.is_word(source, k);
+            if is("BEGIN") || is("DECLARE") || is("ELSE") || is("LOOP") || is("EXCEPTION") {
+                rest = &rest[1..];
+            } else if first.is_punct(source, "<") {
+                // a <<label>>
+                let end = rest
+                    .iter()
+                    .position(|t| t.is_punct(source, ">"))
+                    .map_or(rest.len(), |i| i + 2);
+                rest = &rest[end.min(rest.len())..];
+            } else if is("IF") || is("ELSIF") || is("ELSEIF") || is("WHEN") {
+                let then = rest.iter().position(|t| t.is_word(source, "THEN"));
+                rest = then.map_or(&[][..], |i| &rest[i + 1..]);
+            } else if is("WHILE") || is("FOR") || is("FOREACH") {
+                let lp = rest.iter().position(|t| t.is_word(source, "LOOP"));
+                rest = lp.map_or(&[][..], |i| &rest[i + 1..]);
+            } else {
+                break;
+            }
+        }
+        let Some(first) = rest.first() else { continue };
+        if first.is_word(source, "EXECUTE") {
+            match &rest[1..] {
+                [string] if string.kind == TokenKind::String => {
+                    out.push(PlpgsqlStatement::ExecuteConstant(string));
+                }
+                _ => out.push(PlpgsqlStatement::ExecuteDynamic(rest)),
+            }
+        } else if SQL_COMMANDS.iter().any(|k| first.is_word(source, k)) {
+            out.push(PlpgsqlStatement::Sql(rest));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lexer::tokenize;
+
+    fn recognise(sql: &str) -> Option<StatementKind> {
+        let (tokens, _) = tokenize(sql);
+        statement(sql, &tokens)
+    }
+
+    #[test]
+    fn drop_index_concurrently() {
+        assert_eq!(
+            recognise("DROP INDEX CONCURRENTLY IF EXISTS app.users_email_idx"),
+            Some(StatementKind::DropIndex {
+                names: vec![Name {
+                    schema: Some("app".into()),
+                    name: "users_email_idx".into()
+                }],
+                concurrently: true
+            })
+        );
+    }
+
+    #[test]
+    fn reindex_forms() {
+        let kind = recognise("REINDEX (VERBOSE) TABLE CONCURRENTLY users").unwrap();
+        assert!(
+            matches!(kind, StatementKind::Reindex { concurrently: true, ref target, .. } if target == "TABLE")
+        );
+        assert!(recognise("REINDEX FOO bar").is_none());
+    }
+
+    #[test]
+    fn vacuum_forms() {
+        assert_eq!(
+            recognise("VACUUM (ANALYZE, VERBOSE) users"),
+            Some(StatementKind::Vacuum)
+        );
+        assert_eq!(
+            recognise("ANALYZE users, orders"),
+            Some(StatementKind::Vacuum)
+        );
+        assert!(matches!(
+            recognise("VACUUM (FULL, ANALYZE) users"),
+            Some(StatementKind::Rewrite { .. })
+        ));
+        assert_eq!(
+            recognise("VACUUM (FULL false) users"),
+            Some(StatementKind::Vacuum)
+        );
+    }
+
+    #[test]
+    fn certain_syntax_errors() {
+        let check = |sql: &str| {
+            let (tokens, _) = tokenize(sql);
+            certain_syntax_error(sql, &tokens).map(|(m, _)| m)
+        };
+        assert_eq!(
+            check("SELEC 1").unwrap(),
+            "`SELEC` does not begin a PostgreSQL command"
+        );
+        assert!(
+            check("CREATE TABEL t (id int)")
+                .unwrap()
+                .contains("`TABEL`")
+        );
+        assert!(
+            check("ALTER TABLE t FROB x")
+                .unwrap()
+                .contains("not an ALTER TABLE action")
+        );
+        assert!(
+            check("CREATE TABLE t (id int")
+                .unwrap()
+                .starts_with("unclosed")
+        );
+        assert!(check("ALTER SEQUENCE s RESTART").is_none());
+        assert!(check("CREATE OR REPLACE FUNCTION f() RETURNS int").is_none());
+    }
+
+    #[test]
+    fn plpgsql_control_structure_is_stripped() {
+        let body = "BEGIN IF NOT EXISTS (SELECT 1) THEN CREATE TYPE s AS ENUM ('a'); END IF; \
+                    EXECUTE 'DROP TABLE x'; EXECUTE format('x %s', 1); x := 1; END";
+        let lexed = crate::lexer::split(body);
+        let pieces = lexed
+            .statements
+            .iter()
+            .map(|s| lexed.statement_tokens(s))
+            .collect();
+        let found: Vec<String> = plpgsql_statements(body, pieces)
+            .iter()
+            .map(|s| match s {
+                PlpgsqlStatement::Sql(t) => command_words(body, t),
+                PlpgsqlStatement::ExecuteConstant(t) => t.text(body).to_owned(),
+                PlpgsqlStatement::ExecuteDynamic(_) => "dynamic".to_owned(),
+            })
+            .collect();
+        assert_eq!(found, ["CREATE TYPE S", "'DROP TABLE x'", "dynamic"]);
+    }
+}

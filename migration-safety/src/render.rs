@@ -1,0 +1,117 @@
+//! Renderers: rustc-style text for people, JSON for machines.
+
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+use serde::Serialize;
+
+use crate::diagnostic::Report;
+use crate::rule::{Category, Severity};
+use crate::rules;
+
+/// Rustc-style diagnostics followed by a summary line.
+pub(crate) fn human(report: &Report, color: bool) -> String {
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
+    let mut out = String::new();
+    for file in &report.files {
+        for diagnostic in &file.diagnostics {
+            let level = match diagnostic.severity {
+                Severity::Error => Level::ERROR,
+                Severity::Warning => Level::WARNING,
+            };
+            let mut group: Group<'_> = level
+                .primary_title(diagnostic.message.as_str())
+                .id(diagnostic.rule)
+                .element(
+                    Snippet::source(file.source.as_str())
+                        .path(file.path.as_str())
+                        .annotation(AnnotationKind::Primary.span(diagnostic.range.clone())),
+                );
+            if let Some(help) = &diagnostic.help {
+                group = group.element(Level::HELP.message(help.as_str()));
+            }
+            let suppressible =
+                rules::lookup(diagnostic.rule).is_ok_and(|m| m.category != Category::Meta);
+            if suppressible {
+                group = group.element(Level::NOTE.message(format!(
+                    "to accept the risk knowingly, put `-- migration-safety: ignore {} -- <reason>` on the line above the statement",
+                    diagnostic.rule
+                )));
+            }
+            out.push_str(&renderer.render(&[group]));
+            out.push_str("\n\n");
+        }
+    }
+    out.push_str(&summary(report));
+    out.push('\n');
+    out
+}
+
+fn summary(report: &Report) -> String {
+    let files = report.files.len();
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let (errors, warnings) = (report.error_count(), report.warning_count());
+    if errors + warnings == 0 {
+        return format!(
+            "migration-safety: no hazards found in {}",
+            plural(files, "file")
+        );
+    }
+    format!(
+        "migration-safety: {} and {} in {}",
+        plural(errors, "error"),
+        plural(warnings, "warning"),
+        plural(files, "file")
+    )
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    files: Vec<JsonFile<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonFile<'a> {
+    path: &'a str,
+    diagnostics: Vec<JsonDiagnostic<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonDiagnostic<'a> {
+    rule: &'a str,
+    severity: Severity,
+    line: usize,
+    column: usize,
+    end_line: usize,
+    end_column: usize,
+    message: &'a str,
+    help: Option<&'a str>,
+}
+
+/// `{"files": [{"path", "diagnostics": [{"rule", "severity", "line", "column", "end_line", "end_column", "message", "help"}]}]}`
+pub(crate) fn json(report: &Report) -> String {
+    let files = report
+        .files
+        .iter()
+        .map(|file| JsonFile {
+            path: &file.path,
+            diagnostics: file
+                .diagnostics
+                .iter()
+                .map(|d| JsonDiagnostic {
+                    rule: d.rule,
+                    severity: d.severity,
+                    line: d.start.line,
+                    column: d.start.column,
+                    end_line: d.end.line,
+                    end_column: d.end.column,
+                    message: &d.message,
+                    help: d.help.as_deref(),
+                })
+                .collect(),
+        })
+        .collect();
+    serde_json::to_string_pretty(&JsonReport { files }).expect("the report serialises")
+}

@@ -1,0 +1,104 @@
+use crate::context::Context;
+use crate::model::{ActionKind, Statement, Volatility, quote_ident};
+use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rules::{alter_actions, batched_update, steps};
+
+declare_rule! {
+    /// ## What it does
+    /// Flags `ALTER TABLE … ADD COLUMN … DEFAULT` on an existing table when the default makes
+    /// PostgreSQL rewrite the table: a volatile default (`gen_random_uuid()`, `random()`,
+    /// `clock_timestamp()`, `nextval()`, or a function not known to be stable) on any version,
+    /// and any non-null default before PostgreSQL 11. Constants and stable expressions such as
+    /// `now()` are stored once, without a rewrite, on PostgreSQL 11 and later.
+    ///
+    /// ## Why is this bad?
+    /// The rewrite copies every row and rebuilds every index while holding an
+    /// `ACCESS EXCLUSIVE` lock, which blocks every read and write until it ends.
+    ///
+    /// ## Example
+    /// ```sql
+    /// ALTER TABLE users ADD COLUMN token uuid DEFAULT gen_random_uuid();
+    /// ```
+    ///
+    /// ## Use instead
+    /// ```sql
+    /// ALTER TABLE users ADD COLUMN token uuid;
+    /// ALTER TABLE users ALTER COLUMN token SET DEFAULT gen_random_uuid();  -- new rows only
+    /// UPDATE users SET token = gen_random_uuid()
+    ///   WHERE ctid IN (SELECT ctid FROM users WHERE token IS NULL LIMIT 10000);  -- repeat until 0 rows
+    /// ```
+    ///
+    /// ## References
+    /// - PostgreSQL documentation: [ALTER TABLE, Notes](https://www.postgresql.org/docs/current/sql-altertable.html#SQL-ALTERTABLE-NOTES)
+    /// - [Function volatility categories](https://www.postgresql.org/docs/current/xfunc-volatility.html)
+    pub(crate) struct AddColumnWithDefault {
+        name: "add-column-with-default",
+        category: Rewrite,
+        severity: Error,
+        summary: "adding a column with a volatile default (or any default before PostgreSQL 11) rewrites the table",
+    }
+}
+
+impl Rule for AddColumnWithDefault {
+    fn meta(&self) -> &'static RuleMeta {
+        &Self::META
+    }
+
+    fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
+        for (alter, action) in alter_actions(statement) {
+            let ActionKind::AddColumn(column) = &action.kind else {
+                continue;
+            };
+            let Some(default) = column.default.as_ref().filter(|d| !d.is_null) else {
+                continue;
+            };
+            let table = &alter.table;
+            if cx.is_new_table(table) {
+                continue;
+            }
+            let name = &column.name;
+            let why = match &default.volatility {
+                Volatility::Volatile { function } => format!(
+                    "adding `{name}` with the volatile default `{}` rewrites the whole table `{table}` and all its indexes, because every existing row gets its own value from `{function}()`",
+                    default.text
+                ),
+                Volatility::Unknown { function } => format!(
+                    "adding `{name}` with the default `{}` rewrites the whole table `{table}` and all its indexes unless `{function}()` is stable or immutable, which cannot be proven from the migration",
+                    default.text
+                ),
+                Volatility::NonVolatile if cx.pg_version() < 11 => format!(
+                    "before PostgreSQL 11 (the target is {}), adding `{name}` with a default rewrites the whole table `{table}` and all its indexes",
+                    cx.pg_version()
+                ),
+                Volatility::NonVolatile => continue,
+            };
+            let col = quote_ident(name);
+            let mut plan = vec![
+                format!("ALTER TABLE {table} ADD COLUMN {col} {};", column.data_type),
+                format!(
+                    "ALTER TABLE {table} ALTER COLUMN {col} SET DEFAULT {};  -- applies to new rows, no rewrite",
+                    default.text
+                ),
+                format!(
+                    "backfill in batches: {}",
+                    batched_update(
+                        table,
+                        &format!("{col} = {}", default.text),
+                        &format!("{col} IS NULL")
+                    )
+                ),
+            ];
+            if column.not_null {
+                plan.push(format!(
+                    "enforce NOT NULL without a long lock: ALTER TABLE {table} ADD CONSTRAINT {} CHECK ({col} IS NOT NULL) NOT VALID; then VALIDATE CONSTRAINT in a separate transaction, then SET NOT NULL",
+                    quote_ident(&format!("{}_{name}_not_null", table.name))
+                ));
+            }
+            out.report(
+                action.range.clone(),
+                format!("{why}; the rewrite holds an ACCESS EXCLUSIVE lock that blocks every read and write until it ends"),
+                steps("add the column without the default, then fill it in batches:", &plan),
+            );
+        }
+    }
+}

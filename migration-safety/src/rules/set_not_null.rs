@@ -1,0 +1,111 @@
+use crate::context::Context;
+use crate::model::{ActionKind, ConstraintKind, Name, Statement, quote_ident};
+use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rules::{alter_actions, steps};
+
+declare_rule! {
+    /// ## What it does
+    /// Flags `ALTER COLUMN … SET NOT NULL` (and PostgreSQL 18's validated
+    /// `ADD CONSTRAINT … NOT NULL col`) on an existing table, unless the target is PostgreSQL 12+
+    /// and a validated `CHECK (col IS NOT NULL)` constraint on the column already exists.
+    ///
+    /// ## Why is this bad?
+    /// PostgreSQL scans the whole table to prove there is no `NULL` while holding an
+    /// `ACCESS EXCLUSIVE` lock, which blocks every read and write for the whole scan.
+    /// Since PostgreSQL 12 the scan is skipped when a validated `CHECK (col IS NOT NULL)`
+    /// proves the column non-null; a `NOT VALID` check does not count.
+    ///
+    /// ## Example
+    /// ```sql
+    /// ALTER TABLE users ALTER COLUMN email SET NOT NULL;
+    /// ```
+    ///
+    /// ## Use instead
+    /// ```sql
+    /// ALTER TABLE users ADD CONSTRAINT users_email_not_null CHECK (email IS NOT NULL) NOT VALID;
+    /// -- in a separate transaction (SHARE UPDATE EXCLUSIVE: reads and writes continue):
+    /// ALTER TABLE users VALIDATE CONSTRAINT users_email_not_null;
+    /// ALTER TABLE users ALTER COLUMN email SET NOT NULL;  -- no scan on PostgreSQL 12+
+    /// ALTER TABLE users DROP CONSTRAINT users_email_not_null;
+    /// ```
+    ///
+    /// ## References
+    /// - PostgreSQL documentation: [ALTER TABLE, SET NOT NULL](https://www.postgresql.org/docs/current/sql-altertable.html#SQL-ALTERTABLE-DESC-SET-DROP-NOT-NULL)
+    pub(crate) struct SetNotNull {
+        name: "set-not-null",
+        category: Locking,
+        severity: Error,
+        summary: "SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock",
+    }
+}
+
+impl Rule for SetNotNull {
+    fn meta(&self) -> &'static RuleMeta {
+        &Self::META
+    }
+
+    fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
+        for (alter, action) in alter_actions(statement) {
+            let column = match &action.kind {
+                ActionKind::SetNotNull { column } => column,
+                ActionKind::AddConstraint {
+                    constraint,
+                    not_valid: false,
+                } => match &constraint.kind {
+                    ConstraintKind::NotNull { column } => column,
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            let table = &alter.table;
+            if cx.is_new_table(table)
+                || (cx.pg_version() >= 12 && has_validated_check(cx, table, column))
+            {
+                continue;
+            }
+            out.report(
+                action.range.clone(),
+                format!(
+                    "making `{table}.{column}` NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock, blocking every read and write until the scan ends"
+                ),
+                help(cx.pg_version(), table, column),
+            );
+        }
+    }
+}
+
+fn has_validated_check(cx: &Context<'_>, table: &Name, column: &str) -> bool {
+    cx.schema.table(table).is_some_and(|t| {
+        t.not_null_checks
+            .iter()
+            .any(|c| c.validated && c.column == column)
+    })
+}
+
+fn help(pg_version: u32, table: &Name, column: &str) -> String {
+    let col = quote_ident(column);
+    let check = quote_ident(&format!("{}_{column}_not_null", table.name));
+    let mut plan = vec![
+        format!(
+            "ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({col} IS NOT NULL) NOT VALID;  -- brief lock, no scan"
+        ),
+        format!(
+            "in a separate transaction: ALTER TABLE {table} VALIDATE CONSTRAINT {check};  -- scans under SHARE UPDATE EXCLUSIVE: reads and writes continue"
+        ),
+    ];
+    if pg_version >= 12 {
+        plan.push(format!("ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL;  -- no scan: the validated check proves it"));
+        plan.push(format!("ALTER TABLE {table} DROP CONSTRAINT {check};"));
+    } else {
+        plan.push(format!(
+            "before PostgreSQL 12 (the target is {pg_version}) SET NOT NULL always scans: keep the validated check instead of SET NOT NULL"
+        ));
+    }
+    let mut help = steps("prove the column non-null without the long lock:", &plan);
+    if pg_version >= 18 {
+        help.push_str(&format!(
+            "\non PostgreSQL 18 a native constraint works the same way: ALTER TABLE {table} ADD CONSTRAINT {check} NOT NULL {col} NOT VALID; then VALIDATE CONSTRAINT {check}"
+        ));
+    }
+    help
+}
