@@ -40,6 +40,6 @@ fn assert_clean_panics_with_the_rendered_findings() {
     let panic = std::panic::catch_unwind(|| report.assert_clean()).unwrap_err();
     let message = panic.downcast_ref::<String>().unwrap();
     assert!(message.contains("error[set-not-null]"), "{message}");
-    assert!(message.contains("--> input.sql:1:33"), "{message}");
+    assert!(message.contains("--> input.sql:1:19"), "{message}");
     assert!(message.contains("ALTER TABLE users ADD CONSTRAINT users_email_not_null CHECK (email IS NOT NULL) NOT VALID;"), "{message}");
 }

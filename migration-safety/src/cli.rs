@@ -178,13 +178,7 @@ fn execute(command: Command, stdout: &mut dyn Write, color: bool) -> Result<u8, 
         }
         Command::Explain { rule } => {
             let meta = crate::rule(&rule).map_err(|e| e.to_string())?;
-            print(&format!(
-                "# {}\n\ncategory: {} · default severity: {}\n\n{}\n",
-                meta.name,
-                meta.category,
-                meta.default_severity,
-                meta.documentation().trim_end()
-            ))?;
+            print(&meta.to_markdown())?;
             Ok(0)
         }
     }

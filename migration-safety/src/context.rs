@@ -114,7 +114,9 @@ impl Context<'_> {
 
     /// Whether `name` is a table created earlier in this same migration (new and empty).
     pub(crate) fn is_new_table(&self, name: &Name) -> bool {
-        self.schema.table(name).is_some_and(|t| t.file == self.file)
+        self.schema
+            .table(name)
+            .is_some_and(|t| t.file == Some(self.file))
     }
 
     /// Top-level statements after this one in the same transaction block.

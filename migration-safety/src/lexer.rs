@@ -355,12 +355,10 @@ fn group_statements(source: &str, tokens: &[Token], error: Option<&LexError>) ->
                 _ => {}
             },
             TokenKind::Word if tokens[start].is_word(source, "CREATE") => {
-                if token.is_word(source, "ATOMIC")
+                let opens_atomic = token.is_word(source, "ATOMIC")
                     && tokens[i - 1].is_word(source, "BEGIN")
-                    && i - 1 > start
-                {
-                    atomic += 1;
-                } else if atomic > 0 && token.is_word(source, "CASE") {
+                    && i - 1 > start;
+                if opens_atomic || (atomic > 0 && token.is_word(source, "CASE")) {
                     atomic += 1;
                 } else if atomic > 0 && token.is_word(source, "END") {
                     atomic -= 1;

@@ -208,7 +208,7 @@ pub fn migration_files(dir: impl AsRef<Path>) -> Result<Vec<PathBuf>, Error> {
             }
         }
     }
-    files.sort_by(|a, b| natural_key(a).cmp(&natural_key(b)));
+    files.sort_by_cached_key(|p| natural_key(p));
     Ok(files)
 }
 

@@ -102,9 +102,9 @@ fn lower_do(source: &str, block: &recognize::DoBlock<'_>, range: &Range<usize>) 
         };
     }
     let text = block.body.text(source);
-    if text.starts_with('$') {
+    if let Some(after) = text.strip_prefix('$') {
         // A dollar-quoted body is verbatim source: keep exact positions.
-        let tag = text[1..].find('$').map_or(1, |i| i + 2);
+        let tag = after.find('$').map_or(1, |i| i + 2);
         let body = block.body.range.start + tag..block.body.range.end - tag;
         StatementKind::Do {
             body: lower_plpgsql(source, body),

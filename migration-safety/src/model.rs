@@ -997,13 +997,13 @@ impl StatementKind {
                 };
                 names.iter().map(|n| lock(n, mode)).collect()
             }
-            Self::Drop { object, names } => match object {
-                ObjectKind::Table | ObjectKind::View | ObjectKind::MaterializedView => names
-                    .iter()
-                    .map(|n| lock(n, LockMode::AccessExclusive))
-                    .collect(),
-                _ => Vec::new(),
-            },
+            Self::Drop {
+                object: ObjectKind::Table | ObjectKind::View | ObjectKind::MaterializedView,
+                names,
+            } => names
+                .iter()
+                .map(|n| lock(n, LockMode::AccessExclusive))
+                .collect(),
             Self::CreateView {
                 name, or_replace, ..
             } if *or_replace => vec![lock(name, LockMode::AccessExclusive)],
@@ -1058,10 +1058,10 @@ impl ActionKind {
         match self {
             Self::AddColumn(column) => {
                 let mut locks = vec![on(table, LockMode::AccessExclusive)];
-                if let Some(referenced) = &column.references {
-                    if !referenced.matches(table) {
-                        locks.push(on(referenced, LockMode::ShareRowExclusive));
-                    }
+                if let Some(referenced) = &column.references
+                    && !referenced.matches(table)
+                {
+                    locks.push(on(referenced, LockMode::ShareRowExclusive));
                 }
                 locks
             }

@@ -155,10 +155,10 @@ pub(crate) fn relations_read(source: &str, tokens: &[Token]) -> Vec<Name> {
         if token.is_word(source, "FROM") || token.is_word(source, "JOIN") {
             let mut cursor = Cursor::new(source, &tokens[i + 1..]);
             cursor.eat("ONLY");
-            if let Some(name) = cursor.name() {
-                if !names.contains(&name) {
-                    names.push(name);
-                }
+            if let Some(name) = cursor.name()
+                && !names.contains(&name)
+            {
+                names.push(name);
             }
         }
     }
@@ -197,8 +197,8 @@ pub(crate) fn unquote(text: &str) -> Option<String> {
     if let Some(inner) = text.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')) {
         return Some(inner.replace("''", "'"));
     }
-    if text.starts_with('$') {
-        let tag_end = text[1..].find('$')? + 2;
+    if let Some(after) = text.strip_prefix('$') {
+        let tag_end = after.find('$')? + 2;
         return Some(text[tag_end..text.len() - tag_end].to_owned());
     }
     None
@@ -826,8 +826,7 @@ pub(crate) fn plpgsql_statements<'t>(
     let mut out = Vec::new();
     for piece in pieces {
         let mut rest = piece;
-        loop {
-            let Some(first) = rest.first() else { break };
+        while let Some(first) = rest.first() {
             let is = |k: &str| first.is_word(source, k);
             if is("BEGIN") || is("DECLARE") || is("ELSE") || is("LOOP") || is("EXCEPTION") {
                 rest = &rest[1..];

@@ -92,6 +92,34 @@ impl RuleMeta {
     }
 }
 
+impl RuleMeta {
+    /// The rule's page for `docs/rules/<name>.md` and `migration-safety explain`.
+    ///
+    /// ```
+    /// let page = migration_safety::rule("set-not-null").unwrap().to_markdown();
+    /// assert!(page.starts_with("# set-not-null\n"));
+    /// assert!(page.contains("## Use instead"));
+    /// ```
+    pub fn to_markdown(&self) -> String {
+        format!(
+            "# {}\n\n{}.\n\n- Category: `{}`\n- Default severity: `{}`\n\n{}\n",
+            self.name,
+            capitalize(self.summary),
+            self.category,
+            self.default_severity,
+            self.documentation().trim()
+        )
+    }
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// A check over one lowered statement.
 pub(crate) trait Rule: Sync {
     fn meta(&self) -> &'static RuleMeta;

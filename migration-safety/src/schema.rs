@@ -16,7 +16,9 @@ pub(crate) struct Schema {
 pub(crate) struct Table {
     pub(crate) name: Name,
     pub(crate) columns: Vec<Column>,
-    pub(crate) file: usize,
+    /// The file that created it; `None` for a table that existed before the migrations checked
+    /// (known only from what they did to it).
+    pub(crate) file: Option<usize>,
     /// `CHECK (col IS NOT NULL)` constraints.
     pub(crate) not_null_checks: Vec<NotNullCheck>,
 }
@@ -95,7 +97,7 @@ impl Schema {
                             data_type: c.data_type.clone(),
                         })
                         .collect(),
-                    file,
+                    file: Some(file),
                     not_null_checks,
                 });
             }
@@ -149,6 +151,14 @@ impl Schema {
                     }
                 }
             }
+        }
+        if self.table(table_name).is_none() {
+            self.tables.push(Table {
+                name: table_name.clone(),
+                columns: Vec::new(),
+                file: None,
+                not_null_checks: Vec::new(),
+            });
         }
         let Some(table) = self.table_mut(table_name) else {
             return;

@@ -1,0 +1,208 @@
+//! The `migration-safety` binary, run as CI and non-Rust teams run it.
+
+use assert_cmd::Command;
+
+fn cli() -> Command {
+    let mut command = Command::cargo_bin("migration-safety").unwrap();
+    command.current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    command
+}
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[test]
+fn check_on_the_shipped_example_reports_rustc_style_and_exits_1() {
+    let output = cli()
+        .args(["check", "examples/migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    insta::assert_snapshot!("example_human", text);
+    assert!(
+        !text.contains('\u{1b}'),
+        "no colour when stdout is not a terminal"
+    );
+}
+
+#[test]
+fn json_output_has_the_documented_shape() {
+    let output = cli()
+        .args(["check", "--format", "json", "examples/migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let files = json["files"].as_array().unwrap();
+    assert_eq!(files.len(), 4);
+    let risky = &files[2];
+    assert_eq!(
+        risky["path"],
+        "examples/migrations/20240301000000_risky_changes.sql"
+    );
+    let first = &risky["diagnostics"][1];
+    let keys: Vec<_> = first.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        keys,
+        [
+            "column",
+            "end_column",
+            "end_line",
+            "help",
+            "line",
+            "message",
+            "rule",
+            "severity"
+        ]
+    );
+    assert_eq!(first["rule"], "rename-column");
+    assert_eq!(first["severity"], "error");
+    assert_eq!(
+        (first["line"].as_u64(), first["column"].as_u64()),
+        (Some(2), Some(19))
+    );
+    assert_eq!(
+        (first["end_line"].as_u64(), first["end_column"].as_u64()),
+        (Some(2), Some(49))
+    );
+}
+
+#[test]
+fn clean_input_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("1.sql"),
+        "CREATE TABLE t (id bigint PRIMARY KEY);\n",
+    )
+    .unwrap();
+    let output = cli().arg("check").arg(dir.path()).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).contains("no hazards found in 1 file"));
+}
+
+#[test]
+fn warnings_alone_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("1.sql"),
+        "ALTER TABLE users ADD COLUMN nickname text;\n",
+    )
+    .unwrap();
+    let output = cli().arg("check").arg(dir.path()).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).contains("warning[missing-lock-timeout]"));
+}
+
+#[test]
+fn settings_flags_change_the_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("1.sql");
+    std::fs::write(
+        &file,
+        "SET lock_timeout = '1s';\nALTER TABLE users ADD COLUMN active boolean DEFAULT true;\n",
+    )
+    .unwrap();
+    assert_eq!(
+        cli()
+            .arg("check")
+            .arg(&file)
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(0)
+    );
+    let old = cli()
+        .args(["check", "--pg-version", "10"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(old.status.code(), Some(1));
+    assert!(stdout(&old).contains("before PostgreSQL 11 (the target is 10)"));
+    let allowed = cli()
+        .args([
+            "check",
+            "--pg-version",
+            "10",
+            "--allow",
+            "add-column-with-default",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(allowed.status.code(), Some(0));
+    let warned = cli()
+        .args([
+            "check",
+            "--pg-version",
+            "10",
+            "--warn",
+            "add-column-with-default",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(warned.status.code(), Some(0));
+    assert!(stdout(&warned).contains("warning[add-column-with-default]"));
+}
+
+#[test]
+fn bad_usage_and_unreadable_input_exit_2_with_a_message() {
+    for (args, message) in [
+        (
+            &["check", "does/not/exist"][..],
+            "`does/not/exist` does not exist",
+        ),
+        (
+            &["check", "--pg-version", "9", "examples"],
+            "PostgreSQL 9 is not supported",
+        ),
+        (
+            &["check", "--allow", "drop-tabel", "examples"],
+            "did you mean `drop-table`?",
+        ),
+        (
+            &["check", "--framework", "liquibase", "examples"],
+            "unknown framework `liquibase`",
+        ),
+        (&["check"], "required"),
+        (&["explain", "nope"], "unknown rule `nope`"),
+        (&["frobnicate"], "unrecognized subcommand"),
+    ] {
+        let output = cli().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn unreadable_file_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = cli()
+        .arg("check")
+        .arg(dir.path().join("missing.sql"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn rules_lists_every_rule_and_explain_prints_its_documentation() {
+    let rules = cli().arg("rules").output().unwrap();
+    assert_eq!(rules.status.code(), Some(0));
+    let listing = stdout(&rules);
+    for rule in migration_safety::rules() {
+        assert!(listing.contains(rule.name), "{}", rule.name);
+    }
+    let explain = cli().args(["explain", "set-not-null"]).output().unwrap();
+    assert_eq!(explain.status.code(), Some(0));
+    assert_eq!(
+        stdout(&explain),
+        migration_safety::rule("set-not-null")
+            .unwrap()
+            .to_markdown()
+    );
+}
