@@ -166,11 +166,14 @@ fn execute(command: Command, stdout: &mut dyn Write, color: bool) -> Result<u8, 
             Ok(u8::from(report.has_errors()))
         }
         Command::Rules => {
-            let mut table = format!("{:<42} {:<22} {}\n", "RULE", "CATEGORY", "DEFAULT");
+            let mut table = format!(
+                "{:<42} {:<22} {:<8} {}\n",
+                "RULE", "CATEGORY", "DEFAULT", "SINCE"
+            );
             for rule in crate::rules() {
                 table.push_str(&format!(
-                    "{:<42} {:<22} {}\n",
-                    rule.name, rule.category, rule.default_severity
+                    "{:<42} {:<22} {:<8} {}\n",
+                    rule.name, rule.category, rule.default_severity, rule.since
                 ));
             }
             print(&table)?;

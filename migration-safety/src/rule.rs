@@ -77,6 +77,8 @@ pub struct RuleMeta {
     pub default_severity: Severity,
     /// One line: what the rule flags.
     pub summary: &'static str,
+    /// The migration-safety version that introduced the rule.
+    pub since: &'static str,
     /// Markdown documentation: What it does, Why is this bad?, Example, Use instead, References.
     pub docs: &'static str,
 }
@@ -102,11 +104,12 @@ impl RuleMeta {
     /// ```
     pub fn to_markdown(&self) -> String {
         format!(
-            "# {}\n\n{}.\n\n- Category: `{}`\n- Default severity: `{}`\n\n{}\n",
+            "# {}\n\n{}.\n\n- Category: `{}`\n- Default severity: `{}`\n- Since: migration-safety {}\n\n{}\n",
             self.name,
             capitalize(self.summary),
             self.category,
             self.default_severity,
+            self.since,
             self.documentation().trim()
         )
     }
@@ -178,7 +181,8 @@ macro_rules! declare_rule {
             name: $name:literal,
             category: $category:ident,
             severity: $severity:ident,
-            summary: $summary:literal $(,)?
+            summary: $summary:literal,
+            since: $since:literal $(,)?
         }
     ) => {
         $(#[doc = $doc])*
@@ -190,6 +194,7 @@ macro_rules! declare_rule {
                 category: $crate::rule::Category::$category,
                 default_severity: $crate::rule::Severity::$severity,
                 summary: $summary,
+                since: $since,
                 docs: concat!($($doc, "\n"),*),
             };
         }

@@ -33,6 +33,7 @@ declare_rule! {
         category: BackwardIncompatible,
         severity: Error,
         summary: "adding a NOT NULL column without a default fails on a table with rows",
+        since: "0.1.0",
     }
 }
 

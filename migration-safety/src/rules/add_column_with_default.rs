@@ -36,6 +36,7 @@ declare_rule! {
         category: Rewrite,
         severity: Error,
         summary: "adding a column with a volatile default (or any default before PostgreSQL 11) rewrites the table",
+        since: "0.1.0",
     }
 }
 

@@ -39,6 +39,7 @@ declare_rule! {
         category: Rewrite,
         severity: Error,
         summary: "changing a column's type rewrites the table under an ACCESS EXCLUSIVE lock",
+        since: "0.1.0",
     }
 }
 

@@ -33,6 +33,7 @@ declare_rule! {
         category: Transaction,
         severity: Error,
         summary: "CONCURRENTLY operations fail inside a transaction block",
+        since: "0.1.0",
     }
 }
 

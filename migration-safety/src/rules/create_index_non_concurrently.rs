@@ -31,6 +31,7 @@ declare_rule! {
         category: Locking,
         severity: Error,
         summary: "building an index without CONCURRENTLY blocks writes for the whole build",
+        since: "0.1.0",
     }
 }
 

@@ -33,6 +33,7 @@ declare_rule! {
         category: BackwardIncompatible,
         severity: Error,
         summary: "dropping a column breaks the application version still running",
+        since: "0.1.0",
     }
 }
 

@@ -34,6 +34,7 @@ declare_rule! {
         category: BackwardIncompatible,
         severity: Error,
         summary: "dropping a table breaks the application version still running",
+        since: "0.1.0",
     }
 }
 

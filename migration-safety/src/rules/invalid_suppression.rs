@@ -29,5 +29,6 @@ declare_rule! {
         category: Meta,
         severity: Error,
         summary: "a suppression directive names an unknown rule, no rule, or no reason",
+        since: "0.1.0",
     }
 }

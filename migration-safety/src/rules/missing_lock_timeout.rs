@@ -35,6 +35,7 @@ declare_rule! {
         category: Locking,
         severity: Warning,
         summary: "a strong lock requested without lock_timeout can queue all traffic behind it",
+        since: "0.1.0",
     }
 }
 

@@ -37,6 +37,7 @@ declare_rule! {
         category: BackwardIncompatible,
         severity: Error,
         summary: "renaming a column breaks the application version still running",
+        since: "0.1.0",
     }
 }
 

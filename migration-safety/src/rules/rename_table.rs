@@ -39,6 +39,7 @@ declare_rule! {
         category: BackwardIncompatible,
         severity: Error,
         summary: "renaming a table breaks the application version still running",
+        since: "0.1.0",
     }
 }
 

@@ -36,6 +36,7 @@ declare_rule! {
         category: Locking,
         severity: Error,
         summary: "SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock",
+        since: "0.1.0",
     }
 }
 

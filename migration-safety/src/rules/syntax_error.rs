@@ -31,6 +31,7 @@ declare_rule! {
         category: Meta,
         severity: Error,
         summary: "the statement is not valid PostgreSQL",
+        since: "0.1.0",
     }
 }
 

@@ -32,6 +32,7 @@ declare_rule! {
         category: Meta,
         severity: Warning,
         summary: "a statement could not be analysed, so it was not checked",
+        since: "0.1.0",
     }
 }
 

@@ -26,5 +26,6 @@ declare_rule! {
         category: Meta,
         severity: Warning,
         summary: "a suppression directive suppresses nothing",
+        since: "0.1.0",
     }
 }
