@@ -1,0 +1,353 @@
+//! migration-safety's claims, checked on a real PostgreSQL server.
+//!
+//! Each case is a migration history: `setup` (an earlier migration that creates the tables and
+//! some rows) and one `statement`. The statement is linted as the later migration, then run on
+//! the server inside a transaction, where the test observes the locks it holds (`pg_locks`),
+//! whether it rewrote a table (its filenode changed) and whether it scanned one
+//! (`pg_stat_xact_user_tables.seq_scan`). Every lock a finding names must be the lock the server
+//! took, and each case states which rewrites, scans and errors the rules' verdicts imply.
+//!
+//! The server comes from `MIGRATION_SAFETY_TEST_PG` (a libpq connection string; `.ci/run`
+//! starts one). Without it the test says so and does nothing, except under CI, where it fails.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use migration_safety::{Settings, lint_paths};
+
+struct Case {
+    name: &'static str,
+    setup: &'static str,
+    statement: &'static str,
+    /// Rules expected to report the statement.
+    rules: &'static [&'static str],
+    /// Tables whose data the statement must rewrite (and no others).
+    rewrites: &'static [&'static str],
+    /// Tables the statement must scan besides those it rewrites (a rewrite reads every row).
+    scans: &'static [&'static str],
+    /// Extra locks the server must show (beyond the ones findings name): (table, mode).
+    locks: &'static [(&'static str, &'static str)],
+    /// The statement must fail on the server with this message.
+    fails_with: Option<&'static str>,
+}
+
+const USERS: &str = "CREATE TABLE users (id bigint PRIMARY KEY, email varchar(20), name text, score numeric(10, 2), seen timestamp(3), age integer);
+INSERT INTO users (id, email, name, score, seen, age) SELECT g, 'u' || g, 'n', g, now(), g FROM generate_series(1, 50) g;";
+
+const ORDERS: &str = "CREATE TABLE users (id bigint PRIMARY KEY, email text);
+INSERT INTO users SELECT g, 'u' || g FROM generate_series(1, 10) g;
+CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint REFERENCES users (id), amount integer);
+INSERT INTO orders SELECT g, g, g FROM generate_series(1, 10) g;";
+
+const fn case(
+    name: &'static str,
+    setup: &'static str,
+    statement: &'static str,
+    rules: &'static [&'static str],
+) -> Case {
+    Case {
+        name,
+        setup,
+        statement,
+        rules,
+        rewrites: &[],
+        scans: &[],
+        locks: &[],
+        fails_with: None,
+    }
+}
+
+fn cases() -> Vec<Case> {
+    const TIMEOUT: &str = "missing-lock-timeout";
+    vec![
+        case("rename column", USERS, "ALTER TABLE users RENAME COLUMN email TO email_address", &[TIMEOUT, "rename-column"]),
+        case("rename table", USERS, "ALTER TABLE users RENAME TO people", &[TIMEOUT, "rename-table"]),
+        Case {
+            rewrites: &["users"],
+            ..case("int to bigint", USERS, "ALTER TABLE users ALTER COLUMN age TYPE bigint", &[TIMEOUT, "change-column-type"])
+        },
+        Case {
+            rewrites: &["users"],
+            ..case("text to varchar(n)", USERS, "ALTER TABLE users ALTER COLUMN name TYPE varchar(10)", &[TIMEOUT, "change-column-type"])
+        },
+        case("varchar widening", USERS, "ALTER TABLE users ALTER COLUMN email TYPE varchar(40)", &[TIMEOUT]),
+        case("varchar to text", USERS, "ALTER TABLE users ALTER COLUMN email TYPE text", &[TIMEOUT]),
+        case("numeric precision", USERS, "ALTER TABLE users ALTER COLUMN score TYPE numeric(12, 2)", &[TIMEOUT]),
+        case("timestamp precision", USERS, "ALTER TABLE users ALTER COLUMN seen TYPE timestamp(6)", &[TIMEOUT]),
+        Case {
+            rewrites: &["users"],
+            ..case("volatile default", USERS, "ALTER TABLE users ADD COLUMN token uuid DEFAULT gen_random_uuid()", &[TIMEOUT, "add-column-with-default"])
+        },
+        Case {
+            rewrites: &["users"],
+            ..case("clock_timestamp default", USERS, "ALTER TABLE users ADD COLUMN at timestamptz DEFAULT clock_timestamp()", &[TIMEOUT, "add-column-with-default"])
+        },
+        case("constant default", USERS, "ALTER TABLE users ADD COLUMN active boolean NOT NULL DEFAULT true", &[TIMEOUT]),
+        case("now() default", USERS, "ALTER TABLE users ADD COLUMN created_at timestamptz DEFAULT now()", &[TIMEOUT]),
+        Case {
+            fails_with: Some("contains null values"),
+            ..case("required column", USERS, "ALTER TABLE users ADD COLUMN tenant bigint NOT NULL", &[TIMEOUT, "add-column-required"])
+        },
+        Case {
+            scans: &["users"],
+            ..case("set not null", USERS, "ALTER TABLE users ALTER COLUMN email SET NOT NULL", &[TIMEOUT, "set-not-null"])
+        },
+        case(
+            "set not null with validated check",
+            "CREATE TABLE users (id bigint PRIMARY KEY, email text);
+             INSERT INTO users SELECT g, 'u' || g FROM generate_series(1, 50) g;
+             ALTER TABLE users ADD CONSTRAINT users_email_not_null CHECK (email IS NOT NULL) NOT VALID;
+             ALTER TABLE users VALIDATE CONSTRAINT users_email_not_null;",
+            "ALTER TABLE users ALTER COLUMN email SET NOT NULL",
+            &[TIMEOUT],
+        ),
+        Case {
+            scans: &["users"],
+            ..case("create index", USERS, "CREATE INDEX users_email_idx ON users (email)", &[TIMEOUT, "create-index-non-concurrently"])
+        },
+        Case {
+            fails_with: Some("cannot run inside a transaction block"),
+            ..case("concurrently in a transaction", USERS, "BEGIN; CREATE INDEX CONCURRENTLY users_email_idx ON users (email)", &["concurrently-in-transaction"])
+        },
+        case("drop column", USERS, "ALTER TABLE users DROP COLUMN name", &[TIMEOUT, "drop-column"]),
+        Case {
+            locks: &[("users", "ACCESS EXCLUSIVE")],
+            ..case("drop table referencing another", ORDERS, "DROP TABLE orders", &[TIMEOUT, "drop-table"])
+        },
+    ]
+}
+
+/// What the server did.
+#[derive(Debug, Default)]
+struct Observed {
+    /// Strongest lock per table.
+    locks: BTreeMap<String, String>,
+    rewrites: Vec<String>,
+    scans: Vec<String>,
+    error: Option<String>,
+}
+
+struct Server {
+    url: String,
+}
+
+impl Server {
+    fn psql(&self, script: &str) -> Result<String, String> {
+        let output = Command::new("psql")
+            .args([
+                self.url.as_str(),
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                script,
+            ])
+            .output()
+            .expect("psql runs");
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        }
+    }
+
+    fn major(&self) -> u32 {
+        let num: u32 = self
+            .psql("SHOW server_version_num")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        num / 10000
+    }
+
+    fn observe(&self, case: &Case) -> Observed {
+        let reset = "DROP SCHEMA IF EXISTS lab CASCADE; CREATE SCHEMA lab;";
+        self.psql(reset).unwrap();
+        self.psql(&format!("SET search_path = lab; {}", case.setup))
+            .unwrap();
+        // `BEGIN; …` statements bring their own transaction block; others get one here.
+        let statement = case
+            .statement
+            .strip_prefix("BEGIN; ")
+            .unwrap_or(case.statement);
+        let script = format!(
+            "SET search_path = lab;
+             BEGIN;
+             CREATE TEMP TABLE before_statement AS
+               SELECT c.oid, c.relname::text AS relname, pg_relation_filenode(c.oid) AS filenode
+               FROM pg_class c WHERE c.relnamespace = 'lab'::regnamespace AND c.relkind IN ('r', 'p', 'm');
+             {statement};
+             SELECT 'lock|' || b.relname || '|' || l.mode
+               FROM pg_locks l JOIN before_statement b ON b.oid = l.relation
+               WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation';
+             SELECT 'rewrite|' || b.relname FROM before_statement b JOIN pg_class c ON c.oid = b.oid
+               WHERE pg_relation_filenode(c.oid) IS DISTINCT FROM b.filenode;
+             SELECT 'scan|' || s.relname FROM pg_stat_xact_user_tables s
+               WHERE s.schemaname = 'lab' AND s.seq_scan > 0 ORDER BY 1;
+             ROLLBACK;"
+        );
+        let mut observed = Observed::default();
+        match self.psql(&script) {
+            Err(error) => observed.error = Some(error),
+            Ok(out) => {
+                for line in out.lines() {
+                    let parts: Vec<&str> = line.split('|').collect();
+                    match parts.as_slice() {
+                        ["lock", table, mode] => {
+                            let mode = lock_name(mode);
+                            let entry = observed.locks.entry((*table).to_owned()).or_default();
+                            if strength(&mode) > strength(entry) {
+                                *entry = mode;
+                            }
+                        }
+                        ["rewrite", table] => observed.rewrites.push((*table).to_owned()),
+                        ["scan", table] => observed.scans.push((*table).to_owned()),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        observed
+    }
+}
+
+/// `AccessExclusiveLock` → `ACCESS EXCLUSIVE`.
+fn lock_name(mode: &str) -> String {
+    let mode = mode.trim_end_matches("Lock");
+    let mut out = String::new();
+    for c in mode.chars() {
+        if c.is_uppercase() && !out.is_empty() {
+            out.push(' ');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+fn strength(mode: &str) -> usize {
+    const ORDER: [&str; 8] = [
+        "ACCESS SHARE",
+        "ROW SHARE",
+        "ROW EXCLUSIVE",
+        "SHARE UPDATE EXCLUSIVE",
+        "SHARE",
+        "SHARE ROW EXCLUSIVE",
+        "EXCLUSIVE",
+        "ACCESS EXCLUSIVE",
+    ];
+    ORDER.iter().position(|m| *m == mode).map_or(0, |i| i + 1)
+}
+
+/// The `(table, mode)` lock claims in a finding's message: "… ACCESS EXCLUSIVE lock on `users` …".
+fn claimed_locks(message: &str) -> Vec<(String, String)> {
+    let pattern = regex::Regex::new(
+        r"(ACCESS EXCLUSIVE|SHARE ROW EXCLUSIVE|SHARE UPDATE EXCLUSIVE|ROW EXCLUSIVE|EXCLUSIVE|SHARE) lock on `([^`]+)`",
+    )
+    .unwrap();
+    pattern
+        .captures_iter(message)
+        .map(|c| (c[2].to_owned(), c[1].to_owned()))
+        .collect()
+}
+
+fn lint(case: &Case, pg_version: u32) -> Vec<(&'static str, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("1_setup.sql"), case.setup).unwrap();
+    std::fs::write(
+        dir.path().join("2_change.sql"),
+        format!("{};\n", case.statement),
+    )
+    .unwrap();
+    let settings = Settings::default().pg_version(pg_version).unwrap();
+    let report = lint_paths(&[dir.path().to_path_buf()], &settings).unwrap();
+    report
+        .files
+        .iter()
+        .filter(|f| f.path.ends_with("2_change.sql"))
+        .flat_map(|f| f.diagnostics.iter().map(|d| (d.rule, d.message.clone())))
+        .collect()
+}
+
+#[test]
+fn claims_hold_on_a_real_server() {
+    let Ok(url) = std::env::var("MIGRATION_SAFETY_TEST_PG") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "MIGRATION_SAFETY_TEST_PG is not set: .ci/run must start PostgreSQL for this test"
+        );
+        eprintln!(
+            "skipped: set MIGRATION_SAFETY_TEST_PG to a PostgreSQL connection string to run it"
+        );
+        return;
+    };
+    let server = Server { url };
+    let major = server.major();
+    let mut failures = Vec::new();
+    for case in cases() {
+        let findings = lint(
+            &case,
+            major.min(migration_safety::SUPPORTED_PG_VERSIONS.end().to_owned()),
+        );
+        let observed = server.observe(&case);
+        let mut fail =
+            |what: String| failures.push(format!("{} (PostgreSQL {major}): {what}", case.name));
+        let mut rules: Vec<_> = findings.iter().map(|(rule, _)| *rule).collect();
+        rules.sort_unstable();
+        rules.dedup();
+        let mut expected_rules = case.rules.to_vec();
+        expected_rules.sort_unstable();
+        if rules != expected_rules {
+            fail(format!("rules {rules:?}, expected {expected_rules:?}"));
+        }
+        match (&observed.error, case.fails_with) {
+            (Some(error), Some(expected)) if error.contains(expected) => continue,
+            (Some(error), _) => {
+                fail(format!("the server rejected it: {error}"));
+                continue;
+            }
+            (None, Some(expected)) => {
+                fail(format!("expected the server to fail with `{expected}`"))
+            }
+            (None, None) => {}
+        }
+        for (_, message) in &findings {
+            for (table, mode) in claimed_locks(message) {
+                let held = observed.locks.get(&table).map_or("no lock", String::as_str);
+                if held != mode {
+                    fail(format!(
+                        "a finding claims {mode} on `{table}`, the server took {held}"
+                    ));
+                }
+            }
+        }
+        for (table, mode) in case.locks {
+            let held = observed.locks.get(*table).map_or("no lock", String::as_str);
+            if held != *mode {
+                fail(format!(
+                    "expected {mode} on `{table}`, the server took {held}"
+                ));
+            }
+        }
+        if observed.rewrites != case.rewrites {
+            fail(format!(
+                "rewrote {:?}, expected {:?}",
+                observed.rewrites, case.rewrites
+            ));
+        }
+        let mut expected_scans: Vec<&str> =
+            case.rewrites.iter().chain(case.scans).copied().collect();
+        expected_scans.sort_unstable();
+        expected_scans.dedup();
+        if observed.scans != expected_scans {
+            fail(format!(
+                "scanned {:?}, expected {expected_scans:?}",
+                observed.scans
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
