@@ -155,7 +155,15 @@ fn lower_plpgsql(source: &str, body: Range<usize>) -> Vec<Statement> {
                 }
             }
             recognize::PlpgsqlStatement::ExecuteConstant(string) => {
-                let sql = recognize::unquote(string.text(source)).unwrap_or_default();
+                let Some(sql) = recognize::unquote(string.text(source)) else {
+                    return Statement {
+                        range: string.range.clone(),
+                        kind: StatementKind::Unanalyzed {
+                            reason: "EXECUTE of an escape or prefixed string is not analysed"
+                                .to_owned(),
+                        },
+                    };
+                };
                 let inner = lexer::split(&sql);
                 let mut statements = lower_file(&sql, &inner);
                 relocate(&mut statements, &string.range);

@@ -137,7 +137,12 @@ fn lines(body: &str) -> impl Iterator<Item = (usize, &str)> {
 /// The statement a directive at `range` applies to: the statement it is inside, the statement
 /// that ends on its line (a trailing comment), or else the next statement.
 fn target(source: &str, range: &Range<usize>, statements: &[Statement]) -> Option<usize> {
-    let line_of = |offset: usize| source[..offset].matches('\n').count();
+    let line_of = |offset: usize| {
+        source.as_bytes()[..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+    };
     let line = line_of(range.start);
     if let Some(i) = statements
         .iter()
