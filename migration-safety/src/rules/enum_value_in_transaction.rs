@@ -67,10 +67,18 @@ impl Rule for EnumValueInTransaction {
         } else {
             "a transaction block"
         };
-        let add = format!(
-            "ALTER TYPE {name} ADD VALUE '{}';",
-            value.replace('\'', "''")
-        );
+        // The statement as written, unless it is inside a quoted DO body.
+        let written = cx.source[statement.range.clone()]
+            .trim_end_matches(';')
+            .trim_end();
+        let add = if written.to_ascii_uppercase().starts_with("ALTER") {
+            format!("{written};")
+        } else {
+            format!(
+                "ALTER TYPE {name} ADD VALUE '{}';",
+                value.replace('\'', "''")
+            )
+        };
         if cx.pg_version() < 12 {
             out.report(
                 statement.range.clone(),
@@ -95,9 +103,15 @@ impl Rule for EnumValueInTransaction {
                 "the new value '{value}' of `{name}` is used by `{}` on line {line}, in the same transaction: a new enum value cannot be used before the transaction that added it commits, so PostgreSQL fails with \"unsafe use of new value\" and the migration rolls back",
                 user.kind.command()
             ),
-            format!(
-                "commit the new value before using it: put\n  {add}\nin a migration of its own (or COMMIT right after it), and use '{value}' in a later one"
-            ),
+            if cx.in_do_block {
+                format!(
+                    "commit the new value before using it: run\n  {add}\nas a top-level statement in a migration of its own, outside the DO block, and use '{value}' in a later one"
+                )
+            } else {
+                format!(
+                    "commit the new value before using it: put\n  {add}\nin a migration of its own (or COMMIT right after it), and use '{value}' in a later one"
+                )
+            },
         );
     }
 }

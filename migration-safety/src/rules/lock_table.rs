@@ -1,6 +1,7 @@
 use crate::context::Context;
 use crate::model::{LockMode, Statement, StatementKind};
 use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rules::steps;
 
 declare_rule! {
     /// ## What it does
@@ -73,11 +74,15 @@ impl Rule for LockTable {
         if !mode.blocks_writes() || tables.iter().all(|t| cx.is_new_table(t)) {
             return;
         }
-        let weaker = if *mode > LockMode::ShareUpdateExclusive {
-            "; if it only has to keep other schema changes out, IN SHARE UPDATE EXCLUSIVE MODE lets reads and writes continue"
-        } else {
-            ""
-        };
+        let mut plan =
+            vec!["take no explicit lock unless the migration really needs one".to_owned()];
+        if *mode > LockMode::ShareUpdateExclusive {
+            plan.push(format!(
+                "if it only has to keep other schema changes out: LOCK TABLE {} IN SHARE UPDATE EXCLUSIVE MODE;  -- reads and writes continue",
+                tables.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        plan.push("otherwise: SET LOCAL lock_timeout = '5s'; right before it, and keep the rest of the transaction free of slow statements".to_owned());
         out.report(
             statement.range.clone(),
             format!(
@@ -86,9 +91,7 @@ impl Rule for LockTable {
                 mode.sql(),
                 mode.blocks(),
             ),
-            format!(
-                "take no explicit lock unless the migration really needs it; otherwise take the weakest mode that protects what it needs{weaker}, set `SET LOCAL lock_timeout = '5s';` before it, and keep the transaction free of slow statements"
-            ),
+            steps("hold as little as possible, for as short as possible:", &plan),
         );
     }
 }

@@ -228,16 +228,25 @@ pub(crate) fn designed_columns<'s>(
                     primary_key: def.primary_key,
                     range: action.range.clone(),
                 }),
+                // Changing only the modifiers of a known type (`varchar(20)` to `varchar(40)`)
+                // keeps a choice made, and reported, when the column was defined.
                 ActionKind::AlterColumnType {
                     column, data_type, ..
-                } => Some(DesignedColumn {
-                    table: &alter.table,
-                    column,
-                    data_type,
-                    def: None,
-                    primary_key: false,
-                    range: action.range.clone(),
-                }),
+                } if cx
+                    .schema
+                    .table(&alter.table)
+                    .and_then(|t| t.columns.iter().find(|c| &c.name == column))
+                    .is_none_or(|c| c.data_type.name != data_type.name) =>
+                {
+                    Some(DesignedColumn {
+                        table: &alter.table,
+                        column,
+                        data_type,
+                        def: None,
+                        primary_key: false,
+                        range: action.range.clone(),
+                    })
+                }
                 _ => None,
             })
             .collect(),

@@ -13,7 +13,7 @@ declare_rule! {
     /// applies to new tables too: that is when the type is chosen.
     ///
     /// ## Why is this bad?
-    /// A generated key only grows: `integer` runs out at 2,147,483,647 (`smallint` at 32,767),
+    /// A key only grows: `integer` holds values up to 2,147,483,647 (`smallint` up to 32,767),
     /// and then every `INSERT` fails. Widening the column later rewrites the table and all its
     /// indexes under an `ACCESS EXCLUSIVE` lock, which blocks every read and write, and locks
     /// and rewrites every table whose foreign keys reference it. `bigint` costs 4 more bytes a
@@ -74,15 +74,24 @@ impl Rule for PreferBigint {
             } else {
                 "2,147,483,647"
             };
-            let bigger = if t.is_serial() { "bigserial" } else { "bigint" };
             let table = column.table;
             let col = quote_ident(column.column);
+            let declare = if t.is_serial() || def.generated == Some(Generated::Identity) {
+                format!("`{col} bigint GENERATED ALWAYS AS IDENTITY`")
+            } else if sequence_default {
+                format!(
+                    "`{col} bigint DEFAULT {}` (and give its sequence the same range: ALTER SEQUENCE … AS bigint)",
+                    def.default.as_ref().map_or("", |d| d.text.as_str())
+                )
+            } else {
+                format!("`{col} bigint`")
+            };
             out.report(
                 column.range,
                 format!(
-                    "`{table}.{col}` is {why} of type `{t}`, which runs out at {max}, after which every INSERT fails; widening it later rewrites `{table}` and its indexes under an ACCESS EXCLUSIVE lock, blocking every read and write, along with every table whose foreign keys reference it"
+                    "`{table}.{col}` is {why}, declared `{t}`, which holds values only up to {max}: once the keys reach it, every INSERT fails; widening it later rewrites `{table}` and its indexes under an ACCESS EXCLUSIVE lock, blocking every read and write, along with every table whose foreign keys reference it"
                 ),
-                format!("declare it `{col} {bigger}` (or `{col} bigint GENERATED ALWAYS AS IDENTITY`) now, while the table is small"),
+                format!("declare it {declare} now, while the table is small"),
             );
         }
     }

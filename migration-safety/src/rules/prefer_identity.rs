@@ -14,7 +14,9 @@ declare_rule! {
     /// separately, `CREATE TABLE … (LIKE …)` copies make the copy share the sequence, and
     /// nothing stops code from writing its own values, which later collide with the
     /// sequence's. Identity columns (PostgreSQL 10+, SQL standard) tie the sequence to the
-    /// column, and `GENERATED ALWAYS` rejects hand-written values.
+    /// column, and `GENERATED ALWAYS` rejects hand-written values. Converting a `serial`
+    /// column later is possible without a rewrite, but takes an `ACCESS EXCLUSIVE` lock on the
+    /// table, which blocks every read and write while it waits.
     ///
     /// ## Example
     /// ```sql

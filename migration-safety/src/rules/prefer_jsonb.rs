@@ -6,14 +6,16 @@ use crate::rules::designed_columns;
 declare_rule! {
     /// ## What it does
     /// Flags a column declared `json` in `CREATE TABLE`, `ADD COLUMN` or
-    /// `ALTER COLUMN … TYPE`. It applies to new tables too: that is when the type is chosen.
+    /// `ALTER COLUMN … TYPE` (unless the column was already `json`, known from earlier
+    /// migrations). It applies to new tables too: that is when the type is chosen.
     ///
     /// ## Why is this bad?
     /// `json` keeps the input text and re-parses it on every access, and it has no equality
     /// operator: once a `json` column is added, queries on the table that use `SELECT
     /// DISTINCT`, `UNION` or `GROUP BY` over all columns fail ("could not identify an equality
     /// operator for type json"). It cannot be indexed with GIN either. `jsonb` is parsed once,
-    /// compares, and indexes.
+    /// compares, and indexes. Converting the column later rewrites the table under an
+    /// `ACCESS EXCLUSIVE` lock, which blocks every read and write.
     ///
     /// ## Example
     /// ```sql

@@ -6,8 +6,9 @@ use crate::rules::designed_columns;
 declare_rule! {
     /// ## What it does
     /// Flags a column declared `varchar(n)` (`character varying(n)`) or `char(n)`
-    /// (`character(n)`, `char`) in `CREATE TABLE`, `ADD COLUMN` or `ALTER COLUMN … TYPE`.
-    /// Unlimited `varchar` is the same as `text` and is not flagged. It applies to new tables
+    /// (`character(n)`, `char`) in `CREATE TABLE`, `ADD COLUMN` or `ALTER COLUMN … TYPE`
+    /// (unless the column already had that type, known from earlier migrations, and only its
+    /// length changes). Unlimited `varchar` is the same as `text` and is not flagged. It applies to new tables
     /// too: that is when the type is chosen.
     ///
     /// ## Why is this bad?

@@ -6,8 +6,9 @@ use crate::rules::designed_columns;
 declare_rule! {
     /// ## What it does
     /// Flags a column declared `timestamp` (`timestamp without time zone`) in `CREATE TABLE`,
-    /// `ADD COLUMN` or `ALTER COLUMN … TYPE`. It applies to new tables too: that is when the
-    /// type is chosen.
+    /// `ADD COLUMN` or `ALTER COLUMN … TYPE` (unless the column already had that type, known
+    /// from earlier migrations, and only its precision changes). It applies to new tables too:
+    /// that is when the type is chosen.
     ///
     /// ## Why is this bad?
     /// `timestamp` stores a wall-clock reading with no time zone: the same value means

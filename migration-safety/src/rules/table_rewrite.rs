@@ -87,17 +87,42 @@ impl Rule for TableRewrite {
             } else {
                 ""
             };
+            let new = Name {
+                schema: table.schema.clone(),
+                name: format!("{}_new", table.name),
+            };
+            let words: Vec<&str> = clause.split(' ').collect();
+            let upper = clause.to_uppercase();
+            let create = if upper.starts_with("SET UNLOGGED") {
+                format!("CREATE UNLOGGED TABLE {new} (LIKE {table} INCLUDING ALL);")
+            } else if upper.starts_with("SET TABLESPACE") {
+                format!(
+                    "CREATE TABLE {new} (LIKE {table} INCLUDING ALL) TABLESPACE {};",
+                    words.get(2).unwrap_or(&"<tablespace>")
+                )
+            } else if upper.starts_with("SET ACCESS METHOD") {
+                format!(
+                    "CREATE TABLE {new} (LIKE {table} INCLUDING ALL) USING {};",
+                    words.get(3).unwrap_or(&"<method>")
+                )
+            } else {
+                format!("CREATE TABLE {new} (LIKE {table} INCLUDING ALL);")
+            };
+            let online = if upper.starts_with("SET TABLESPACE") {
+                format!(
+                    "\nor move it online with pg_repack --tablespace {}, which takes the strong lock only for the final swap",
+                    words.get(2).unwrap_or(&"<tablespace>")
+                )
+            } else {
+                String::new()
+            };
             out.report(
                 action.range.clone(),
                 format!(
                     "`{clause}` rewrites `{table}` and rebuilds all its indexes under an ACCESS EXCLUSIVE lock, blocking every read and write on `{table}` until the copy is done{wal}"
                 ),
                 format!(
-                    "do not rewrite a large table in place: create a new table with the wanted property (CREATE TABLE {new} (LIKE {table} INCLUDING ALL) with it), copy the rows in batches while the application writes to both, then switch over; or accept the downtime for a small table",
-                    new = Name {
-                        schema: table.schema.clone(),
-                        name: format!("{}_new", table.name),
-                    }
+                    "do not rewrite a large table in place; build the new copy beside it:\n  {create}\ncopy the rows in batches while the application writes to both tables (or a trigger keeps them in sync), then swap the names in one short transaction{online}"
                 ),
             );
         }
@@ -105,7 +130,7 @@ impl Rule for TableRewrite {
 }
 
 fn help(command: &str, table: Option<&Name>) -> String {
-    let target = table.map_or_else(|| "the table".to_owned(), |t| format!("`{t}`"));
+    let target = table.map_or_else(|| "each table".to_owned(), |t| format!("`{t}`"));
     if command == "CLUSTER" {
         format!(
             "reorder {target} online instead: pg_repack --order-by (or pg_squeeze) copies the rows while reads and writes continue and takes the strong lock only for the final swap"

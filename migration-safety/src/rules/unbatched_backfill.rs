@@ -385,11 +385,11 @@ fn help(
     } else {
         format!("DELETE FROM {target} WHERE ctid IN ({select});")
     };
-    let returning = tokens
-        .iter()
-        .any(|t| t.is_word(text, "RETURNING"))
-        .then_some(" (add back the RETURNING clause if you need it)")
-        .unwrap_or_default();
+    let returning = if tokens.iter().any(|t| t.is_word(text, "RETURNING")) {
+        " (add back the RETURNING clause if you need it)"
+    } else {
+        ""
+    };
     format!("change the rows in small batches instead{returning}:\n  {batched}\n{repeat}")
 }
 
