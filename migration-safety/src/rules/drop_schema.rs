@@ -37,7 +37,7 @@ declare_rule! {
         category: BackwardIncompatible,
         severity: Error,
         summary: "DROP SCHEMA … CASCADE drops every object in the schema",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

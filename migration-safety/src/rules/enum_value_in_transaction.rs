@@ -42,7 +42,7 @@ declare_rule! {
         category: Transaction,
         severity: Error,
         summary: "a new enum value fails inside a transaction before PostgreSQL 12, and cannot be used before commit on any version",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

@@ -42,7 +42,7 @@ declare_rule! {
         category: Locking,
         severity: Error,
         summary: "an explicit LOCK TABLE in SHARE mode or stronger blocks writes until the transaction ends",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

@@ -36,7 +36,7 @@ declare_rule! {
         category: Design,
         severity: Warning,
         summary: "a generated key of type smallint or integer runs out of values",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

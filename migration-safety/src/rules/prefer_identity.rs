@@ -36,7 +36,7 @@ declare_rule! {
         category: Design,
         severity: Warning,
         summary: "serial columns are better declared as identity columns",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

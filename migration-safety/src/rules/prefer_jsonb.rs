@@ -34,7 +34,7 @@ declare_rule! {
         category: Design,
         severity: Warning,
         summary: "json is better declared jsonb",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

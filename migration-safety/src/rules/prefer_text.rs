@@ -37,7 +37,7 @@ declare_rule! {
         category: Design,
         severity: Warning,
         summary: "varchar(n) and char(n) are better declared text with a CHECK constraint",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 
@@ -65,18 +65,17 @@ impl Rule for PreferText {
             } else {
                 "keeps its length limit in the type, where lowering it later rewrites the table under an ACCESS EXCLUSIVE lock, blocking every read and write"
             };
-            let text_type = if t.array { "text[]" } else { "text" };
-            let check = if t.array {
-                String::new()
+            let advice = if t.array {
+                format!("declare it `{col} text[]` instead")
             } else {
-                format!(" CHECK (char_length({col}) <= {limit})")
+                format!(
+                    "declare it `{col} text CHECK (char_length({col}) <= {limit})` instead: a CHECK constraint can be changed later without touching the column (add the new one NOT VALID, VALIDATE it, drop the old one)"
+                )
             };
             out.report(
                 column.range,
                 format!("`{table}.{col}` is declared `{t}`, which {why}"),
-                format!(
-                    "declare it `{col} {text_type}{check}` instead: a CHECK constraint can be changed later without touching the column (add the new one NOT VALID, VALIDATE it, drop the old one)"
-                ),
+                advice,
             );
         }
     }

@@ -37,7 +37,7 @@ declare_rule! {
         category: Design,
         severity: Warning,
         summary: "timestamp without time zone is better declared timestamptz",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

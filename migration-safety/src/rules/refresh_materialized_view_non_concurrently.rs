@@ -36,7 +36,7 @@ declare_rule! {
         category: Locking,
         severity: Error,
         summary: "refreshing a materialized view without CONCURRENTLY blocks every read of it",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

@@ -35,7 +35,7 @@ declare_rule! {
         category: BackwardIncompatible,
         severity: Error,
         summary: "renaming an enum value breaks the application version still running",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

@@ -39,7 +39,7 @@ declare_rule! {
         category: BackwardIncompatible,
         severity: Error,
         summary: "moving a table to another schema, or renaming a schema, breaks the application version still running",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

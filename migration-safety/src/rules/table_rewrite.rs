@@ -38,7 +38,7 @@ declare_rule! {
         category: Rewrite,
         severity: Error,
         summary: "VACUUM FULL, CLUSTER and ALTER TABLE SET LOGGED/UNLOGGED/TABLESPACE/ACCESS METHOD rewrite the table under an ACCESS EXCLUSIVE lock",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

@@ -33,7 +33,7 @@ declare_rule! {
         category: Locking,
         severity: Error,
         summary: "TRUNCATE deletes every row under an ACCESS EXCLUSIVE lock",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

@@ -49,7 +49,7 @@ declare_rule! {
         category: Locking,
         severity: Error,
         summary: "an UPDATE or DELETE over a whole existing table runs as one long transaction",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

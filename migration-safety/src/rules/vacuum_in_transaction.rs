@@ -36,7 +36,7 @@ declare_rule! {
         category: Transaction,
         severity: Error,
         summary: "VACUUM fails inside a transaction block",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 
