@@ -815,6 +815,13 @@ pub enum StatementKind {
         /// `CONCURRENTLY`.
         concurrently: bool,
     },
+    /// `ALTER SCHEMA from RENAME TO to`.
+    RenameSchema {
+        /// The schema's current name.
+        from: String,
+        /// Its new name.
+        to: String,
+    },
     /// `CLUSTER` (a table rewrite), or `VACUUM FULL`.
     Rewrite {
         /// `CLUSTER` or `VACUUM FULL`.
@@ -925,6 +932,7 @@ impl StatementKind {
                 concurrently: true, ..
             } => "REFRESH MATERIALIZED VIEW CONCURRENTLY".into(),
             Self::RefreshMaterializedView { .. } => "REFRESH MATERIALIZED VIEW".into(),
+            Self::RenameSchema { .. } => "ALTER SCHEMA … RENAME".into(),
             Self::Rewrite { command, .. } => command.clone(),
             Self::Vacuum => "VACUUM".into(),
             Self::LockTable { .. } => "LOCK TABLE".into(),

@@ -433,6 +433,16 @@ impl Lowering<'_> {
                     AlterTypeOperation::Rename(_) => AlterTypeAction::Other,
                 },
             },
+            S::AlterSchema(alter) => match alter.operations.as_slice() {
+                [ast::AlterSchemaOperation::Rename { name: to }] => StatementKind::RenameSchema {
+                    from: name(&alter.name).name,
+                    to: name(to).name,
+                },
+                [ast::AlterSchemaOperation::OwnerTo { .. }] => harmless("ALTER SCHEMA … OWNER TO"),
+                _ => StatementKind::Unanalyzed {
+                    reason: format!("`{alter}` is not analysed"),
+                },
+            },
             S::Truncate(truncate) => StatementKind::Truncate {
                 tables: truncate.table_names.iter().map(|t| name(&t.name)).collect(),
             },

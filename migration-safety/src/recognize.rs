@@ -445,6 +445,40 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
         })
         .and_then(|prefix| harmless(prefix))
         .or_else(|| alter_index(source, tokens))
+        .or_else(|| alter_schema(source, tokens))
+}
+
+/// `CREATE [OR REPLACE] <object> [IF NOT EXISTS] name …` for `object` = `TYPE`, `SCHEMA`,
+/// `MATERIALIZED VIEW`, …: the name created.
+pub(crate) fn created_object(source: &str, tokens: &[Token], object: &str) -> Option<Name> {
+    let mut c = Cursor::new(source, tokens);
+    c.eat("CREATE").then_some(())?;
+    c.eat_all(&["OR", "REPLACE"]);
+    c.eat_all(&object.split(' ').collect::<Vec<_>>())
+        .then_some(())?;
+    c.eat_all(&["IF", "NOT", "EXISTS"]);
+    c.name()
+}
+
+/// `ALTER SCHEMA s RENAME TO t` (running code loses every object in it) and `OWNER TO`.
+fn alter_schema(source: &str, tokens: &[Token]) -> Option<StatementKind> {
+    let mut c = Cursor::new(source, tokens);
+    c.eat_all(&["ALTER", "SCHEMA"]).then_some(())?;
+    let from = c.ident()?;
+    let kind = if c.eat_all(&["RENAME", "TO"]) {
+        StatementKind::RenameSchema {
+            from,
+            to: c.ident()?,
+        }
+    } else if c.eat_all(&["OWNER", "TO"]) {
+        c.ident()?;
+        StatementKind::Harmless {
+            command: "ALTER SCHEMA … OWNER TO".to_owned(),
+        }
+    } else {
+        return None;
+    };
+    c.at_end().then_some(kind)
 }
 
 /// Statements that take no lock an application would notice, recognised by their first words.
@@ -497,7 +531,6 @@ const HARMLESS_PREFIXES: &[&str] = &[
     "CREATE LANGUAGE",
     "CREATE TRUSTED",
     "ALTER LANGUAGE",
-    "ALTER SCHEMA",
     "ALTER DATABASE",
     "SELECT",
     "SHOW",
@@ -893,6 +926,49 @@ mod tests {
             matches!(kind, StatementKind::Reindex { concurrently: true, ref target, .. } if target == "TABLE")
         );
         assert!(recognise("REINDEX FOO bar").is_none());
+    }
+
+    #[test]
+    fn created_objects() {
+        let created = |sql: &str, object: &str| {
+            let (tokens, _) = tokenize(sql);
+            created_object(sql, &tokens, object)
+        };
+        assert_eq!(
+            created("CREATE TYPE app.status AS ENUM ('a')", "TYPE"),
+            Some(Name {
+                schema: Some("app".into()),
+                name: "status".into()
+            })
+        );
+        assert_eq!(
+            created("CREATE SCHEMA IF NOT EXISTS billing", "SCHEMA"),
+            Some(Name::new("billing"))
+        );
+        assert_eq!(
+            created(
+                "CREATE MATERIALIZED VIEW mv AS SELECT 1",
+                "MATERIALIZED VIEW"
+            ),
+            Some(Name::new("mv"))
+        );
+        assert_eq!(created("CREATE TABLE t (id int)", "TYPE"), None);
+    }
+
+    #[test]
+    fn alter_schema_forms() {
+        assert_eq!(
+            recognise("ALTER SCHEMA \"App\" RENAME TO app2"),
+            Some(StatementKind::RenameSchema {
+                from: "App".into(),
+                to: "app2".into()
+            })
+        );
+        assert!(matches!(
+            recognise("ALTER SCHEMA app OWNER TO admin"),
+            Some(StatementKind::Harmless { .. })
+        ));
+        assert!(recognise("ALTER SCHEMA app FROB").is_none());
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub enum Category {
     BackwardIncompatible,
     /// A statement that fails, or holds locks longer, because of the transaction it runs in.
     Transaction,
+    /// A schema design choice that is hard to undo once the table is large (advisory).
+    Design,
     /// Problems with the migration file or with the checks themselves.
     Meta,
 }
@@ -55,6 +57,7 @@ impl Category {
             Category::Rewrite => "rewrite",
             Category::BackwardIncompatible => "backward-incompatible",
             Category::Transaction => "transaction",
+            Category::Design => "design",
             Category::Meta => "meta",
         }
     }

@@ -109,7 +109,12 @@ fn unparsed_but_recognised_forms() {
             "REFRESH MATERIALIZED VIEW CONCURRENTLY daily;",
             &["missing-lock-timeout"],
         ),
-        ("CLUSTER users USING users_pkey;", &["missing-lock-timeout"]),
+        (
+            "CLUSTER users USING users_pkey;",
+            &["missing-lock-timeout", "table-rewrite"],
+        ),
+        ("ALTER SCHEMA app RENAME TO app_v2;", &["set-schema"]),
+        ("ALTER SCHEMA app OWNER TO admin;", &[]),
         ("VACUUM (ANALYZE) users;", &[]),
         ("VACUUM ANALYZE users;", &[]),
         ("ANALYZE users, orders;", &[]),
