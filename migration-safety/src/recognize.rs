@@ -7,7 +7,8 @@ use std::ops::Range;
 
 use crate::lexer::{Token, TokenKind};
 use crate::model::{
-    ActionKind, Constraint, ConstraintKind, CreateIndex, LockMode, Name, StatementKind,
+    ActionKind, AlterDomainAction, Constraint, ConstraintKind, CreateIndex, DomainConstraint,
+    LockMode, Name, StatementKind, TypeName,
 };
 
 /// A cursor over a statement's tokens.
@@ -436,6 +437,9 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
             });
         }
     }
+    if let Some(domain) = create_domain(source, tokens).or_else(|| alter_domain(source, tokens)) {
+        return Some(domain);
+    }
     let words = command_words(source, tokens);
     HARMLESS_PREFIXES
         .iter()
@@ -508,6 +512,101 @@ const HARMLESS_PREFIXES: &[&str] = &[
     "CHECKPOINT",
     "DISCARD",
 ];
+
+/// `CREATE DOMAIN name [AS] type [COLLATE c] [DEFAULT e] [[CONSTRAINT n] NOT NULL | NULL | CHECK (…)]…`
+pub(crate) fn create_domain(source: &str, tokens: &[Token]) -> Option<StatementKind> {
+    let mut c = Cursor::new(source, tokens);
+    c.eat_all(&["CREATE", "DOMAIN"]).then_some(())?;
+    let name = c.name()?;
+    c.eat("AS");
+    const CLAUSES: &[&str] = &["COLLATE", "DEFAULT", "CONSTRAINT", "NOT", "NULL", "CHECK"];
+    let type_start = c.pos;
+    while !c.at_end() && !CLAUSES.iter().any(|k| c.is(k)) {
+        if !c.skip_parens() {
+            c.pos += 1;
+        }
+    }
+    let (first, last) = (tokens.get(type_start)?, tokens.get(c.pos.checked_sub(1)?)?);
+    if c.pos == type_start {
+        return None;
+    }
+    let base = TypeName::parse(&source[first.range.start..last.range.end]);
+    let mut constraints = Vec::new();
+    let mut pending_name = None;
+    while !c.at_end() {
+        if c.skip_parens() {
+            continue;
+        }
+        let after_is = c.pos > 0 && tokens[c.pos - 1].is_word(source, "IS");
+        if c.eat("CONSTRAINT") {
+            pending_name = Some(c.ident()?);
+        } else if !after_is && c.eat_all(&["NOT", "NULL"]) {
+            constraints.push(DomainConstraint {
+                name: pending_name.take(),
+                not_null: true,
+            });
+        } else if c.eat("CHECK") {
+            constraints.push(DomainConstraint {
+                name: pending_name.take(),
+                not_null: false,
+            });
+        } else {
+            c.pos += 1;
+        }
+    }
+    Some(StatementKind::CreateDomain {
+        name,
+        base,
+        constraints,
+    })
+}
+
+/// `ALTER DOMAIN name …`.
+fn alter_domain(source: &str, tokens: &[Token]) -> Option<StatementKind> {
+    let mut c = Cursor::new(source, tokens);
+    c.eat_all(&["ALTER", "DOMAIN"]).then_some(())?;
+    let name = c.name()?;
+    let action = if c.eat("ADD") {
+        let constraint_name = if c.eat("CONSTRAINT") {
+            Some(c.ident()?)
+        } else {
+            None
+        };
+        let not_null = if c.eat_all(&["NOT", "NULL"]) {
+            true
+        } else if c.eat("CHECK") && c.skip_parens() {
+            false
+        } else {
+            return None;
+        };
+        let not_valid = c.eat_all(&["NOT", "VALID"]);
+        c.at_end().then_some(())?;
+        AlterDomainAction::AddConstraint {
+            constraint: DomainConstraint {
+                name: constraint_name,
+                not_null,
+            },
+            not_valid,
+        }
+    } else if c.eat_all(&["VALIDATE", "CONSTRAINT"]) {
+        let name = c.ident()?;
+        c.at_end().then_some(())?;
+        AlterDomainAction::ValidateConstraint { name }
+    } else if c.eat_all(&["DROP", "CONSTRAINT"]) {
+        c.eat_all(&["IF", "EXISTS"]);
+        let name = c.ident()?;
+        AlterDomainAction::DropConstraint { name }
+    } else if c.eat_all(&["SET", "NOT", "NULL"]) {
+        AlterDomainAction::SetNotNull
+    } else if c.eat_all(&["DROP", "NOT", "NULL"]) {
+        AlterDomainAction::DropNotNull
+    } else if ["SET", "DROP", "RENAME", "OWNER"].iter().any(|k| c.is(k)) {
+        AlterDomainAction::Other
+    } else {
+        return None;
+    };
+    Some(StatementKind::AlterDomain { name, action })
+}
 
 /// `ALTER INDEX [IF EXISTS] i RENAME TO …` and `SET (…)`/`RESET (…)`: `SHARE UPDATE EXCLUSIVE`.
 fn alter_index(source: &str, tokens: &[Token]) -> Option<StatementKind> {
