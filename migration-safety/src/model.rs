@@ -276,6 +276,7 @@ fn canonical_type(head: &str) -> &str {
         "bool" | "boolean" => "bool",
         "varchar" | "character varying" | "char varying" => "varchar",
         "char" | "character" | "bpchar" => "bpchar",
+        "varbit" | "bit varying" => "varbit",
         "timestamp" | "timestamp without time zone" => "timestamp",
         "timestamptz" | "timestamp with time zone" => "timestamptz",
         "time" | "time without time zone" => "time",

@@ -480,17 +480,14 @@ impl Schema {
                     for column in constraint.columns.iter_mut().filter(|c| *c == from) {
                         column.clone_from(to);
                     }
-                    match &mut constraint.kind {
-                        ConstraintKind::Check {
-                            not_null_column: Some(column),
-                            ..
-                        }
-                        | ConstraintKind::NotNull { column } => {
-                            if column == from {
-                                column.clone_from(to);
-                            }
-                        }
-                        _ => {}
+                    if let ConstraintKind::Check {
+                        not_null_column: Some(column),
+                        ..
+                    }
+                    | ConstraintKind::NotNull { column } = &mut constraint.kind
+                        && column == from
+                    {
+                        column.clone_from(to);
                     }
                 }
             }

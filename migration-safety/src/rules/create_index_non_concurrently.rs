@@ -1,6 +1,7 @@
 use crate::context::Context;
 use crate::model::{Statement, StatementKind};
 use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rules::partitioned_index_plan;
 
 declare_rule! {
     /// ## What it does
@@ -22,6 +23,15 @@ declare_rule! {
     /// any transaction block, and check afterwards that the index is valid:
     /// ```sql
     /// CREATE INDEX CONCURRENTLY users_email_idx ON users (email);
+    /// ```
+    ///
+    /// On a partitioned table (known from an earlier `PARTITION BY`) the plain build locks every
+    /// partition, and `CONCURRENTLY` is rejected. Create the index `ON ONLY` the partitioned
+    /// table, build each partition's index concurrently, and attach it:
+    /// ```sql
+    /// CREATE INDEX events_user_id_idx ON ONLY events (user_id);
+    /// CREATE INDEX CONCURRENTLY events_2024_user_id_idx ON events_2024 (user_id);
+    /// ALTER INDEX events_user_id_idx ATTACH PARTITION events_2024_user_id_idx;
     /// ```
     ///
     /// ## References
@@ -53,6 +63,16 @@ impl Rule for CreateIndexNonConcurrently {
             .name
             .as_ref()
             .map_or_else(|| "an index".to_owned(), |n| format!("index `{n}`"));
+        if cx.schema.table(table).is_some_and(|t| t.partitioned) {
+            out.report(
+                statement.range.clone(),
+                format!(
+                    "creating {what} on the partitioned table `{table}` takes a SHARE lock on `{table}` and on every one of its partitions, blocking every INSERT, UPDATE and DELETE on all of them until the whole index is built"
+                ),
+                partitioned_index_plan(cx, statement, index),
+            );
+            return;
+        }
         let text = &cx.source[statement.range.clone()];
         let rewritten = if statement.range.contains(&index.index_keyword_end) {
             let at = index.index_keyword_end - statement.range.start;
