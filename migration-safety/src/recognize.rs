@@ -426,6 +426,9 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
                 index_keyword_end,
             }));
         }
+        if !unique && let Some(create) = create_table_like(&mut c) {
+            return Some(create);
+        }
         if !unique && c.eat_all(&["MATERIALIZED", "VIEW"]) {
             c.eat_all(&["IF", "NOT", "EXISTS"]);
             let name = c.name()?;
@@ -512,6 +515,40 @@ const HARMLESS_PREFIXES: &[&str] = &[
     "CHECKPOINT",
     "DISCARD",
 ];
+
+/// `CREATE [UNLOGGED] TABLE [IF NOT EXISTS] name (LIKE source [{INCLUDING | EXCLUDING} …], …)`,
+/// which sqlparser rejects; the cursor is just after `CREATE`.
+fn create_table_like(c: &mut Cursor<'_>) -> Option<StatementKind> {
+    let start = c.pos;
+    c.eat("UNLOGGED");
+    if !c.eat("TABLE") {
+        c.pos = start;
+        return None;
+    }
+    let if_not_exists = c.eat_all(&["IF", "NOT", "EXISTS"]);
+    let table = c.name()?;
+    c.eat_punct("(").then_some(())?;
+    loop {
+        c.eat("LIKE").then_some(())?;
+        c.name()?;
+        while c.eat("INCLUDING") || c.eat("EXCLUDING") {
+            c.ident()?;
+        }
+        if !c.eat_punct(",") {
+            break;
+        }
+    }
+    (c.eat_punct(")") && c.at_end()).then(|| {
+        StatementKind::CreateTable(crate::model::CreateTable {
+            table,
+            columns: Vec::new(),
+            constraints: Vec::new(),
+            partition_of: None,
+            partition_by: false,
+            if_not_exists,
+        })
+    })
+}
 
 /// `CREATE DOMAIN name [AS] type [COLLATE c] [DEFAULT e] [[CONSTRAINT n] NOT NULL | NULL | CHECK (…)]…`
 pub(crate) fn create_domain(source: &str, tokens: &[Token]) -> Option<StatementKind> {

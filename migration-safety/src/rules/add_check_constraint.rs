@@ -1,4 +1,5 @@
 use crate::context::Context;
+use crate::lexer::{TokenKind, tokenize};
 use crate::model::{ActionKind, ConstraintKind, Statement, quote_ident};
 use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
 use crate::rules::{alter_actions, constraint_body, default_constraint_name, steps};
@@ -57,18 +58,7 @@ impl Rule for AddCheckConstraint {
                         continue;
                     };
                     let name = constraint.name.clone().unwrap_or_else(|| {
-                        let columns: Vec<String> = cx
-                            .schema
-                            .table(table)
-                            .map(|t| {
-                                t.columns
-                                    .iter()
-                                    .filter(|c| expr.contains(&c.name))
-                                    .map(|c| c.name.clone())
-                                    .collect()
-                            })
-                            .unwrap_or_default();
-                        default_constraint_name(table, &columns, "check")
+                        default_constraint_name(table, &first_column(expr), "check")
                     });
                     let body = constraint_body(cx.source, &action.range)
                         .map_or_else(|| format!("CHECK ({expr})"), str::to_owned);
@@ -108,4 +98,29 @@ impl Rule for AddCheckConstraint {
             );
         }
     }
+}
+
+/// The first column an expression names, as PostgreSQL uses it for a check's default name.
+fn first_column(expr: &str) -> Vec<String> {
+    const NOT_COLUMNS: &[&str] = &[
+        "and", "or", "not", "is", "null", "true", "false", "in", "between", "like", "ilike",
+        "similar", "to", "any", "all", "some", "case", "when", "then", "else", "end", "value",
+        "distinct", "from", "array", "cast", "as", "collate",
+    ];
+    let (tokens, _) = tokenize(expr);
+    tokens
+        .iter()
+        .enumerate()
+        .find_map(|(i, t)| {
+            let word = match t.kind {
+                TokenKind::Word => t.text(expr).to_lowercase(),
+                TokenKind::QuotedIdent => t.text(expr).trim_matches('"').to_owned(),
+                _ => return None,
+            };
+            let call = tokens.get(i + 1).is_some_and(|n| n.is_punct(expr, "("));
+            let cast = i > 0 && tokens[i - 1].is_punct(expr, "::");
+            (!call && !cast && !NOT_COLUMNS.contains(&word.as_str())).then_some(word)
+        })
+        .into_iter()
+        .collect()
 }

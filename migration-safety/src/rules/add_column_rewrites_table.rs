@@ -14,7 +14,9 @@ declare_rule! {
     ///   migrations).
     ///
     /// PostgreSQL 18's virtual generated columns (`GENERATED ALWAYS AS (…)` without `STORED`)
-    /// and domains without constraints do not rewrite and are not flagged.
+    /// and domains without constraints do not rewrite and are not flagged; when the target is
+    /// older than PostgreSQL 18, a virtual generated column is flagged because PostgreSQL
+    /// rejects it.
     ///
     /// ## Why is this bad?
     /// Every existing row needs its own value (from the new sequence, the generation
@@ -132,6 +134,23 @@ impl Rule for AddColumnRewritesTable {
                     "add a plain column kept up to date by a trigger instead:",
                     plan,
                 )
+            } else if column.generated == Some(Generated::Virtual) && cx.pg_version() < 18 {
+                out.report(
+                    action.range.clone(),
+                    format!(
+                        "a virtual generated column needs PostgreSQL 18, but the target is {}: PostgreSQL rejects `{name}` without STORED, and STORED rewrites the whole table `{table}` under an ACCESS EXCLUSIVE lock",
+                        cx.pg_version()
+                    ),
+                    steps(
+                        "before PostgreSQL 18, add a plain column kept up to date by a trigger instead:",
+                        &[
+                            format!("ALTER TABLE {table} ADD COLUMN {col} {ty};"),
+                            format!("compute `{name}` for new and changed rows with a BEFORE INSERT OR UPDATE trigger on {table}"),
+                            format!("backfill in batches: {}", batched_update(table, &format!("{col} = <the generation expression>"), &format!("{col} IS NULL"))),
+                        ],
+                    ),
+                );
+                continue;
             } else if let Some(domain) = cx
                 .schema
                 .domain_of(ty)

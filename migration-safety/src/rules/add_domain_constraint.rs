@@ -100,14 +100,14 @@ impl Rule for AddDomainConstraint {
             )
         };
         let what = if not_null {
-            "making the domain NOT NULL"
+            format!("making the domain `{name}` NOT NULL")
         } else {
-            "adding a CHECK constraint to the domain"
+            format!("adding a CHECK constraint to the domain `{name}`")
         };
         out.report(
             statement.range.clone(),
             format!(
-                "{what} `{name}` checks every value of it under a SHARE lock on {users}, blocking every INSERT, UPDATE and DELETE on them until the scans end"
+                "{what} checks every value of it under a SHARE lock on {users}, blocking every INSERT, UPDATE and DELETE on them until the scans end"
             ),
             steps(
                 "add it without the scan; new values are checked at once:",

@@ -102,7 +102,7 @@ impl Rule for ChangeColumnType {
                     }
                     if is_timezone_change(old_base, new_base) && cx.pg_version() >= 12 {
                         format!(
-                            "changing `{table}.{column}` from `{old}` to `{data_type}` takes an ACCESS EXCLUSIVE lock, blocking every read and write, and {rewrite} unless the session TimeZone is UTC, which the migration cannot prove; even then every index on `{column}` is rebuilt under the lock"
+                            "changing `{table}.{column}` from `{old}` to `{data_type}` takes an ACCESS EXCLUSIVE lock, blocking every read and write until it finishes; since PostgreSQL 12 it skips the table rewrite only when the session TimeZone is UTC, which the migration does not show, and even then it rebuilds every index on `{column}` under the lock"
                         )
                     } else if let Some(e) = cx
                         .schema

@@ -1,7 +1,7 @@
 use crate::context::Context;
 use crate::model::{Statement, StatementKind};
 use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
-use crate::rules::partitioned_index_plan;
+use crate::rules::{partitioned_index_plan, pg14_concurrently_caution};
 
 declare_rule! {
     /// ## What it does
@@ -33,6 +33,10 @@ declare_rule! {
     /// CREATE INDEX CONCURRENTLY events_2024_user_id_idx ON events_2024 (user_id);
     /// ALTER INDEX events_user_id_idx ATTACH PARTITION events_2024_user_id_idx;
     /// ```
+    ///
+    /// PostgreSQL 14.0 to 14.3 could build indexes concurrently that silently miss rows (fixed
+    /// in 14.4). Target versions are major versions, so when the target is 14 the help reminds
+    /// you to run 14.4 or later.
     ///
     /// ## References
     /// - PostgreSQL documentation: [Building indexes concurrently](https://www.postgresql.org/docs/current/sql-createindex.html#SQL-CREATEINDEX-CONCURRENTLY)
@@ -89,9 +93,10 @@ impl Rule for CreateIndexNonConcurrently {
                 "creating {what} without CONCURRENTLY takes a SHARE lock on `{table}`, blocking every INSERT, UPDATE and DELETE until the whole index is built"
             ),
             format!(
-                "build it without blocking writes:\n  {}\nCONCURRENTLY cannot run in a transaction block: {}. If the build fails it leaves an INVALID index: drop it with DROP INDEX CONCURRENTLY and retry",
+                "build it without blocking writes:\n  {}\nCONCURRENTLY cannot run in a transaction block: {}. If the build fails it leaves an INVALID index: drop it with DROP INDEX CONCURRENTLY and retry{}",
                 rewritten.trim_end(),
-                cx.settings.target_framework().outside_transaction_advice()
+                cx.settings.target_framework().outside_transaction_advice(),
+                pg14_concurrently_caution(cx.pg_version())
             ),
         );
     }

@@ -18,14 +18,12 @@ mod add_primary_key;
 mod add_unique_constraint;
 mod attach_partition_without_check;
 mod change_column_type;
-mod concurrent_index_on_postgres_14;
 mod concurrently_in_transaction;
 mod concurrently_on_partitioned_table;
 mod create_index_non_concurrently;
 mod create_table_partition_of;
 mod detach_partition_non_concurrently;
 mod drop_column;
-mod drop_foreign_key;
 mod drop_index_non_concurrently;
 mod drop_table;
 mod invalid_suppression;
@@ -68,12 +66,10 @@ pub(crate) static ALL: &[&dyn Rule] = &[
     &add_exclusion_constraint::AddExclusionConstraint,
     &validate_constraint_in_same_transaction::ValidateConstraintInSameTransaction,
     &add_domain_constraint::AddDomainConstraint,
-    &drop_foreign_key::DropForeignKey,
     &create_index_non_concurrently::CreateIndexNonConcurrently,
     &concurrently_on_partitioned_table::ConcurrentlyOnPartitionedTable,
     &drop_index_non_concurrently::DropIndexNonConcurrently,
     &reindex_non_concurrently::ReindexNonConcurrently,
-    &concurrent_index_on_postgres_14::ConcurrentIndexOnPostgres14,
     &create_table_partition_of::CreateTablePartitionOf,
     &attach_partition_without_check::AttachPartitionWithoutCheck,
     &detach_partition_non_concurrently::DetachPartitionNonConcurrently,
@@ -236,7 +232,7 @@ pub(crate) fn index_then_constraint(
         ));
     } else {
         plan.push(format!(
-            "CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({list});  -- outside a transaction block: {}",
+            "CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({list});  -- CONCURRENTLY cannot run in a transaction block: {}",
             cx.settings.target_framework().outside_transaction_advice()
         ));
     }
@@ -302,11 +298,13 @@ pub(crate) fn partitioned_index_plan(
         ));
     } else {
         for partition in partitions {
-            let child = crate::model::quote_ident(&format!(
-                "{}_{}",
-                partition.name.name,
-                index.name.as_ref().map_or("idx", |n| n.name.as_str())
-            ));
+            // `events_user_id_idx` on `events_2024` becomes `events_2024_user_id_idx`.
+            let own = index.name.as_ref().map_or("idx", |n| n.name.as_str());
+            let own = own
+                .strip_prefix(index.table.name.as_str())
+                .and_then(|rest| rest.strip_prefix('_'))
+                .unwrap_or(own);
+            let child = crate::model::quote_ident(&format!("{}_{own}", partition.name.name));
             plan.push(format!(
                 "CREATE {unique}INDEX CONCURRENTLY {child} ON {} {columns};  -- outside a transaction block",
                 partition.name
@@ -346,5 +344,15 @@ pub(crate) fn using_index_problem(
         ))
     } else {
         None
+    }
+}
+
+/// A caution for help that recommends building an index concurrently: PostgreSQL 14.0–14.3 could
+/// build such indexes corrupt. Target versions are majors, so every target 14 gets the caution.
+pub(crate) fn pg14_concurrently_caution(pg_version: u32) -> &'static str {
+    if pg_version == 14 {
+        "\non PostgreSQL 14 make sure the server runs 14.4 or later: 14.0–14.3 could build indexes CONCURRENTLY that silently miss rows"
+    } else {
+        ""
     }
 }

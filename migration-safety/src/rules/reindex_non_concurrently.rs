@@ -1,7 +1,7 @@
 use crate::context::Context;
 use crate::model::{Name, Statement, StatementKind};
 use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
-use crate::rules::{insert_after, steps};
+use crate::rules::{insert_after, pg14_concurrently_caution, steps};
 
 declare_rule! {
     /// ## What it does
@@ -26,7 +26,9 @@ declare_rule! {
     /// REINDEX INDEX CONCURRENTLY users_email_idx;  -- PostgreSQL 12+, outside a transaction block
     /// ```
     /// If it fails, it leaves an invalid `…_ccnew` index behind: drop it with
-    /// `DROP INDEX CONCURRENTLY` and retry.
+    /// `DROP INDEX CONCURRENTLY` and retry. PostgreSQL 14.0 to 14.3 could rebuild indexes
+    /// concurrently that silently miss rows (fixed in 14.4); target versions are major versions,
+    /// so when the target is 14 the help reminds you to run 14.4 or later.
     ///
     /// ## References
     /// - PostgreSQL documentation: [REINDEX, Rebuilding indexes concurrently](https://www.postgresql.org/docs/current/sql-reindex.html#SQL-REINDEX-CONCURRENTLY)
@@ -73,7 +75,12 @@ impl Rule for ReindexNonConcurrently {
             (None, _) => "each table in turn".to_owned(),
         };
         let message = format!(
-            "rebuilding {what} without CONCURRENTLY takes a SHARE lock on {on} and an ACCESS EXCLUSIVE lock on each index, blocking every INSERT, UPDATE and DELETE, and the reads that use the index, until the rebuild ends"
+            "rebuilding {what} without CONCURRENTLY takes a SHARE lock on {on} and an ACCESS EXCLUSIVE lock on {}, blocking every INSERT, UPDATE and DELETE, and the reads that use the index, until the rebuild ends",
+            if target == "INDEX" {
+                "the index"
+            } else {
+                "each index"
+            }
         );
         let help = if target == "SYSTEM" {
             "system catalogs cannot be reindexed concurrently: run it in a maintenance window, not in a migration".to_owned()
@@ -90,8 +97,9 @@ impl Rule for ReindexNonConcurrently {
                 |t| t.trim_end_matches(';').trim_end().to_owned(),
             );
             format!(
-                "rebuild it without blocking reads and writes:\n  {rewritten};\nCONCURRENTLY cannot run in a transaction block: {}. If it fails it leaves an invalid `…_ccnew` index: drop it with DROP INDEX CONCURRENTLY and retry",
-                cx.settings.target_framework().outside_transaction_advice()
+                "rebuild it without blocking reads and writes:\n  {rewritten};\nCONCURRENTLY cannot run in a transaction block: {}. If it fails it leaves an invalid `…_ccnew` index: drop it with DROP INDEX CONCURRENTLY and retry{}",
+                cx.settings.target_framework().outside_transaction_advice(),
+                pg14_concurrently_caution(cx.pg_version())
             )
         } else if target == "INDEX" {
             let new = Name {

@@ -71,14 +71,11 @@ impl Rule for ValidateConstraintInSameTransaction {
                 .max_by_key(|l| l.mode);
             let (why, lock) = match (added_here, &held) {
                 (true, held) => (
-                    format!("the `ADD CONSTRAINT {name} … NOT VALID` earlier in this transaction"),
+                    "its `ADD CONSTRAINT … NOT VALID`".to_owned(),
                     held.as_ref().map_or(LockMode::AccessExclusive, |l| l.mode),
                 ),
                 (false, Some(held)) => (
-                    format!(
-                        "an earlier statement in this transaction that locked `{}`",
-                        held.table
-                    ),
+                    format!("an earlier statement that locked `{}`", held.table),
                     held.mode,
                 ),
                 (false, None) => continue,
@@ -94,7 +91,7 @@ impl Rule for ValidateConstraintInSameTransaction {
             out.report(
                 action.range.clone(),
                 format!(
-                    "validating `{name}` in the same transaction as {why} keeps its {} lock on `{on}` held through the whole validation scan of `{table}`, blocking {} until {place} ends: the NOT VALID split gains nothing",
+                    "validating `{name}` in the same transaction as {why} keeps that {} lock on `{on}` held through the whole validation scan of `{table}`, blocking {} until {place} ends: the NOT VALID split gains nothing",
                     lock.sql(),
                     lock.blocks()
                 ),
