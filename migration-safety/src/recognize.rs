@@ -1032,6 +1032,56 @@ mod tests {
     }
 
     #[test]
+    fn domain_forms() {
+        let Some(StatementKind::CreateDomain {
+            base, constraints, ..
+        }) = recognise(
+            "CREATE DOMAIN email AS varchar(255) COLLATE \"C\" DEFAULT '' CONSTRAINT email_nn NOT NULL CHECK (VALUE ~ '@')",
+        )
+        else {
+            panic!("not a domain")
+        };
+        assert_eq!(base.name, "varchar");
+        assert_eq!(constraints.len(), 2);
+        assert_eq!(constraints[0].name.as_deref(), Some("email_nn"));
+        assert!(constraints[0].not_null && !constraints[1].not_null);
+        assert!(matches!(
+            recognise("CREATE DOMAIN flag AS boolean DEFAULT (x IS NOT NULL)"),
+            Some(StatementKind::CreateDomain { ref constraints, .. }) if constraints.is_empty()
+        ));
+        assert_eq!(
+            recognise("ALTER DOMAIN price ADD CONSTRAINT positive CHECK (VALUE > 0) NOT VALID"),
+            Some(StatementKind::AlterDomain {
+                name: Name::new("price"),
+                action: AlterDomainAction::AddConstraint {
+                    constraint: DomainConstraint {
+                        name: Some("positive".into()),
+                        not_null: false
+                    },
+                    not_valid: true
+                }
+            })
+        );
+        assert!(matches!(
+            recognise("ALTER DOMAIN price SET NOT NULL"),
+            Some(StatementKind::AlterDomain {
+                action: AlterDomainAction::SetNotNull,
+                ..
+            })
+        ));
+        assert!(recognise("ALTER DOMAIN price FROB").is_none());
+    }
+
+    #[test]
+    fn create_table_like() {
+        assert!(matches!(
+            recognise("CREATE TABLE events_2025 (LIKE events INCLUDING ALL EXCLUDING COMMENTS)"),
+            Some(StatementKind::CreateTable(ref t)) if t.table.name == "events_2025"
+        ));
+        assert!(recognise("CREATE TABLE t (LIKE s, id int)").is_none());
+    }
+
+    #[test]
     fn vacuum_forms() {
         assert_eq!(
             recognise("VACUUM (ANALYZE, VERBOSE) users"),

@@ -46,7 +46,7 @@ declare_rule! {
         category: Rewrite,
         severity: Error,
         summary: "adding a serial, identity, stored generated or constrained-domain column rewrites the table",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

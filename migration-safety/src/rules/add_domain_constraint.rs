@@ -36,7 +36,7 @@ declare_rule! {
         category: Locking,
         severity: Error,
         summary: "adding a validated domain constraint scans every table using the domain while blocking their writes",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

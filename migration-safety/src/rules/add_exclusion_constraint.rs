@@ -33,7 +33,7 @@ declare_rule! {
         category: Locking,
         severity: Error,
         summary: "adding an exclusion constraint builds its index under an ACCESS EXCLUSIVE lock, with no online alternative",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

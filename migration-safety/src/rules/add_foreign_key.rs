@@ -42,7 +42,7 @@ declare_rule! {
         category: Locking,
         severity: Error,
         summary: "adding a foreign key without NOT VALID blocks writes on both tables while every row is checked",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

@@ -34,7 +34,7 @@ declare_rule! {
         category: Locking,
         severity: Error,
         summary: "adding a UNIQUE constraint builds its index under an ACCESS EXCLUSIVE lock",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

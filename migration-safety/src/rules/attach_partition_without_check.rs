@@ -40,7 +40,7 @@ declare_rule! {
         category: Locking,
         severity: Error,
         summary: "attaching a partition without a validated CHECK matching its bounds scans it under an ACCESS EXCLUSIVE lock",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

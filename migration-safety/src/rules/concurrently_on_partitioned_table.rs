@@ -39,7 +39,7 @@ declare_rule! {
         category: Transaction,
         severity: Error,
         summary: "CONCURRENTLY index builds and drops fail on a partitioned table",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

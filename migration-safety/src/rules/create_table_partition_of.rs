@@ -39,7 +39,7 @@ declare_rule! {
         category: Locking,
         severity: Error,
         summary: "creating a partition with PARTITION OF locks the whole partitioned table",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

@@ -37,7 +37,7 @@ declare_rule! {
         category: Locking,
         severity: Error,
         summary: "detaching a partition without CONCURRENTLY blocks every read and write on the partitioned table",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

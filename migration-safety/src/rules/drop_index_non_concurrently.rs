@@ -35,7 +35,7 @@ declare_rule! {
         category: Locking,
         severity: Error,
         summary: "dropping an index without CONCURRENTLY blocks every read and write on its table",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

@@ -37,7 +37,7 @@ declare_rule! {
         category: Locking,
         severity: Error,
         summary: "REINDEX without CONCURRENTLY blocks writes, and reads that use the index, for the whole rebuild",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 

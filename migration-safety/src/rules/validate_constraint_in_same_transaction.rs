@@ -41,7 +41,7 @@ declare_rule! {
         category: Transaction,
         severity: Error,
         summary: "validating a constraint in the same transaction as strong locks holds them through the whole scan",
-        since: "0.2.0",
+        since: "0.1.0",
     }
 }
 
