@@ -370,7 +370,12 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
             .into_iter()
             .find(|k| c.eat(k))?;
         let concurrently = c.eat("CONCURRENTLY");
-        let name = c.name().unwrap_or_else(|| Name::new(""));
+        // Only `REINDEX DATABASE` and `REINDEX SYSTEM` may omit the name (PostgreSQL 16+).
+        let name = match c.name() {
+            Some(name) => name,
+            None if matches!(target, "DATABASE" | "SYSTEM") => Name::new(""),
+            None => return None,
+        };
         return c.at_end().then(|| StatementKind::Reindex {
             target: target.to_owned(),
             name,
@@ -1029,6 +1034,8 @@ mod tests {
             matches!(kind, StatementKind::Reindex { concurrently: true, ref target, .. } if target == "TABLE")
         );
         assert!(recognise("REINDEX FOO bar").is_none());
+        assert!(recognise("REINDEX INDEX").is_none());
+        assert!(recognise("REINDEX DATABASE").is_some());
     }
 
     #[test]

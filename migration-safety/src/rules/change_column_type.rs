@@ -9,7 +9,19 @@ declare_rule! {
     /// current type (known from earlier migrations) is binary-coercible to the new one:
     /// `varchar(n)` to `varchar(m ≥ n)`, `varchar` or `text`; `text` to unlimited `varchar`;
     /// `numeric(p, s)` to `numeric(p' ≥ p, s)` or `numeric`; more precision for `timestamp`,
-    /// `timestamptz`, `time`, `timetz` and `interval`; `varbit(n)` to `varbit(m ≥ n)`; `cidr` to `inet`.
+    /// `timestamptz`, `time`, `timetz` and `interval`; `varbit(n)` to `varbit(m ≥ n)`; `cidr` to `inet`;
+    /// to or from a domain over such a type, when the new domain has no constraints. Changing a
+    /// column to a domain with `CHECK` or `NOT NULL` constraints always rewrites.
+    ///
+    /// Even a binary-coercible change is flagged when the column has a validated `CHECK`
+    /// constraint (known from earlier migrations): PostgreSQL re-checks it with a full scan under
+    /// the `ACCESS EXCLUSIVE` lock. When the column is a key that foreign keys of other tables
+    /// reference, the message names those tables: they are locked and re-checked too.
+    ///
+    /// `timestamp` to `timestamptz` (or back) is flagged on every version: before PostgreSQL 12
+    /// it rewrites the table; since PostgreSQL 12 it skips the rewrite only when the session
+    /// `TimeZone` is UTC, which a migration file does not show, and even then it rebuilds the
+    /// indexes on the column under the lock.
     ///
     /// ## Why is this bad?
     /// Any other type change rewrites the whole table and rebuilds every index on it while
@@ -63,7 +75,13 @@ impl Rule for ChangeColumnType {
             let known = cx.schema.table(table);
             let old = known.and_then(|t| t.column(column)).map(|c| &c.data_type);
             let new_domain = cx.schema.domain_of(data_type);
-            let constrained = new_domain.filter(|d| !d.constraints.is_empty());
+            // Changing a column to the type it already has converts nothing.
+            let same_type = old.is_some_and(|o| {
+                o.name == data_type.name
+                    && o.modifiers == data_type.modifiers
+                    && o.array == data_type.array
+            });
+            let constrained = new_domain.filter(|d| !d.constraints.is_empty() && !same_type);
             let new_base = new_domain.map_or(data_type, |d| &d.base);
             let rewrite = "rewrites the whole table and all its indexes under an ACCESS EXCLUSIVE lock, blocking every read and write until it finishes";
             let message = match (old, constrained) {
@@ -77,6 +95,7 @@ impl Rule for ChangeColumnType {
                         let checks: Vec<String> = known
                             .map(|t| {
                                 t.checks_on(column)
+                                    .filter(|c| c.validated)
                                     .map(|c| {
                                         c.name.as_ref().map_or_else(
                                             || "an unnamed CHECK".to_owned(),
@@ -96,7 +115,7 @@ impl Rule for ChangeColumnType {
                                 if checks.len() == 1 { "" } else { "s" },
                                 checks.join(", ")
                             ),
-                            check_plan(table, column, data_type, known.map(|t| t.checks_on(column).filter_map(|c| c.name.clone()).collect()).unwrap_or_default()),
+                            check_plan(table, column, data_type, known.map(|t| t.checks_on(column).filter(|c| c.validated).filter_map(|c| c.name.clone()).collect()).unwrap_or_default()),
                         );
                         continue;
                     }
