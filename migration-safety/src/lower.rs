@@ -5,7 +5,7 @@
 use std::ops::Range;
 
 use crate::lexer::{self, Lexed, Token};
-use crate::model::{Action, AlterTable, Statement, StatementKind};
+use crate::model::{Action, ActionKind, AlterTable, Generated, Statement, StatementKind};
 use crate::{parse, recognize};
 
 /// Lower every statement of a lexed file.
@@ -77,7 +77,8 @@ fn alter_table_by_action(source: &str, tokens: &[Token]) -> Option<Result<Statem
         let range = first.range.start..last.range.end;
         let text = &source[range.clone()];
         let kind = parse::parse_alter_action(header, text)
-            .or_else(|| recognize::alter_action(source, action));
+            .or_else(|| recognize::alter_action(source, action))
+            .or_else(|| virtual_generated_column(source, header, action));
         match kind {
             Some(kind) => actions.push(Action { range, kind }),
             None => {
@@ -93,6 +94,56 @@ fn alter_table_by_action(source: &str, tokens: &[Token]) -> Option<Result<Statem
         only,
         actions,
     })))
+}
+
+/// PostgreSQL 18's virtual generated column, `ADD COLUMN … GENERATED ALWAYS AS (…) [VIRTUAL]`,
+/// which sqlparser's PostgreSQL dialect rejects (it requires `STORED`): parse the action with
+/// `STORED` in place and record the column as virtual.
+fn virtual_generated_column(source: &str, header: &str, action: &[Token]) -> Option<ActionKind> {
+    if !action.first()?.is_word(source, "ADD") {
+        return None;
+    }
+    let generated = action.iter().position(|t| t.is_word(source, "GENERATED"))?;
+    let [always, as_, open] = action.get(generated + 1..generated + 4)? else {
+        return None;
+    };
+    if !(always.is_word(source, "ALWAYS")
+        && as_.is_word(source, "AS")
+        && open.is_punct(source, "("))
+    {
+        return None;
+    }
+    let mut depth = 0usize;
+    let close = action[generated + 3..].iter().position(|t| {
+        if t.is_punct(source, "(") {
+            depth += 1;
+        } else if t.is_punct(source, ")") {
+            depth -= 1;
+        }
+        depth == 0
+    })? + generated
+        + 3;
+    let start = action[0].range.start;
+    let end = action.last()?.range.end;
+    let text = match action.get(close + 1) {
+        Some(t) if t.is_word(source, "STORED") => return None,
+        Some(t) if t.is_word(source, "VIRTUAL") => format!(
+            "{}STORED{}",
+            &source[start..t.range.start],
+            &source[t.range.end..end]
+        ),
+        _ => {
+            let at = action[close].range.end;
+            format!("{} STORED{}", &source[start..at], &source[at..end])
+        }
+    };
+    match parse::parse_alter_action(header, &text)? {
+        ActionKind::AddColumn(mut column) if column.generated == Some(Generated::Stored) => {
+            column.generated = Some(Generated::Virtual);
+            Some(ActionKind::AddColumn(column))
+        }
+        _ => None,
+    }
 }
 
 fn lower_do(source: &str, block: &recognize::DoBlock<'_>, range: &Range<usize>) -> StatementKind {
@@ -211,7 +262,7 @@ fn relocate(statements: &mut [Statement], range: &Range<usize>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ActionKind, ConstraintKind};
+    use crate::model::ConstraintKind;
 
     fn lower(sql: &str) -> Vec<StatementKind> {
         lower_file(sql, &lexer::split(sql))
@@ -255,6 +306,23 @@ mod tests {
             &alter.actions[0].kind,
             ActionKind::AddConstraint { constraint, not_valid: true } if constraint.kind == ConstraintKind::NotNull { column: "email".into() }
         ));
+    }
+
+    #[test]
+    fn postgres_18_virtual_generated_columns() {
+        for sql in [
+            "ALTER TABLE orders ADD COLUMN cents bigint GENERATED ALWAYS AS (total * 100) VIRTUAL;",
+            "ALTER TABLE orders ADD COLUMN cents bigint GENERATED ALWAYS AS (total * 100);",
+        ] {
+            let kinds = lower(sql);
+            let StatementKind::AlterTable(alter) = &kinds[0] else {
+                panic!("{kinds:?}")
+            };
+            assert!(
+                matches!(&alter.actions[0].kind, ActionKind::AddColumn(c) if c.generated == Some(Generated::Virtual)),
+                "{sql}: {kinds:?}"
+            );
+        }
     }
 
     #[test]

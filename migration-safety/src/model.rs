@@ -276,6 +276,7 @@ fn canonical_type(head: &str) -> &str {
         "bool" | "boolean" => "bool",
         "varchar" | "character varying" | "char varying" => "varchar",
         "char" | "character" | "bpchar" => "bpchar",
+        "varbit" | "bit varying" => "varbit",
         "timestamp" | "timestamp without time zone" => "timestamp",
         "timestamptz" | "timestamp with time zone" => "timestamptz",
         "time" | "time without time zone" => "time",
@@ -484,8 +485,10 @@ pub struct ColumnDef {
     pub unique: bool,
     /// Inline `REFERENCES other(…)`.
     pub references: Option<Name>,
-    /// Inline `CHECK (…)`.
-    pub check: bool,
+    /// The columns named in an inline `REFERENCES other(columns)` (empty: the primary key).
+    pub referenced_columns: Vec<String>,
+    /// Inline `CHECK (…)`: the expression as SQL.
+    pub check: Option<String>,
 }
 
 /// A table constraint.
@@ -513,6 +516,8 @@ pub enum ConstraintKind {
         columns: Vec<String>,
         /// The referenced table.
         references: Name,
+        /// The referenced columns (empty: the referenced table's primary key).
+        referenced_columns: Vec<String>,
     },
     /// `UNIQUE (columns)` or `UNIQUE USING INDEX i`.
     Unique {
@@ -683,6 +688,8 @@ pub struct CreateTable {
     pub constraints: Vec<Constraint>,
     /// `PARTITION OF parent`.
     pub partition_of: Option<Name>,
+    /// `PARTITION BY …`: a partitioned table, which holds no rows itself.
+    pub partition_by: bool,
     /// `IF NOT EXISTS`.
     pub if_not_exists: bool,
 }
@@ -735,6 +742,43 @@ pub enum AlterTypeAction {
         to: String,
     },
     /// Other forms (`RENAME TO`, `OWNER TO`, …).
+    Other,
+}
+
+/// A constraint of a domain (`CREATE DOMAIN … CHECK (…)`, `ALTER DOMAIN … ADD CONSTRAINT`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainConstraint {
+    /// `CONSTRAINT name`, when given.
+    pub name: Option<String>,
+    /// `NOT NULL` rather than `CHECK (…)`.
+    pub not_null: bool,
+}
+
+/// `ALTER DOMAIN` actions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlterDomainAction {
+    /// `ADD [CONSTRAINT name] CHECK (…) | NOT NULL [NOT VALID]`.
+    AddConstraint {
+        /// The constraint.
+        constraint: DomainConstraint,
+        /// `NOT VALID`: existing values are not checked.
+        not_valid: bool,
+    },
+    /// `VALIDATE CONSTRAINT name`.
+    ValidateConstraint {
+        /// The constraint.
+        name: String,
+    },
+    /// `DROP CONSTRAINT [IF EXISTS] name`.
+    DropConstraint {
+        /// The constraint.
+        name: String,
+    },
+    /// `SET NOT NULL`: checks every column of the domain type.
+    SetNotNull,
+    /// `DROP NOT NULL`.
+    DropNotNull,
+    /// Other forms (`SET DEFAULT`, `RENAME`, `OWNER TO`, …), which check no data.
     Other,
 }
 
@@ -791,6 +835,29 @@ pub enum StatementKind {
         or_replace: bool,
         /// Relations read by the view's query.
         reads: Vec<Name>,
+    },
+    /// `CREATE TYPE`.
+    CreateType {
+        /// The type.
+        name: Name,
+        /// The labels of an enum type (`None` for composite, range and base types).
+        enum_labels: Option<Vec<String>>,
+    },
+    /// `CREATE DOMAIN`.
+    CreateDomain {
+        /// The domain.
+        name: Name,
+        /// The underlying type.
+        base: TypeName,
+        /// Its `CHECK` and `NOT NULL` constraints.
+        constraints: Vec<DomainConstraint>,
+    },
+    /// `ALTER DOMAIN`.
+    AlterDomain {
+        /// The domain.
+        name: Name,
+        /// What changes.
+        action: AlterDomainAction,
     },
     /// `ALTER TYPE`.
     AlterType {
@@ -923,6 +990,9 @@ impl StatementKind {
                 or_replace: true, ..
             } => "CREATE OR REPLACE VIEW".into(),
             Self::CreateView { .. } => "CREATE VIEW".into(),
+            Self::CreateType { .. } => "CREATE TYPE".into(),
+            Self::CreateDomain { .. } => "CREATE DOMAIN".into(),
+            Self::AlterDomain { .. } => "ALTER DOMAIN".into(),
             Self::AlterType { .. } => "ALTER TYPE".into(),
             Self::Reindex {
                 concurrently: true, ..

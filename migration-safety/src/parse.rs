@@ -160,7 +160,8 @@ fn column_def(def: &ast::ColumnDef) -> ColumnDef {
         primary_key: false,
         unique: false,
         references: None,
-        check: false,
+        referenced_columns: Vec::new(),
+        check: None,
     };
     for option in &def.options {
         match &option.option {
@@ -171,8 +172,11 @@ fn column_def(def: &ast::ColumnDef) -> ColumnDef {
                 column.not_null = true;
             }
             ColumnOption::Unique(_) => column.unique = true,
-            ColumnOption::ForeignKey(fk) => column.references = Some(name(&fk.foreign_table)),
-            ColumnOption::Check(_) => column.check = true,
+            ColumnOption::ForeignKey(fk) => {
+                column.references = Some(name(&fk.foreign_table));
+                column.referenced_columns = fk.referred_columns.iter().map(ident).collect();
+            }
+            ColumnOption::Check(check) => column.check = Some(check.expr.to_string()),
             ColumnOption::Generated {
                 generated_as,
                 generation_expr,
@@ -219,6 +223,7 @@ fn constraint(constraint: &TableConstraint) -> Constraint {
             ConstraintKind::ForeignKey {
                 columns: fk.columns.iter().map(ident).collect(),
                 references: name(&fk.foreign_table),
+                referenced_columns: fk.referred_columns.iter().map(ident).collect(),
             },
         ),
         TableConstraint::Unique(u) => (
@@ -512,8 +517,20 @@ impl Lowering<'_> {
             S::DropExtension(_) => harmless("DROP EXTENSION"),
             S::CreateSchema { .. } => harmless("CREATE SCHEMA"),
             S::CreateSequence { .. } => harmless("CREATE SEQUENCE"),
-            S::CreateType { .. } => harmless("CREATE TYPE"),
-            S::CreateDomain(_) => harmless("CREATE DOMAIN"),
+            S::CreateType {
+                name: type_name,
+                representation,
+            } => StatementKind::CreateType {
+                name: name(&type_name),
+                enum_labels: match representation {
+                    Some(ast::UserDefinedTypeRepresentation::Enum { labels }) => {
+                        Some(labels.into_iter().map(|l| l.value).collect())
+                    }
+                    _ => None,
+                },
+            },
+            S::CreateDomain(_) => recognize::create_domain(self.source, self.tokens)
+                .unwrap_or_else(|| harmless("CREATE DOMAIN")),
             S::CreateRole(_) | S::CreateUser(_) => harmless("CREATE ROLE"),
             S::AlterRole { .. } | S::AlterUser(_) => harmless("ALTER ROLE"),
             S::CreateCollation(_) => harmless("CREATE COLLATION"),
@@ -572,6 +589,7 @@ impl Lowering<'_> {
             columns: create.columns.iter().map(column_def).collect(),
             constraints: create.constraints.iter().map(constraint).collect(),
             partition_of: create.partition_of.as_ref().map(name),
+            partition_by: create.partition_by.is_some(),
             if_not_exists: create.if_not_exists,
         })
     }

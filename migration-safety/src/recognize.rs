@@ -7,7 +7,8 @@ use std::ops::Range;
 
 use crate::lexer::{Token, TokenKind};
 use crate::model::{
-    ActionKind, Constraint, ConstraintKind, CreateIndex, LockMode, Name, StatementKind,
+    ActionKind, AlterDomainAction, Constraint, ConstraintKind, CreateIndex, DomainConstraint,
+    LockMode, Name, StatementKind, TypeName,
 };
 
 /// A cursor over a statement's tokens.
@@ -369,7 +370,12 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
             .into_iter()
             .find(|k| c.eat(k))?;
         let concurrently = c.eat("CONCURRENTLY");
-        let name = c.name().unwrap_or_else(|| Name::new(""));
+        // Only `REINDEX DATABASE` and `REINDEX SYSTEM` may omit the name (PostgreSQL 16+).
+        let name = match c.name() {
+            Some(name) => name,
+            None if matches!(target, "DATABASE" | "SYSTEM") => Name::new(""),
+            None => return None,
+        };
         return c.at_end().then(|| StatementKind::Reindex {
             target: target.to_owned(),
             name,
@@ -425,6 +431,9 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
                 index_keyword_end,
             }));
         }
+        if !unique && let Some(create) = create_table_like(&mut c) {
+            return Some(create);
+        }
         if !unique && c.eat_all(&["MATERIALIZED", "VIEW"]) {
             c.eat_all(&["IF", "NOT", "EXISTS"]);
             let name = c.name()?;
@@ -435,6 +444,9 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
                 reads: relations_read(source, tokens),
             });
         }
+    }
+    if let Some(domain) = create_domain(source, tokens).or_else(|| alter_domain(source, tokens)) {
+        return Some(domain);
     }
     let words = command_words(source, tokens);
     HARMLESS_PREFIXES
@@ -541,6 +553,135 @@ const HARMLESS_PREFIXES: &[&str] = &[
     "CHECKPOINT",
     "DISCARD",
 ];
+
+/// `CREATE [UNLOGGED] TABLE [IF NOT EXISTS] name (LIKE source [{INCLUDING | EXCLUDING} …], …)`,
+/// which sqlparser rejects; the cursor is just after `CREATE`.
+fn create_table_like(c: &mut Cursor<'_>) -> Option<StatementKind> {
+    let start = c.pos;
+    c.eat("UNLOGGED");
+    if !c.eat("TABLE") {
+        c.pos = start;
+        return None;
+    }
+    let if_not_exists = c.eat_all(&["IF", "NOT", "EXISTS"]);
+    let table = c.name()?;
+    c.eat_punct("(").then_some(())?;
+    loop {
+        c.eat("LIKE").then_some(())?;
+        c.name()?;
+        while c.eat("INCLUDING") || c.eat("EXCLUDING") {
+            c.ident()?;
+        }
+        if !c.eat_punct(",") {
+            break;
+        }
+    }
+    (c.eat_punct(")") && c.at_end()).then(|| {
+        StatementKind::CreateTable(crate::model::CreateTable {
+            table,
+            columns: Vec::new(),
+            constraints: Vec::new(),
+            partition_of: None,
+            partition_by: false,
+            if_not_exists,
+        })
+    })
+}
+
+/// `CREATE DOMAIN name [AS] type [COLLATE c] [DEFAULT e] [[CONSTRAINT n] NOT NULL | NULL | CHECK (…)]…`
+pub(crate) fn create_domain(source: &str, tokens: &[Token]) -> Option<StatementKind> {
+    let mut c = Cursor::new(source, tokens);
+    c.eat_all(&["CREATE", "DOMAIN"]).then_some(())?;
+    let name = c.name()?;
+    c.eat("AS");
+    const CLAUSES: &[&str] = &["COLLATE", "DEFAULT", "CONSTRAINT", "NOT", "NULL", "CHECK"];
+    let type_start = c.pos;
+    while !c.at_end() && !CLAUSES.iter().any(|k| c.is(k)) {
+        if !c.skip_parens() {
+            c.pos += 1;
+        }
+    }
+    let (first, last) = (tokens.get(type_start)?, tokens.get(c.pos.checked_sub(1)?)?);
+    if c.pos == type_start {
+        return None;
+    }
+    let base = TypeName::parse(&source[first.range.start..last.range.end]);
+    let mut constraints = Vec::new();
+    let mut pending_name = None;
+    while !c.at_end() {
+        if c.skip_parens() {
+            continue;
+        }
+        let after_is = c.pos > 0 && tokens[c.pos - 1].is_word(source, "IS");
+        if c.eat("CONSTRAINT") {
+            pending_name = Some(c.ident()?);
+        } else if !after_is && c.eat_all(&["NOT", "NULL"]) {
+            constraints.push(DomainConstraint {
+                name: pending_name.take(),
+                not_null: true,
+            });
+        } else if c.eat("CHECK") {
+            constraints.push(DomainConstraint {
+                name: pending_name.take(),
+                not_null: false,
+            });
+        } else {
+            c.pos += 1;
+        }
+    }
+    Some(StatementKind::CreateDomain {
+        name,
+        base,
+        constraints,
+    })
+}
+
+/// `ALTER DOMAIN name …`.
+fn alter_domain(source: &str, tokens: &[Token]) -> Option<StatementKind> {
+    let mut c = Cursor::new(source, tokens);
+    c.eat_all(&["ALTER", "DOMAIN"]).then_some(())?;
+    let name = c.name()?;
+    let action = if c.eat("ADD") {
+        let constraint_name = if c.eat("CONSTRAINT") {
+            Some(c.ident()?)
+        } else {
+            None
+        };
+        let not_null = if c.eat_all(&["NOT", "NULL"]) {
+            true
+        } else if c.eat("CHECK") && c.skip_parens() {
+            false
+        } else {
+            return None;
+        };
+        let not_valid = c.eat_all(&["NOT", "VALID"]);
+        c.at_end().then_some(())?;
+        AlterDomainAction::AddConstraint {
+            constraint: DomainConstraint {
+                name: constraint_name,
+                not_null,
+            },
+            not_valid,
+        }
+    } else if c.eat_all(&["VALIDATE", "CONSTRAINT"]) {
+        let name = c.ident()?;
+        c.at_end().then_some(())?;
+        AlterDomainAction::ValidateConstraint { name }
+    } else if c.eat_all(&["DROP", "CONSTRAINT"]) {
+        c.eat_all(&["IF", "EXISTS"]);
+        let name = c.ident()?;
+        AlterDomainAction::DropConstraint { name }
+    } else if c.eat_all(&["SET", "NOT", "NULL"]) {
+        AlterDomainAction::SetNotNull
+    } else if c.eat_all(&["DROP", "NOT", "NULL"]) {
+        AlterDomainAction::DropNotNull
+    } else if ["SET", "DROP", "RENAME", "OWNER"].iter().any(|k| c.is(k)) {
+        AlterDomainAction::Other
+    } else {
+        return None;
+    };
+    Some(StatementKind::AlterDomain { name, action })
+}
 
 /// `ALTER INDEX [IF EXISTS] i RENAME TO …` and `SET (…)`/`RESET (…)`: `SHARE UPDATE EXCLUSIVE`.
 fn alter_index(source: &str, tokens: &[Token]) -> Option<StatementKind> {
@@ -926,6 +1067,58 @@ mod tests {
             matches!(kind, StatementKind::Reindex { concurrently: true, ref target, .. } if target == "TABLE")
         );
         assert!(recognise("REINDEX FOO bar").is_none());
+        assert!(recognise("REINDEX INDEX").is_none());
+        assert!(recognise("REINDEX DATABASE").is_some());
+    }
+
+    #[test]
+    fn domain_forms() {
+        let Some(StatementKind::CreateDomain {
+            base, constraints, ..
+        }) = recognise(
+            "CREATE DOMAIN email AS varchar(255) COLLATE \"C\" DEFAULT '' CONSTRAINT email_nn NOT NULL CHECK (VALUE ~ '@')",
+        )
+        else {
+            panic!("not a domain")
+        };
+        assert_eq!(base.name, "varchar");
+        assert_eq!(constraints.len(), 2);
+        assert_eq!(constraints[0].name.as_deref(), Some("email_nn"));
+        assert!(constraints[0].not_null && !constraints[1].not_null);
+        assert!(matches!(
+            recognise("CREATE DOMAIN flag AS boolean DEFAULT (x IS NOT NULL)"),
+            Some(StatementKind::CreateDomain { ref constraints, .. }) if constraints.is_empty()
+        ));
+        assert_eq!(
+            recognise("ALTER DOMAIN price ADD CONSTRAINT positive CHECK (VALUE > 0) NOT VALID"),
+            Some(StatementKind::AlterDomain {
+                name: Name::new("price"),
+                action: AlterDomainAction::AddConstraint {
+                    constraint: DomainConstraint {
+                        name: Some("positive".into()),
+                        not_null: false
+                    },
+                    not_valid: true
+                }
+            })
+        );
+        assert!(matches!(
+            recognise("ALTER DOMAIN price SET NOT NULL"),
+            Some(StatementKind::AlterDomain {
+                action: AlterDomainAction::SetNotNull,
+                ..
+            })
+        ));
+        assert!(recognise("ALTER DOMAIN price FROB").is_none());
+    }
+
+    #[test]
+    fn create_table_like() {
+        assert!(matches!(
+            recognise("CREATE TABLE events_2025 (LIKE events INCLUDING ALL EXCLUDING COMMENTS)"),
+            Some(StatementKind::CreateTable(ref t)) if t.table.name == "events_2025"
+        ));
+        assert!(recognise("CREATE TABLE t (LIKE s, id int)").is_none());
     }
 
     #[test]

@@ -102,9 +102,15 @@ fn statements_inside_comments_and_strings_are_not_analysed() {
 fn unparsed_but_recognised_forms() {
     let cases: &[(&str, &[&str])] = &[
         ("DROP INDEX CONCURRENTLY IF EXISTS users_email_idx;", &[]),
-        ("DROP INDEX users_email_idx;", &["missing-lock-timeout"]),
+        (
+            "DROP INDEX users_email_idx;",
+            &["drop-index-non-concurrently", "missing-lock-timeout"],
+        ),
         ("REINDEX INDEX CONCURRENTLY users_email_idx;", &[]),
-        ("REINDEX TABLE users;", &["missing-lock-timeout"]),
+        (
+            "REINDEX TABLE users;",
+            &["missing-lock-timeout", "reindex-non-concurrently"],
+        ),
         (
             "REFRESH MATERIALIZED VIEW CONCURRENTLY daily;",
             &["missing-lock-timeout"],
@@ -154,7 +160,7 @@ fn unparsed_but_recognised_forms() {
         ),
         (
             "ALTER TABLE orders ATTACH PARTITION orders_2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');",
-            &["missing-lock-timeout"],
+            &["missing-lock-timeout", "attach-partition-without-check"],
         ),
         (
             "ALTER TABLE orders DETACH PARTITION orders_2020 CONCURRENTLY;",

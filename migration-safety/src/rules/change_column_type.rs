@@ -1,5 +1,5 @@
 use crate::context::Context;
-use crate::model::{ActionKind, Statement, TypeName, quote_ident};
+use crate::model::{ActionKind, Name, Statement, TypeName, quote_ident};
 use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
 use crate::rules::{alter_actions, batched_update, steps};
 
@@ -9,7 +9,19 @@ declare_rule! {
     /// current type (known from earlier migrations) is binary-coercible to the new one:
     /// `varchar(n)` to `varchar(m ≥ n)`, `varchar` or `text`; `text` to unlimited `varchar`;
     /// `numeric(p, s)` to `numeric(p' ≥ p, s)` or `numeric`; more precision for `timestamp`,
-    /// `timestamptz`, `time`, `timetz` and `interval`; `varbit(n)` to `varbit(m ≥ n)`; `cidr` to `inet`.
+    /// `timestamptz`, `time`, `timetz` and `interval`; `varbit(n)` to `varbit(m ≥ n)`; `cidr` to `inet`;
+    /// to or from a domain over such a type, when the new domain has no constraints. Changing a
+    /// column to a domain with `CHECK` or `NOT NULL` constraints always rewrites.
+    ///
+    /// Even a binary-coercible change is flagged when the column has a validated `CHECK`
+    /// constraint (known from earlier migrations): PostgreSQL re-checks it with a full scan under
+    /// the `ACCESS EXCLUSIVE` lock. When the column is a key that foreign keys of other tables
+    /// reference, the message names those tables: they are locked and re-checked too.
+    ///
+    /// `timestamp` to `timestamptz` (or back) is flagged on every version: before PostgreSQL 12
+    /// it rewrites the table; since PostgreSQL 12 it skips the rewrite only when the session
+    /// `TimeZone` is UTC, which a migration file does not show, and even then it rebuilds the
+    /// indexes on the column under the lock.
     ///
     /// ## Why is this bad?
     /// Any other type change rewrites the whole table and rebuilds every index on it while
@@ -60,19 +72,89 @@ impl Rule for ChangeColumnType {
             if cx.is_new_table(table) {
                 continue;
             }
-            let old = cx
-                .schema
-                .table(table)
-                .and_then(|t| t.columns.iter().find(|c| &c.name == column))
-                .map(|c| &c.data_type);
-            let message = match old {
-                Some(old) if is_binary_coercible(old, data_type) => continue,
-                Some(old) => format!(
-                    "changing `{table}.{column}` from `{old}` to `{data_type}` rewrites the whole table and all its indexes under an ACCESS EXCLUSIVE lock, blocking every read and write until it finishes"
+            let known = cx.schema.table(table);
+            let old = known.and_then(|t| t.column(column)).map(|c| &c.data_type);
+            let new_domain = cx.schema.domain_of(data_type);
+            // Changing a column to the type it already has converts nothing.
+            let same_type = old.is_some_and(|o| {
+                o.name == data_type.name
+                    && o.modifiers == data_type.modifiers
+                    && o.array == data_type.array
+            });
+            let constrained = new_domain.filter(|d| !d.constraints.is_empty() && !same_type);
+            let new_base = new_domain.map_or(data_type, |d| &d.base);
+            let rewrite = "rewrites the whole table and all its indexes under an ACCESS EXCLUSIVE lock, blocking every read and write until it finishes";
+            let message = match (old, constrained) {
+                (_, Some(domain)) => format!(
+                    "changing `{table}.{column}` to `{data_type}`, a domain with constraints, checks every value and {rewrite}; `{}` has constraints, so no change to it is binary-coercible",
+                    domain.name
                 ),
-                None => format!(
+                (Some(old), None) => {
+                    let old_base = cx.schema.domain_of(old).map_or(old, |d| &d.base);
+                    if is_binary_coercible(old_base, new_base) {
+                        let checks: Vec<String> = known
+                            .map(|t| {
+                                t.checks_on(column)
+                                    .filter(|c| c.validated)
+                                    .map(|c| {
+                                        c.name.as_ref().map_or_else(
+                                            || "an unnamed CHECK".to_owned(),
+                                            |n| format!("`{n}`"),
+                                        )
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        if checks.is_empty() {
+                            continue;
+                        }
+                        out.report(
+                            action.range.clone(),
+                            format!(
+                                "changing `{table}.{column}` from `{old}` to `{data_type}` needs no rewrite, but PostgreSQL re-checks the CHECK constraint{} {} on it by scanning the whole table under an ACCESS EXCLUSIVE lock, blocking every read and write until the scan ends",
+                                if checks.len() == 1 { "" } else { "s" },
+                                checks.join(", ")
+                            ),
+                            check_plan(table, column, data_type, known.map(|t| t.checks_on(column).filter(|c| c.validated).filter_map(|c| c.name.clone()).collect()).unwrap_or_default()),
+                        );
+                        continue;
+                    }
+                    if is_timezone_change(old_base, new_base) && cx.pg_version() >= 12 {
+                        format!(
+                            "changing `{table}.{column}` from `{old}` to `{data_type}` takes an ACCESS EXCLUSIVE lock, blocking every read and write until it finishes; since PostgreSQL 12 it skips the table rewrite only when the session TimeZone is UTC, which the migration does not show, and even then it rebuilds every index on `{column}` under the lock"
+                        )
+                    } else if let Some(e) = cx
+                        .schema
+                        .enum_type(&Name::new(old.name.clone()))
+                        .filter(|_| !old.array)
+                    {
+                        format!(
+                            "changing `{table}.{column}` from the enum `{}` ({} labels) to `{data_type}` converts every value and {rewrite}",
+                            e.name,
+                            e.labels.len()
+                        )
+                    } else {
+                        format!(
+                            "changing `{table}.{column}` from `{old}` to `{data_type}` {rewrite}"
+                        )
+                    }
+                }
+                (None, None) => format!(
                     "changing `{table}.{column}` to `{data_type}` takes an ACCESS EXCLUSIVE lock and, unless the current type is binary-coercible to `{data_type}`, rewrites the whole table and all its indexes, blocking every read and write; the current type is not known from the migrations checked, so this cannot be proven safe"
                 ),
+            };
+            let referencing = cx.schema.referencing(table, column);
+            let message = if referencing.is_empty() {
+                message
+            } else {
+                let tables: Vec<String> = referencing
+                    .iter()
+                    .map(|r| format!("`{}`", r.table))
+                    .collect();
+                format!(
+                    "{message}; `{column}` is referenced by foreign keys from {}, which are locked ACCESS EXCLUSIVE and re-checked row by row as well",
+                    tables.join(", ")
+                )
             };
             let (col, new) = (quote_ident(column), quote_ident(&format!("{column}_new")));
             out.report(
@@ -91,6 +173,49 @@ impl Rule for ChangeColumnType {
             );
         }
     }
+}
+
+/// `timestamp` ↔ `timestamptz`: binary-coercible since PostgreSQL 12 only when the session
+/// TimeZone is UTC, and the column's indexes are rebuilt even then.
+fn is_timezone_change(old: &TypeName, new: &TypeName) -> bool {
+    old.array == new.array
+        && matches!(
+            (old.name.as_str(), new.name.as_str()),
+            ("timestamp", "timestamptz") | ("timestamptz", "timestamp")
+        )
+}
+
+fn check_plan(table: &Name, column: &str, data_type: &TypeName, checks: Vec<String>) -> String {
+    let col = quote_ident(column);
+    if checks.is_empty() {
+        return format!(
+            "drop the unnamed CHECK on {col} first, change the type, then re-add the check NOT VALID and VALIDATE CONSTRAINT it in a separate transaction"
+        );
+    }
+    let names: Vec<String> = checks.iter().map(|c| quote_ident(c)).collect();
+    steps(
+        "move the checks out of the way so that the change needs no scan:",
+        &[
+            format!(
+                "ALTER TABLE {table} {};",
+                names
+                    .iter()
+                    .map(|n| format!("DROP CONSTRAINT {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            format!(
+                "ALTER TABLE {table} ALTER COLUMN {col} TYPE {data_type};  -- no rewrite, no scan"
+            ),
+            format!(
+                "ALTER TABLE {table} ADD CONSTRAINT … CHECK (…) NOT VALID;  -- re-add each of {} as it was",
+                names.join(", ")
+            ),
+            format!(
+                "in a separate transaction: ALTER TABLE {table} VALIDATE CONSTRAINT …;  -- SHARE UPDATE EXCLUSIVE: reads and writes continue"
+            ),
+        ],
+    )
 }
 
 /// Whether PostgreSQL changes the type without rewriting the table or rebuilding indexes.

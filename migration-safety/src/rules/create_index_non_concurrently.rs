@@ -1,6 +1,7 @@
 use crate::context::Context;
 use crate::model::{Statement, StatementKind};
 use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rules::{partitioned_index_plan, pg14_concurrently_caution};
 
 declare_rule! {
     /// ## What it does
@@ -23,6 +24,19 @@ declare_rule! {
     /// ```sql
     /// CREATE INDEX CONCURRENTLY users_email_idx ON users (email);
     /// ```
+    ///
+    /// On a partitioned table (known from an earlier `PARTITION BY`) the plain build locks every
+    /// partition, and `CONCURRENTLY` is rejected. Create the index `ON ONLY` the partitioned
+    /// table, build each partition's index concurrently, and attach it:
+    /// ```sql
+    /// CREATE INDEX events_user_id_idx ON ONLY events (user_id);
+    /// CREATE INDEX CONCURRENTLY events_2024_user_id_idx ON events_2024 (user_id);
+    /// ALTER INDEX events_user_id_idx ATTACH PARTITION events_2024_user_id_idx;
+    /// ```
+    ///
+    /// PostgreSQL 14.0 to 14.3 could build indexes concurrently that silently miss rows (fixed
+    /// in 14.4). Target versions are major versions, so when the target is 14 the help reminds
+    /// you to run 14.4 or later.
     ///
     /// ## References
     /// - PostgreSQL documentation: [Building indexes concurrently](https://www.postgresql.org/docs/current/sql-createindex.html#SQL-CREATEINDEX-CONCURRENTLY)
@@ -53,6 +67,16 @@ impl Rule for CreateIndexNonConcurrently {
             .name
             .as_ref()
             .map_or_else(|| "an index".to_owned(), |n| format!("index `{n}`"));
+        if cx.schema.table(table).is_some_and(|t| t.partitioned) {
+            out.report(
+                statement.range.clone(),
+                format!(
+                    "creating {what} on the partitioned table `{table}` takes a SHARE lock on `{table}` and on every one of its partitions, blocking every INSERT, UPDATE and DELETE on all of them until the whole index is built"
+                ),
+                partitioned_index_plan(cx, statement, index),
+            );
+            return;
+        }
         let text = &cx.source[statement.range.clone()];
         let rewritten = if statement.range.contains(&index.index_keyword_end) {
             let at = index.index_keyword_end - statement.range.start;
@@ -69,9 +93,10 @@ impl Rule for CreateIndexNonConcurrently {
                 "creating {what} without CONCURRENTLY takes a SHARE lock on `{table}`, blocking every INSERT, UPDATE and DELETE until the whole index is built"
             ),
             format!(
-                "build it without blocking writes:\n  {}\nCONCURRENTLY cannot run in a transaction block: {}. If the build fails it leaves an INVALID index: drop it with DROP INDEX CONCURRENTLY and retry",
+                "build it without blocking writes:\n  {}\nCONCURRENTLY cannot run in a transaction block: {}. If the build fails it leaves an INVALID index: drop it with DROP INDEX CONCURRENTLY and retry{}",
                 rewritten.trim_end(),
-                cx.settings.target_framework().outside_transaction_advice()
+                cx.settings.target_framework().outside_transaction_advice(),
+                pg14_concurrently_caution(cx.pg_version())
             ),
         );
     }

@@ -1,5 +1,7 @@
 use crate::context::Context;
-use crate::model::{LockMode, Statement, StatementKind};
+use crate::model::{
+    ActionKind, ConstraintKind, LockMode, Name, ObjectKind, Statement, StatementKind, TableLock,
+};
 use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
 
 declare_rule! {
@@ -7,7 +9,9 @@ declare_rule! {
     /// Flags a statement that takes an `ACCESS EXCLUSIVE`, `EXCLUSIVE`, `SHARE ROW EXCLUSIVE`
     /// or `SHARE` lock on an existing table while no `lock_timeout` is in force. Statements
     /// that take weaker locks (such as `CREATE INDEX CONCURRENTLY`) and tables created in the
-    /// same migration are not flagged.
+    /// same migration are not flagged. The message names every table locked in the strongest
+    /// mode, including, when earlier migrations show the foreign keys, the tables referenced
+    /// by a foreign key that is dropped (directly, or with its column or table).
     ///
     /// ## Why is this bad?
     /// A lock request waits behind every transaction already using the table, however long
@@ -50,14 +54,44 @@ impl Rule for MissingLockTimeout {
         {
             return;
         }
-        let locks = statement.kind.locks();
-        let Some(lock) = locks
+        let mut locks = statement.kind.locks();
+        for lock in &mut locks {
+            // `DROP INDEX` and `REINDEX INDEX` lock the index's table.
+            if let Some(index) = cx.schema.index(&lock.table) {
+                lock.table = index.table.clone();
+            }
+        }
+        locks.extend(referenced_table_locks(cx, statement));
+        let Some(mode) = locks
             .iter()
             .filter(|l| l.mode.blocks_writes() && !cx.is_new_table(&l.table))
-            .max_by_key(|l| l.mode)
+            .map(|l| l.mode)
+            .max()
         else {
             return;
         };
+        let mut tables: Vec<String> = Vec::new();
+        for lock in locks
+            .iter()
+            .filter(|l| l.mode == mode && !cx.is_new_table(&l.table))
+        {
+            let table = format!("`{}`", lock.table);
+            if !tables.contains(&table) {
+                tables.push(table);
+            }
+        }
+        let on = match tables.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => tables.concat(),
+        };
+        let article = if tables.len() > 1 {
+            ""
+        } else if mode == LockMode::AccessExclusive || mode == LockMode::Exclusive {
+            "an "
+        } else {
+            "a "
+        };
+        let locks_word = if tables.len() > 1 { "locks" } else { "lock" };
         let set = if cx.in_transaction() {
             "SET LOCAL lock_timeout = '5s';  -- inside the transaction, before this statement"
         } else {
@@ -66,16 +100,62 @@ impl Rule for MissingLockTimeout {
         out.report(
             statement.range.clone(),
             format!(
-                "`{}` requests {} {} lock on `{}` with no lock_timeout in force: while it waits behind running transactions, every later query on `{}` queues behind it, so {} on `{}` stalls",
+                "`{}` requests {article}{} {locks_word} on {on} with no lock_timeout in force: while it waits behind running transactions, every later query on {on} queues behind it, so {} on {on} stalls",
                 statement.kind.command(),
-                if lock.mode == LockMode::AccessExclusive || lock.mode == LockMode::Exclusive { "an" } else { "a" },
-                lock.mode.sql(),
-                lock.table,
-                lock.table,
-                lock.mode.blocks(),
-                lock.table
+                mode.sql(),
+                mode.blocks(),
             ),
             format!("give up instead of stalling traffic, and retry the migration later:\n  {set}"),
         );
     }
+}
+
+/// Locks the statement takes on tables that its foreign keys reference, known from the schema:
+/// dropping a foreign key (or the column or table that has one) takes an `ACCESS EXCLUSIVE`
+/// lock on the referenced table too.
+fn referenced_table_locks(cx: &Context<'_>, statement: &Statement) -> Vec<TableLock> {
+    let constraints = |table: &Name| {
+        cx.schema
+            .table(table)
+            .map(|t| t.constraints.iter().collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    let referenced = |constraint: &crate::schema::TableConstraint| match &constraint.kind {
+        ConstraintKind::ForeignKey { references, .. } => Some(TableLock {
+            table: references.clone(),
+            mode: LockMode::AccessExclusive,
+        }),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    match &statement.kind {
+        StatementKind::AlterTable(alter) => {
+            for action in &alter.actions {
+                let dropped: Vec<_> = match &action.kind {
+                    ActionKind::DropConstraint { name } => cx
+                        .schema
+                        .table(&alter.table)
+                        .and_then(|t| t.constraint(name))
+                        .into_iter()
+                        .collect(),
+                    ActionKind::DropColumn { column } => constraints(&alter.table)
+                        .into_iter()
+                        .filter(|c| c.columns.contains(column))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                out.extend(dropped.into_iter().filter_map(referenced));
+            }
+        }
+        StatementKind::Drop {
+            object: ObjectKind::Table,
+            names,
+        } => {
+            for name in names {
+                out.extend(constraints(name).into_iter().filter_map(referenced));
+            }
+        }
+        _ => {}
+    }
+    out
 }

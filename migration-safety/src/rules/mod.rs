@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use crate::Error;
 use crate::context::Context;
-use crate::lexer::{self, Token, TokenKind};
+use crate::lexer::{self, Token, TokenKind, tokenize};
 use crate::model::{
     Action, ActionKind, AlterTable, ColumnDef, ConstraintKind, Name, Statement, StatementKind,
     TypeName,
@@ -12,12 +12,24 @@ use crate::model::{
 use crate::recognize;
 use crate::rule::{Rule, RuleMeta};
 
+mod add_check_constraint;
 mod add_column_required;
+mod add_column_rewrites_table;
 mod add_column_with_default;
+mod add_domain_constraint;
+mod add_exclusion_constraint;
+mod add_foreign_key;
+mod add_primary_key;
+mod add_unique_constraint;
+mod attach_partition_without_check;
 mod change_column_type;
 mod concurrently_in_transaction;
+mod concurrently_on_partitioned_table;
 mod create_index_non_concurrently;
+mod create_table_partition_of;
+mod detach_partition_non_concurrently;
 mod drop_column;
+mod drop_index_non_concurrently;
 mod drop_schema;
 mod drop_table;
 mod enum_value_in_transaction;
@@ -30,6 +42,7 @@ mod prefer_jsonb;
 mod prefer_text;
 mod prefer_timestamptz;
 mod refresh_materialized_view_non_concurrently;
+mod reindex_non_concurrently;
 mod rename_column;
 mod rename_enum_value;
 mod rename_table;
@@ -42,6 +55,7 @@ mod unanalyzed_statement;
 mod unbatched_backfill;
 mod unused_suppression;
 mod vacuum_in_transaction;
+mod validate_constraint_in_same_transaction;
 
 /// Rules the engine reports itself rather than through a statement check.
 pub(crate) mod meta {
@@ -63,8 +77,22 @@ pub(crate) static ALL: &[&dyn Rule] = &[
     &change_column_type::ChangeColumnType,
     &add_column_with_default::AddColumnWithDefault,
     &add_column_required::AddColumnRequired,
+    &add_column_rewrites_table::AddColumnRewritesTable,
     &set_not_null::SetNotNull,
+    &add_check_constraint::AddCheckConstraint,
+    &add_foreign_key::AddForeignKey,
+    &add_unique_constraint::AddUniqueConstraint,
+    &add_primary_key::AddPrimaryKey,
+    &add_exclusion_constraint::AddExclusionConstraint,
+    &validate_constraint_in_same_transaction::ValidateConstraintInSameTransaction,
+    &add_domain_constraint::AddDomainConstraint,
     &create_index_non_concurrently::CreateIndexNonConcurrently,
+    &concurrently_on_partitioned_table::ConcurrentlyOnPartitionedTable,
+    &drop_index_non_concurrently::DropIndexNonConcurrently,
+    &reindex_non_concurrently::ReindexNonConcurrently,
+    &create_table_partition_of::CreateTablePartitionOf,
+    &attach_partition_without_check::AttachPartitionWithoutCheck,
+    &detach_partition_non_concurrently::DetachPartitionNonConcurrently,
     &concurrently_in_transaction::ConcurrentlyInTransaction,
     &drop_column::DropColumn,
     &drop_table::DropTable,
@@ -283,5 +311,226 @@ fn column_range(cx: &Context<'_>, statement: &Statement, column: &str) -> Range<
     match found {
         Some(range) => range.start + statement.range.start..range.end + statement.range.start,
         None => statement.range.clone(),
+    }
+}
+
+/// The text of `range` with `insert` placed after the first occurrence of the keyword sequence
+/// `after` (for example `CONCURRENTLY` after `DROP INDEX`), cut from the source so that the
+/// suggestion keeps the statement's own names and formatting. `None` when the keywords are not
+/// in the text (a statement relocated from a quoted `DO` body).
+pub(crate) fn insert_after(
+    source: &str,
+    range: &Range<usize>,
+    after: &[&str],
+    insert: &str,
+) -> Option<String> {
+    let text = source.get(range.clone())?;
+    let (tokens, _) = tokenize(text);
+    let words: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| t.kind == TokenKind::Word)
+        .collect();
+    let at = words.windows(after.len()).find_map(|w| {
+        w.iter()
+            .zip(after)
+            .all(|(t, k)| t.is_word(text, k))
+            .then(|| w[after.len() - 1].range.end)
+    })?;
+    Some(format!("{}{insert}{}", &text[..at], &text[at..]))
+}
+
+/// The body of an `ADD [CONSTRAINT name] …` action, after the name (`CHECK (…)`,
+/// `FOREIGN KEY (…) REFERENCES …`), cut from the source; `None` when the text is not there.
+pub(crate) fn constraint_body<'s>(source: &'s str, range: &Range<usize>) -> Option<&'s str> {
+    let text = source.get(range.clone())?;
+    let (tokens, _) = tokenize(text);
+    let mut i = 0;
+    if !tokens.first()?.is_word(text, "ADD") {
+        return None;
+    }
+    i += 1;
+    if tokens.get(i)?.is_word(text, "CONSTRAINT") {
+        i += 2;
+    }
+    Some(
+        text[tokens.get(i)?.range.start..]
+            .trim_end_matches(';')
+            .trim_end(),
+    )
+}
+
+/// The name PostgreSQL gives an unnamed constraint: `<table>_<first column>_<suffix>`.
+pub(crate) fn default_constraint_name(table: &Name, columns: &[String], suffix: &str) -> String {
+    match columns.first() {
+        Some(column) => format!("{}_{}_{suffix}", table.name, column),
+        None => format!("{}_{suffix}", table.name),
+    }
+}
+
+/// `ALTER TABLE` text cut from the source when possible, else `fallback`.
+pub(crate) fn source_or(source: &str, range: &Range<usize>, fallback: String) -> String {
+    source
+        .get(range.clone())
+        .filter(|t| {
+            let lower = t.trim_start().to_ascii_lowercase();
+            lower.starts_with("alter") || lower.starts_with("create") || lower.starts_with("add")
+        })
+        .map_or(fallback, |t| t.trim_end_matches(';').trim_end().to_owned())
+}
+
+/// The online plan for a `UNIQUE` or `PRIMARY KEY` constraint: build its index concurrently,
+/// prove the key columns non-null without a long lock, then attach the index as the constraint.
+pub(crate) fn index_then_constraint(
+    cx: &crate::context::Context<'_>,
+    table: &Name,
+    name: &str,
+    columns: &[String],
+    column: Option<&crate::model::ColumnDef>,
+    kind: &str,
+) -> String {
+    use crate::model::quote_ident;
+    let index = quote_ident(name);
+    let list = columns
+        .iter()
+        .map(|c| quote_ident(c))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut plan = Vec::new();
+    if let Some(column) = column {
+        plan.push(format!(
+            "ALTER TABLE {table} ADD COLUMN {} {};  -- without {kind}",
+            quote_ident(&column.name),
+            column.data_type
+        ));
+    }
+    let partitioned = cx.schema.table(table).is_some_and(|t| t.partitioned);
+    if partitioned {
+        plan.push(format!(
+            "{table} is partitioned, where CONCURRENTLY is impossible: CREATE UNIQUE INDEX {index} ON ONLY {table} ({list}); then on each partition CREATE UNIQUE INDEX CONCURRENTLY … and ALTER INDEX {index} ATTACH PARTITION …"
+        ));
+    } else {
+        plan.push(format!(
+            "CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({list});  -- CONCURRENTLY cannot run in a transaction block: {}",
+            cx.settings.target_framework().outside_transaction_advice()
+        ));
+    }
+    if kind == "PRIMARY KEY" {
+        let known = cx.schema.table(table);
+        for c in columns {
+            if known.is_some_and(|t| t.column(c).is_some_and(|col| col.not_null)) {
+                continue;
+            }
+            let check = quote_ident(&format!("{}_{c}_not_null", table.name));
+            let col = quote_ident(c);
+            plan.push(format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({col} IS NOT NULL) NOT VALID; then, in a separate transaction, ALTER TABLE {table} VALIDATE CONSTRAINT {check};{}",
+                if cx.pg_version() >= 12 {
+                    ""
+                } else {
+                    "  -- before PostgreSQL 12 the next step still scans for NULLs"
+                }
+            ));
+        }
+    }
+    plan.push(format!(
+        "ALTER TABLE {table} ADD CONSTRAINT {index} {kind} USING INDEX {index};  -- brief lock, no index build"
+    ));
+    steps(
+        "build the index without blocking traffic, then attach it:",
+        &plan,
+    )
+}
+
+/// The online plan for an index on a partitioned table: `ON ONLY` the parent, then each
+/// partition's index built concurrently and attached.
+pub(crate) fn partitioned_index_plan(
+    cx: &crate::context::Context<'_>,
+    statement: &Statement,
+    index: &crate::model::CreateIndex,
+) -> String {
+    let parent_index = index
+        .name
+        .as_ref()
+        .map_or_else(|| "<parent_index>".to_owned(), ToString::to_string);
+    let text = cx.source.get(statement.range.clone()).unwrap_or_default();
+    let (tokens, _) = tokenize(text);
+    let columns = tokens
+        .iter()
+        .position(|t| t.is_word(text, "ON"))
+        .and_then(|on| tokens[on..].iter().find(|t| t.is_punct(text, "(")))
+        .map(|open| text[open.range.start..].trim_end_matches(';').trim_end())
+        .unwrap_or("(…)");
+    let unique = if index.unique { "UNIQUE " } else { "" };
+    let mut plan = vec![format!(
+        "CREATE {unique}INDEX {parent_index} ON ONLY {} {columns};  -- the parent alone: instant, invalid until every partition is attached",
+        index.table
+    )];
+    let partitions = cx.schema.partitions(&index.table);
+    if partitions.is_empty() {
+        plan.push(format!(
+            "for each partition p of {}: CREATE {unique}INDEX CONCURRENTLY p_idx ON p {columns};  -- outside a transaction block",
+            index.table
+        ));
+        plan.push(format!(
+            "ALTER INDEX {parent_index} ATTACH PARTITION p_idx;  -- for each partition"
+        ));
+    } else {
+        for partition in partitions {
+            // `events_user_id_idx` on `events_2024` becomes `events_2024_user_id_idx`.
+            let own = index.name.as_ref().map_or("idx", |n| n.name.as_str());
+            let own = own
+                .strip_prefix(index.table.name.as_str())
+                .and_then(|rest| rest.strip_prefix('_'))
+                .unwrap_or(own);
+            let child = crate::model::quote_ident(&format!("{}_{own}", partition.name.name));
+            plan.push(format!(
+                "CREATE {unique}INDEX CONCURRENTLY {child} ON {} {columns};  -- outside a transaction block",
+                partition.name
+            ));
+            plan.push(format!(
+                "ALTER INDEX {parent_index} ATTACH PARTITION {child};"
+            ));
+        }
+    }
+    steps(
+        "CONCURRENTLY is impossible on a partitioned table; build the index partition by partition instead:",
+        &plan,
+    )
+}
+
+/// Why PostgreSQL would reject `ADD CONSTRAINT … UNIQUE | PRIMARY KEY USING INDEX index` on
+/// `table`, when the schema knows the index; `None` when it would not (or it cannot tell).
+pub(crate) fn using_index_problem(
+    cx: &crate::context::Context<'_>,
+    table: &Name,
+    index: &str,
+) -> Option<String> {
+    let known = cx.schema.index(&Name {
+        schema: table.schema.clone(),
+        name: index.to_owned(),
+    })?;
+    if !known.table.matches(table) {
+        Some(format!(
+            "`{index}` is an index of `{}`, not of `{table}`",
+            known.table
+        ))
+    } else if !known.unique {
+        Some(format!("`{index}` is not a unique index"))
+    } else if !known.valid {
+        Some(format!(
+            "`{index}` was built ON ONLY `{table}` and is not valid until every partition's index is attached"
+        ))
+    } else {
+        None
+    }
+}
+
+/// A caution for help that recommends building an index concurrently: PostgreSQL 14.0–14.3 could
+/// build such indexes corrupt. Target versions are majors, so every target 14 gets the caution.
+pub(crate) fn pg14_concurrently_caution(pg_version: u32) -> &'static str {
+    if pg_version == 14 {
+        "\non PostgreSQL 14 make sure the server runs 14.4 or later: 14.0–14.3 could build indexes CONCURRENTLY that silently miss rows"
+    } else {
+        ""
     }
 }

@@ -6,8 +6,11 @@ use crate::rules::{alter_actions, steps};
 declare_rule! {
     /// ## What it does
     /// Flags `ALTER COLUMN … SET NOT NULL` (and PostgreSQL 18's validated
-    /// `ADD CONSTRAINT … NOT NULL col`) on an existing table, unless the target is PostgreSQL 12+
-    /// and a validated `CHECK (col IS NOT NULL)` constraint on the column already exists.
+    /// `ADD CONSTRAINT … NOT NULL col`) on an existing table, unless the column is already
+    /// `NOT NULL`, or the target is PostgreSQL 12+ and a `CHECK (col IS NOT NULL)` constraint
+    /// validated in this or an earlier migration proves it. A `NOT VALID` check does not count.
+    /// Also flags the named `NOT NULL` constraint form when the target is older than
+    /// PostgreSQL 18, where it does not exist.
     ///
     /// ## Why is this bad?
     /// PostgreSQL scans the whole table to prove there is no `NULL` while holding an
@@ -47,27 +50,38 @@ impl Rule for SetNotNull {
 
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         for (alter, action) in alter_actions(statement) {
-            let column = match &action.kind {
-                ActionKind::SetNotNull { column } => column,
+            let table = &alter.table;
+            let (column, native) = match &action.kind {
+                ActionKind::SetNotNull { column } => (column, false),
                 ActionKind::AddConstraint {
                     constraint,
-                    not_valid: false,
+                    not_valid,
                 } => match &constraint.kind {
-                    ConstraintKind::NotNull { column } => column,
+                    ConstraintKind::NotNull { column } if cx.pg_version() < 18 => {
+                        out.report(
+                            action.range.clone(),
+                            format!(
+                                "a named `NOT NULL` constraint{} needs PostgreSQL 18, but the target is {}: the statement fails",
+                                if *not_valid { " with NOT VALID" } else { "" },
+                                cx.pg_version()
+                            ),
+                            help(cx.pg_version(), table, column),
+                        );
+                        continue;
+                    }
+                    ConstraintKind::NotNull { column } if !not_valid => (column, true),
                     _ => continue,
                 },
                 _ => continue,
             };
-            let table = &alter.table;
-            if cx.is_new_table(table)
-                || (cx.pg_version() >= 12 && has_validated_check(cx, table, column))
-            {
+            if cx.is_new_table(table) || is_proven(cx, table, column) {
                 continue;
             }
             out.report(
                 action.range.clone(),
                 format!(
-                    "making `{table}.{column}` NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock, blocking every read and write until the scan ends"
+                    "making `{table}.{column}` NOT NULL{} scans the whole table under an ACCESS EXCLUSIVE lock, blocking every read and write until the scan ends",
+                    if native { " with a validated constraint" } else { "" }
                 ),
                 help(cx.pg_version(), table, column),
             );
@@ -75,11 +89,12 @@ impl Rule for SetNotNull {
     }
 }
 
-fn has_validated_check(cx: &Context<'_>, table: &Name, column: &str) -> bool {
+/// Whether the column is already `NOT NULL` (no scan on any version), or, on PostgreSQL 12+,
+/// proven non-null by a constraint validated in this or an earlier migration.
+fn is_proven(cx: &Context<'_>, table: &Name, column: &str) -> bool {
     cx.schema.table(table).is_some_and(|t| {
-        t.not_null_checks
-            .iter()
-            .any(|c| c.validated && c.column == column)
+        t.column(column).is_some_and(|c| c.not_null)
+            || (cx.pg_version() >= 12 && t.proves_not_null(column))
     })
 }
 

@@ -1,0 +1,126 @@
+use crate::context::Context;
+use crate::lexer::{TokenKind, tokenize};
+use crate::model::{ActionKind, ConstraintKind, Statement, quote_ident};
+use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rules::{alter_actions, constraint_body, default_constraint_name, steps};
+
+declare_rule! {
+    /// ## What it does
+    /// Flags `ALTER TABLE … ADD [CONSTRAINT …] CHECK (…)` without `NOT VALID` on an existing
+    /// table, and `ADD COLUMN … CHECK (…)`, which validates its check the same way.
+    ///
+    /// ## Why is this bad?
+    /// PostgreSQL checks every existing row while holding an `ACCESS EXCLUSIVE` lock, which
+    /// blocks every read and write for the whole scan. Added `NOT VALID`, the constraint applies
+    /// to new and updated rows at once, without the scan; `VALIDATE CONSTRAINT` then checks the
+    /// old rows under a `SHARE UPDATE EXCLUSIVE` lock, which lets reads and writes continue.
+    ///
+    /// ## Example
+    /// ```sql
+    /// ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0);
+    /// ```
+    ///
+    /// ## Use instead
+    /// ```sql
+    /// ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0) NOT VALID;
+    /// -- in a separate transaction:
+    /// ALTER TABLE orders VALIDATE CONSTRAINT orders_total_positive;
+    /// ```
+    ///
+    /// ## References
+    /// - PostgreSQL documentation: [ALTER TABLE, ADD table_constraint … NOT VALID](https://www.postgresql.org/docs/current/sql-altertable.html#SQL-ALTERTABLE-DESC-ADD-TABLE-CONSTRAINT)
+    pub(crate) struct AddCheckConstraint {
+        name: "add-check-constraint",
+        category: Locking,
+        severity: Error,
+        summary: "adding a CHECK constraint without NOT VALID scans the table under an ACCESS EXCLUSIVE lock",
+        since: "0.1.0",
+    }
+}
+
+impl Rule for AddCheckConstraint {
+    fn meta(&self) -> &'static RuleMeta {
+        &Self::META
+    }
+
+    fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
+        for (alter, action) in alter_actions(statement) {
+            let table = &alter.table;
+            if cx.is_new_table(table) {
+                continue;
+            }
+            let (name, body, column) = match &action.kind {
+                ActionKind::AddConstraint {
+                    constraint,
+                    not_valid: false,
+                } => {
+                    let ConstraintKind::Check { expr, .. } = &constraint.kind else {
+                        continue;
+                    };
+                    let name = constraint.name.clone().unwrap_or_else(|| {
+                        default_constraint_name(table, &first_column(expr), "check")
+                    });
+                    let body = constraint_body(cx.source, &action.range)
+                        .map_or_else(|| format!("CHECK ({expr})"), str::to_owned);
+                    (name, body, None)
+                }
+                ActionKind::AddColumn(column) => {
+                    let Some(expr) = &column.check else { continue };
+                    let name =
+                        default_constraint_name(table, std::slice::from_ref(&column.name), "check");
+                    (name, format!("CHECK ({expr})"), Some(column))
+                }
+                _ => continue,
+            };
+            let constraint = quote_ident(&name);
+            let mut plan = Vec::new();
+            if let Some(column) = column {
+                plan.push(format!(
+                    "ALTER TABLE {table} ADD COLUMN {} {};  -- without the CHECK",
+                    quote_ident(&column.name),
+                    column.data_type
+                ));
+            }
+            plan.push(format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {constraint} {body} NOT VALID;  -- brief lock, no scan; new rows are checked at once"
+            ));
+            plan.push(format!(
+                "in a separate transaction: ALTER TABLE {table} VALIDATE CONSTRAINT {constraint};  -- scans under SHARE UPDATE EXCLUSIVE: reads and writes continue"
+            ));
+            let what = match column {
+                Some(c) => format!("adding column `{}` with a CHECK constraint", c.name),
+                None => format!("adding CHECK constraint `{name}`"),
+            };
+            out.report(
+                action.range.clone(),
+                format!("{what} checks every row of `{table}` under an ACCESS EXCLUSIVE lock, blocking every read and write until the scan ends"),
+                steps("add it without the scan, then validate it without blocking traffic:", &plan),
+            );
+        }
+    }
+}
+
+/// The first column an expression names, as PostgreSQL uses it for a check's default name.
+fn first_column(expr: &str) -> Vec<String> {
+    const NOT_COLUMNS: &[&str] = &[
+        "and", "or", "not", "is", "null", "true", "false", "in", "between", "like", "ilike",
+        "similar", "to", "any", "all", "some", "case", "when", "then", "else", "end", "value",
+        "distinct", "from", "array", "cast", "as", "collate",
+    ];
+    let (tokens, _) = tokenize(expr);
+    tokens
+        .iter()
+        .enumerate()
+        .find_map(|(i, t)| {
+            let word = match t.kind {
+                TokenKind::Word => t.text(expr).to_lowercase(),
+                TokenKind::QuotedIdent => t.text(expr).trim_matches('"').to_owned(),
+                _ => return None,
+            };
+            let call = tokens.get(i + 1).is_some_and(|n| n.is_punct(expr, "("));
+            let cast = i > 0 && tokens[i - 1].is_punct(expr, "::");
+            (!call && !cast && !NOT_COLUMNS.contains(&word.as_str())).then_some(word)
+        })
+        .into_iter()
+        .collect()
+}

@@ -1,0 +1,197 @@
+use crate::context::Context;
+use crate::model::{ActionKind, ConstraintKind, Name, Statement, quote_ident};
+use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rules::{alter_actions, constraint_body, default_constraint_name, steps};
+
+declare_rule! {
+    /// ## What it does
+    /// Flags a foreign key added without `NOT VALID` to a table that existed before this
+    /// migration: `ALTER TABLE … ADD [CONSTRAINT …] FOREIGN KEY … REFERENCES …` and
+    /// `ALTER TABLE … ADD COLUMN … REFERENCES …`.
+    ///
+    /// ## Why is this bad?
+    /// Adding a foreign key takes a `SHARE ROW EXCLUSIVE` lock on **both** tables, the
+    /// referencing one and the referenced one, which blocks every `INSERT`, `UPDATE` and `DELETE`
+    /// on both while PostgreSQL checks every existing row. The referenced table is often the
+    /// busiest one (`users`, `accounts`). `ADD COLUMN … REFERENCES` also takes an
+    /// `ACCESS EXCLUSIVE` lock on the referencing table until the transaction commits.
+    ///
+    /// Added `NOT VALID`, the key is enforced for new rows at once and the locks are brief;
+    /// `VALIDATE CONSTRAINT` then checks the old rows under `SHARE UPDATE EXCLUSIVE` on the
+    /// referencing table and `ROW SHARE` on the referenced one, so traffic continues.
+    /// Before PostgreSQL 18 a partitioned table cannot take a `NOT VALID` foreign key: add it to
+    /// each partition first.
+    ///
+    /// ## Example
+    /// ```sql
+    /// ALTER TABLE orders ADD CONSTRAINT orders_user_id_fkey FOREIGN KEY (user_id) REFERENCES users (id);
+    /// ```
+    ///
+    /// ## Use instead
+    /// ```sql
+    /// ALTER TABLE orders ADD CONSTRAINT orders_user_id_fkey FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;
+    /// -- in a separate transaction:
+    /// ALTER TABLE orders VALIDATE CONSTRAINT orders_user_id_fkey;
+    /// ```
+    ///
+    /// ## References
+    /// - PostgreSQL documentation: [ALTER TABLE, ADD table_constraint … NOT VALID](https://www.postgresql.org/docs/current/sql-altertable.html#SQL-ALTERTABLE-DESC-ADD-TABLE-CONSTRAINT)
+    /// - [Table-level locks](https://www.postgresql.org/docs/current/explicit-locking.html#LOCKING-TABLES)
+    pub(crate) struct AddForeignKey {
+        name: "add-foreign-key",
+        category: Locking,
+        severity: Error,
+        summary: "adding a foreign key without NOT VALID blocks writes on both tables while every row is checked",
+        since: "0.1.0",
+    }
+}
+
+impl Rule for AddForeignKey {
+    fn meta(&self) -> &'static RuleMeta {
+        &Self::META
+    }
+
+    fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
+        for (alter, action) in alter_actions(statement) {
+            let table = &alter.table;
+            if cx.is_new_table(table) {
+                continue;
+            }
+            let partitioned_before_18 =
+                cx.pg_version() < 18 && cx.schema.table(table).is_some_and(|t| t.partitioned);
+            match &action.kind {
+                ActionKind::AddConstraint {
+                    constraint,
+                    not_valid: false,
+                } => {
+                    let ConstraintKind::ForeignKey {
+                        columns,
+                        references,
+                        ..
+                    } = &constraint.kind
+                    else {
+                        continue;
+                    };
+                    let name = constraint
+                        .name
+                        .clone()
+                        .unwrap_or_else(|| default_constraint_name(table, columns, "fkey"));
+                    let body = constraint_body(cx.source, &action.range).map_or_else(
+                        || {
+                            format!(
+                                "FOREIGN KEY ({}) REFERENCES {references}",
+                                columns
+                                    .iter()
+                                    .map(|c| quote_ident(c))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        },
+                        str::to_owned,
+                    );
+                    out.report(
+                        action.range.clone(),
+                        format!(
+                            "adding foreign key `{name}` takes SHARE ROW EXCLUSIVE locks on {}, blocking every INSERT, UPDATE and DELETE {} while every row of `{table}` is checked",
+                            both(table, references),
+                            if references.matches(table) { "on it" } else { "on both tables" }
+                        ),
+                        plan(table, &name, &body, None, partitioned_before_18),
+                    );
+                }
+                ActionKind::AddColumn(column) => {
+                    let Some(references) = &column.references else {
+                        continue;
+                    };
+                    let columns = std::slice::from_ref(&column.name);
+                    let name = default_constraint_name(table, columns, "fkey");
+                    let referenced = if column.referenced_columns.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " ({})",
+                            column
+                                .referenced_columns
+                                .iter()
+                                .map(|c| quote_ident(c))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    };
+                    let body = format!(
+                        "FOREIGN KEY ({}) REFERENCES {references}{referenced}",
+                        quote_ident(&column.name)
+                    );
+                    let scan = if column.default.as_ref().is_some_and(|d| !d.is_null) {
+                        format!(
+                            ", and every row of `{table}` is checked against `{references}` because the column has a default"
+                        )
+                    } else {
+                        String::new()
+                    };
+                    let referenced_lock = if references.matches(table) {
+                        String::new()
+                    } else {
+                        format!(
+                            " and a SHARE ROW EXCLUSIVE lock on `{references}` (blocking every INSERT, UPDATE and DELETE on it)"
+                        )
+                    };
+                    out.report(
+                        action.range.clone(),
+                        format!(
+                            "adding column `{}` with REFERENCES `{references}` takes an ACCESS EXCLUSIVE lock on `{table}` (blocking every read and write){referenced_lock} until the transaction commits{scan}",
+                            column.name
+                        ),
+                        plan(table, &name, &body, Some(column), partitioned_before_18),
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn both(table: &Name, references: &Name) -> String {
+    if references.matches(table) {
+        format!("`{table}`")
+    } else {
+        format!("both `{table}` and the referenced table `{references}`")
+    }
+}
+
+fn plan(
+    table: &Name,
+    name: &str,
+    body: &str,
+    column: Option<&crate::model::ColumnDef>,
+    partitioned_before_18: bool,
+) -> String {
+    let constraint = quote_ident(name);
+    let mut plan = Vec::new();
+    if let Some(column) = column {
+        plan.push(format!(
+            "ALTER TABLE {table} ADD COLUMN {} {};  -- without REFERENCES",
+            quote_ident(&column.name),
+            column.data_type
+        ));
+    }
+    if partitioned_before_18 {
+        plan.push(format!(
+            "before PostgreSQL 18 a partitioned table cannot take a NOT VALID foreign key: on each partition of {table}, ADD CONSTRAINT … {body} NOT VALID, then VALIDATE CONSTRAINT in a separate transaction"
+        ));
+        plan.push(format!(
+            "ALTER TABLE {table} ADD CONSTRAINT {constraint} {body};  -- the partitions' validated keys are reused, no scan"
+        ));
+    } else {
+        plan.push(format!(
+            "ALTER TABLE {table} ADD CONSTRAINT {constraint} {body} NOT VALID;  -- brief locks, no scan; new rows are checked at once"
+        ));
+        plan.push(format!(
+            "in a separate transaction: ALTER TABLE {table} VALIDATE CONSTRAINT {constraint};  -- SHARE UPDATE EXCLUSIVE and ROW SHARE: reads and writes continue on both tables"
+        ));
+    }
+    steps(
+        "add the key without the long locks, then validate it:",
+        &plan,
+    )
+}

@@ -1,0 +1,101 @@
+use crate::context::Context;
+use crate::model::{ActionKind, ConstraintKind, Statement};
+use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rules::{
+    alter_actions, default_constraint_name, index_then_constraint, using_index_problem,
+};
+
+declare_rule! {
+    /// ## What it does
+    /// Flags `ALTER TABLE … ADD [CONSTRAINT …] UNIQUE (…)` and `ADD COLUMN … UNIQUE` on a table
+    /// that existed before this migration. `ADD CONSTRAINT … UNIQUE USING INDEX` is not flagged.
+    ///
+    /// ## Why is this bad?
+    /// PostgreSQL builds the unique index while holding an `ACCESS EXCLUSIVE` lock on the table,
+    /// which blocks every read and write for the whole build, and the build fails on the first
+    /// duplicate. Build the index with `CREATE UNIQUE INDEX CONCURRENTLY` (reads and writes
+    /// continue), then attach it as the constraint with `USING INDEX`, which is instant.
+    ///
+    /// ## Example
+    /// ```sql
+    /// ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);
+    /// ```
+    ///
+    /// ## Use instead
+    /// ```sql
+    /// CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);  -- outside a transaction block
+    /// ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_key;
+    /// ```
+    ///
+    /// ## References
+    /// - PostgreSQL documentation: [ALTER TABLE, ADD table_constraint_using_index](https://www.postgresql.org/docs/current/sql-altertable.html#SQL-ALTERTABLE-DESC-ADD-TABLE-CONSTRAINT-USING-INDEX)
+    pub(crate) struct AddUniqueConstraint {
+        name: "add-unique-constraint",
+        category: Locking,
+        severity: Error,
+        summary: "adding a UNIQUE constraint builds its index under an ACCESS EXCLUSIVE lock",
+        since: "0.1.0",
+    }
+}
+
+impl Rule for AddUniqueConstraint {
+    fn meta(&self) -> &'static RuleMeta {
+        &Self::META
+    }
+
+    fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
+        for (alter, action) in alter_actions(statement) {
+            let table = &alter.table;
+            if cx.is_new_table(table) {
+                continue;
+            }
+            let (name, columns, column) = match &action.kind {
+                ActionKind::AddConstraint { constraint, .. } => match &constraint.kind {
+                    ConstraintKind::Unique {
+                        columns,
+                        using_index: None,
+                    } => (
+                        constraint
+                            .name
+                            .clone()
+                            .unwrap_or_else(|| default_constraint_name(table, columns, "key")),
+                        columns.clone(),
+                        None,
+                    ),
+                    ConstraintKind::Unique {
+                        using_index: Some(index),
+                        ..
+                    } => {
+                        if let Some(problem) = using_index_problem(cx, table, index) {
+                            out.report(
+                                action.range.clone(),
+                                format!("PostgreSQL rejects this USING INDEX form and the migration fails: {problem}"),
+                                format!("attach a valid unique index of `{table}`: CREATE UNIQUE INDEX CONCURRENTLY … ON {table} (…); then ADD CONSTRAINT … USING INDEX it"),
+                            );
+                        }
+                        continue;
+                    }
+                    _ => continue,
+                },
+                ActionKind::AddColumn(column) if column.unique && !column.primary_key => {
+                    let columns = vec![column.name.clone()];
+                    (
+                        default_constraint_name(table, &columns, "key"),
+                        columns,
+                        Some(column),
+                    )
+                }
+                _ => continue,
+            };
+            let what = match column {
+                Some(c) => format!("adding column `{}` with UNIQUE", c.name),
+                None => format!("adding UNIQUE constraint `{name}`"),
+            };
+            out.report(
+                action.range.clone(),
+                format!("{what} builds a unique index on `{table}` under an ACCESS EXCLUSIVE lock, blocking every read and write until the whole index is built"),
+                index_then_constraint(cx, table, &name, &columns, column, "UNIQUE"),
+            );
+        }
+    }
+}

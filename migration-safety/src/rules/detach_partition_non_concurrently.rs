@@ -1,0 +1,90 @@
+use crate::context::Context;
+use crate::model::{ActionKind, Statement};
+use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rules::alter_actions;
+
+declare_rule! {
+    /// ## What it does
+    /// Flags `ALTER TABLE … DETACH PARTITION …` without `CONCURRENTLY` when the partitioned
+    /// table existed before this migration.
+    ///
+    /// ## Why is this bad?
+    /// A plain detach takes an `ACCESS EXCLUSIVE` lock on the partitioned table and on the
+    /// partition, which blocks every read and write on the whole partitioned table while it waits
+    /// for running queries and until it commits.
+    ///
+    /// PostgreSQL 14 added `DETACH PARTITION … CONCURRENTLY`, which takes only a
+    /// `SHARE UPDATE EXCLUSIVE` lock on the partitioned table. It runs as two transactions, so it
+    /// cannot run in a transaction block, and it is not allowed while the table has a default
+    /// partition. If it is interrupted, finish it with `DETACH PARTITION … FINALIZE`. Before
+    /// PostgreSQL 14 there is no online form: the rule still reports the lock, and the help says
+    /// how to keep it short.
+    ///
+    /// ## Example
+    /// ```sql
+    /// ALTER TABLE events DETACH PARTITION events_2023;
+    /// ```
+    ///
+    /// ## Use instead
+    /// ```sql
+    /// ALTER TABLE events DETACH PARTITION events_2023 CONCURRENTLY;  -- PostgreSQL 14+, outside a transaction block
+    /// ```
+    ///
+    /// ## References
+    /// - PostgreSQL documentation: [ALTER TABLE, DETACH PARTITION](https://www.postgresql.org/docs/current/sql-altertable.html#SQL-ALTERTABLE-DETACH-PARTITION)
+    pub(crate) struct DetachPartitionNonConcurrently {
+        name: "detach-partition-non-concurrently",
+        category: Locking,
+        severity: Error,
+        summary: "detaching a partition without CONCURRENTLY blocks every read and write on the partitioned table",
+        since: "0.1.0",
+    }
+}
+
+impl Rule for DetachPartitionNonConcurrently {
+    fn meta(&self) -> &'static RuleMeta {
+        &Self::META
+    }
+
+    fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
+        for (alter, action) in alter_actions(statement) {
+            let ActionKind::DetachPartition {
+                partition,
+                concurrently: false,
+            } = &action.kind
+            else {
+                continue;
+            };
+            let table = &alter.table;
+            if cx.is_new_table(table) {
+                continue;
+            }
+            let help = if cx.pg_version() >= 14 {
+                let text = cx
+                    .source
+                    .get(action.range.clone())
+                    .filter(|t| t.to_ascii_lowercase().starts_with("detach"));
+                let rewritten = text.map_or_else(
+                    || format!("DETACH PARTITION {partition} CONCURRENTLY"),
+                    |t| format!("{} CONCURRENTLY", t.trim_end()),
+                );
+                format!(
+                    "detach it without blocking the partitioned table:\n  ALTER TABLE {table} {rewritten};\nit cannot run in a transaction block ({}) nor while `{table}` has a default partition; if it is interrupted, run ALTER TABLE {table} DETACH PARTITION {partition} FINALIZE",
+                    cx.settings.target_framework().outside_transaction_advice()
+                )
+            } else {
+                format!(
+                    "DETACH PARTITION … CONCURRENTLY needs PostgreSQL 14 (the target is {}): keep the lock short instead: run the detach alone in its own transaction after SET lock_timeout = '5s', and retry if it times out",
+                    cx.pg_version()
+                )
+            };
+            out.report(
+                action.range.clone(),
+                format!(
+                    "detaching `{partition}` without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the partitioned table `{table}` and on `{partition}`, blocking every read and write on all of `{table}` while it waits for running queries and until it commits"
+                ),
+                help,
+            );
+        }
+    }
+}

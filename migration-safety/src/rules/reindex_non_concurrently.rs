@@ -1,0 +1,133 @@
+use crate::context::Context;
+use crate::model::{Name, Statement, StatementKind};
+use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rules::{insert_after, pg14_concurrently_caution, steps};
+
+declare_rule! {
+    /// ## What it does
+    /// Flags `REINDEX` without `CONCURRENTLY` of an index, table, schema or database that
+    /// existed before this migration.
+    ///
+    /// ## Why is this bad?
+    /// A plain `REINDEX` takes a `SHARE` lock on the table, which blocks every `INSERT`, `UPDATE`
+    /// and `DELETE`, and an `ACCESS EXCLUSIVE` lock on each index it rebuilds, which blocks the
+    /// reads that would use it, for the whole rebuild.
+    ///
+    /// PostgreSQL 12 added `REINDEX … CONCURRENTLY` (`SHARE UPDATE EXCLUSIVE`: reads and writes
+    /// continue). Before PostgreSQL 12, build a replacement index concurrently and swap it in.
+    ///
+    /// ## Example
+    /// ```sql
+    /// REINDEX INDEX users_email_idx;
+    /// ```
+    ///
+    /// ## Use instead
+    /// ```sql
+    /// REINDEX INDEX CONCURRENTLY users_email_idx;  -- PostgreSQL 12+, outside a transaction block
+    /// ```
+    /// If it fails, it leaves an invalid `…_ccnew` index behind: drop it with
+    /// `DROP INDEX CONCURRENTLY` and retry. PostgreSQL 14.0 to 14.3 could rebuild indexes
+    /// concurrently that silently miss rows (fixed in 14.4); target versions are major versions,
+    /// so when the target is 14 the help reminds you to run 14.4 or later.
+    ///
+    /// ## References
+    /// - PostgreSQL documentation: [REINDEX, Rebuilding indexes concurrently](https://www.postgresql.org/docs/current/sql-reindex.html#SQL-REINDEX-CONCURRENTLY)
+    pub(crate) struct ReindexNonConcurrently {
+        name: "reindex-non-concurrently",
+        category: Locking,
+        severity: Error,
+        summary: "REINDEX without CONCURRENTLY blocks writes, and reads that use the index, for the whole rebuild",
+        since: "0.1.0",
+    }
+}
+
+impl Rule for ReindexNonConcurrently {
+    fn meta(&self) -> &'static RuleMeta {
+        &Self::META
+    }
+
+    fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
+        let StatementKind::Reindex {
+            target,
+            name,
+            concurrently: false,
+        } = &statement.kind
+        else {
+            return;
+        };
+        let table: Option<Name> = match target.as_str() {
+            "TABLE" => Some(name.clone()),
+            "INDEX" => cx.schema.index(name).map(|i| i.table.clone()),
+            _ => None,
+        };
+        if table.as_ref().is_some_and(|t| cx.is_new_table(t)) {
+            return;
+        }
+        let what = match target.as_str() {
+            "INDEX" => format!("index `{name}`"),
+            "TABLE" => format!("every index of `{name}`"),
+            "SYSTEM" => "the system catalogs".to_owned(),
+            other => format!("every index in {} `{name}`", other.to_lowercase()),
+        };
+        let on = match (&table, target.as_str()) {
+            (Some(t), _) => format!("`{t}`"),
+            (None, "INDEX") => "its table".to_owned(),
+            (None, _) => "each table in turn".to_owned(),
+        };
+        let message = format!(
+            "rebuilding {what} without CONCURRENTLY takes a SHARE lock on {on} and an ACCESS EXCLUSIVE lock on {}, blocking every INSERT, UPDATE and DELETE, and the reads that use the index, until the rebuild ends",
+            if target == "INDEX" {
+                "the index"
+            } else {
+                "each index"
+            }
+        );
+        let help = if target == "SYSTEM" {
+            "system catalogs cannot be reindexed concurrently: run it in a maintenance window, not in a migration".to_owned()
+        } else if cx.pg_version() >= 12 {
+            let rewritten = insert_after(
+                cx.source,
+                &statement.range,
+                &["REINDEX", target],
+                " CONCURRENTLY",
+            )
+            .or_else(|| insert_after(cx.source, &statement.range, &[target], " CONCURRENTLY"))
+            .map_or_else(
+                || format!("REINDEX {target} CONCURRENTLY {name}"),
+                |t| t.trim_end_matches(';').trim_end().to_owned(),
+            );
+            format!(
+                "rebuild it without blocking reads and writes:\n  {rewritten};\nCONCURRENTLY cannot run in a transaction block: {}. If it fails it leaves an invalid `…_ccnew` index: drop it with DROP INDEX CONCURRENTLY and retry{}",
+                cx.settings.target_framework().outside_transaction_advice(),
+                pg14_concurrently_caution(cx.pg_version())
+            )
+        } else if target == "INDEX" {
+            let new = Name {
+                schema: name.schema.clone(),
+                name: format!("{}_new", name.name),
+            };
+            steps(
+                &format!(
+                    "REINDEX CONCURRENTLY needs PostgreSQL 12 (the target is {}); build a replacement instead, outside a transaction block:",
+                    cx.pg_version()
+                ),
+                &[
+                    format!(
+                        "CREATE INDEX CONCURRENTLY {new} ON … (…);  -- the same definition as `{name}`"
+                    ),
+                    format!("DROP INDEX CONCURRENTLY {name};"),
+                    format!(
+                        "ALTER INDEX {new} RENAME TO {};",
+                        crate::model::quote_ident(&name.name)
+                    ),
+                ],
+            )
+        } else {
+            format!(
+                "REINDEX CONCURRENTLY needs PostgreSQL 12 (the target is {}): replace each index with CREATE INDEX CONCURRENTLY of a copy, DROP INDEX CONCURRENTLY of the old one and ALTER INDEX … RENAME, outside a transaction block",
+                cx.pg_version()
+            )
+        };
+        out.report(statement.range.clone(), message, help);
+    }
+}
