@@ -936,6 +936,17 @@ pub enum StatementKind {
         /// Statements inside the body, with ranges in the file.
         body: Vec<Statement>,
     },
+    /// A statement whose only effect that matters for availability is one lock on one
+    /// relation: `CREATE/ALTER/DROP POLICY` and `ALTER VIEW` take `ACCESS EXCLUSIVE` (measured
+    /// on PostgreSQL 15).
+    RelationLock {
+        /// The command, for messages.
+        command: String,
+        /// The relation locked.
+        relation: Name,
+        /// The lock taken.
+        mode: LockMode,
+    },
     /// A statement understood to take no lock that matters for availability
     /// (`COMMENT`, `GRANT`, `CREATE FUNCTION`, `SELECT`, …).
     Harmless {
@@ -1010,7 +1021,7 @@ impl StatementKind {
             Self::Dml { command, .. } | Self::Trigger { command, .. } => (*command).into(),
             Self::Insert { .. } => "INSERT".into(),
             Self::Do { .. } => "DO".into(),
-            Self::Harmless { command } => command.clone(),
+            Self::Harmless { command } | Self::RelationLock { command, .. } => command.clone(),
             Self::Unanalyzed { .. } | Self::SyntaxError { .. } => "statement".into(),
         }
     }
@@ -1112,6 +1123,7 @@ impl StatementKind {
             Self::LockTable { tables, mode } => tables.iter().map(|n| lock(n, *mode)).collect(),
             Self::Dml { table, .. } => vec![lock(table, LockMode::RowExclusive)],
             Self::Insert { table: Some(table) } => vec![lock(table, LockMode::RowExclusive)],
+            Self::RelationLock { relation, mode, .. } => vec![lock(relation, *mode)],
             Self::Trigger { table, command } => {
                 let mode = if *command == "CREATE TRIGGER" {
                     LockMode::ShareRowExclusive

@@ -481,6 +481,17 @@ impl Lowering<'_> {
                 tables: lock.tables.iter().map(|t| name(&t.name)).collect(),
                 mode: lock.lock_mode.map_or(LockMode::AccessExclusive, lock_mode),
             },
+            S::CreatePolicy(policy) => policy_lock("CREATE POLICY", &policy.table_name),
+            S::AlterPolicy(policy) => policy_lock("ALTER POLICY", &policy.table_name),
+            S::DropPolicy(policy) => policy_lock("DROP POLICY", &policy.table_name),
+            S::Copy {
+                source: ast::CopySource::Table { table_name, .. },
+                to: false,
+                ..
+            } => StatementKind::Insert {
+                table: Some(name(&table_name)),
+            },
+            S::Copy { .. } => harmless("COPY"),
             S::CreateTrigger(trigger) => StatementKind::Trigger {
                 table: name(&trigger.table_name),
                 command: "CREATE TRIGGER",
@@ -624,6 +635,15 @@ impl Lowering<'_> {
             (Some(first), Some(last)) => first.range.start..last.range.end,
             _ => 0..0,
         }
+    }
+}
+
+/// `CREATE/ALTER/DROP POLICY` take an `ACCESS EXCLUSIVE` lock on the table (PostgreSQL 15, measured).
+fn policy_lock(command: &str, table: &ObjectName) -> StatementKind {
+    StatementKind::RelationLock {
+        command: command.to_owned(),
+        relation: name(table),
+        mode: LockMode::AccessExclusive,
     }
 }
 

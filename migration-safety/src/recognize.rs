@@ -431,7 +431,7 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
                 index_keyword_end,
             }));
         }
-        if !unique && let Some(create) = create_table_like(&mut c) {
+        if !unique && let Some(create) = create_table_fallback(&mut c) {
             return Some(create);
         }
         if !unique && c.eat_all(&["MATERIALIZED", "VIEW"]) {
@@ -457,6 +457,7 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
         })
         .and_then(|prefix| harmless(prefix))
         .or_else(|| alter_index(source, tokens))
+        .or_else(|| alter_view(source, tokens))
         .or_else(|| alter_schema(source, tokens))
 }
 
@@ -554,38 +555,144 @@ const HARMLESS_PREFIXES: &[&str] = &[
     "DISCARD",
 ];
 
-/// `CREATE [UNLOGGED] TABLE [IF NOT EXISTS] name (LIKE source [{INCLUDING | EXCLUDING} …], …)`,
-/// which sqlparser rejects; the cursor is just after `CREATE`.
-fn create_table_like(c: &mut Cursor<'_>) -> Option<StatementKind> {
+/// `CREATE [TEMP | UNLOGGED] TABLE [IF NOT EXISTS] name (…) …` or `… PARTITION OF parent …` in
+/// forms sqlparser rejects (`LIKE … INCLUDING …`, storage options, …); the cursor is just after
+/// `CREATE`. A new table has no readers, so what matters is kept: its columns and types, the
+/// tables its foreign keys reference (locked `SHARE ROW EXCLUSIVE`), and its partition parent.
+fn create_table_fallback(c: &mut Cursor<'_>) -> Option<StatementKind> {
     let start = c.pos;
-    c.eat("UNLOGGED");
+    while ["GLOBAL", "LOCAL", "TEMP", "TEMPORARY", "UNLOGGED"]
+        .iter()
+        .any(|k| c.eat(k))
+    {}
     if !c.eat("TABLE") {
         c.pos = start;
         return None;
     }
     let if_not_exists = c.eat_all(&["IF", "NOT", "EXISTS"]);
     let table = c.name()?;
-    c.eat_punct("(").then_some(())?;
-    loop {
-        c.eat("LIKE").then_some(())?;
-        c.name()?;
-        while c.eat("INCLUDING") || c.eat("EXCLUDING") {
-            c.ident()?;
+    let partition_of = if c.eat_all(&["PARTITION", "OF"]) {
+        Some(c.name()?)
+    } else {
+        None
+    };
+    let mut columns = Vec::new();
+    let mut constraints = Vec::new();
+    let open = c.pos;
+    if c.skip_parens() {
+        let inside = &c.tokens[open + 1..c.pos - 1];
+        // `CREATE TABLE t ()` is valid; an empty element (`(a int,)`) is not.
+        if !inside.is_empty() {
+            for element in split_top_level(c.source, inside) {
+                table_element(c.source, element, &mut columns, &mut constraints)?;
+            }
         }
-        if !c.eat_punct(",") {
-            break;
+    } else if partition_of.is_none() {
+        return None;
+    }
+    let rest = &c.tokens[c.pos..];
+    let partition_by = rest
+        .windows(2)
+        .any(|w| w[0].is_word(c.source, "PARTITION") && w[1].is_word(c.source, "BY"));
+    Some(StatementKind::CreateTable(crate::model::CreateTable {
+        table,
+        columns,
+        constraints,
+        partition_of,
+        partition_by,
+        if_not_exists,
+    }))
+}
+
+/// One element of a `CREATE TABLE` list: `LIKE …`, a table constraint, or a column definition.
+fn table_element(
+    source: &str,
+    element: &[Token],
+    columns: &mut Vec<crate::model::ColumnDef>,
+    constraints: &mut Vec<Constraint>,
+) -> Option<()> {
+    const CONSTRAINT_WORDS: &[&str] = &[
+        "CONSTRAINT",
+        "CHECK",
+        "UNIQUE",
+        "PRIMARY",
+        "FOREIGN",
+        "EXCLUDE",
+        "NOT",
+        "NULL",
+        "DEFAULT",
+        "REFERENCES",
+        "GENERATED",
+        "COLLATE",
+    ];
+    let references = |tokens: &[Token]| {
+        let at = tokens
+            .iter()
+            .position(|t| t.is_word(source, "REFERENCES"))?;
+        Cursor::new(source, &tokens[at + 1..]).name()
+    };
+    let first = element.first()?;
+    if first.is_word(source, "LIKE") {
+        return Some(());
+    }
+    if [
+        "CONSTRAINT",
+        "CHECK",
+        "UNIQUE",
+        "PRIMARY",
+        "FOREIGN",
+        "EXCLUDE",
+    ]
+    .iter()
+    .any(|k| first.is_word(source, k))
+    {
+        if let Some(referenced) = references(element) {
+            constraints.push(Constraint {
+                name: None,
+                kind: ConstraintKind::ForeignKey {
+                    columns: Vec::new(),
+                    references: referenced,
+                    referenced_columns: Vec::new(),
+                },
+            });
+        }
+        return Some(());
+    }
+    let mut c = Cursor::new(source, element);
+    let name = c.ident()?;
+    let type_start = c.pos;
+    while !c.at_end() && !CONSTRAINT_WORDS.iter().any(|k| c.is(k)) {
+        if !c.skip_parens() {
+            c.pos += 1;
         }
     }
-    (c.eat_punct(")") && c.at_end()).then(|| {
-        StatementKind::CreateTable(crate::model::CreateTable {
-            table,
-            columns: Vec::new(),
-            constraints: Vec::new(),
-            partition_of: None,
-            partition_by: false,
-            if_not_exists,
-        })
-    })
+    let type_tokens = &element[type_start..c.pos];
+    let data_type = match (type_tokens.first(), type_tokens.last()) {
+        (Some(first), Some(last)) => {
+            crate::model::TypeName::parse(&source[first.range.start..last.range.end])
+        }
+        _ => return None,
+    };
+    let options = &element[c.pos..];
+    let has = |a: &str, b: &str| {
+        options
+            .windows(2)
+            .any(|w| w[0].is_word(source, a) && w[1].is_word(source, b))
+    };
+    let primary_key = has("PRIMARY", "KEY");
+    columns.push(crate::model::ColumnDef {
+        name,
+        data_type,
+        not_null: has("NOT", "NULL") || primary_key,
+        default: None,
+        generated: None,
+        primary_key,
+        unique: options.iter().any(|t| t.is_word(source, "UNIQUE")),
+        references: references(options),
+        referenced_columns: Vec::new(),
+        check: None,
+    });
+    Some(())
 }
 
 /// `CREATE DOMAIN name [AS] type [COLLATE c] [DEFAULT e] [[CONSTRAINT n] NOT NULL | NULL | CHECK (…)]…`
@@ -681,6 +788,27 @@ fn alter_domain(source: &str, tokens: &[Token]) -> Option<StatementKind> {
         return None;
     };
     Some(StatementKind::AlterDomain { name, action })
+}
+
+/// `ALTER [MATERIALIZED] VIEW [IF EXISTS] v …` takes `ACCESS EXCLUSIVE` on the view (measured on
+/// PostgreSQL 15 for `RENAME TO`; every other form is at least as strong or harmless).
+fn alter_view(source: &str, tokens: &[Token]) -> Option<StatementKind> {
+    let mut c = Cursor::new(source, tokens);
+    c.eat("ALTER").then_some(())?;
+    let materialized = c.eat("MATERIALIZED");
+    c.eat("VIEW").then_some(())?;
+    c.eat_all(&["IF", "EXISTS"]);
+    let relation = c.name()?;
+    (!c.at_end()).then(|| StatementKind::RelationLock {
+        command: if materialized {
+            "ALTER MATERIALIZED VIEW"
+        } else {
+            "ALTER VIEW"
+        }
+        .to_owned(),
+        relation,
+        mode: LockMode::AccessExclusive,
+    })
 }
 
 /// `ALTER INDEX [IF EXISTS] i RENAME TO …` and `SET (…)`/`RESET (…)`: `SHARE UPDATE EXCLUSIVE`.
@@ -886,6 +1014,16 @@ pub(crate) fn certain_syntax_error(source: &str, tokens: &[Token]) -> Option<(St
             if depth < 0 {
                 return Some(("unmatched `)`".to_owned(), token.range.start));
             }
+        }
+    }
+    // PostgreSQL's grammar has no empty list elements anywhere: `,)`, `(,` and `,,` are errors.
+    for pair in tokens.windows(2) {
+        let (a, b) = (pair[0].text(source), pair[1].text(source));
+        let kinds = (pair[0].kind, pair[1].kind);
+        if kinds == (TokenKind::Punct, TokenKind::Punct)
+            && matches!((a, b), (",", ")") | ("(", ",") | (",", ","))
+        {
+            return Some((format!("empty list element: `{a}{b}`"), pair[1].range.start));
         }
     }
     if depth > 0 {
@@ -1118,7 +1256,21 @@ mod tests {
             recognise("CREATE TABLE events_2025 (LIKE events INCLUDING ALL EXCLUDING COMMENTS)"),
             Some(StatementKind::CreateTable(ref t)) if t.table.name == "events_2025"
         ));
-        assert!(recognise("CREATE TABLE t (LIKE s, id int)").is_none());
+        let Some(StatementKind::CreateTable(t)) = recognise(
+            "CREATE UNLOGGED TABLE IF NOT EXISTS t (LIKE s INCLUDING DEFAULTS, id int NOT NULL, owner bigint REFERENCES users (id)) WITH (fillfactor = 70)",
+        ) else {
+            panic!("not recognised")
+        };
+        assert!(t.if_not_exists);
+        assert_eq!(t.columns.len(), 2);
+        assert!(t.columns[0].not_null && t.columns[0].data_type.name == "int4");
+        assert_eq!(t.columns[1].references, Some(Name::new("users")));
+        let Some(StatementKind::CreateTable(p)) = recognise(
+            "CREATE TABLE m_2025 PARTITION OF m FOR VALUES FROM ('2025-01-01') TO ('2026-01-01') WITH (fillfactor = 70)",
+        ) else {
+            panic!("not recognised")
+        };
+        assert_eq!(p.partition_of, Some(Name::new("m")));
     }
 
     #[test]

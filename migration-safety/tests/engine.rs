@@ -78,6 +78,14 @@ fn crlf_and_bom_keep_positions_right() {
 }
 
 #[test]
+fn empty_list_elements_are_syntax_errors() {
+    assert_eq!(
+        rules_found("CREATE TABLE t (id int,);"),
+        [("syntax-error", 1, 24)]
+    );
+}
+
+#[test]
 fn invalid_utf8_is_a_finding_with_a_position() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("1.sql");
@@ -150,6 +158,23 @@ fn unparsed_but_recognised_forms() {
             &[],
         ),
         ("SELECT;", &[]),
+        (
+            "CREATE TABLE t2 (LIKE users INCLUDING ALL, extra int REFERENCES orders);",
+            &["missing-lock-timeout"],
+        ),
+        (
+            "CREATE POLICY p ON users USING (true);",
+            &["missing-lock-timeout"],
+        ),
+        (
+            "DROP POLICY IF EXISTS p ON users;",
+            &["missing-lock-timeout"],
+        ),
+        (
+            "ALTER VIEW IF EXISTS active_users RENAME TO current_users;",
+            &["missing-lock-timeout"],
+        ),
+        ("COPY users (id, email) FROM STDIN;", &[]),
         (
             "ALTER TABLE users ALTER CONSTRAINT users_fk DEFERRABLE INITIALLY DEFERRED;",
             &["missing-lock-timeout"],
