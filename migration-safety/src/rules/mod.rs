@@ -11,6 +11,7 @@ mod concurrently_in_transaction;
 mod create_index_non_concurrently;
 mod drop_column;
 mod drop_table;
+mod ineffective_transaction_marker;
 mod invalid_suppression;
 mod missing_lock_timeout;
 mod rename_column;
@@ -29,6 +30,8 @@ pub(crate) mod meta {
         &super::unused_suppression::UnusedSuppression::META;
     pub(crate) const INVALID_SUPPRESSION: &RuleMeta =
         &super::invalid_suppression::InvalidSuppression::META;
+    pub(crate) const INEFFECTIVE_TRANSACTION_MARKER: &RuleMeta =
+        &super::ineffective_transaction_marker::IneffectiveTransactionMarker::META;
 }
 
 /// Every statement check, in the order findings are produced.
@@ -53,7 +56,11 @@ pub(crate) fn all() -> Vec<&'static RuleMeta> {
     let mut all: Vec<&'static RuleMeta> = ALL
         .iter()
         .map(|r| r.meta())
-        .chain([meta::UNUSED_SUPPRESSION, meta::INVALID_SUPPRESSION])
+        .chain([
+            meta::UNUSED_SUPPRESSION,
+            meta::INVALID_SUPPRESSION,
+            meta::INEFFECTIVE_TRANSACTION_MARKER,
+        ])
         .collect();
     all.sort_by_key(|m| m.name);
     all
