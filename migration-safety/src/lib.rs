@@ -22,6 +22,9 @@
 
 use std::path::{Path, PathBuf};
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 mod context;
 mod diagnostic;
 mod engine;
@@ -42,6 +45,9 @@ mod suppression;
 
 #[cfg(feature = "cli")]
 pub mod cli;
+
+#[doc = include_str!("check_migrations.md")]
+pub use migration_safety_macros::check_migrations;
 
 pub use diagnostic::{Diagnostic, FileReport, Report};
 pub use layout::{Direction, LayoutError, Migration};
