@@ -127,7 +127,7 @@ pub(crate) fn expand(
             );
             quote!(#[ignore = #reason])
         });
-        let doc = format!("Checks `{written}/{}`.", m.file);
+        let doc = format!(" Checks `{}/{}`.", written.trim_start_matches("./"), m.file);
         quote! {
             #[doc = #doc]
             #[test]
@@ -182,4 +182,277 @@ pub(crate) fn expand(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, files: &[(&str, &str)]) {
+        for (name, text) in files {
+            let path = dir.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+    }
+
+    /// The expansion, pretty-printed, with the temporary directory replaced by `$CRATE`.
+    fn expansion(root: &Path, args: TokenStream) -> String {
+        let tokens = expand(
+            args,
+            quote!(
+                mod migrations {}
+            ),
+            root,
+        )
+        .unwrap();
+        let file: syn::File = syn::parse2(tokens).unwrap();
+        prettyplease::unparse(&file).replace(&root.to_string_lossy().into_owned(), "$CRATE")
+    }
+
+    fn error(root: &Path, args: TokenStream, item: TokenStream) -> String {
+        match expand(args, item, root) {
+            Ok(_) => panic!("expected a compile error"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn sqlx_expansion() {
+        let root = tempfile::tempdir().unwrap();
+        write(
+            root.path(),
+            &[
+                (
+                    "migrations/20240101000000_create_users.sql",
+                    "CREATE TABLE users (id bigint);",
+                ),
+                (
+                    "migrations/20240201000000_users_email.up.sql",
+                    "ALTER TABLE users ADD COLUMN email text;",
+                ),
+                (
+                    "migrations/20240201000000_users_email.down.sql",
+                    "ALTER TABLE users DROP COLUMN email;",
+                ),
+                ("migrations/README.md", "not a migration"),
+            ],
+        );
+        insta::assert_snapshot!(expansion(
+            root.path(),
+            quote!(
+                "migrations",
+                framework = "sqlx",
+                pg_version = 16,
+                allow("drop-column"),
+                start_after = "20240101000000"
+            )
+        ));
+    }
+
+    #[test]
+    fn diesel_expansion_with_down_migrations_and_metadata() {
+        let root = tempfile::tempdir().unwrap();
+        write(
+            root.path(),
+            &[
+                (
+                    "migrations/2024-01-01-000000_create_users/up.sql",
+                    "CREATE TABLE users (id bigint);",
+                ),
+                (
+                    "migrations/2024-01-01-000000_create_users/down.sql",
+                    "DROP TABLE users;",
+                ),
+                (
+                    "migrations/2024-02-01-000000_users_email_idx/up.sql",
+                    "CREATE INDEX CONCURRENTLY users_email_idx ON users (email);",
+                ),
+                (
+                    "migrations/2024-02-01-000000_users_email_idx/metadata.toml",
+                    "run_in_transaction = false\n",
+                ),
+            ],
+        );
+        insta::assert_snapshot!(expansion(
+            root.path(),
+            quote!("./migrations", check_down = true)
+        ));
+    }
+
+    #[test]
+    fn goose_files_give_up_and_down_tests() {
+        let root = tempfile::tempdir().unwrap();
+        write(
+            root.path(),
+            &[(
+                "db/00001_users.sql",
+                "-- +goose Up\nCREATE TABLE users (id bigint);\n-- +goose Down\nDROP TABLE users;\n",
+            )],
+        );
+        let up_only = expansion(root.path(), quote!("db"));
+        assert!(
+            up_only.contains("fn v00001_users()") && !up_only.contains("fn v00001_users_down"),
+            "{up_only}"
+        );
+        let both = expansion(root.path(), quote!("db", check_down = true));
+        assert!(both.contains("fn v00001_users_down()"), "{both}");
+    }
+
+    #[test]
+    fn directory_errors_name_the_path() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("empty")).unwrap();
+        let empty = error(
+            root.path(),
+            quote!("empty"),
+            quote!(
+                mod m {}
+            ),
+        );
+        assert!(
+            empty.ends_with("empty` holds no plain migration (no `.sql` file)"),
+            "{empty}"
+        );
+        let missing = error(
+            root.path(),
+            quote!("nowhere"),
+            quote!(
+                mod m {}
+            ),
+        );
+        assert!(
+            missing.contains("nowhere` is not a directory (the path is relative to the crate root"),
+            "{missing}"
+        );
+        let absolute = error(
+            root.path(),
+            quote!("/srv/migrations"),
+            quote!(
+                mod m {}
+            ),
+        );
+        assert!(
+            absolute.starts_with("an absolute path only works on this machine"),
+            "{absolute}"
+        );
+    }
+
+    #[test]
+    fn duplicate_versions_and_colliding_names_are_errors() {
+        let root = tempfile::tempdir().unwrap();
+        write(root.path(), &[("dup/1_a.sql", ""), ("dup/1_b.sql", "")]);
+        let duplicate = error(
+            root.path(),
+            quote!("dup", framework = "sqlx"),
+            quote!(
+                mod m {}
+            ),
+        );
+        assert_eq!(
+            duplicate,
+            "`1_a.sql` and `1_b.sql` both have version 1: the framework refuses duplicate versions, renumber one of them"
+        );
+        write(
+            root.path(),
+            &[("same/1_a-b.sql", ""), ("same/1_a_b.sql", "")],
+        );
+        let collision = error(
+            root.path(),
+            quote!("same"),
+            quote!(
+                mod m {}
+            ),
+        );
+        assert_eq!(
+            collision,
+            "`same/1_a-b.sql` and `same/1_a_b.sql` both give the test name `v1_a_b`: rename one of them"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_file_names_are_errors() {
+        use std::os::unix::ffi::OsStrExt;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("m");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join(std::ffi::OsStr::from_bytes(b"1_\xff.sql")), "").unwrap();
+        let message = error(
+            root.path(),
+            quote!("m"),
+            quote!(
+                mod m {}
+            ),
+        );
+        assert!(message.ends_with("is not UTF-8: rename it"), "{message}");
+    }
+
+    #[test]
+    fn only_inline_modules_take_the_attribute() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("m")).unwrap();
+        let file_module = error(
+            root.path(),
+            quote!("m"),
+            quote!(
+                mod migrations;
+            ),
+        );
+        assert!(
+            file_module.contains("write `mod migrations {}`"),
+            "{file_module}"
+        );
+        assert!(file_module.contains("E0658"), "{file_module}");
+        let function = error(
+            root.path(),
+            quote!("m"),
+            quote!(
+                fn migrations() {}
+            ),
+        );
+        assert!(
+            function.starts_with("#[check_migrations] goes on an inline module"),
+            "{function}"
+        );
+    }
+
+    #[test]
+    fn option_errors_suggest_the_intended_name() {
+        let root = tempfile::tempdir().unwrap();
+        let item = quote!(
+            mod m {}
+        );
+        let cases = [
+            (
+                quote!("m", framwork = "sqlx"),
+                "unknown option `framwork` (did you mean `framework`?)",
+            ),
+            (
+                quote!("m", framework = "sqlxx"),
+                "unknown framework `sqlxx` (did you mean `sqlx`?)",
+            ),
+            (
+                quote!("m", allow("drop-tabel")),
+                "unknown rule `drop-tabel` (did you mean `drop-table`?)",
+            ),
+            (
+                quote!("m", pg_version = 9),
+                "PostgreSQL 9 is not supported: choose a major version from 10 to 18",
+            ),
+            (
+                quote!("m", check_down = "yes"),
+                "`check_down` takes `true` or `false`",
+            ),
+            (
+                quote!("m", pg_version = 15, pg_version = 16),
+                "`pg_version` is given twice",
+            ),
+            (quote!(), "expected the migrations directory"),
+        ];
+        for (args, expected) in cases {
+            let message = error(root.path(), args, item.clone());
+            assert!(message.contains(expected), "{message}");
+        }
+    }
 }
