@@ -38,7 +38,8 @@ pub(crate) struct Args {
 impl Parse for Args {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         if input.is_empty() {
-            return Err(input.error(
+            return Err(syn::Error::new(
+                proc_macro2::Span::call_site(),
                 "expected the migrations directory, relative to the crate: #[check_migrations(\"migrations\")]",
             ));
         }

@@ -5,7 +5,6 @@ use std::path::Path;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
-use syn::spanned::Spanned;
 use syn::{Item, ItemMod};
 
 use crate::args::Args;
@@ -20,16 +19,16 @@ pub(crate) fn expand(
     let module = match syn::parse2::<Item>(item)? {
         Item::Mod(module) => module,
         other => {
-            return Err(syn::Error::new(
-                other.span(),
+            return Err(syn::Error::new_spanned(
+                other,
                 "#[check_migrations] goes on an inline module, such as `mod migrations {}`: the tests are generated inside it",
             ));
         }
     };
     let args: Args = syn::parse2(args)?;
     let Some((_, items)) = &module.content else {
-        return Err(syn::Error::new(
-            module.span(),
+        return Err(syn::Error::new_spanned(
+            &module,
             format!(
                 "#[check_migrations] needs an inline module: write `mod {} {{}}`. On stable Rust an attribute macro cannot be given a file module (`mod {};`, error E0658), and the tests are generated inside the module",
                 module.ident, module.ident
@@ -49,9 +48,7 @@ pub(crate) fn expand(
         return Err(syn::Error::new(
             span,
             format!(
-                "`{}` is not a directory (the path is relative to the crate root, `{}`)",
-                dir.display(),
-                manifest_dir.display()
+                "`{written}` is not a directory: the path is relative to the crate root (the directory of its Cargo.toml)"
             ),
         ));
     }
@@ -322,7 +319,9 @@ mod tests {
             ),
         );
         assert!(
-            missing.contains("nowhere` is not a directory (the path is relative to the crate root"),
+            missing.starts_with(
+                "`nowhere` is not a directory: the path is relative to the crate root"
+            ),
             "{missing}"
         );
         let absolute = error(

@@ -156,12 +156,20 @@ impl Suite {
             } else {
                 "from the attribute"
             };
+            let mut rules: Vec<&str> = report
+                .diagnostics()
+                .filter(|(_, d)| d.severity == crate::Severity::Error)
+                .map(|(_, d)| d.rule)
+                .collect();
+            rules.dedup();
+            let allow: Vec<String> = rules.iter().map(|r| format!("\"{r}\"")).collect();
             panic!(
-                "migration-safety: `{}` is not safe to deploy (run as {} migrations: {how})\n\n{}\nto accept a finding, put `-- migration-safety: ignore <rule> -- <reason>` on the line above the statement; to turn a rule off for every migration: #[check_migrations(\"{}\", allow(\"<rule>\"))]",
+                "migration-safety: `{}` is not safe to deploy (run as {} migrations: {how})\n\n{}\nto turn the rule off for every migration instead: #[check_migrations(\"{}\", allow({}))]",
                 report.files[0].path,
                 self.framework,
                 report.to_human(false),
                 self.config.dir,
+                allow.join(", "),
             );
         }
         if report.warning_count() > 0 {
