@@ -140,8 +140,10 @@ pub fn lint_file(path: impl AsRef<Path>, settings: &Settings) -> Result<Report, 
     lint_paths(&[path.as_ref().to_path_buf()], settings)
 }
 
-/// Lint every `.sql` file below a directory, in migration order, as one history: a table
-/// created by an earlier migration is an existing table for the later ones.
+/// Lint the migrations of a directory, in migration order, as one history: a table created by
+/// an earlier migration is an existing table for the later ones. The directory's framework
+/// (the settings', or the one [`Framework::detect`] finds) decides which files are migrations,
+/// their order, and how each runs; see [`lint_paths`].
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
@@ -177,10 +179,9 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
                 jobs.push((file, framework, migration.direction));
             }
         } else if path.exists() {
-            let framework = settings.target_framework().unwrap_or_else(|| {
-                path.parent()
-                    .map_or(Framework::Plain, |dir| Framework::detect(dir))
-            });
+            let framework = settings
+                .target_framework()
+                .unwrap_or_else(|| path.parent().map_or(Framework::Plain, Framework::detect));
             jobs.push((path.clone(), framework, Direction::Up));
         } else {
             return Err(Error::NotFound(path.clone()));
