@@ -152,16 +152,8 @@ impl Framework {
         // manifest or sqlx's own marker decides.
         let manifest = dir
             .parent()
-            .map(|p| std::fs::read_to_string(p.join("Cargo.toml")).unwrap_or_default())
+            .and_then(|p| std::fs::read_to_string(p.join("Cargo.toml")).ok())
             .unwrap_or_default();
-        let depends_on = |krate: &str| {
-            manifest.lines().any(|l| {
-                l.trim_start().starts_with(krate)
-                    && l[l.find(krate).unwrap_or(0) + krate.len()..]
-                        .trim_start()
-                        .starts_with(['=', '.'])
-            })
-        };
         if !sql.is_empty() && sql.iter().all(|e| sqlx_name(&e.name).is_some()) {
             let marker = sql.iter().any(|e| {
                 contains_line(&head(e), |l| {
@@ -172,7 +164,7 @@ impl Framework {
                     l.eq_ignore_ascii_case("--no-transaction")
                 })
             });
-            if marker || depends_on("sqlx") {
+            if marker || depends_on(&manifest, "sqlx") {
                 return Framework::Sqlx;
             }
             if sql.iter().all(|e| golang_migrate_name(&e.name).is_some()) {
@@ -506,6 +498,19 @@ pub fn natural_key(text: &str) -> Vec<(String, u128)> {
     key
 }
 
+/// Whether a `Cargo.toml` declares a dependency on `krate` (`krate = …`, `krate.workspace = …`
+/// or a `[dependencies.krate]` table).
+fn depends_on(manifest: &str, krate: &str) -> bool {
+    manifest.lines().any(|line| {
+        let line = line.trim();
+        let declared = line
+            .strip_prefix(krate)
+            .is_some_and(|rest| rest.trim_start().starts_with(['=', '.']));
+        let table = line.starts_with('[') && line.ends_with(&format!("dependencies.{krate}]"));
+        declared || table
+    })
+}
+
 fn lower(line: &str) -> String {
     line.to_ascii_lowercase()
 }
@@ -652,4 +657,168 @@ fn walk(dir: &Path, prefix: &str) -> Result<Vec<Entry>, LayoutError> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    fn order(dir: &Path, framework: Framework) -> Vec<(String, Direction)> {
+        discover(dir, framework)
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.file, m.direction))
+            .collect()
+    }
+
+    #[test]
+    fn detection() {
+        let cases: &[(&[(&str, &str)], Framework)] = &[
+            (&[("atlas.sum", ""), ("1_a.sql", "")], Framework::Atlas),
+            (&[("sqls/1-a-up.sql", "")], Framework::DbMigrate),
+            (&[("2024-01-01-000000_a/up.sql", "")], Framework::Diesel),
+            (&[("20240101000000_a/migration.sql", "")], Framework::Prisma),
+            (&[("1_a.sql", "-- +goose Up\nSELECT 1;")], Framework::Goose),
+            (
+                &[("1_a.sql", "-- migrate:up\nSELECT 1;")],
+                Framework::Dbmate,
+            ),
+            (&[("V1__a.sql", ""), ("V2__b.sql", "")], Framework::Refinery),
+            (
+                &[("V1__a.sql", ""), ("R__views.sql", "")],
+                Framework::Flyway,
+            ),
+            (&[("V1.1.1__a.sql", "")], Framework::Flyway),
+            (
+                &[("1_a.sql", "-- no-transaction\nSELECT 1;")],
+                Framework::Sqlx,
+            ),
+            (
+                &[("1_a.up.sql", ""), ("1_a.down.sql", "")],
+                Framework::GolangMigrate,
+            ),
+            (&[("1_a.sql", ""), ("2_b.sql", "")], Framework::Plain),
+        ];
+        for (files, expected) in cases {
+            let dir = dir_with(files);
+            assert_eq!(Framework::detect(dir.path()), *expected, "{files:?}");
+        }
+    }
+
+    #[test]
+    fn a_crate_depending_on_sqlx_means_sqlx() {
+        for manifest in [
+            "[dependencies]\nsqlx = { version = \"0.8\" }\n",
+            "[dependencies]\nsqlx.workspace = true\n",
+            "[dependencies.sqlx]\nversion = \"0.8\"\n",
+        ] {
+            let root = dir_with(&[("Cargo.toml", manifest), ("migrations/1_a.sql", "")]);
+            assert_eq!(
+                Framework::detect(&root.path().join("migrations")),
+                Framework::Sqlx,
+                "{manifest}"
+            );
+        }
+        let other = dir_with(&[
+            ("Cargo.toml", "[dependencies]\nsqlx-core = \"0.8\"\n"),
+            ("migrations/1_a.sql", ""),
+        ]);
+        assert_eq!(
+            Framework::detect(&other.path().join("migrations")),
+            Framework::Plain
+        );
+    }
+
+    #[test]
+    fn each_framework_orders_as_it_applies() {
+        let numeric = dir_with(&[("10_b.sql", ""), ("9_a.sql", ""), ("notes.txt", "")]);
+        assert_eq!(
+            order(numeric.path(), Framework::Sqlx),
+            [
+                ("9_a.sql".into(), Direction::Up),
+                ("10_b.sql".into(), Direction::Up)
+            ]
+        );
+        // dbmate sorts file names as text, so `10_` comes before `9_`.
+        let text = dir_with(&[("10_b.sql", ""), ("9_a.sql", "")]);
+        let up: Vec<_> = order(text.path(), Framework::Dbmate)
+            .into_iter()
+            .filter(|(_, d)| *d == Direction::Up)
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(up, ["10_b.sql", "9_a.sql"]);
+        // Flyway: versions compare part by part; repeatable scripts run last.
+        let flyway = dir_with(&[
+            ("R__views.sql", ""),
+            ("V1_10__c.sql", ""),
+            ("V1_9__b.sql", ""),
+            ("U1_9__b.sql", ""),
+        ]);
+        assert_eq!(
+            order(flyway.path(), Framework::Flyway),
+            [
+                ("V1_9__b.sql".into(), Direction::Up),
+                ("U1_9__b.sql".into(), Direction::Down),
+                ("V1_10__c.sql".into(), Direction::Up),
+                ("R__views.sql".into(), Direction::Up),
+            ]
+        );
+        let diesel = dir_with(&[
+            ("2024-01-02-000000_b/up.sql", ""),
+            ("2024-01-01-000000_a/up.sql", ""),
+            ("2024-01-01-000000_a/down.sql", ""),
+            ("no_script/readme.md", ""),
+        ]);
+        assert_eq!(
+            order(diesel.path(), Framework::Diesel),
+            [
+                ("2024-01-01-000000_a/up.sql".into(), Direction::Up),
+                ("2024-01-01-000000_a/down.sql".into(), Direction::Down),
+                ("2024-01-02-000000_b/up.sql".into(), Direction::Up),
+            ]
+        );
+    }
+
+    #[test]
+    fn names_the_framework_rejects_are_errors() {
+        let dir = dir_with(&[("one_a.sql", "")]);
+        let error = discover(dir.path(), Framework::Sqlx)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.ends_with(
+                "one_a.sql`: sqlx needs the text before the first `_` to be an integer version"
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn test_names_are_identifiers_that_keep_the_version() {
+        let name = |version: &str, name: &str, direction| {
+            Migration {
+                file: String::new(),
+                version: version.into(),
+                name: name.into(),
+                direction,
+            }
+            .test_name()
+        };
+        assert_eq!(
+            name("2024-01-01-000000", "Add Users!", Direction::Up),
+            "v20240101000000_add_users"
+        );
+        assert_eq!(name("1.2", "x", Direction::Down), "v1_2_x_down");
+        assert_eq!(name("", "refresh views", Direction::Up), "m_refresh_views");
+    }
 }

@@ -24,6 +24,8 @@ pub use crate::layout::Framework;
 ///     .allow("drop-column")?
 ///     .severity("missing-lock-timeout", Severity::Error)?;
 /// assert_eq!(settings.target_pg_version(), 16);
+/// assert_eq!(settings.target_framework(), Some(Framework::Plain));
+/// assert_eq!(settings.detect_framework().target_framework(), None);
 /// # Ok::<(), migration_safety::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
