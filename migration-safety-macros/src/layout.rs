@@ -42,7 +42,7 @@ pub enum Framework {
     /// Prisma: `<timestamp>_<name>/migration.sql`; no transaction, the file is sent as one query.
     Prisma,
     /// db-migrate (Node) with SQL files: `sqls/<timestamp>-<name>-up.sql`/`-down.sql`; every
-    /// migration runs in a transaction.
+    /// migration runs in a transaction, and the file is sent as one query.
     DbMigrate,
     /// Atlas: `<version>[_<desc>].sql` with `atlas.sum`; a transaction per file unless its header
     /// says `-- atlas:txmode none`; statements are sent one by one.

@@ -96,7 +96,8 @@ pub(crate) fn plan(
         }
         Framework::Refinery => whole(true, true),
         Framework::GolangMigrate | Framework::Prisma => whole(false, true),
-        Framework::DbMigrate => whole(true, false),
+        // The generated `.js` reads the whole `-up.sql` file and passes it to `db.runSql`.
+        Framework::DbMigrate => whole(true, true),
         Framework::Goose => goose(text, direction),
         Framework::Dbmate => dbmate(text, direction, &mut markers),
         Framework::Flyway => {
@@ -317,7 +318,7 @@ pub(crate) fn outside_transaction_advice(framework: Framework) -> &'static str {
             "put it alone in a migration of its own (Prisma sends `migration.sql` as one query, so any other statement in it makes an implicit transaction)"
         }
         Framework::DbMigrate => {
-            "db-migrate runs every migration inside a transaction unless it is started with the global `--non-transactional` flag: run this migration on its own with that flag"
+            "db-migrate runs every migration inside a transaction unless it is started with the global `--non-transactional` flag: put the statement alone in a migration of its own (the file is sent as one query) and run that migration with the flag"
         }
         Framework::Atlas => {
             "start the file with the header `-- atlas:txmode none` followed by a blank line"

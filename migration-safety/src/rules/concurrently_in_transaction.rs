@@ -14,7 +14,7 @@ declare_rule! {
     /// transaction block"), so the migration fails at deploy time. Many migration tools wrap
     /// every file in a transaction unless told not to (sqlx, diesel, refinery, goose, dbmate,
     /// Flyway, db-migrate, Atlas), and several send the whole file as one query (sqlx, diesel,
-    /// refinery, golang-migrate, dbmate, Prisma): PostgreSQL then runs all the statements of the
+    /// refinery, golang-migrate, dbmate, Prisma, db-migrate): PostgreSQL then runs all the statements of the
     /// file as one implicit transaction, so the statement must be alone in its file even when
     /// the framework's transaction is turned off. The help names the framework's own way out.
     ///
