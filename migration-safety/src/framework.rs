@@ -98,8 +98,24 @@ pub(crate) fn plan(
         Framework::GolangMigrate | Framework::Prisma => whole(false, true),
         // The generated `.js` reads the whole `-up.sql` file and passes it to `db.runSql`.
         Framework::DbMigrate => whole(true, true),
-        Framework::Goose => goose(text, direction),
-        Framework::Dbmate => dbmate(text, direction, &mut markers),
+        Framework::Goose | Framework::Dbmate => {
+            let sections = if framework == Framework::Goose {
+                goose(text, direction)
+            } else {
+                dbmate(text, direction, &mut markers)
+            };
+            let marked = lines(text).any(|(_, l)| {
+                let l = l.to_ascii_lowercase();
+                l.starts_with("-- +goose up") || l.starts_with("-- migrate:up")
+            });
+            // A file without an up marker is refused by the tool; check all of it rather than
+            // nothing.
+            if !marked && direction == Direction::Up {
+                whole(true, framework == Framework::Dbmate)
+            } else {
+                sections
+            }
+        }
         Framework::Flyway => {
             let conf_off = sidecar.flyway_conf.as_deref().is_some_and(|conf| {
                 conf.lines().any(|l| {
@@ -460,6 +476,20 @@ mod tests {
             .1
         );
         assert!(units(Framework::Flyway, Direction::Up, "CREATE INDEX i ON t (c);")[0].1);
+    }
+
+    #[test]
+    fn a_file_without_sections_is_checked_whole() {
+        let text = "ALTER TABLE users DROP COLUMN email;";
+        assert_eq!(
+            units(Framework::Goose, Direction::Up, text),
+            [(text.to_owned(), true, false)]
+        );
+        assert_eq!(
+            units(Framework::Dbmate, Direction::Up, text),
+            [(text.to_owned(), true, true)]
+        );
+        assert!(units(Framework::Goose, Direction::Down, text).is_empty());
     }
 
     #[test]
