@@ -43,3 +43,46 @@ fn assert_clean_panics_with_the_rendered_findings() {
     assert!(message.contains("--> input.sql:1:19"), "{message}");
     assert!(message.contains("ALTER TABLE users ADD CONSTRAINT users_email_not_null CHECK (email IS NOT NULL) NOT VALID;"), "{message}");
 }
+
+#[test]
+fn the_macro_knows_every_rule_name() {
+    // `migration-safety-macros` validates `allow(…)`/`warn(…)`/`deny(…)` at compile time
+    // against its own list, since it cannot depend on the core crate.
+    let source = include_str!("../migration-safety-macros/src/rules.rs");
+    let list = &source[source.find("RULE_NAMES").unwrap()..];
+    let list = &list[..list.find("];").unwrap()];
+    let in_macro: Vec<&str> = list
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('"')?.strip_suffix("\","))
+        .collect();
+    let in_core: Vec<&str> = migration_safety::rules().map(|r| r.name).collect();
+    assert_eq!(
+        in_macro, in_core,
+        "update RULE_NAMES in migration-safety-macros/src/rules.rs"
+    );
+}
+
+#[test]
+fn check_dir_detects_the_framework_and_panics_with_the_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("1_users.up.sql"),
+        "CREATE TABLE users (id bigint PRIMARY KEY, email text);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("2_idx.up.sql"),
+        "SET lock_timeout = '5s';\nCREATE INDEX CONCURRENTLY users_email_idx ON users (email);\n",
+    )
+    .unwrap();
+    let panic = std::panic::catch_unwind(|| migration_safety::check_dir(dir.path())).unwrap_err();
+    let message = panic.downcast_ref::<String>().unwrap();
+    assert!(
+        message.contains("error[concurrently-in-transaction]"),
+        "{message}"
+    );
+    assert!(
+        message.contains("golang-migrate sends this migration as one query"),
+        "{message}"
+    );
+}

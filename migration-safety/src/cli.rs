@@ -1,7 +1,7 @@
 //! The `migration-safety` command line (feature `cli`).
 //!
 //! ```text
-//! migration-safety check [--format human|json] [--framework NAME] [--pg-version MAJOR] PATH…
+//! migration-safety check [--format human|json] [--framework auto|NAME] [--check-down] [--pg-version MAJOR] PATH…
 //! migration-safety rules
 //! migration-safety explain RULE
 //! ```
@@ -35,9 +35,14 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
-        /// How the migrations are run.
-        #[arg(long, default_value = "plain", value_parser = framework)]
-        framework: Framework,
+        /// How the migrations are laid out and run: `auto` (detected per directory), `plain`,
+        /// `sqlx`, `diesel`, `refinery`, `golang-migrate`, `goose`, `dbmate`, `flyway`, `prisma`,
+        /// `db-migrate` or `atlas`.
+        #[arg(long, value_name = "NAME", default_value = "auto", value_parser = framework)]
+        framework: FrameworkChoice,
+        /// Also check down migrations.
+        #[arg(long)]
+        check_down: bool,
         /// The PostgreSQL major version the migrations run on.
         #[arg(long, value_name = "MAJOR", default_value_t = DEFAULT_PG_VERSION)]
         pg_version: u32,
@@ -71,11 +76,23 @@ enum Format {
     Json,
 }
 
-fn framework(name: &str) -> Result<Framework, String> {
-    Framework::from_name(name).ok_or_else(|| {
-        let known: Vec<_> = Framework::ALL.iter().map(|f| f.name()).collect();
-        format!("unknown framework `{name}`; known: {}", known.join(", "))
-    })
+/// `auto` or a framework.
+#[derive(Clone, Copy)]
+struct FrameworkChoice(Option<Framework>);
+
+fn framework(name: &str) -> Result<FrameworkChoice, String> {
+    if name == "auto" {
+        return Ok(FrameworkChoice(None));
+    }
+    Framework::from_name(name)
+        .map(|f| FrameworkChoice(Some(f)))
+        .ok_or_else(|| {
+            let known: Vec<_> = Framework::ALL.iter().map(|f| f.name()).collect();
+            format!(
+                "unknown framework `{name}`; known: auto, {}",
+                known.join(", ")
+            )
+        })
 }
 
 /// Run the command line with the process's arguments and standard streams.
@@ -135,6 +152,7 @@ fn execute(command: Command, stdout: &mut dyn Write, color: bool) -> Result<u8, 
         Command::Check {
             format,
             framework,
+            check_down,
             pg_version,
             allow,
             warn,
@@ -144,7 +162,10 @@ fn execute(command: Command, stdout: &mut dyn Write, color: bool) -> Result<u8, 
             let mut settings = Settings::default()
                 .pg_version(pg_version)
                 .map_err(|e| e.to_string())?
-                .framework(framework);
+                .check_down(check_down);
+            if let FrameworkChoice(Some(framework)) = framework {
+                settings = settings.framework(framework);
+            }
             for rule in &allow {
                 settings = settings.allow(rule).map_err(|e| e.to_string())?;
             }

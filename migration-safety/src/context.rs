@@ -1,42 +1,85 @@
 //! What a rule knows about the statement it checks: the settings, the schema built so far, the
 //! transaction it runs in, the `lock_timeout` in force, and its neighbours in the file.
 
+use crate::framework::Plan;
+use crate::layout::Framework;
 use crate::model::{Name, Statement, StatementKind};
 use crate::schema::Schema;
 use crate::settings::Settings;
+
+/// Who opened the transaction a statement runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wrapper {
+    /// An explicit `BEGIN` in the file.
+    Block,
+    /// The migration framework, around the file (or the section of it).
+    Framework,
+    /// PostgreSQL: the framework sends several statements as one query.
+    SingleQuery,
+}
 
 /// The state in force when a top-level statement runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Session {
     /// The transaction block the statement runs in, if any (an id unique within the file).
     pub(crate) transaction: Option<usize>,
+    /// Who opened that transaction.
+    pub(crate) wrapper: Option<Wrapper>,
     /// The `lock_timeout` in force, when it is set and not zero.
     pub(crate) lock_timeout: Option<String>,
 }
 
-/// Walk the top-level statements and record each one's session state.
-pub(crate) fn sessions(statements: &[Statement], settings: &Settings) -> Vec<Session> {
-    let implicit = settings.target_framework().wraps_file_in_transaction();
+/// Walk the top-level statements and record each one's session state, given how the framework
+/// runs the parts of the file.
+pub(crate) fn sessions(statements: &[Statement], plan: &Plan) -> Vec<Session> {
+    let unit_of = |statement: &Statement| {
+        plan.units
+            .iter()
+            .position(|u| u.range.contains(&statement.range.start))
+            .unwrap_or(0)
+    };
+    let mut per_unit = vec![0usize; plan.units.len().max(1)];
+    for statement in statements {
+        per_unit[unit_of(statement)] += 1;
+    }
     let mut blocks = 0usize;
-    let mut current = implicit.then_some(0);
+    let mut unit = None;
+    let mut implicit: Option<Wrapper> = None;
+    let mut current: Option<(usize, Wrapper)> = None;
     let mut session_timeout: Option<String> = None;
     let mut local_timeout: Option<Option<String>> = None;
     let mut out = Vec::with_capacity(statements.len());
     for statement in statements {
+        let index = unit_of(statement);
+        if unit != Some(index) {
+            unit = Some(index);
+            implicit = plan.units.get(index).and_then(|u| {
+                if u.transaction {
+                    Some(Wrapper::Framework)
+                } else {
+                    (u.single_query && per_unit[index] > 1).then_some(Wrapper::SingleQuery)
+                }
+            });
+            local_timeout = None;
+            current = implicit.map(|w| {
+                blocks += 1;
+                (blocks, w)
+            });
+        }
         let transaction = match &statement.kind {
             StatementKind::Begin => {
                 if current.is_none() {
                     blocks += 1;
-                    current = Some(blocks);
+                    current = Some((blocks, Wrapper::Block));
                 }
                 None
             }
             StatementKind::Commit | StatementKind::Rollback => {
                 let ended = current;
                 local_timeout = None;
-                current = implicit.then(|| {
+                current = implicit.map(|w| {
                     blocks += 1;
-                    blocks
+                    (blocks, w)
                 });
                 ended
             }
@@ -63,7 +106,8 @@ pub(crate) fn sessions(statements: &[Statement], settings: &Settings) -> Vec<Ses
             _ => {}
         }
         out.push(Session {
-            transaction,
+            transaction: transaction.map(|(id, _)| id),
+            wrapper: transaction.map(|(_, w)| w),
             lock_timeout: local_timeout
                 .clone()
                 .unwrap_or_else(|| session_timeout.clone()),
@@ -86,6 +130,8 @@ fn is_zero(value: &str) -> bool {
 /// What a rule sees.
 pub(crate) struct Context<'a> {
     pub(crate) settings: &'a Settings,
+    /// The framework that runs this file.
+    pub(crate) framework: Framework,
     pub(crate) schema: &'a Schema,
     pub(crate) source: &'a str,
     /// Ordinal of the file among the migrations linted together.
@@ -147,7 +193,16 @@ mod tests {
     use crate::lower::lower_file;
 
     fn sessions_of(sql: &str) -> Vec<Session> {
-        sessions(&lower_file(sql, &split(sql)), &Settings::default())
+        sessions(
+            &lower_file(sql, &split(sql)),
+            &crate::framework::plan(
+                Framework::Plain,
+                crate::layout::Direction::Up,
+                sql,
+                false,
+                &Default::default(),
+            ),
+        )
     }
 
     #[test]
@@ -181,6 +236,32 @@ mod tests {
                 None,
                 None
             ]
+        );
+    }
+
+    #[test]
+    fn framework_and_single_query_transactions() {
+        use crate::framework::{Sidecar, plan};
+        use crate::layout::Direction;
+        let of = |framework, sql: &str| {
+            let plan = plan(framework, Direction::Up, sql, false, &Sidecar::default());
+            sessions(&lower_file(sql, &split(sql)), &plan)
+                .into_iter()
+                .map(|s| s.wrapper)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(of(Framework::Sqlx, "select 1;"), [Some(Wrapper::Framework)]);
+        assert_eq!(of(Framework::Sqlx, "-- no-transaction\nselect 1;"), [None]);
+        assert_eq!(
+            of(Framework::Sqlx, "-- no-transaction\nselect 1; select 2;"),
+            [Some(Wrapper::SingleQuery), Some(Wrapper::SingleQuery)]
+        );
+        assert_eq!(
+            of(
+                Framework::Goose,
+                "-- +goose NO TRANSACTION\n-- +goose Up\nselect 1; select 2;"
+            ),
+            [None, None]
         );
     }
 

@@ -5,6 +5,8 @@ use std::ops::Range;
 
 use crate::context::{self, Context};
 use crate::diagnostic::{Diagnostic, FileReport};
+use crate::framework::{self, Sidecar};
+use crate::layout::{Direction, Framework};
 use crate::model::{Statement, StatementKind};
 use crate::rule::{Finding, Findings, RuleMeta};
 use crate::rules::{self, meta};
@@ -30,15 +32,39 @@ impl<'s> Run<'s> {
         }
     }
 
-    /// Lint the next migration file.
+    /// Lint the next migration file, run statement by statement outside any transaction.
     pub(crate) fn lint(&mut self, path: String, bytes: &[u8]) -> FileReport {
+        self.lint_migration(
+            path,
+            bytes,
+            Framework::Plain,
+            Direction::Up,
+            &Sidecar::default(),
+        )
+    }
+
+    /// Lint `direction` of the next migration file, run as `framework` runs it.
+    pub(crate) fn lint_migration(
+        &mut self,
+        path: String,
+        bytes: &[u8],
+        framework: Framework,
+        direction: Direction,
+        sidecar: &Sidecar,
+    ) -> FileReport {
+        // A down migration is checked against the schema its up migration left, and undoes
+        // nothing for the migrations after it.
+        let saved = (direction == Direction::Down).then(|| self.schema.clone());
         let file = self.files;
         self.files += 1;
         let source = SourceFile::from_bytes(bytes);
-        let text = source.text();
+        let bom = bytes.starts_with(b"\xEF\xBB\xBF");
+        let plan = framework::plan(framework, direction, source.text(), bom, sidecar);
+        let masked = plan.mask(source.text());
+        let text = masked.as_str();
         let lexed = lexer::split(text);
         let statements = lower::lower_file(text, &lexed);
-        let sessions = context::sessions(&statements, self.settings);
+        let sessions = context::sessions(&statements, &plan);
         let mut findings = Vec::new();
         for (index, statement) in statements.iter().enumerate() {
             // A DO body's statements run in order, each seeing what the ones before it built.
@@ -48,14 +74,22 @@ impl<'s> Run<'s> {
             };
             if in_do_block {
                 check(
-                    &self.context(text, file, &statements, &sessions, index, false),
+                    &self.context(text, file, framework, &statements, &sessions, index, false),
                     statement,
                     index,
                     &mut findings,
                 );
             }
             for target in targets {
-                let cx = self.context(text, file, &statements, &sessions, index, in_do_block);
+                let cx = self.context(
+                    text,
+                    file,
+                    framework,
+                    &statements,
+                    &sessions,
+                    index,
+                    in_do_block,
+                );
                 check(&cx, target, index, &mut findings);
                 self.schema.apply(&target.kind, file, index);
             }
@@ -69,19 +103,33 @@ impl<'s> Run<'s> {
                 anchor: None,
             });
         }
+        for marker in plan.markers {
+            findings.push(Finding {
+                rule: meta::INEFFECTIVE_TRANSACTION_MARKER,
+                range: marker.range,
+                message: marker.message,
+                help: Some(marker.help),
+                anchor: None,
+            });
+        }
         let suppressions = suppression::parse(text, &lexed.comments, &statements);
         let diagnostics = self.finish(&source, findings, &suppressions);
+        if let Some(schema) = saved {
+            self.schema = schema;
+        }
         FileReport {
             path,
-            source: text.to_owned(),
+            source: source.text().to_owned(),
             diagnostics,
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn context<'a>(
         &'a self,
         source: &'a str,
         file: usize,
+        framework: Framework,
         statements: &'a [Statement],
         sessions: &'a [context::Session],
         index: usize,
@@ -89,6 +137,7 @@ impl<'s> Run<'s> {
     ) -> Context<'a> {
         Context {
             settings: self.settings,
+            framework,
             schema: &self.schema,
             source,
             file,

@@ -22,9 +22,14 @@
 
 use std::path::{Path, PathBuf};
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 mod context;
 mod diagnostic;
 mod engine;
+mod framework;
+mod layout;
 mod lexer;
 mod lower;
 mod model;
@@ -41,7 +46,11 @@ mod suppression;
 #[cfg(feature = "cli")]
 pub mod cli;
 
+#[doc = include_str!("check_migrations.md")]
+pub use migration_safety_macros::check_migrations;
+
 pub use diagnostic::{Diagnostic, FileReport, Report};
+pub use layout::{Direction, LayoutError, Migration};
 pub use rule::{Category, RuleMeta, Severity};
 pub use settings::{DEFAULT_PG_VERSION, Framework, SUPPORTED_PG_VERSIONS, Settings};
 pub use source::Position;
@@ -73,6 +82,9 @@ pub enum Error {
         /// Every rule name, comma-separated.
         known: String,
     },
+    /// A migrations directory that does not follow its framework's layout.
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
     /// A PostgreSQL major version the rules do not know.
     #[error("PostgreSQL {0} is not supported: choose a major version from 10 to 18")]
     UnsupportedPgVersion(u32),
@@ -128,8 +140,10 @@ pub fn lint_file(path: impl AsRef<Path>, settings: &Settings) -> Result<Report, 
     lint_paths(&[path.as_ref().to_path_buf()], settings)
 }
 
-/// Lint every `.sql` file below a directory, in migration order, as one history: a table
-/// created by an earlier migration is an existing table for the later ones.
+/// Lint the migrations of a directory, in migration order, as one history: a table created by
+/// an earlier migration is an existing table for the later ones. The directory's framework
+/// (the settings', or the one [`Framework::detect`] finds) decides which files are migrations,
+/// their order, and how each runs; see [`lint_paths`].
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
@@ -144,31 +158,119 @@ pub fn lint_dir(path: impl AsRef<Path>, settings: &Settings) -> Result<Report, E
     lint_paths(&[path.as_ref().to_path_buf()], settings)
 }
 
-/// Lint files and directories (recursively) as one history, in the order given; the files of
-/// a directory come in migration order.
+/// Lint files and directories as one history, in the order given. A directory is read with
+/// the framework of the settings, or the one [`Framework::detect`] finds: its migrations come in
+/// the framework's order, and each runs as the framework runs it (inside a transaction or not,
+/// sent as one query or statement by statement). Down migrations are linted only with
+/// [`Settings::check_down`], each against the schema its up migration left, without changing it.
+/// A file given on its own is run as the framework of the settings or of its directory runs it.
 pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Error> {
-    let mut files = Vec::new();
+    let mut jobs = Vec::new();
     for path in paths {
         if path.is_dir() {
-            files.extend(migration_files(path)?);
+            let framework = settings
+                .target_framework()
+                .unwrap_or_else(|| Framework::detect(path));
+            for migration in layout::discover(path, framework)? {
+                if migration.direction == Direction::Down && !settings.checks_down() {
+                    continue;
+                }
+                let file = path.join(&migration.file);
+                jobs.push((file, framework, migration.direction));
+            }
         } else if path.exists() {
-            files.push(path.clone());
+            let framework = settings
+                .target_framework()
+                .unwrap_or_else(|| path.parent().map_or(Framework::Plain, Framework::detect));
+            jobs.push((path.clone(), framework, Direction::Up));
         } else {
             return Err(Error::NotFound(path.clone()));
         }
     }
     let mut run = engine::Run::new(settings);
     let mut report = Report::default();
-    for file in files {
-        let bytes = std::fs::read(&file).map_err(|source| Error::Io {
-            path: file.clone(),
-            source,
-        })?;
-        report
-            .files
-            .push(run.lint(file.display().to_string(), &bytes));
+    for (file, framework, direction) in jobs {
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        };
+        let bytes = read(&file)?;
+        let sidecar_text = |path: PathBuf| -> Result<Option<String>, Error> {
+            if path.is_file() {
+                Ok(Some(String::from_utf8_lossy(&read(&path)?).into_owned()))
+            } else {
+                Ok(None)
+            }
+        };
+        let sidecar = framework::Sidecar {
+            diesel_metadata: match (framework, file.parent()) {
+                (Framework::Diesel, Some(dir)) => sidecar_text(dir.join("metadata.toml"))?,
+                _ => None,
+            },
+            flyway_conf: match framework {
+                Framework::Flyway => {
+                    sidecar_text(PathBuf::from(format!("{}.conf", file.display())))?
+                }
+                _ => None,
+            },
+        };
+        report.files.push(run.lint_migration(
+            file.display().to_string(),
+            &bytes,
+            framework,
+            direction,
+            &sidecar,
+        ));
     }
     Ok(report)
+}
+
+/// The migrations of a directory under a framework (detected when `None`), in the order the
+/// framework applies them, each down migration right after its up migration.
+///
+/// ```
+/// use migration_safety::{Direction, Framework};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # for name in ["2_b.up.sql", "2_b.down.sql", "10_c.up.sql", "1_a.up.sql"] { std::fs::write(dir.path().join(name), "").unwrap(); }
+/// let migrations = migration_safety::migrations(dir.path(), Some(Framework::GolangMigrate))?;
+/// let files: Vec<_> = migrations.iter().map(|m| (m.file.as_str(), m.direction)).collect();
+/// assert_eq!(files, [("1_a.up.sql", Direction::Up), ("2_b.up.sql", Direction::Up), ("2_b.down.sql", Direction::Down), ("10_c.up.sql", Direction::Up)]);
+/// # Ok::<(), migration_safety::Error>(())
+/// ```
+pub fn migrations(
+    dir: impl AsRef<Path>,
+    framework: Option<Framework>,
+) -> Result<Vec<Migration>, Error> {
+    let dir = dir.as_ref();
+    let framework = framework.unwrap_or_else(|| Framework::detect(dir));
+    Ok(layout::discover(dir, framework)?)
+}
+
+/// Lint a migrations directory (relative paths resolve against the working directory, which
+/// is the package root under `cargo test`) with the detected framework, and panic with the
+/// rendered findings when any is an error: the run-time alternative to
+/// [`check_migrations`], for a plain `#[test]`. It always sees the files on disk.
+///
+/// ```should_panic
+/// # let dir = tempfile::tempdir().unwrap();
+/// # std::fs::write(dir.path().join("1_users.sql"), "CREATE TABLE users (id bigint);").unwrap();
+/// # std::fs::write(dir.path().join("2_drop.sql"), "ALTER TABLE users DROP COLUMN id;").unwrap();
+/// migration_safety::check_dir(dir.path()); // panics: drop-column
+/// ```
+#[track_caller]
+pub fn check_dir(dir: impl AsRef<Path>) {
+    check_dir_with(dir, &Settings::default());
+}
+
+/// [`check_dir`] with settings.
+#[track_caller]
+pub fn check_dir_with(dir: impl AsRef<Path>, settings: &Settings) {
+    match lint_dir(dir.as_ref(), settings) {
+        Ok(report) => report.assert_clean(),
+        Err(error) => panic!("migration-safety: {error}"),
+    }
 }
 
 /// The `.sql` files below `dir`, recursively, in migration order: paths compared with digit
@@ -208,19 +310,6 @@ pub fn migration_files(dir: impl AsRef<Path>) -> Result<Vec<PathBuf>, Error> {
             }
         }
     }
-    files.sort_by_cached_key(|p| natural_key(p));
+    files.sort_by_cached_key(|p| layout::natural_key(&p.to_string_lossy()));
     Ok(files)
-}
-
-/// A sort key that compares runs of digits by value.
-fn natural_key(path: &Path) -> Vec<(String, u128)> {
-    let text = path.to_string_lossy();
-    let mut key = Vec::new();
-    let mut chars = text.chars().peekable();
-    while chars.peek().is_some() {
-        let word: String = std::iter::from_fn(|| chars.next_if(|c| !c.is_ascii_digit())).collect();
-        let digits: String = std::iter::from_fn(|| chars.next_if(char::is_ascii_digit)).collect();
-        key.push((word, digits.parse().unwrap_or(u128::MAX)));
-    }
-    key
 }

@@ -41,6 +41,11 @@ fn lower_tokens(source: &str, tokens: &[Token], range: Range<usize>) -> Statemen
         Ok(kind) => return kind,
         Err(failure) => failure,
     };
+    // A token stream that is certainly not PostgreSQL (unbalanced parentheses, an unknown
+    // command, …) is an error whatever the recogniser could make of it.
+    if let Some((message, offset)) = recognize::certain_syntax_error(source, tokens) {
+        return StatementKind::SyntaxError { message, offset };
+    }
     if let Some(kind) = recognize::statement(source, tokens) {
         return kind;
     }
@@ -49,9 +54,6 @@ fn lower_tokens(source: &str, tokens: &[Token], range: Range<usize>) -> Statemen
         Some(Err(reason)) => Some(reason),
         None => None,
     };
-    if let Some((message, offset)) = recognize::certain_syntax_error(source, tokens) {
-        return StatementKind::SyntaxError { message, offset };
-    }
     if failure.message.contains("found: EOF") {
         return StatementKind::SyntaxError {
             message: format!("the statement ends too early ({})", failure.message),
@@ -363,7 +365,7 @@ mod tests {
             lower(
                 "CREATE POLICY p ON t USING (true) WITH CHECK (x ~~ 'a' OPERATOR(pg_catalog.=) 1);"
             )[0],
-            StatementKind::Unanalyzed { .. } | StatementKind::Harmless { .. }
+            StatementKind::RelationLock { .. }
         ));
     }
 }

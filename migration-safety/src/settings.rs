@@ -1,7 +1,6 @@
 //! What the engine is told about the project: target PostgreSQL major, framework, rule levels.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use crate::Error;
 use crate::rule::Severity;
@@ -12,60 +11,7 @@ pub const DEFAULT_PG_VERSION: u32 = 14;
 /// The PostgreSQL majors the rules know the behaviour of.
 pub const SUPPORTED_PG_VERSIONS: std::ops::RangeInclusive<u32> = 10..=18;
 
-/// How migrations are run, which decides whether a file runs inside a transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Framework {
-    /// Each statement is sent on its own (as `psql -f` does): no implicit transaction, and an
-    /// explicit `BEGIN … COMMIT` is honoured.
-    #[default]
-    Plain,
-}
-
-impl Framework {
-    /// Every framework, for listings and `--framework` parsing.
-    pub const ALL: &'static [Framework] = &[Framework::Plain];
-
-    /// The name used on the command line and in configuration.
-    pub fn name(self) -> &'static str {
-        match self {
-            Framework::Plain => "plain",
-        }
-    }
-
-    /// Look a framework up by name.
-    ///
-    /// ```
-    /// use migration_safety::Framework;
-    /// assert_eq!(Framework::from_name("plain"), Some(Framework::Plain));
-    /// assert_eq!(Framework::from_name("liquibase"), None);
-    /// ```
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|f| f.name() == name)
-    }
-
-    /// Whether the framework wraps each migration file in a transaction.
-    pub(crate) fn wraps_file_in_transaction(self) -> bool {
-        match self {
-            Framework::Plain => false,
-        }
-    }
-
-    /// How to run a statement outside any transaction block with this framework.
-    pub(crate) fn outside_transaction_advice(self) -> &'static str {
-        match self {
-            Framework::Plain => {
-                "run it outside `BEGIN … COMMIT`: move it after the `COMMIT`, or into a migration of its own without a transaction block"
-            }
-        }
-    }
-}
-
-impl fmt::Display for Framework {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use crate::layout::Framework;
 
 /// Engine settings.
 ///
@@ -78,12 +24,16 @@ impl fmt::Display for Framework {
 ///     .allow("drop-column")?
 ///     .severity("missing-lock-timeout", Severity::Error)?;
 /// assert_eq!(settings.target_pg_version(), 16);
+/// assert_eq!(settings.target_framework(), Some(Framework::Plain));
+/// assert_eq!(settings.detect_framework().target_framework(), None);
 /// # Ok::<(), migration_safety::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pg_version: u32,
-    framework: Framework,
+    /// `None`: detected from each directory.
+    framework: Option<Framework>,
+    check_down: bool,
     /// `None`: the rule is off.
     levels: BTreeMap<&'static str, Option<Severity>>,
 }
@@ -92,7 +42,8 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             pg_version: DEFAULT_PG_VERSION,
-            framework: Framework::default(),
+            framework: None,
+            check_down: false,
             levels: BTreeMap::new(),
         }
     }
@@ -108,9 +59,21 @@ impl Settings {
         Ok(self)
     }
 
-    /// Set how migrations are run.
+    /// Set how migrations are laid out and run, instead of detecting it from each directory.
     pub fn framework(mut self, framework: Framework) -> Self {
-        self.framework = framework;
+        self.framework = Some(framework);
+        self
+    }
+
+    /// Detect the framework from each directory linted (the default).
+    pub fn detect_framework(mut self) -> Self {
+        self.framework = None;
+        self
+    }
+
+    /// Also lint down migrations (off by default: they only run to undo a deploy).
+    pub fn check_down(mut self, check_down: bool) -> Self {
+        self.check_down = check_down;
         self
     }
 
@@ -133,9 +96,14 @@ impl Settings {
         self.pg_version
     }
 
-    /// The framework migrations run under.
-    pub fn target_framework(&self) -> Framework {
+    /// The framework migrations run under, or `None` when it is detected per directory.
+    pub fn target_framework(&self) -> Option<Framework> {
         self.framework
+    }
+
+    /// Whether down migrations are linted.
+    pub fn checks_down(&self) -> bool {
+        self.check_down
     }
 
     /// The severity a rule reports at, or `None` when it is off.

@@ -206,3 +206,53 @@ fn rules_lists_every_rule_and_explain_prints_its_documentation() {
             .to_markdown()
     );
 }
+
+#[test]
+fn framework_is_detected_or_given() {
+    let fixture = "migration-safety/tests/fixtures/concurrently-in-transaction/good_sqlx";
+    // Detected from `-- no-transaction`: the index is built outside a transaction.
+    let detected = cli().args(["check", fixture]).output().unwrap();
+    assert_eq!(detected.status.code(), Some(0), "{}", stdout(&detected));
+    // As Atlas runs it, the same file runs in a transaction, and the help says how to opt out.
+    let atlas = cli()
+        .args(["check", "--framework", "atlas", fixture])
+        .output()
+        .unwrap();
+    assert_eq!(atlas.status.code(), Some(1));
+    assert!(
+        stdout(&atlas).contains(
+            "start the file with the header `-- atlas:txmode none` followed by a blank line"
+        ),
+        "{}",
+        stdout(&atlas)
+    );
+    // The layout is refinery's own: a sqlx file name is not a refinery migration.
+    let refinery = cli()
+        .args(["check", "--framework", "refinery", fixture])
+        .output()
+        .unwrap();
+    assert_eq!(refinery.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refinery.stderr)
+            .contains("holds no refinery migration (expected `V<n>__<name>.sql`)"),
+        "{}",
+        String::from_utf8_lossy(&refinery.stderr)
+    );
+}
+
+#[test]
+fn down_migrations_are_checked_on_request() {
+    let fixture = "tests/consumers/goose/db/migrations";
+    let up = cli().args(["check", fixture]).output().unwrap();
+    assert_eq!(up.status.code(), Some(0), "{}", stdout(&up));
+    let down = cli()
+        .args(["check", "--check-down", fixture])
+        .output()
+        .unwrap();
+    assert_eq!(down.status.code(), Some(1));
+    assert!(
+        stdout(&down).contains("error[drop-table]"),
+        "{}",
+        stdout(&down)
+    );
+}

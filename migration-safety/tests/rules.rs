@@ -2,7 +2,8 @@
 //! `.sql` file, or a directory of them linted as one history). A bad fixture must produce the
 //! rule's finding, a good one must not; the full rendered output is snapshotted.
 //!
-//! A fixture's first line may pick settings: `-- settings: pg_version = 10`.
+//! A fixture's first line may pick settings: `-- settings: pg_version = 10, framework = sqlx`
+//! (a directory's framework is otherwise detected from its layout).
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +33,11 @@ fn settings_for(path: &Path) -> Settings {
             match key.trim() {
                 "pg_version" => {
                     settings = settings.pg_version(value.trim().parse().unwrap()).unwrap()
+                }
+                "framework" => {
+                    settings = settings.framework(
+                        migration_safety::Framework::from_name(value.trim()).expect("a framework"),
+                    )
                 }
                 other => panic!("unknown fixture setting `{other}`"),
             }

@@ -1,4 +1,6 @@
-use crate::context::Context;
+use crate::context::{Context, Wrapper};
+use crate::framework;
+use crate::layout::Framework;
 use crate::model::{ActionKind, Statement, StatementKind};
 use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
 
@@ -10,7 +12,11 @@ declare_rule! {
     /// ## Why is this bad?
     /// PostgreSQL refuses to run these inside a transaction block ("cannot run inside a
     /// transaction block"), so the migration fails at deploy time. Many migration tools wrap
-    /// every file in a transaction unless told not to.
+    /// every file in a transaction unless told not to (sqlx, diesel, refinery, goose, dbmate,
+    /// Flyway, db-migrate, Atlas), and several send the whole file as one query (sqlx, diesel,
+    /// refinery, golang-migrate, dbmate, Prisma, db-migrate): PostgreSQL then runs all the statements of the
+    /// file as one implicit transaction, so the statement must be alone in its file even when
+    /// the framework's transaction is turned off. The help names the framework's own way out.
     ///
     /// ## Example
     /// ```sql
@@ -68,19 +74,29 @@ impl Rule for ConcurrentlyInTransaction {
             StatementKind::AlterTable(_) => "DETACH PARTITION … CONCURRENTLY".to_owned(),
             kind => kind.command(),
         };
+        let framework = cx.framework;
         let (place, advice) = if cx.in_do_block {
             (
-                "a DO block (which always runs as one transaction)",
+                "a DO block (which always runs as one transaction)".to_owned(),
                 "run it as a top-level statement instead of inside DO".to_owned(),
             )
         } else {
-            (
-                "a transaction block",
-                cx.settings
-                    .target_framework()
-                    .outside_transaction_advice()
-                    .to_owned(),
-            )
+            let place = match cx.session().wrapper {
+                Some(Wrapper::Framework) => {
+                    format!("the transaction {framework} runs this migration in")
+                }
+                Some(Wrapper::SingleQuery) => format!(
+                    "the implicit transaction PostgreSQL opens around a query of several statements ({framework} sends this migration as one query)"
+                ),
+                _ => "a transaction block".to_owned(),
+            };
+            let advice = match cx.session().wrapper {
+                Some(Wrapper::Block) | None => {
+                    framework::outside_transaction_advice(Framework::Plain).to_owned()
+                }
+                _ => framework::outside_transaction_advice(framework).to_owned(),
+            };
+            (place, advice)
         };
         out.report(
             statement.range.clone(),

@@ -95,7 +95,7 @@ impl Rule for CreateIndexNonConcurrently {
             format!(
                 "build it without blocking writes:\n  {}\nCONCURRENTLY cannot run in a transaction block: {}. If the build fails it leaves an INVALID index: drop it with DROP INDEX CONCURRENTLY and retry{}",
                 rewritten.trim_end(),
-                cx.settings.target_framework().outside_transaction_advice(),
+                crate::framework::outside_transaction_advice(cx.framework),
                 pg14_concurrently_caution(cx.pg_version())
             ),
         );

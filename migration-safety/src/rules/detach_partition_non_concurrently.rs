@@ -70,7 +70,7 @@ impl Rule for DetachPartitionNonConcurrently {
                 );
                 format!(
                     "detach it without blocking the partitioned table:\n  ALTER TABLE {table} {rewritten};\nit cannot run in a transaction block ({}) nor while `{table}` has a default partition; if it is interrupted, run ALTER TABLE {table} DETACH PARTITION {partition} FINALIZE",
-                    cx.settings.target_framework().outside_transaction_advice()
+                    crate::framework::outside_transaction_advice(cx.framework)
                 )
             } else {
                 format!(

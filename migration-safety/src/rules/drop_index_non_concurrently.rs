@@ -109,7 +109,7 @@ impl Rule for DropIndexNonConcurrently {
             };
             format!(
                 "drop it without blocking reads and writes (one index per statement, no CASCADE):\n  {rewritten};\nCONCURRENTLY cannot run in a transaction block: {}",
-                cx.settings.target_framework().outside_transaction_advice()
+                crate::framework::outside_transaction_advice(cx.framework)
             )
         };
         out.report(

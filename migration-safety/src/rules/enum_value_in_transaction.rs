@@ -88,7 +88,7 @@ impl Rule for EnumValueInTransaction {
                 ),
                 format!(
                     "add the value in a migration of its own, outside any transaction block:\n  {add}\n{}",
-                    cx.settings.target_framework().outside_transaction_advice()
+                    crate::framework::outside_transaction_advice(cx.framework)
                 ),
             );
             return;

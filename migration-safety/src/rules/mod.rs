@@ -33,6 +33,7 @@ mod drop_index_non_concurrently;
 mod drop_schema;
 mod drop_table;
 mod enum_value_in_transaction;
+mod ineffective_transaction_marker;
 mod invalid_suppression;
 mod lock_table;
 mod missing_lock_timeout;
@@ -66,6 +67,8 @@ pub(crate) mod meta {
         &super::unused_suppression::UnusedSuppression::META;
     pub(crate) const INVALID_SUPPRESSION: &RuleMeta =
         &super::invalid_suppression::InvalidSuppression::META;
+    pub(crate) const INEFFECTIVE_TRANSACTION_MARKER: &RuleMeta =
+        &super::ineffective_transaction_marker::IneffectiveTransactionMarker::META;
 }
 
 /// Every statement check, in the order findings are produced.
@@ -119,7 +122,11 @@ pub(crate) fn all() -> Vec<&'static RuleMeta> {
     let mut all: Vec<&'static RuleMeta> = ALL
         .iter()
         .map(|r| r.meta())
-        .chain([meta::UNUSED_SUPPRESSION, meta::INVALID_SUPPRESSION])
+        .chain([
+            meta::UNUSED_SUPPRESSION,
+            meta::INVALID_SUPPRESSION,
+            meta::INEFFECTIVE_TRANSACTION_MARKER,
+        ])
         .collect();
     all.sort_by_key(|m| m.name);
     all
@@ -411,7 +418,7 @@ pub(crate) fn index_then_constraint(
     } else {
         plan.push(format!(
             "CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({list});  -- CONCURRENTLY cannot run in a transaction block: {}",
-            cx.settings.target_framework().outside_transaction_advice()
+            crate::framework::outside_transaction_advice(cx.framework)
         ));
     }
     if kind == "PRIMARY KEY" {

@@ -75,7 +75,7 @@ impl Rule for RefreshMaterializedViewNonConcurrently {
             ),
             format!(
                 "refresh it while reads continue (EXCLUSIVE lock):\n  REFRESH MATERIALIZED VIEW CONCURRENTLY {name};\nit needs a unique index on `{name}` over plain columns without WHERE (create one with CREATE UNIQUE INDEX CONCURRENTLY), a view that is already populated, and no transaction block: {}",
-                cx.settings.target_framework().outside_transaction_advice()
+                crate::framework::outside_transaction_advice(cx.framework)
             ),
         );
     }

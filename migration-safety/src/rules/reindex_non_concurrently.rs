@@ -98,7 +98,7 @@ impl Rule for ReindexNonConcurrently {
             );
             format!(
                 "rebuild it without blocking reads and writes:\n  {rewritten};\nCONCURRENTLY cannot run in a transaction block: {}. If it fails it leaves an invalid `…_ccnew` index: drop it with DROP INDEX CONCURRENTLY and retry{}",
-                cx.settings.target_framework().outside_transaction_advice(),
+                crate::framework::outside_transaction_advice(cx.framework),
                 pg14_concurrently_caution(cx.pg_version())
             )
         } else if target == "INDEX" {

@@ -68,7 +68,7 @@ impl Rule for VacuumInTransaction {
                 "a transaction block",
                 format!(
                     "{}; or, if fresh planner statistics are all it is for, use ANALYZE alone, which may run in a transaction",
-                    cx.settings.target_framework().outside_transaction_advice()
+                    crate::framework::outside_transaction_advice(cx.framework)
                 ),
             )
         };

@@ -1,0 +1,824 @@
+//! Migration layouts: which files of a directory are migrations, their version, name and
+//! direction, and the order a framework applies them in.
+//!
+//! This file depends on `std` only. It is compiled into both `migration-safety-macros` (which
+//! finds the migrations at compile time) and `migration-safety` (which finds them again at run
+//! time, to lint them and to notice migrations added since the tests were compiled), so that the
+//! two can never disagree.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// How migrations are laid out and run: which files are migrations, and whether each one runs
+/// inside a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Framework {
+    /// Every `.sql` file below the directory, in natural order, each statement sent on its own
+    /// (as `psql -f` does): no implicit transaction, an explicit `BEGIN … COMMIT` is honoured.
+    #[default]
+    Plain,
+    /// sqlx: `<version>_<name>.sql` or `.up.sql`/`.down.sql`; each file runs in a transaction
+    /// unless it starts with `-- no-transaction`, and is sent as one query.
+    Sqlx,
+    /// Diesel: `<version>_<name>/up.sql` and `down.sql`; a transaction per migration unless its
+    /// `metadata.toml` says `run_in_transaction = false`; the file is sent as one batch.
+    Diesel,
+    /// refinery: `V<n>__<name>.sql` (or `U<n>__`), searched recursively; every migration runs
+    /// in a transaction, with no opt-out.
+    Refinery,
+    /// golang-migrate: `<n>_<name>.up.sql`/`.down.sql`; no transaction, the file is sent as one
+    /// query.
+    GolangMigrate,
+    /// goose: `<n>_<name>.sql` with `-- +goose Up`/`-- +goose Down` sections; a transaction
+    /// unless `-- +goose NO TRANSACTION`; statements are sent one by one.
+    Goose,
+    /// dbmate: `<n>*.sql` with `-- migrate:up`/`-- migrate:down` blocks; a transaction per block
+    /// unless `-- migrate:up transaction:false`; a block is sent as one query.
+    Dbmate,
+    /// Flyway: `V<version>__<desc>.sql`, `U…__` (undo) and `R__<desc>.sql` (repeatable, last);
+    /// a transaction unless the script holds a statement Flyway knows cannot run in one.
+    Flyway,
+    /// Prisma: `<timestamp>_<name>/migration.sql`; no transaction, the file is sent as one query.
+    Prisma,
+    /// db-migrate (Node) with SQL files: `sqls/<timestamp>-<name>-up.sql`/`-down.sql`; every
+    /// migration runs in a transaction, and the file is sent as one query.
+    DbMigrate,
+    /// Atlas: `<version>[_<desc>].sql` with `atlas.sum`; a transaction per file unless its header
+    /// says `-- atlas:txmode none`; statements are sent one by one.
+    Atlas,
+}
+
+impl Framework {
+    /// Every framework, for listings and name lookups.
+    pub const ALL: &'static [Framework] = &[
+        Framework::Plain,
+        Framework::Sqlx,
+        Framework::Diesel,
+        Framework::Refinery,
+        Framework::GolangMigrate,
+        Framework::Goose,
+        Framework::Dbmate,
+        Framework::Flyway,
+        Framework::Prisma,
+        Framework::DbMigrate,
+        Framework::Atlas,
+    ];
+
+    /// The name used on the command line and in `#[check_migrations(framework = "…")]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Framework::Plain => "plain",
+            Framework::Sqlx => "sqlx",
+            Framework::Diesel => "diesel",
+            Framework::Refinery => "refinery",
+            Framework::GolangMigrate => "golang-migrate",
+            Framework::Goose => "goose",
+            Framework::Dbmate => "dbmate",
+            Framework::Flyway => "flyway",
+            Framework::Prisma => "prisma",
+            Framework::DbMigrate => "db-migrate",
+            Framework::Atlas => "atlas",
+        }
+    }
+
+    /// Look a framework up by name.
+    ///
+    /// ```
+    /// use migration_safety::Framework;
+    /// assert_eq!(Framework::from_name("golang-migrate"), Some(Framework::GolangMigrate));
+    /// assert_eq!(Framework::from_name("liquibase"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|f| f.name() == name)
+    }
+
+    /// Guess the framework from a migrations directory: marker files, directory shapes, file
+    /// names and section markers. refinery and Flyway share `V<n>__<name>.sql`: refinery wins
+    /// unless something only Flyway accepts is present. sqlx, golang-migrate and plain SQL share
+    /// `<n>_<name>.sql`: sqlx when a file has its `-- no-transaction` marker or the crate next to
+    /// the directory depends on `sqlx`, golang-migrate when every file is `.up.sql`/`.down.sql`,
+    /// plain otherwise. Pass the framework explicitly when the guess is wrong.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// std::fs::write(dir.path().join("20240101_users.sql"), "-- +goose Up\nSELECT 1;\n").unwrap();
+    /// assert_eq!(migration_safety::Framework::detect(dir.path()), migration_safety::Framework::Goose);
+    /// ```
+    pub fn detect(dir: &Path) -> Framework {
+        let entries = list(dir).unwrap_or_default();
+        let files = || entries.iter().filter(|e| !e.is_dir);
+        let dirs = || entries.iter().filter(|e| e.is_dir);
+        if files().any(|e| e.name == "atlas.sum") {
+            return Framework::Atlas;
+        }
+        if dirs().any(|e| e.name == "sqls") || dir.file_name().is_some_and(|n| n == "sqls") {
+            return Framework::DbMigrate;
+        }
+        if dirs().any(|e| e.path.join("up.sql").is_file()) {
+            return Framework::Diesel;
+        }
+        if files().any(|e| e.name == "migration_lock.toml")
+            || dirs().any(|e| e.path.join("migration.sql").is_file())
+        {
+            return Framework::Prisma;
+        }
+        let sql: Vec<&Entry> = files().filter(|e| e.name.ends_with(".sql")).collect();
+        let head = |e: &Entry| std::fs::read(&e.path).unwrap_or_default();
+        if sql
+            .iter()
+            .any(|e| contains_line(&head(e), |l| lower(l).starts_with("-- +goose up")))
+        {
+            return Framework::Goose;
+        }
+        if sql
+            .iter()
+            .any(|e| contains_line(&head(e), |l| l.starts_with("-- migrate:up")))
+        {
+            return Framework::Dbmate;
+        }
+        if !sql.is_empty() && sql.iter().all(|e| flyway_name(&e.name).is_some()) {
+            let flyway_only = sql
+                .iter()
+                .any(|e| e.name.starts_with("R__") || refinery_name(&e.name).is_none())
+                || files().any(|e| e.name.ends_with(".sql.conf"));
+            return if flyway_only {
+                Framework::Flyway
+            } else {
+                Framework::Refinery
+            };
+        }
+        // `<version>_<name>.sql`: sqlx and golang-migrate (and plain psql) share it; the crate's
+        // manifest or sqlx's own marker decides.
+        let manifest = dir
+            .parent()
+            .and_then(|p| std::fs::read_to_string(p.join("Cargo.toml")).ok())
+            .unwrap_or_default();
+        if !sql.is_empty() && sql.iter().all(|e| sqlx_name(&e.name).is_some()) {
+            let marker = sql.iter().any(|e| {
+                contains_line(&head(e), |l| {
+                    let l: String = l
+                        .chars()
+                        .filter(|c| !c.is_whitespace() && *c != '\u{feff}')
+                        .collect();
+                    l.eq_ignore_ascii_case("--no-transaction")
+                })
+            });
+            if marker || depends_on(&manifest, "sqlx") {
+                return Framework::Sqlx;
+            }
+            if sql.iter().all(|e| golang_migrate_name(&e.name).is_some()) {
+                return Framework::GolangMigrate;
+            }
+        }
+        Framework::Plain
+    }
+
+    /// Whether a file of this framework holds both directions in marked sections.
+    pub fn has_sections(self) -> bool {
+        matches!(self, Framework::Goose | Framework::Dbmate)
+    }
+}
+
+impl fmt::Display for Framework {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which way a migration goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Direction {
+    /// Applies the change.
+    Up,
+    /// Reverts it.
+    Down,
+}
+
+/// One migration (one direction of it) found in a directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    /// The file, relative to the migrations directory, with `/` separators.
+    pub file: String,
+    /// The version as written (empty when the layout has none, as for Flyway's `R__`).
+    pub version: String,
+    /// The name or description.
+    pub name: String,
+    /// Up or down.
+    pub direction: Direction,
+}
+
+impl Migration {
+    /// The name of the generated test: `v<version>_<name>`, sanitised to a Rust identifier,
+    /// with `_down` for a down migration, so that `cargo test <version>` selects it.
+    pub fn test_name(&self) -> String {
+        let version: String = self.version.chars().filter(|c| *c != '-').collect();
+        let raw = if version.is_empty() {
+            format!("m_{}", self.name)
+        } else {
+            format!("v{version}_{}", self.name)
+        };
+        let mut out = String::new();
+        for c in raw.chars() {
+            if c.is_ascii_alphanumeric() {
+                out.push(c.to_ascii_lowercase());
+            } else if !out.ends_with('_') {
+                out.push('_');
+            }
+        }
+        let mut out = out.trim_end_matches('_').to_owned();
+        if self.direction == Direction::Down {
+            out.push_str("_down");
+        }
+        out
+    }
+}
+
+/// Why a directory cannot be read as migrations of a framework.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LayoutError {
+    /// The directory does not exist or is not a directory.
+    NotADirectory(PathBuf),
+    /// The directory (or an entry) cannot be read.
+    Unreadable(PathBuf, String),
+    /// The directory holds no migration of the framework.
+    Empty(PathBuf, Framework),
+    /// A file or directory name is not UTF-8.
+    NonUtf8(PathBuf),
+    /// The framework would reject this file name.
+    BadName(PathBuf, String),
+    /// Two migrations share a version and direction.
+    DuplicateVersion(String, String, String),
+}
+
+impl fmt::Display for LayoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LayoutError::NotADirectory(path) => {
+                write!(f, "`{}` is not a directory", path.display())
+            }
+            LayoutError::Unreadable(path, error) => {
+                write!(f, "cannot read `{}`: {error}", path.display())
+            }
+            LayoutError::Empty(path, framework) => write!(
+                f,
+                "`{}` holds no {framework} migration{}",
+                path.display(),
+                expected(*framework)
+            ),
+            LayoutError::NonUtf8(path) => write!(
+                f,
+                "the name of `{}` is not UTF-8: rename it",
+                path.display()
+            ),
+            LayoutError::BadName(path, why) => write!(f, "`{}`: {why}", path.display()),
+            LayoutError::DuplicateVersion(version, a, b) => write!(
+                f,
+                "`{a}` and `{b}` both have version {version}: the framework refuses duplicate versions, renumber one of them"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LayoutError {}
+
+fn expected(framework: Framework) -> &'static str {
+    match framework {
+        Framework::Plain => " (no `.sql` file)",
+        Framework::Sqlx => " (expected `<version>_<name>.sql`)",
+        Framework::Diesel => " (expected `<version>_<name>/up.sql`)",
+        Framework::Refinery => " (expected `V<n>__<name>.sql`)",
+        Framework::GolangMigrate => " (expected `<n>_<name>.up.sql`)",
+        Framework::Goose => " (expected `<n>_<name>.sql`)",
+        Framework::Dbmate => " (expected `<n>_<name>.sql`)",
+        Framework::Flyway => " (expected `V<version>__<desc>.sql`)",
+        Framework::Prisma => " (expected `<timestamp>_<name>/migration.sql`)",
+        Framework::DbMigrate => " (expected `sqls/<timestamp>-<name>-up.sql`)",
+        Framework::Atlas => " (expected `<version>_<desc>.sql`)",
+    }
+}
+
+/// The migrations of `dir` under `framework`, in the order the framework applies them (up
+/// migrations; each down migration right after its up).
+pub fn discover(dir: &Path, framework: Framework) -> Result<Vec<Migration>, LayoutError> {
+    if !dir.is_dir() {
+        return Err(LayoutError::NotADirectory(dir.to_path_buf()));
+    }
+    let mut found: Vec<(Key, Migration)> = Vec::new();
+    let mut push = |key: Key, file: String, version: &str, name: &str, direction| {
+        found.push((
+            key,
+            Migration {
+                file,
+                version: version.to_owned(),
+                name: name.to_owned(),
+                direction,
+            },
+        ))
+    };
+    match framework {
+        Framework::Plain => {
+            for e in walk(dir, "")? {
+                if e.name.ends_with(".sql") {
+                    let stem = e.name.trim_end_matches(".sql");
+                    let digits: String = stem.chars().take_while(char::is_ascii_digit).collect();
+                    let rest = stem[digits.len()..].trim_start_matches(['_', '-', '.']);
+                    push(
+                        Key::natural(&e.rel),
+                        e.rel.clone(),
+                        &digits,
+                        rest,
+                        Direction::Up,
+                    );
+                }
+            }
+        }
+        Framework::Sqlx => {
+            for e in files(dir)? {
+                if let Some((version, name, direction)) = sqlx_name(&e.name) {
+                    if version.parse::<i64>().is_err() {
+                        return Err(LayoutError::BadName(
+                            e.path,
+                            "sqlx needs the text before the first `_` to be an integer version"
+                                .to_owned(),
+                        ));
+                    }
+                    push(Key::numeric(version), e.rel, version, name, direction);
+                }
+            }
+        }
+        Framework::GolangMigrate => {
+            for e in files(dir)? {
+                if let Some((version, name, direction)) = golang_migrate_name(&e.name) {
+                    push(Key::numeric(version), e.rel, version, name, direction);
+                }
+            }
+        }
+        Framework::Goose | Framework::Dbmate | Framework::Atlas => {
+            for e in files(dir)? {
+                let parsed = match framework {
+                    Framework::Goose => goose_name(&e.name),
+                    Framework::Dbmate => dbmate_name(&e.name),
+                    _ => atlas_name(&e.name),
+                };
+                let Some((version, name)) = parsed else {
+                    continue;
+                };
+                let key = if framework == Framework::Goose {
+                    Key::numeric(version)
+                } else {
+                    Key::text(&e.name)
+                };
+                push(key.clone(), e.rel.clone(), version, name, Direction::Up);
+                if framework.has_sections() {
+                    push(key, e.rel, version, name, Direction::Down);
+                }
+            }
+        }
+        Framework::Refinery | Framework::Flyway => {
+            for e in walk(dir, "")? {
+                let parsed = if framework == Framework::Refinery {
+                    refinery_name(&e.name).map(|(v, n)| (v, n, Direction::Up))
+                } else {
+                    flyway_name(&e.name)
+                };
+                if let Some((version, name, direction)) = parsed {
+                    let key = if version.is_empty() {
+                        Key::repeatable(name)
+                    } else {
+                        Key::natural(version)
+                    };
+                    push(key, e.rel, version, name, direction);
+                }
+            }
+        }
+        Framework::Diesel | Framework::Prisma => {
+            let script = if framework == Framework::Diesel {
+                "up.sql"
+            } else {
+                "migration.sql"
+            };
+            for e in list(dir)?.into_iter().filter(|e| e.is_dir) {
+                if e.name.starts_with('.') || !e.path.join(script).is_file() {
+                    continue;
+                }
+                let (version, name) = e.name.split_once('_').unwrap_or((&e.name, ""));
+                push(
+                    Key::text(&e.name),
+                    format!("{}/{script}", e.name),
+                    version,
+                    name,
+                    Direction::Up,
+                );
+                if framework == Framework::Diesel && e.path.join("down.sql").is_file() {
+                    push(
+                        Key::text(&e.name),
+                        format!("{}/down.sql", e.name),
+                        version,
+                        name,
+                        Direction::Down,
+                    );
+                }
+            }
+        }
+        Framework::DbMigrate => {
+            let sqls = if dir.join("sqls").is_dir() {
+                dir.join("sqls")
+            } else {
+                dir.to_path_buf()
+            };
+            let prefix = if sqls == dir { "" } else { "sqls/" };
+            for e in files(&sqls)? {
+                if let Some((version, name, direction)) = db_migrate_name(&e.name) {
+                    push(
+                        Key::text(version),
+                        format!("{prefix}{}", e.rel),
+                        version,
+                        name,
+                        direction,
+                    );
+                }
+            }
+        }
+    }
+    if found.is_empty() {
+        return Err(LayoutError::Empty(dir.to_path_buf(), framework));
+    }
+    found.sort_by(|(a, ma), (b, mb)| a.cmp(b).then(ma.direction.cmp(&mb.direction)));
+    for pair in found.windows(2) {
+        let ((ka, a), (kb, b)) = (&pair[0], &pair[1]);
+        let same = ka == kb && a.direction == b.direction;
+        if same && !a.version.is_empty() && framework != Framework::Plain {
+            return Err(LayoutError::DuplicateVersion(
+                a.version.clone(),
+                a.file.clone(),
+                b.file.clone(),
+            ));
+        }
+    }
+    Ok(found.into_iter().map(|(_, m)| m).collect())
+}
+
+/// An ordering key: the framework's own ordering of versions.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    /// Versioned migrations, compared part by part (digit runs as numbers).
+    Versioned(Vec<(String, u128)>),
+    /// Flyway's repeatable migrations run after all versioned ones, by description.
+    Repeatable(String),
+}
+
+impl Key {
+    fn natural(text: &str) -> Key {
+        Key::Versioned(natural_key(text))
+    }
+
+    fn numeric(version: &str) -> Key {
+        Key::Versioned(vec![(String::new(), version.parse().unwrap_or(u128::MAX))])
+    }
+
+    fn text(text: &str) -> Key {
+        Key::Versioned(vec![(text.to_owned(), 0)])
+    }
+
+    fn repeatable(name: &str) -> Key {
+        Key::Repeatable(name.to_owned())
+    }
+}
+
+/// A sort key that compares runs of digits by value, so `9_x` comes before `10_x`.
+pub fn natural_key(text: &str) -> Vec<(String, u128)> {
+    let mut key = Vec::new();
+    let mut chars = text.chars().peekable();
+    while chars.peek().is_some() {
+        let word: String = std::iter::from_fn(|| chars.next_if(|c| !c.is_ascii_digit())).collect();
+        let digits: String = std::iter::from_fn(|| chars.next_if(char::is_ascii_digit)).collect();
+        key.push((word, digits.parse().unwrap_or(u128::MAX)));
+    }
+    key
+}
+
+/// Whether a `Cargo.toml` declares a dependency on `krate` (`krate = …`, `krate.workspace = …`
+/// or a `[dependencies.krate]` table).
+fn depends_on(manifest: &str, krate: &str) -> bool {
+    manifest.lines().any(|line| {
+        let line = line.trim();
+        let declared = line
+            .strip_prefix(krate)
+            .is_some_and(|rest| rest.trim_start().starts_with(['=', '.']));
+        let table = line.starts_with('[') && line.ends_with(&format!("dependencies.{krate}]"));
+        declared || table
+    })
+}
+
+fn lower(line: &str) -> String {
+    line.to_ascii_lowercase()
+}
+
+fn contains_line(bytes: &[u8], pred: impl Fn(&str) -> bool) -> bool {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .any(|l| pred(l.trim_end()))
+}
+
+fn all_digits(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_ascii_digit())
+}
+
+/// sqlx: split at the first `_`; `.up.sql`/`.down.sql` give the direction.
+fn sqlx_name(name: &str) -> Option<(&str, &str, Direction)> {
+    let stem = name.strip_suffix(".sql")?;
+    let (stem, direction) = split_direction(stem, ".up", ".down");
+    let (version, rest) = stem.split_once('_')?;
+    Some((version, rest, direction))
+}
+
+fn split_direction<'a>(stem: &'a str, up: &str, down: &str) -> (&'a str, Direction) {
+    if let Some(s) = stem.strip_suffix(down) {
+        (s, Direction::Down)
+    } else {
+        (stem.strip_suffix(up).unwrap_or(stem), Direction::Up)
+    }
+}
+
+fn golang_migrate_name(name: &str) -> Option<(&str, &str, Direction)> {
+    let stem = name.strip_suffix(".sql")?;
+    let (stem, direction) = if let Some(s) = stem.strip_suffix(".down") {
+        (s, Direction::Down)
+    } else {
+        (stem.strip_suffix(".up")?, Direction::Up)
+    };
+    let (version, rest) = stem.split_once('_')?;
+    all_digits(version).then_some((version, rest, direction))
+}
+
+fn goose_name(name: &str) -> Option<(&str, &str)> {
+    let (version, rest) = name.strip_suffix(".sql")?.split_once('_')?;
+    (all_digits(version) && version.parse::<u128>().is_ok_and(|v| v >= 1))
+        .then_some((version, rest))
+}
+
+fn dbmate_name(name: &str) -> Option<(&str, &str)> {
+    let stem = name.strip_suffix(".sql")?;
+    let digits = stem.chars().take_while(char::is_ascii_digit).count();
+    (digits > 0).then(|| (&stem[..digits], stem[digits..].trim_start_matches('_')))
+}
+
+fn atlas_name(name: &str) -> Option<(&str, &str)> {
+    let stem = name.strip_suffix(".sql")?;
+    Some(stem.split_once('_').unwrap_or((stem, "")))
+}
+
+fn refinery_name(name: &str) -> Option<(&str, &str)> {
+    let stem = name.strip_suffix(".sql")?;
+    let rest = stem.strip_prefix('V').or_else(|| stem.strip_prefix('U'))?;
+    let (version, desc) = rest.split_once("__")?;
+    let mut parts = version.split('.');
+    let valid_version = parts.next().is_some_and(all_digits)
+        && parts.next().is_none_or(all_digits)
+        && parts.next().is_none();
+    let valid_desc = !desc.is_empty() && desc.chars().all(|c| c.is_alphanumeric() || c == '_');
+    (valid_version && valid_desc).then_some((version, desc))
+}
+
+fn flyway_name(name: &str) -> Option<(&str, &str, Direction)> {
+    let stem = name.strip_suffix(".sql")?;
+    if let Some(desc) = stem.strip_prefix("R__") {
+        return Some(("", desc, Direction::Up));
+    }
+    let (direction, rest) = match stem.split_at_checked(1)? {
+        ("V", rest) => (Direction::Up, rest),
+        ("U", rest) => (Direction::Down, rest),
+        _ => return None,
+    };
+    let (version, desc) = rest.split_once("__")?;
+    let valid = version
+        .split(['.', '_'])
+        .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    valid.then_some((version, desc, direction))
+}
+
+fn db_migrate_name(name: &str) -> Option<(&str, &str, Direction)> {
+    let stem = name.strip_suffix(".sql")?;
+    let (stem, direction) = if let Some(s) = stem.strip_suffix("-down") {
+        (s, Direction::Down)
+    } else {
+        (stem.strip_suffix("-up")?, Direction::Up)
+    };
+    let (version, rest) = stem.split_once('-')?;
+    all_digits(version).then_some((version, rest, direction))
+}
+
+/// A directory entry with a UTF-8 name.
+struct Entry {
+    path: PathBuf,
+    /// Relative to the directory being discovered, with `/` separators.
+    rel: String,
+    name: String,
+    is_dir: bool,
+}
+
+fn list(dir: &Path) -> Result<Vec<Entry>, LayoutError> {
+    let unreadable = |e: std::io::Error| LayoutError::Unreadable(dir.to_path_buf(), e.to_string());
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(unreadable)? {
+        let path = entry.map_err(unreadable)?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| LayoutError::NonUtf8(path.clone()))?
+            .to_owned();
+        out.push(Entry {
+            is_dir: path.is_dir(),
+            rel: name.clone(),
+            name,
+            path,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+fn files(dir: &Path) -> Result<Vec<Entry>, LayoutError> {
+    Ok(list(dir)?.into_iter().filter(|e| !e.is_dir).collect())
+}
+
+/// Every file below `dir`, recursively; hidden directories are skipped.
+fn walk(dir: &Path, prefix: &str) -> Result<Vec<Entry>, LayoutError> {
+    let mut out = Vec::new();
+    for mut e in list(dir)? {
+        e.rel = format!("{prefix}{}", e.name);
+        if e.is_dir {
+            if !e.name.starts_with('.') {
+                out.extend(walk(&e.path, &format!("{}/", e.rel))?);
+            }
+        } else {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    fn order(dir: &Path, framework: Framework) -> Vec<(String, Direction)> {
+        discover(dir, framework)
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.file, m.direction))
+            .collect()
+    }
+
+    #[test]
+    fn detection() {
+        let cases: &[(&[(&str, &str)], Framework)] = &[
+            (&[("atlas.sum", ""), ("1_a.sql", "")], Framework::Atlas),
+            (&[("sqls/1-a-up.sql", "")], Framework::DbMigrate),
+            (&[("2024-01-01-000000_a/up.sql", "")], Framework::Diesel),
+            (&[("20240101000000_a/migration.sql", "")], Framework::Prisma),
+            (&[("1_a.sql", "-- +goose Up\nSELECT 1;")], Framework::Goose),
+            (
+                &[("1_a.sql", "-- migrate:up\nSELECT 1;")],
+                Framework::Dbmate,
+            ),
+            (&[("V1__a.sql", ""), ("V2__b.sql", "")], Framework::Refinery),
+            (
+                &[("V1__a.sql", ""), ("R__views.sql", "")],
+                Framework::Flyway,
+            ),
+            (&[("V1.1.1__a.sql", "")], Framework::Flyway),
+            (
+                &[("1_a.sql", "-- no-transaction\nSELECT 1;")],
+                Framework::Sqlx,
+            ),
+            (
+                &[("1_a.up.sql", ""), ("1_a.down.sql", "")],
+                Framework::GolangMigrate,
+            ),
+            (&[("1_a.sql", ""), ("2_b.sql", "")], Framework::Plain),
+        ];
+        for (files, expected) in cases {
+            let dir = dir_with(files);
+            assert_eq!(Framework::detect(dir.path()), *expected, "{files:?}");
+        }
+    }
+
+    #[test]
+    fn a_crate_depending_on_sqlx_means_sqlx() {
+        for manifest in [
+            "[dependencies]\nsqlx = { version = \"0.8\" }\n",
+            "[dependencies]\nsqlx.workspace = true\n",
+            "[dependencies.sqlx]\nversion = \"0.8\"\n",
+        ] {
+            let root = dir_with(&[("Cargo.toml", manifest), ("migrations/1_a.sql", "")]);
+            assert_eq!(
+                Framework::detect(&root.path().join("migrations")),
+                Framework::Sqlx,
+                "{manifest}"
+            );
+        }
+        let other = dir_with(&[
+            ("Cargo.toml", "[dependencies]\nsqlx-core = \"0.8\"\n"),
+            ("migrations/1_a.sql", ""),
+        ]);
+        assert_eq!(
+            Framework::detect(&other.path().join("migrations")),
+            Framework::Plain
+        );
+    }
+
+    #[test]
+    fn each_framework_orders_as_it_applies() {
+        let numeric = dir_with(&[("10_b.sql", ""), ("9_a.sql", ""), ("notes.txt", "")]);
+        assert_eq!(
+            order(numeric.path(), Framework::Sqlx),
+            [
+                ("9_a.sql".into(), Direction::Up),
+                ("10_b.sql".into(), Direction::Up)
+            ]
+        );
+        // dbmate sorts file names as text, so `10_` comes before `9_`.
+        let text = dir_with(&[("10_b.sql", ""), ("9_a.sql", "")]);
+        let up: Vec<_> = order(text.path(), Framework::Dbmate)
+            .into_iter()
+            .filter(|(_, d)| *d == Direction::Up)
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(up, ["10_b.sql", "9_a.sql"]);
+        // Flyway: versions compare part by part; repeatable scripts run last.
+        let flyway = dir_with(&[
+            ("R__views.sql", ""),
+            ("V1_10__c.sql", ""),
+            ("V1_9__b.sql", ""),
+            ("U1_9__b.sql", ""),
+        ]);
+        assert_eq!(
+            order(flyway.path(), Framework::Flyway),
+            [
+                ("V1_9__b.sql".into(), Direction::Up),
+                ("U1_9__b.sql".into(), Direction::Down),
+                ("V1_10__c.sql".into(), Direction::Up),
+                ("R__views.sql".into(), Direction::Up),
+            ]
+        );
+        let diesel = dir_with(&[
+            ("2024-01-02-000000_b/up.sql", ""),
+            ("2024-01-01-000000_a/up.sql", ""),
+            ("2024-01-01-000000_a/down.sql", ""),
+            ("no_script/readme.md", ""),
+        ]);
+        assert_eq!(
+            order(diesel.path(), Framework::Diesel),
+            [
+                ("2024-01-01-000000_a/up.sql".into(), Direction::Up),
+                ("2024-01-01-000000_a/down.sql".into(), Direction::Down),
+                ("2024-01-02-000000_b/up.sql".into(), Direction::Up),
+            ]
+        );
+    }
+
+    #[test]
+    fn names_the_framework_rejects_are_errors() {
+        let dir = dir_with(&[("one_a.sql", "")]);
+        let error = discover(dir.path(), Framework::Sqlx)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.ends_with(
+                "one_a.sql`: sqlx needs the text before the first `_` to be an integer version"
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn test_names_are_identifiers_that_keep_the_version() {
+        let name = |version: &str, name: &str, direction| {
+            Migration {
+                file: String::new(),
+                version: version.into(),
+                name: name.into(),
+                direction,
+            }
+            .test_name()
+        };
+        assert_eq!(
+            name("2024-01-01-000000", "Add Users!", Direction::Up),
+            "v20240101000000_add_users"
+        );
+        assert_eq!(name("1.2", "x", Direction::Down), "v1_2_x_down");
+        assert_eq!(name("", "refresh views", Direction::Up), "m_refresh_views");
+    }
+}

@@ -1,0 +1,1 @@
+../../migration-safety-macros/src/layout.rs

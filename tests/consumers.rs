@@ -1,0 +1,303 @@
+//! The crates under `consumers/`, one per migration layout, each with a `migrations` directory
+//! and a `tests/migrations.rs` that uses `#[check_migrations]`: built and tested with
+//! `cargo test`, as their users run it. Asserts which generated tests pass, fail or are
+//! ignored, and what a failure says.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What one `cargo test` run of a consumer crate printed.
+struct Run {
+    /// Test name (without the module) → `ok`, `FAILED` or `ignored`.
+    results: BTreeMap<String, String>,
+    output: String,
+}
+
+impl Run {
+    fn status(&self) -> Vec<(&str, &str)> {
+        self.results
+            .iter()
+            .map(|(name, status)| (name.as_str(), status.as_str()))
+            .collect()
+    }
+
+    /// The panic message of a failed test.
+    fn failure(&self, test: &str) -> &str {
+        let header = format!("---- migrations::{test} stdout ----");
+        let start = self
+            .output
+            .find(&header)
+            .unwrap_or_else(|| panic!("`{test}` did not fail:\n{}", self.output));
+        let rest = &self.output[start + header.len()..];
+        let end = rest
+            .find("\n---- ")
+            .or_else(|| rest.find("\nfailures:"))
+            .unwrap_or(rest.len());
+        &rest[..end]
+    }
+}
+
+/// Consumers share one target directory beside the workspace's, so the dependencies build once.
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // <target>/<profile>/deps/consumers-<hash>
+    exe.ancestors().nth(3).unwrap().join("consumers")
+}
+
+fn cargo_test(manifest_dir: &Path) -> Run {
+    let output = Command::new(env!("CARGO"))
+        .args(["test", "--offline", "--color", "never", "--manifest-path"])
+        .arg(manifest_dir.join("Cargo.toml"))
+        .args(["--", "--test-threads", "1", "--format", "pretty"])
+        .env("CARGO_TARGET_DIR", target_dir())
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results = output
+        .lines()
+        .filter_map(|line| {
+            let (name, status) = line
+                .strip_prefix("test migrations::")?
+                .split_once(" ... ")?;
+            let status = status.split(',').next().unwrap_or_default();
+            Some((name.to_owned(), status.to_owned()))
+        })
+        .collect();
+    Run { results, output }
+}
+
+fn consumer(name: &str) -> Run {
+    cargo_test(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("consumers")
+            .join(name),
+    )
+}
+
+#[test]
+fn sqlx() {
+    let run = consumer("sqlx");
+    assert_eq!(
+        run.status(),
+        [
+            ("migrations_directory_matches_the_tests", "ok"),
+            ("v20240101000000_create_users", "ok"),
+            ("v20240102000000_users_email_idx", "ok"),
+            ("v20240103000000_users_email_not_null", "FAILED"),
+        ],
+        "{}",
+        run.output
+    );
+    let failure = run.failure("v20240103000000_users_email_not_null");
+    for expected in [
+        "panicked at tests/migrations.rs:3:1:",
+        "`migrations/20240103000000_users_email_not_null.sql` is not safe to deploy (run as sqlx migrations: detected",
+        "error[set-not-null]: making `users.email` NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock",
+        " --> migrations/20240103000000_users_email_not_null.sql:2:19",
+        "ALTER TABLE users ADD CONSTRAINT users_email_not_null CHECK (email IS NOT NULL) NOT VALID;",
+        "put `-- migration-safety: ignore set-not-null -- <reason>` on the line above the statement",
+        "#[check_migrations(\"migrations\", allow(\"set-not-null\"))]",
+    ] {
+        assert!(failure.contains(expected), "{expected}\nnot in:\n{failure}");
+    }
+}
+
+#[test]
+fn diesel() {
+    let run = consumer("diesel");
+    assert_eq!(
+        run.status(),
+        [
+            ("migrations_directory_matches_the_tests", "ok"),
+            ("v20240101000000_create_users", "ok"),
+            ("v20240102000000_users_email_idx", "FAILED"),
+            ("v20240103000000_users_id_email_idx", "ok"),
+        ],
+        "{}",
+        run.output
+    );
+    let failure = run.failure("v20240102000000_users_email_idx");
+    assert!(failure.contains("`CREATE INDEX CONCURRENTLY` cannot run inside the transaction diesel runs this migration in"), "{failure}");
+    assert!(
+        failure.contains(" --> migrations/2024-01-02-000000_users_email_idx/up.sql:1:1"),
+        "{failure}"
+    );
+    assert!(
+        failure.contains("`metadata.toml` says `run_in_transaction = false`"),
+        "{failure}"
+    );
+}
+
+#[test]
+fn refinery() {
+    let run = consumer("refinery");
+    assert_eq!(
+        run.status(),
+        [
+            ("migrations_directory_matches_the_tests", "ok"),
+            ("v1_create_users", "ignored"),
+            ("v2_rename_email", "FAILED"),
+        ],
+        "{}",
+        run.output
+    );
+    let failure = run.failure("v2_rename_email");
+    assert!(
+        failure.contains(
+            "error[rename-column]: renaming column `email` of `users` to `email_address`"
+        ),
+        "{failure}"
+    );
+    assert!(
+        failure.contains(" --> migrations/V2__rename_email.sql:2:19"),
+        "{failure}"
+    );
+}
+
+#[test]
+fn goose_checks_down_sections_when_asked() {
+    let run = consumer("goose");
+    assert_eq!(
+        run.status(),
+        [
+            ("migrations_directory_matches_the_tests", "ok"),
+            ("v00001_create_users", "ok"),
+            ("v00001_create_users_down", "FAILED"),
+            ("v00002_users_email_idx", "ok"),
+            ("v00002_users_email_idx_down", "ok"),
+        ],
+        "{}",
+        run.output
+    );
+    let failure = run.failure("v00001_create_users_down");
+    assert!(
+        failure.contains("error[drop-table]: dropping table `users`"),
+        "{failure}"
+    );
+    assert!(
+        failure.contains(" --> db/migrations/00001_create_users.sql:5:1"),
+        "{failure}"
+    );
+}
+
+#[test]
+fn dbmate_reports_the_near_miss_marker() {
+    let run = consumer("dbmate");
+    assert_eq!(
+        run.status(),
+        [
+            ("migrations_directory_matches_the_tests", "ok"),
+            ("v20240101000000_create_users", "ok"),
+            ("v20240102000000_users_email_idx", "FAILED"),
+        ],
+        "{}",
+        run.output
+    );
+    let failure = run.failure("v20240102000000_users_email_idx");
+    assert!(
+        failure.contains("(run as dbmate migrations: from the attribute)"),
+        "{failure}"
+    );
+    assert!(failure.contains("warning[ineffective-transaction-marker]: dbmate reads options as `key:value` with no space"), "{failure}");
+    assert!(
+        failure.contains("help: write `-- migrate:up transaction:false`"),
+        "{failure}"
+    );
+    assert!(
+        failure.contains("error[concurrently-in-transaction]"),
+        "{failure}"
+    );
+}
+
+#[test]
+fn golang_migrate_sends_a_file_as_one_query() {
+    let run = consumer("golang-migrate");
+    assert_eq!(
+        run.status(),
+        [
+            ("migrations_directory_matches_the_tests", "ok"),
+            ("v1_create_users", "ok"),
+            ("v2_users_email_idx", "FAILED"),
+            ("v3_users_name", "ok"),
+        ],
+        "{}",
+        run.output
+    );
+    let failure = run.failure("v2_users_email_idx");
+    assert!(failure.contains("cannot run inside the implicit transaction PostgreSQL opens around a query of several statements (golang-migrate sends this migration as one query)"), "{failure}");
+    assert!(
+        failure.contains("put it alone in a migration file of its own"),
+        "{failure}"
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else if entry.file_name() != "Cargo.lock" {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_migration_added_after_compiling_is_never_silently_skipped() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let scratch = tempfile::tempdir().unwrap();
+    let crate_dir = scratch.path().join("app");
+    copy_dir(&root.join("consumers/refinery"), &crate_dir);
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
+    let core = root.parent().unwrap().join("migration-safety");
+    std::fs::write(
+        crate_dir.join("Cargo.toml"),
+        manifest.replace("../../../migration-safety", &core.to_string_lossy()),
+    )
+    .unwrap();
+    let first = cargo_test(&crate_dir);
+    assert_eq!(
+        first.results["migrations_directory_matches_the_tests"], "ok",
+        "{}",
+        first.output
+    );
+
+    std::fs::write(
+        crate_dir.join("migrations/V3__drop_email.sql"),
+        "ALTER TABLE users DROP COLUMN email;\n",
+    )
+    .unwrap();
+    let stale = cargo_test(&crate_dir);
+    assert!(
+        !stale.results.contains_key("v3_drop_email"),
+        "{}",
+        stale.output
+    );
+    let failure = stale.failure("migrations_directory_matches_the_tests");
+    assert!(failure.contains("`migrations/V3__drop_email.sql` has no test: it was added after the tests were compiled"), "{failure}");
+    assert!(
+        failure.contains("fn main() { println!(\"cargo::rerun-if-changed=migrations\"); }"),
+        "{failure}"
+    );
+
+    std::fs::write(
+        crate_dir.join("build.rs"),
+        "fn main() { println!(\"cargo::rerun-if-changed=migrations\"); }\n",
+    )
+    .unwrap();
+    let fixed = cargo_test(&crate_dir);
+    assert_eq!(
+        fixed.results["migrations_directory_matches_the_tests"], "ok",
+        "{}",
+        fixed.output
+    );
+    assert_eq!(fixed.results["v3_drop_email"], "FAILED", "{}", fixed.output);
+}

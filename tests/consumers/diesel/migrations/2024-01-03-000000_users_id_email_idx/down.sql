@@ -1,0 +1,1 @@
+DROP INDEX users_id_email_idx;

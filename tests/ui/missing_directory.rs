@@ -1,0 +1,4 @@
+#[migration_safety::check_migrations("does/not/exist")]
+mod migrations {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[migration_safety::check_migrations]
+mod migrations {}
+
+fn main() {}

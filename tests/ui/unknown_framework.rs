@@ -1,0 +1,4 @@
+#[migration_safety::check_migrations("migrations", framework = "diesle")]
+mod migrations {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[migration_safety::check_migrations("migrations", framwork = "sqlx")]
+mod migrations {}
+
+fn main() {}
