@@ -127,9 +127,15 @@ fn capitalize(text: &str) -> String {
 }
 
 /// A check over one lowered statement.
-pub(crate) trait Rule: Sync {
-    fn meta(&self) -> &'static RuleMeta;
+///
+/// Rule files implement only `check`; [`declare_rule!`] implements [`Described`].
+pub(crate) trait Rule: Described + Sync {
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings);
+}
+
+/// A rule's metadata, implemented by [`declare_rule!`] from the rule's doc comment.
+pub(crate) trait Described {
+    fn meta(&self) -> &'static RuleMeta;
 }
 
 /// A finding before settings and suppressions are applied.
@@ -200,6 +206,12 @@ macro_rules! declare_rule {
                 since: $since,
                 docs: concat!($($doc, "\n"),*),
             };
+        }
+
+        impl $crate::rule::Described for $rule {
+            fn meta(&self) -> &'static $crate::rule::RuleMeta {
+                &Self::META
+            }
         }
     };
 }

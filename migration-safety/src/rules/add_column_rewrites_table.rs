@@ -1,6 +1,6 @@
 use crate::context::Context;
 use crate::model::{ActionKind, Generated, Statement, quote_ident};
-use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rule::{Findings, Rule, declare_rule};
 use crate::rules::{alter_actions, batched_update, steps};
 
 declare_rule! {
@@ -51,10 +51,6 @@ declare_rule! {
 }
 
 impl Rule for AddColumnRewritesTable {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         for (alter, action) in alter_actions(statement) {
             let ActionKind::AddColumn(column) = &action.kind else {

@@ -1,6 +1,6 @@
 use crate::context::Context;
 use crate::model::{ActionKind, Statement, Volatility, quote_ident};
-use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rule::{Findings, Rule, declare_rule};
 use crate::rules::{alter_actions, batched_update, steps};
 
 declare_rule! {
@@ -41,10 +41,6 @@ declare_rule! {
 }
 
 impl Rule for AddColumnWithDefault {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         for (alter, action) in alter_actions(statement) {
             let ActionKind::AddColumn(column) = &action.kind else {

@@ -1,6 +1,6 @@
 use crate::context::Context;
 use crate::model::{AlterDomainAction, Statement, StatementKind, quote_ident};
-use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rule::{Findings, Rule, declare_rule};
 use crate::rules::{source_or, steps};
 
 declare_rule! {
@@ -41,10 +41,6 @@ declare_rule! {
 }
 
 impl Rule for AddDomainConstraint {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         let StatementKind::AlterDomain { name, action } = &statement.kind else {
             return;

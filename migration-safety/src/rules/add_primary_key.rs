@@ -1,7 +1,7 @@
 use crate::context::Context;
 use crate::model::{ActionKind, ConstraintKind, Statement};
-use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
-use crate::rules::{alter_actions, index_then_constraint, using_index_problem};
+use crate::rule::{Findings, Rule, declare_rule};
+use crate::rules::{alter_actions, index_then_constraint, report_using_index_problem};
 
 declare_rule! {
     /// ## What it does
@@ -39,10 +39,6 @@ declare_rule! {
 }
 
 impl Rule for AddPrimaryKey {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         for (alter, action) in alter_actions(statement) {
             let table = &alter.table;
@@ -66,13 +62,7 @@ impl Rule for AddPrimaryKey {
                         using_index: Some(index),
                         ..
                     } => {
-                        if let Some(problem) = using_index_problem(cx, table, index) {
-                            out.report(
-                                action.range.clone(),
-                                format!("PostgreSQL rejects this USING INDEX form and the migration fails: {problem}"),
-                                format!("attach a valid unique index of `{table}`: CREATE UNIQUE INDEX CONCURRENTLY … ON {table} (…); then ADD CONSTRAINT … USING INDEX it"),
-                            );
-                        }
+                        report_using_index_problem(cx, table, index, action, out);
                         continue;
                     }
                     _ => continue,

@@ -2,7 +2,7 @@ use crate::context::{Context, Wrapper};
 use crate::framework;
 use crate::layout::Framework;
 use crate::model::{ActionKind, Statement, StatementKind};
-use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rule::{Findings, Rule, declare_rule};
 
 declare_rule! {
     /// ## What it does
@@ -44,10 +44,6 @@ declare_rule! {
 }
 
 impl Rule for ConcurrentlyInTransaction {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         if !cx.in_transaction() {
             return;

@@ -1,6 +1,6 @@
 use crate::context::Context;
 use crate::model::{Statement, StatementKind};
-use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rule::{Findings, Rule, declare_rule};
 use crate::rules::partitioned_index_plan;
 
 declare_rule! {
@@ -44,10 +44,6 @@ declare_rule! {
 }
 
 impl Rule for ConcurrentlyOnPartitionedTable {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         let partitioned = |table| cx.schema.table(table).is_some_and(|t| t.partitioned);
         match &statement.kind {

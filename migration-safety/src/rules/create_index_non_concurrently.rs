@@ -1,6 +1,6 @@
 use crate::context::Context;
 use crate::model::{Statement, StatementKind};
-use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rule::{Findings, Rule, declare_rule};
 use crate::rules::{partitioned_index_plan, pg14_concurrently_caution};
 
 declare_rule! {
@@ -50,10 +50,6 @@ declare_rule! {
 }
 
 impl Rule for CreateIndexNonConcurrently {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         let StatementKind::CreateIndex(index) = &statement.kind else {
             return;

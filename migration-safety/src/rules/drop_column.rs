@@ -1,6 +1,6 @@
 use crate::context::Context;
 use crate::model::{ActionKind, Statement};
-use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rule::{Findings, Rule, declare_rule};
 use crate::rules::{alter_actions, steps};
 
 declare_rule! {
@@ -38,10 +38,6 @@ declare_rule! {
 }
 
 impl Rule for DropColumn {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         for (alter, action) in alter_actions(statement) {
             let ActionKind::DropColumn { column } = &action.kind else {

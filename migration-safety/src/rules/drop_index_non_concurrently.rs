@@ -1,6 +1,6 @@
 use crate::context::Context;
 use crate::model::{Statement, StatementKind};
-use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rule::{Findings, Rule, declare_rule};
 use crate::rules::insert_after;
 
 declare_rule! {
@@ -40,10 +40,6 @@ declare_rule! {
 }
 
 impl Rule for DropIndexNonConcurrently {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         let StatementKind::DropIndex {
             names,

@@ -1,6 +1,6 @@
 use crate::context::Context;
 use crate::model::{Name, ObjectKind, Statement, StatementKind};
-use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rule::{Findings, Rule, declare_rule};
 use crate::rules::{created_earlier_in_file, statement_tokens, steps};
 
 declare_rule! {
@@ -42,10 +42,6 @@ declare_rule! {
 }
 
 impl Rule for DropSchema {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         let StatementKind::Drop {
             object: ObjectKind::Other(object),

@@ -2,7 +2,7 @@ use crate::context::Context;
 use crate::lexer::TokenKind;
 use crate::model::{AlterTypeAction, Statement, StatementKind};
 use crate::recognize::unquote;
-use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rule::{Findings, Rule, declare_rule};
 use crate::rules::statement_tokens;
 
 declare_rule! {
@@ -47,10 +47,6 @@ declare_rule! {
 }
 
 impl Rule for EnumValueInTransaction {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         let StatementKind::AlterType {
             name,

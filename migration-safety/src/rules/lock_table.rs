@@ -1,6 +1,6 @@
 use crate::context::Context;
 use crate::model::{LockMode, Statement, StatementKind};
-use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rule::{Findings, Rule, declare_rule};
 use crate::rules::steps;
 
 declare_rule! {
@@ -47,10 +47,6 @@ declare_rule! {
 }
 
 impl Rule for LockTable {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         let StatementKind::LockTable { tables, mode } = &statement.kind else {
             return;

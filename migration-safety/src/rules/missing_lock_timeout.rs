@@ -2,7 +2,7 @@ use crate::context::Context;
 use crate::model::{
     ActionKind, ConstraintKind, LockMode, Name, ObjectKind, Statement, StatementKind, TableLock,
 };
-use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rule::{Findings, Rule, declare_rule};
 
 declare_rule! {
     /// ## What it does
@@ -44,10 +44,6 @@ declare_rule! {
 }
 
 impl Rule for MissingLockTimeout {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         // A DO block's statements are checked one by one.
         if matches!(statement.kind, StatementKind::Do { .. }) || cx.session().lock_timeout.is_some()

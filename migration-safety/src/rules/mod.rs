@@ -505,9 +505,28 @@ pub(crate) fn partitioned_index_plan(
     )
 }
 
+/// Report an `ADD CONSTRAINT … USING INDEX index` that PostgreSQL would reject.
+pub(crate) fn report_using_index_problem(
+    cx: &Context<'_>,
+    table: &Name,
+    index: &str,
+    action: &Action,
+    out: &mut crate::rule::Findings,
+) {
+    if let Some(problem) = using_index_problem(cx, table, index) {
+        out.report(
+            action.range.clone(),
+            format!("PostgreSQL rejects this USING INDEX form and the migration fails: {problem}"),
+            format!(
+                "attach a valid unique index of `{table}`: CREATE UNIQUE INDEX CONCURRENTLY … ON {table} (…); then ADD CONSTRAINT … USING INDEX it"
+            ),
+        );
+    }
+}
+
 /// Why PostgreSQL would reject `ADD CONSTRAINT … UNIQUE | PRIMARY KEY USING INDEX index` on
 /// `table`, when the schema knows the index; `None` when it would not (or it cannot tell).
-pub(crate) fn using_index_problem(
+fn using_index_problem(
     cx: &crate::context::Context<'_>,
     table: &Name,
     index: &str,

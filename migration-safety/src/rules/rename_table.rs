@@ -1,6 +1,6 @@
 use crate::context::Context;
 use crate::model::{ActionKind, Name, Statement, StatementKind};
-use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rule::{Findings, Rule, declare_rule};
 use crate::rules::alter_actions;
 
 declare_rule! {
@@ -44,10 +44,6 @@ declare_rule! {
 }
 
 impl Rule for RenameTable {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         for (alter, action) in alter_actions(statement) {
             let ActionKind::RenameTable { to } = &action.kind else {

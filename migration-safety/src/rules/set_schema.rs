@@ -1,6 +1,6 @@
 use crate::context::Context;
 use crate::model::{ActionKind, Name, Statement, StatementKind, quote_ident};
-use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rule::{Findings, Rule, declare_rule};
 use crate::rules::{alter_actions, created_earlier_in_file};
 
 declare_rule! {
@@ -44,10 +44,6 @@ declare_rule! {
 }
 
 impl Rule for SetSchema {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         if let StatementKind::RenameSchema { from, to } = &statement.kind {
             if created_earlier_in_file(cx, "SCHEMA", &Name::new(from.clone())) {

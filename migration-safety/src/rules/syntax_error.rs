@@ -1,6 +1,6 @@
 use crate::context::Context;
 use crate::model::{Statement, StatementKind};
-use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rule::{Findings, Rule, declare_rule};
 
 declare_rule! {
     /// ## What it does
@@ -36,10 +36,6 @@ declare_rule! {
 }
 
 impl Rule for SyntaxError {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         let StatementKind::SyntaxError { message, offset } = &statement.kind else {
             return;

@@ -1,6 +1,6 @@
 use crate::context::Context;
 use crate::model::{Statement, StatementKind};
-use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rule::{Findings, Rule, declare_rule};
 
 declare_rule! {
     /// ## What it does
@@ -37,10 +37,6 @@ declare_rule! {
 }
 
 impl Rule for UnanalyzedStatement {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, _cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         let StatementKind::Unanalyzed { reason } = &statement.kind else {
             return;

@@ -2,7 +2,7 @@ use crate::context::Context;
 use crate::lexer::{Token, TokenKind};
 use crate::model::{Name, Statement, StatementKind};
 use crate::recognize::split_top_level;
-use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rule::{Findings, Rule, declare_rule};
 use crate::rules::statement_tokens;
 
 declare_rule! {
@@ -54,10 +54,6 @@ declare_rule! {
 }
 
 impl Rule for UnbatchedBackfill {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         let StatementKind::Dml {
             command,

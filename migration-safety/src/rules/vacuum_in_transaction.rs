@@ -1,6 +1,6 @@
 use crate::context::Context;
 use crate::model::{Statement, StatementKind};
-use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rule::{Findings, Rule, declare_rule};
 use crate::rules::statement_tokens;
 
 declare_rule! {
@@ -41,10 +41,6 @@ declare_rule! {
 }
 
 impl Rule for VacuumInTransaction {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         if !cx.in_transaction()
             || !matches!(

@@ -1,6 +1,6 @@
 use crate::context::Context;
 use crate::model::{ActionKind, AlterTable, LockMode, Statement, StatementKind};
-use crate::rule::{Findings, Rule, RuleMeta, declare_rule};
+use crate::rule::{Findings, Rule, declare_rule};
 use crate::rules::alter_actions;
 
 declare_rule! {
@@ -46,10 +46,6 @@ declare_rule! {
 }
 
 impl Rule for ValidateConstraintInSameTransaction {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         for (alter, action) in alter_actions(statement) {
             let ActionKind::ValidateConstraint { name } = &action.kind else {
