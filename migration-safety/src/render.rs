@@ -1,5 +1,7 @@
 //! Renderers: rustc-style text for people, JSON for machines.
 
+use std::ops::Range;
+
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use serde::Serialize;
 
@@ -21,13 +23,15 @@ pub(crate) fn human(report: &Report, color: bool) -> String {
                 Severity::Error => Level::ERROR,
                 Severity::Warning => Level::WARNING,
             };
+            let (excerpt, span) = excerpt(&file.source, &diagnostic.range);
             let mut group: Group<'_> = level
                 .primary_title(diagnostic.message.as_str())
                 .id(diagnostic.rule)
                 .element(
-                    Snippet::source(file.source.as_str())
+                    Snippet::source(excerpt)
+                        .line_start(diagnostic.start.line)
                         .path(file.path.as_str())
-                        .annotation(AnnotationKind::Primary.span(diagnostic.range.clone())),
+                        .annotation(AnnotationKind::Primary.span(span)),
                 );
             if let Some(help) = &diagnostic.help {
                 group = group.element(Level::HELP.message(help.as_str()));
@@ -47,6 +51,19 @@ pub(crate) fn human(report: &Report, color: bool) -> String {
     out.push_str(&summary(report));
     out.push('\n');
     out
+}
+
+/// The whole lines a range covers, and the range within them: rendering a diagnostic costs
+/// the size of its statement, not of the file.
+fn excerpt<'s>(source: &'s str, range: &Range<usize>) -> (&'s str, Range<usize>) {
+    let start = source[..range.start].rfind('\n').map_or(0, |i| i + 1);
+    let mut end = source[range.end..]
+        .find('\n')
+        .map_or(source.len(), |i| range.end + i);
+    if end > range.end && source[..end].ends_with('\r') {
+        end -= 1;
+    }
+    (&source[start..end], range.start - start..range.end - start)
 }
 
 fn summary(report: &Report) -> String {

@@ -75,6 +75,12 @@ fn crlf_and_bom_keep_positions_right() {
     let sql =
         "\u{feff}SET lock_timeout = '1s';\r\n\r\nALTER TABLE users\r\n  DROP COLUMN email;\r\n";
     assert_eq!(rules_found(sql), [("drop-column", 4, 3)]);
+    let rendered = lint_sql(sql, &Settings::default()).to_human(false);
+    assert!(
+        rendered.contains("4 |   DROP COLUMN email;\n"),
+        "{rendered}"
+    );
+    assert!(!rendered.contains('\r'), "{rendered:?}");
 }
 
 #[test]
