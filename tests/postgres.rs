@@ -170,6 +170,101 @@ fn cases() -> Vec<Case> {
             scans: &["users"],
             ..case("unbatched backfill", USERS, "UPDATE users SET name = 'x' WHERE name IS NOT NULL", &["unbatched-backfill"])
         },
+        Case {
+            scans: &["users"],
+            ..case("add check constraint", USERS, "ALTER TABLE users ADD CONSTRAINT users_age_positive CHECK (age > 0)", &[TIMEOUT, "add-check-constraint"])
+        },
+        case("add check constraint not valid", USERS, "ALTER TABLE users ADD CONSTRAINT users_age_positive CHECK (age > 0) NOT VALID", &[TIMEOUT]),
+        Case {
+            // Validation reads the referencing table and probes the referenced one.
+            scans: &["orders", "users"],
+            ..case(
+                "add foreign key",
+                "CREATE TABLE users (id bigint PRIMARY KEY); INSERT INTO users SELECT generate_series(1, 10);
+                 CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint); INSERT INTO orders SELECT g, g FROM generate_series(1, 10) g;",
+                "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id)",
+                &[TIMEOUT, "add-foreign-key"],
+            )
+        },
+        case(
+            "add foreign key not valid",
+            "CREATE TABLE users (id bigint PRIMARY KEY); CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint);",
+            "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID",
+            &[TIMEOUT],
+        ),
+        Case {
+            scans: &["users"],
+            ..case("add unique constraint", USERS, "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email)", &[TIMEOUT, "add-unique-constraint"])
+        },
+        Case {
+            scans: &["users"],
+            ..case(
+                "add primary key",
+                "CREATE TABLE users (id bigint, email text); INSERT INTO users SELECT g, 'u' FROM generate_series(1, 10) g;",
+                "ALTER TABLE users ADD PRIMARY KEY (id)",
+                &[TIMEOUT, "add-primary-key"],
+            )
+        },
+        case("drop index", "CREATE TABLE users (id bigint PRIMARY KEY, email text); CREATE INDEX users_email_idx ON users (email);", "DROP INDEX users_email_idx", &[TIMEOUT, "drop-index-non-concurrently"]),
+        Case {
+            scans: &["users"],
+            ..case("reindex table", USERS, "REINDEX TABLE users", &[TIMEOUT, "reindex-non-concurrently"])
+        },
+        case(
+            "create partition of an existing parent",
+            "CREATE TABLE events (id bigint, at date) PARTITION BY RANGE (at);",
+            "CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
+            &[TIMEOUT, "create-table-partition-of"],
+        ),
+        case(
+            "detach partition",
+            "CREATE TABLE events (id bigint, at date) PARTITION BY RANGE (at);
+             CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');",
+            "ALTER TABLE events DETACH PARTITION events_2024",
+            &[TIMEOUT, "detach-partition-non-concurrently"],
+        ),
+        Case {
+            scans: &["events_2025"],
+            ..case(
+                "attach partition without a check",
+                "CREATE TABLE events (id bigint, at date) PARTITION BY RANGE (at);
+                 CREATE TABLE events_2025 (id bigint, at date); INSERT INTO events_2025 VALUES (1, '2025-06-01');",
+                "ALTER TABLE events ATTACH PARTITION events_2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
+                &[TIMEOUT, "attach-partition-without-check"],
+            )
+        },
+        Case {
+            scans: &["users"],
+            ..case(
+                "add exclusion constraint",
+                "CREATE EXTENSION IF NOT EXISTS btree_gist; CREATE TABLE users (id bigint PRIMARY KEY, room int);",
+                "ALTER TABLE users ADD CONSTRAINT users_room_excl EXCLUDE USING gist (room WITH =)",
+                &[TIMEOUT, "add-exclusion-constraint"],
+            )
+        },
+        Case {
+            scans: &["users"],
+            ..case(
+                "validate in the transaction of the NOT VALID add",
+                USERS,
+                "BEGIN; ALTER TABLE users ADD CONSTRAINT users_age_positive CHECK (age > 0) NOT VALID; ALTER TABLE users VALIDATE CONSTRAINT users_age_positive",
+                &[TIMEOUT, "validate-constraint-in-same-transaction"],
+            )
+        },
+        Case {
+            scans: &["users"],
+            ..case(
+                "domain constraint",
+                "CREATE DOMAIN score AS integer; CREATE TABLE users (id bigint PRIMARY KEY, s score); INSERT INTO users VALUES (1, 5);",
+                "ALTER DOMAIN score ADD CONSTRAINT score_positive CHECK (VALUE > 0)",
+                &["add-domain-constraint"],
+            )
+        },
+        Case {
+            rewrites: &["users"],
+            scans: &["users"],
+            ..case("add serial column", USERS, "ALTER TABLE users ADD COLUMN seq bigserial", &[TIMEOUT, "add-column-rewrites-table", "prefer-identity"])
+        },
     ]
 }
 
