@@ -438,12 +438,14 @@ fn claims_hold_on_a_real_server() {
     let server = Server { url };
     let major = server.major();
     let mut failures = Vec::new();
-    for case in cases() {
+    let mut claims_checked = 0;
+    let cases = cases();
+    for case in &cases {
         let findings = lint(
-            &case,
+            case,
             major.min(migration_safety::SUPPORTED_PG_VERSIONS.end().to_owned()),
         );
-        let observed = server.observe(&case);
+        let observed = server.observe(case);
         let mut fail =
             |what: String| failures.push(format!("{} (PostgreSQL {major}): {what}", case.name));
         let mut rules: Vec<_> = findings.iter().map(|(rule, _)| *rule).collect();
@@ -467,6 +469,7 @@ fn claims_hold_on_a_real_server() {
         }
         for (_, message) in &findings {
             for (table, mode) in claimed_locks(message) {
+                claims_checked += 1;
                 let held = observed.locks.get(&table).map_or("no lock", String::as_str);
                 if held != mode {
                     fail(format!(
@@ -497,4 +500,10 @@ fn claims_hold_on_a_real_server() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Guard against a wording change that would leave no claim to check.
+    assert!(
+        claims_checked >= cases.len(),
+        "only {claims_checked} lock claims were found in the messages of {} cases",
+        cases.len()
+    );
 }
