@@ -214,3 +214,44 @@ fn unparsed_but_recognised_forms() {
         assert_eq!(&found, expected, "{sql}");
     }
 }
+
+/// Issue-level precision: nothing here may be reported, on any supported PostgreSQL version.
+#[test]
+fn harmless_migrations_are_not_reported() {
+    let sql = "\
+-- A new table is empty: no lock or rewrite hazard applies to it.
+CREATE TABLE accounts (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+CREATE INDEX accounts_email_idx ON accounts (email);
+ALTER TABLE accounts ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid();
+ALTER TABLE accounts ALTER COLUMN email SET NOT NULL;
+ALTER TABLE accounts ADD CONSTRAINT accounts_email_key UNIQUE (email);
+INSERT INTO accounts (email) VALUES ('admin@example.com'), ('ops@example.com');
+COMMENT ON TABLE accounts IS 'Accounts; see ALTER TABLE accounts DROP COLUMN email in the docs';
+COMMENT ON COLUMN accounts.email IS 'login';
+GRANT SELECT, INSERT ON accounts TO app;
+REVOKE ALL ON accounts FROM PUBLIC;
+CREATE SEQUENCE invoice_numbers START 1000;
+ALTER SEQUENCE invoice_numbers RESTART WITH 2000;
+CREATE OR REPLACE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := now(); RETURN NEW; END $$;
+CREATE VIEW active_accounts AS SELECT * FROM accounts WHERE email IS NOT NULL;
+CREATE EXTENSION IF NOT EXISTS pgcrypto;
+VACUUM (ANALYZE) accounts;
+ANALYZE accounts;
+SELECT 'DROP TABLE users; ALTER TABLE users RENAME TO people;';
+/* ALTER TABLE users ALTER COLUMN id TYPE bigint; */
+";
+    for version in migration_safety::SUPPORTED_PG_VERSIONS {
+        let settings = Settings::default().pg_version(version).unwrap();
+        let report = lint_sql(sql, &settings);
+        let found: Vec<_> = report
+            .diagnostics()
+            .map(|(_, d)| d.rule)
+            .filter(|r| !r.starts_with("prefer-"))
+            .collect();
+        assert!(
+            found.is_empty(),
+            "PostgreSQL {version}: {}",
+            report.to_human(false)
+        );
+    }
+}
