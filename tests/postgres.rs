@@ -507,3 +507,54 @@ fn claims_hold_on_a_real_server() {
         cases.len()
     );
 }
+
+/// Frameworks that send a whole file as one query: PostgreSQL runs the statements of one query
+/// in an implicit transaction, so `CREATE INDEX CONCURRENTLY` fails unless it is alone, and the
+/// linter says so for a sqlx file that opted out of sqlx's own transaction.
+#[test]
+fn one_query_with_several_statements_is_one_transaction() {
+    let Ok(url) = std::env::var("MIGRATION_SAFETY_TEST_PG") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "MIGRATION_SAFETY_TEST_PG is not set"
+        );
+        eprintln!("skipped: set MIGRATION_SAFETY_TEST_PG to run it");
+        return;
+    };
+    let server = Server { url };
+    server
+        .psql("DROP SCHEMA IF EXISTS lab_query CASCADE; CREATE SCHEMA lab_query; CREATE TABLE lab_query.users (id bigint, email text);")
+        .unwrap();
+    // `psql -c` sends its string as one simple-protocol query, as sqlx does with a file.
+    let together = server.psql("SET lock_timeout = '5s'; CREATE INDEX CONCURRENTLY users_email_idx ON lab_query.users (email)");
+    assert!(
+        together
+            .as_ref()
+            .is_err_and(|e| e.contains("cannot run inside a transaction block")),
+        "{together:?}"
+    );
+    let alone = server.psql("CREATE INDEX CONCURRENTLY users_email_idx ON lab_query.users (email)");
+    assert!(alone.is_ok(), "{alone:?}");
+    server.psql("DROP SCHEMA lab_query CASCADE").unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("1_create.sql"),
+        "CREATE TABLE users (id bigint, email text);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("2_index.sql"),
+        "-- no-transaction\nSET lock_timeout = '5s';\nCREATE INDEX CONCURRENTLY users_email_idx ON users (email);\n",
+    )
+    .unwrap();
+    let settings = Settings::default().framework(migration_safety::Framework::Sqlx);
+    let report = lint_paths(&[dir.path().to_path_buf()], &settings).unwrap();
+    assert!(
+        report
+            .diagnostics()
+            .any(|(_, d)| d.rule == "concurrently-in-transaction"),
+        "{}",
+        report.to_human(false)
+    );
+}
