@@ -265,6 +265,28 @@ fn cases() -> Vec<Case> {
             scans: &["users"],
             ..case("add serial column", USERS, "ALTER TABLE users ADD COLUMN seq bigserial", &[TIMEOUT, "add-column-rewrites-table", "prefer-identity"])
         },
+        case("create policy", USERS, "CREATE POLICY users_self ON users USING (true)", &[TIMEOUT]),
+        case(
+            "alter view",
+            "CREATE TABLE users (id bigint PRIMARY KEY); CREATE VIEW active_users AS SELECT * FROM users;",
+            "ALTER VIEW active_users RENAME TO current_users",
+            &[TIMEOUT],
+        ),
+        case(
+            "alter trigger",
+            "CREATE TABLE users (id bigint PRIMARY KEY);
+             CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+             CREATE TRIGGER touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch();",
+            "ALTER TRIGGER touch ON users RENAME TO touch_users",
+            &[TIMEOUT],
+        ),
+        case(
+            "create trigger",
+            "CREATE TABLE users (id bigint PRIMARY KEY);
+             CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;",
+            "CREATE TRIGGER touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch()",
+            &[TIMEOUT],
+        ),
     ]
 }
 
@@ -330,7 +352,7 @@ impl Server {
              BEGIN;
              CREATE TEMP TABLE before_statement AS
                SELECT c.oid, c.relname::text AS relname, pg_relation_filenode(c.oid) AS filenode
-               FROM pg_class c WHERE c.relnamespace = 'lab'::regnamespace AND c.relkind IN ('r', 'p', 'm');
+               FROM pg_class c WHERE c.relnamespace = 'lab'::regnamespace AND c.relkind IN ('r', 'p', 'm', 'v');
              {statement};
              SELECT 'lock|' || b.relname || '|' || l.mode
                FROM pg_locks l JOIN before_statement b ON b.oid = l.relation

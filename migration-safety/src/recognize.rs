@@ -458,6 +458,7 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
         .and_then(|prefix| harmless(prefix))
         .or_else(|| alter_index(source, tokens))
         .or_else(|| alter_view(source, tokens))
+        .or_else(|| alter_trigger(source, tokens))
         .or_else(|| alter_schema(source, tokens))
 }
 
@@ -806,6 +807,21 @@ fn alter_view(source: &str, tokens: &[Token]) -> Option<StatementKind> {
             "ALTER VIEW"
         }
         .to_owned(),
+        relation,
+        mode: LockMode::AccessExclusive,
+    })
+}
+
+/// `ALTER TRIGGER t ON table …` takes `ACCESS EXCLUSIVE` on the table (measured on PostgreSQL 15
+/// for `RENAME TO`).
+fn alter_trigger(source: &str, tokens: &[Token]) -> Option<StatementKind> {
+    let mut c = Cursor::new(source, tokens);
+    c.eat_all(&["ALTER", "TRIGGER"]).then_some(())?;
+    c.ident()?;
+    c.eat("ON").then_some(())?;
+    let relation = c.name()?;
+    (!c.at_end()).then(|| StatementKind::RelationLock {
+        command: "ALTER TRIGGER".to_owned(),
         relation,
         mode: LockMode::AccessExclusive,
     })
