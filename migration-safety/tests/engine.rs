@@ -181,7 +181,10 @@ fn unparsed_but_recognised_forms() {
             &["missing-lock-timeout"],
         ),
         ("COPY users (id, email) FROM STDIN;", &[]),
-        ("ALTER TRIGGER touch ON users RENAME TO touch_users;", &["missing-lock-timeout"]),
+        (
+            "ALTER TRIGGER touch ON users RENAME TO touch_users;",
+            &["missing-lock-timeout"],
+        ),
         (
             "ALTER TABLE users ALTER CONSTRAINT users_fk DEFERRABLE INITIALLY DEFERRED;",
             &["missing-lock-timeout"],
