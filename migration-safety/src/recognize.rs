@@ -605,6 +605,16 @@ fn create_table_fallback(c: &mut Cursor<'_>) -> Option<StatementKind> {
     }))
 }
 
+/// Words that begin a table constraint in a `CREATE TABLE` list.
+const TABLE_CONSTRAINT_WORDS: &[&str] = &[
+    "CONSTRAINT",
+    "CHECK",
+    "UNIQUE",
+    "PRIMARY",
+    "FOREIGN",
+    "EXCLUDE",
+];
+
 /// One element of a `CREATE TABLE` list: `LIKE …`, a table constraint, or a column definition.
 fn table_element(
     source: &str,
@@ -612,13 +622,8 @@ fn table_element(
     columns: &mut Vec<crate::model::ColumnDef>,
     constraints: &mut Vec<Constraint>,
 ) -> Option<()> {
-    const CONSTRAINT_WORDS: &[&str] = &[
-        "CONSTRAINT",
-        "CHECK",
-        "UNIQUE",
-        "PRIMARY",
-        "FOREIGN",
-        "EXCLUDE",
+    /// Words that end a column's type: table-constraint and column-option keywords.
+    const COLUMN_OPTION_WORDS: &[&str] = &[
         "NOT",
         "NULL",
         "DEFAULT",
@@ -626,6 +631,12 @@ fn table_element(
         "GENERATED",
         "COLLATE",
     ];
+    let ends_type = |c: &Cursor<'_>| {
+        TABLE_CONSTRAINT_WORDS
+            .iter()
+            .chain(COLUMN_OPTION_WORDS)
+            .any(|k| c.is(k))
+    };
     let references = |tokens: &[Token]| {
         let at = tokens
             .iter()
@@ -636,16 +647,9 @@ fn table_element(
     if first.is_word(source, "LIKE") {
         return Some(());
     }
-    if [
-        "CONSTRAINT",
-        "CHECK",
-        "UNIQUE",
-        "PRIMARY",
-        "FOREIGN",
-        "EXCLUDE",
-    ]
-    .iter()
-    .any(|k| first.is_word(source, k))
+    if TABLE_CONSTRAINT_WORDS
+        .iter()
+        .any(|k| first.is_word(source, k))
     {
         if let Some(referenced) = references(element) {
             constraints.push(Constraint {
@@ -662,7 +666,7 @@ fn table_element(
     let mut c = Cursor::new(source, element);
     let name = c.ident()?;
     let type_start = c.pos;
-    while !c.at_end() && !CONSTRAINT_WORDS.iter().any(|k| c.is(k)) {
+    while !c.at_end() && !ends_type(&c) {
         if !c.skip_parens() {
             c.pos += 1;
         }
