@@ -16,7 +16,7 @@
 //! assert!(finding.help.as_deref().unwrap().contains("CREATE INDEX CONCURRENTLY users_email_idx ON users (email);"));
 //! ```
 //!
-//! The pipeline: source text → statements with exact ranges ([`lexer`](crate)) → a lowered
+//! The pipeline: source text → statements with exact ranges → a lowered
 //! statement model (sqlparser behind one module, a token recogniser for what it rejects) →
 //! rules over that model plus the schema earlier migrations built → findings → renderers.
 
