@@ -45,12 +45,15 @@ mod suppression;
 
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "trace")]
+pub mod trace;
 
 #[doc = include_str!("check_migrations.md")]
 pub use migration_safety_macros::check_migrations;
 
 pub use diagnostic::{Diagnostic, FileReport, Report};
 pub use layout::{Direction, LayoutError, Migration};
+pub use model::LockMode;
 pub use rule::{Category, RuleMeta, Severity};
 pub use settings::{DEFAULT_PG_VERSION, Framework, SUPPORTED_PG_VERSIONS, Settings};
 pub use source::Position;
