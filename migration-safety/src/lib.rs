@@ -52,7 +52,7 @@ pub use migration_safety_macros::check_migrations;
 pub use diagnostic::{Diagnostic, FileReport, Report};
 pub use layout::{Direction, LayoutError, Migration};
 pub use rule::{Category, RuleMeta, Severity};
-pub use settings::{DEFAULT_PG_VERSION, Framework, SUPPORTED_PG_VERSIONS, Settings};
+pub use settings::{DEFAULT_PG_VERSION, FailOn, Framework, SUPPORTED_PG_VERSIONS, Settings};
 pub use source::Position;
 pub use suppression::IGNORE_FILE_MARKER;
 
