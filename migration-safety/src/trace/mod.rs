@@ -11,7 +11,7 @@ mod observe;
 
 pub use cluster::{Cluster, ClusterOptions, Stopper};
 pub use observe::{
-    Changes, Method, ObservedLock, Observation, Observer, Outcome, Relation, RelationKind,
+    Changes, Method, ObservedLock, Observation, Observer, Status, Relation, RelationKind,
 };
 
 /// Why a trace could not run.

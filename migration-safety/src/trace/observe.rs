@@ -119,7 +119,7 @@ impl ObservedLock {
 
 /// How a statement ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Status {
     /// It succeeded.
     Succeeded,
     /// The server rejected it.
@@ -154,7 +154,7 @@ pub enum Method {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
     /// How it ended.
-    pub outcome: Outcome,
+    pub status: Status,
     /// How the locks were observed.
     pub method: Method,
     /// Locks held on pre-existing relations after the statement (or seen while it ran), the
@@ -173,7 +173,7 @@ pub struct Observation {
 impl Observation {
     fn not_run(reason: String) -> Self {
         Self {
-            outcome: Outcome::NotRun(reason),
+            status: Status::NotRun(reason),
             method: Method::NotObserved,
             locks: Vec::new(),
             rewrites: Vec::new(),
@@ -389,18 +389,18 @@ impl Observer {
             return failed(&error, Duration::ZERO);
         }
         let observation = self.observe_in_transaction(sql);
-        let end = match observation.outcome {
-            Outcome::Succeeded => self.commit(),
+        let end = match observation.status {
+            Status::Succeeded => self.commit(),
             _ => self.rollback(),
         };
         if let Err(error) = end {
             return failed(&error, observation.duration);
         }
-        match (&observation.outcome, self.changes) {
-            (Outcome::Failed { code, .. }, Changes::Kept) if code == "25001" => {
+        match (&observation.status, self.changes) {
+            (Status::Failed { code, .. }, Changes::Kept) if code == "25001" => {
                 self.observe_outside_transaction(sql)
             }
-            (Outcome::Failed { code, .. }, Changes::RolledBack) if code == "25001" => {
+            (Status::Failed { code, .. }, Changes::RolledBack) if code == "25001" => {
                 Observation::not_run(
                     "it cannot run inside a transaction block, and every statement runs inside the transaction that is rolled back at the end (so a real database is never changed)".to_owned(),
                 )
@@ -442,7 +442,7 @@ impl Observer {
             .filter_map(|(oid, _)| self.existing.get(oid).cloned())
             .collect();
         Observation {
-            outcome: Outcome::Succeeded,
+            status: Status::Succeeded,
             method: Method::InTransaction,
             locks,
             rewrites: self.rewrites(&before.filenodes, &after.filenodes),
@@ -516,7 +516,7 @@ impl Observer {
             })
             .collect();
         Observation {
-            outcome: Outcome::Succeeded,
+            status: Status::Succeeded,
             method: Method::Sampled,
             locks,
             rewrites: self.rewrites(&before.filenodes, &after.filenodes),
@@ -671,7 +671,7 @@ fn failed(error: &TraceError, duration: Duration) -> Observation {
         other => (String::new(), other.to_string()),
     };
     Observation {
-        outcome: Outcome::Failed { code, message },
+        status: Status::Failed { code, message },
         method: Method::NotObserved,
         duration,
         ..Observation::not_run(String::new())
