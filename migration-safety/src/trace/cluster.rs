@@ -116,6 +116,7 @@ impl ClusterOptions {
 #[derive(Debug)]
 pub struct Cluster {
     url: String,
+    directory: PathBuf,
     major: u32,
     stopper: Stopper,
 }
@@ -146,7 +147,14 @@ impl Stopper {
             let _ = server_command(
                 &running.run_as,
                 &running.pg_ctl,
-                &["-D".into(), data.into(), "-m".into(), "immediate".into(), "-w".into(), "stop".into()],
+                &[
+                    "-D".into(),
+                    data.into(),
+                    "-m".into(),
+                    "immediate".into(),
+                    "-w".into(),
+                    "stop".into(),
+                ],
             )
             .output();
             let _ = std::fs::remove_dir_all(&running.root);
@@ -177,6 +185,7 @@ impl Cluster {
         match cluster {
             Ok((url, major)) => Ok(Self {
                 url,
+                directory: root,
                 major,
                 stopper,
             }),
@@ -269,6 +278,12 @@ impl Cluster {
     /// The connection URL (with the superuser's password).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The directory holding the cluster (its data directory is `data/` inside it); removed
+    /// when the cluster is dropped.
+    pub fn directory(&self) -> &Path {
+        &self.directory
     }
 
     /// The server's major version, such as 15.
@@ -431,11 +446,20 @@ mod tests {
             Path::new("/opt/pg bin/pg_ctl"),
             &["-o".into(), "-p 5 -c x='y'".into()],
         );
-        let args: Vec<_> = command.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        let args: Vec<_> = command
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         assert_eq!(command.get_program(), "su");
         assert_eq!(
             args,
-            ["mstest", "-s", "/bin/sh", "-c", r"'/opt/pg bin/pg_ctl' '-o' '-p 5 -c x='\''y'\'''"]
+            [
+                "mstest",
+                "-s",
+                "/bin/sh",
+                "-c",
+                r"'/opt/pg bin/pg_ctl' '-o' '-p 5 -c x='\''y'\'''"
+            ]
         );
     }
 

@@ -9,9 +9,12 @@
 mod cluster;
 mod observe;
 
+/// The PostgreSQL client the observer uses, re-exported so that callers name the same types.
+pub use postgres;
+
 pub use cluster::{Cluster, ClusterOptions, Stopper};
 pub use observe::{
-    Changes, Method, ObservedLock, Observation, Observer, Status, Relation, RelationKind,
+    Changes, Method, Observation, ObservedLock, Observer, Relation, RelationKind, Status,
 };
 
 /// Why a trace could not run.

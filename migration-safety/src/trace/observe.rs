@@ -3,7 +3,7 @@
 //! rewrote (their file node changed), the tables it scanned (`pg_stat_xact_user_tables`), its
 //! duration and its error.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -100,8 +100,9 @@ pub struct ObservedLock {
     pub relation: Relation,
     /// The lock mode.
     pub mode: LockMode,
-    /// Whether the transaction already held this mode before the statement (an earlier
-    /// statement of the same transaction took it; it is held until the transaction ends).
+    /// Whether the transaction held this mode before the statement: an earlier statement of
+    /// the same transaction took it, and it is held until the transaction ends. A relation can
+    /// have two entries: the strongest mode the statement took, and a stronger one held before.
     pub held_before: bool,
 }
 
@@ -157,8 +158,9 @@ pub struct Observation {
     pub status: Status,
     /// How the locks were observed.
     pub method: Method,
-    /// Locks held on pre-existing relations after the statement (or seen while it ran), the
-    /// strongest mode per relation, in relation order.
+    /// Locks on pre-existing relations: per relation, the strongest mode the statement took
+    /// (PostgreSQL records each mode a transaction holds, so a mode requested again while a
+    /// stronger one is held still shows), and a stronger mode held before it if any.
     pub locks: Vec<ObservedLock>,
     /// Pre-existing tables, indexes and materialized views whose file node changed: their data
     /// was rewritten.
@@ -182,18 +184,23 @@ impl Observation {
         }
     }
 
-    /// The strongest lock held on a relation named `name` (`users` or `public.users`).
+    /// The strongest lock the statement took on a relation named `name` (`users` or
+    /// `public.users`), not counting modes held before it.
     pub fn lock_on(&self, name: &str) -> Option<LockMode> {
         self.locks
             .iter()
-            .filter(|l| l.relation.name == name || l.relation.to_string() == name)
+            .filter(|l| {
+                !l.held_before && (l.relation.name == name || l.relation.to_string() == name)
+            })
             .map(|l| l.mode)
             .max()
     }
 
     /// Whether a lock the statement took (not one held before it) blocks reads or writes.
     pub fn blocks_traffic(&self) -> bool {
-        self.locks.iter().any(|l| !l.held_before && l.blocks_writes())
+        self.locks
+            .iter()
+            .any(|l| !l.held_before && l.blocks_writes())
     }
 }
 
@@ -424,17 +431,32 @@ impl Observer {
             Ok(state) => state,
             Err(error) => return failed(&error, duration),
         };
-        let locks = after
-            .locks
-            .iter()
-            .filter_map(|(oid, mode)| {
-                Some(ObservedLock {
-                    relation: self.existing.get(oid)?.clone(),
+        let mut locks = Vec::new();
+        for (oid, modes) in &after.locks {
+            let Some(relation) = self.existing.get(oid) else {
+                continue;
+            };
+            let held = before.locks.get(oid);
+            let new = modes
+                .iter()
+                .filter(|m| held.is_none_or(|h| !h.contains(m)))
+                .max();
+            let old = held.and_then(|h| h.iter().max());
+            if let Some(mode) = new {
+                locks.push(ObservedLock {
+                    relation: relation.clone(),
                     mode: *mode,
-                    held_before: before.locks.get(oid).is_some_and(|m| m >= mode),
-                })
-            })
-            .collect();
+                    held_before: false,
+                });
+            }
+            if let Some(mode) = old.filter(|o| new.is_none_or(|n| n < *o)) {
+                locks.push(ObservedLock {
+                    relation: relation.clone(),
+                    mode: *mode,
+                    held_before: true,
+                });
+            }
+        }
         let scans = after
             .scans
             .iter()
@@ -532,12 +554,7 @@ impl Observer {
         let tables: Vec<String> = self
             .existing
             .values()
-            .filter(|r| {
-                matches!(
-                    r.kind,
-                    RelationKind::Table | RelationKind::PartitionedTable
-                )
-            })
+            .filter(|r| matches!(r.kind, RelationKind::Table | RelationKind::PartitionedTable))
             .map(|r| {
                 format!(
                     "{}.{}",
@@ -577,10 +594,7 @@ impl Observer {
             state.locks = own_locks(&mut self.client, self.database)?;
             state.scans = self
                 .client
-                .query(
-                    "SELECT relid, seq_scan FROM pg_stat_xact_user_tables",
-                    &[],
-                )?
+                .query("SELECT relid, seq_scan FROM pg_stat_xact_user_tables", &[])?
                 .iter()
                 .map(|row| (row.get(0), row.get(1)))
                 .collect();
@@ -604,20 +618,22 @@ impl Observer {
 #[derive(Debug, Default)]
 struct State {
     filenodes: BTreeMap<u32, Option<u32>>,
-    locks: BTreeMap<u32, LockMode>,
+    locks: BTreeMap<u32, BTreeSet<LockMode>>,
     scans: BTreeMap<u32, i64>,
 }
 
-fn own_locks(client: &mut Client, database: u32) -> Result<BTreeMap<u32, LockMode>, TraceError> {
-    let mut locks: BTreeMap<u32, LockMode> = BTreeMap::new();
+fn own_locks(
+    client: &mut Client,
+    database: u32,
+) -> Result<BTreeMap<u32, BTreeSet<LockMode>>, TraceError> {
+    let mut locks: BTreeMap<u32, BTreeSet<LockMode>> = BTreeMap::new();
     for row in client.query(
         "SELECT relation, mode FROM pg_locks
          WHERE pid = pg_backend_pid() AND locktype = 'relation' AND database = $1 AND granted",
         &[&database],
     )? {
         if let Some(mode) = lock_mode(row.get(1)) {
-            let entry = locks.entry(row.get(0)).or_insert(mode);
-            *entry = (*entry).max(mode);
+            locks.entry(row.get(0)).or_default().insert(mode);
         }
     }
     Ok(locks)
@@ -715,14 +731,21 @@ mod tests {
         ] {
             assert!(is_transaction_control(sql), "{sql}");
         }
-        for sql in ["PREPARE q AS SELECT 1", "CREATE TABLE begin_log (id int)", "SELECT 1"] {
+        for sql in [
+            "PREPARE q AS SELECT 1",
+            "CREATE TABLE begin_log (id int)",
+            "SELECT 1",
+        ] {
             assert!(!is_transaction_control(sql), "{sql}");
         }
     }
 
     #[test]
     fn lock_names() {
-        assert_eq!(lock_mode("ShareUpdateExclusiveLock"), Some(LockMode::ShareUpdateExclusive));
+        assert_eq!(
+            lock_mode("ShareUpdateExclusiveLock"),
+            Some(LockMode::ShareUpdateExclusive)
+        );
         assert_eq!(lock_mode("SIReadLock"), None);
     }
 }
