@@ -112,6 +112,27 @@ pub fn rule(name: &str) -> Result<&'static RuleMeta, Error> {
     rules::lookup(name)
 }
 
+/// The byte ranges of the top-level statements of `sql`, each from its first token to its `;`
+/// (included when present), as the linter splits them: semicolons inside strings, comments,
+/// dollar-quoted bodies and `BEGIN … END` blocks do not split. To run a migration statement by
+/// statement, as `trace` and the verification suite do.
+///
+/// ```
+/// let sql = "CREATE TABLE t (id int); -- a;\nDO $$ BEGIN PERFORM 1; END $$;\nSELECT 1";
+/// let statements: Vec<&str> = migration_safety::split_statements(sql)
+///     .into_iter()
+///     .map(|range| &sql[range])
+///     .collect();
+/// assert_eq!(statements, ["CREATE TABLE t (id int);", "DO $$ BEGIN PERFORM 1; END $$;", "SELECT 1"]);
+/// ```
+pub fn split_statements(sql: &str) -> Vec<std::ops::Range<usize>> {
+    lexer::split(sql)
+        .statements
+        .into_iter()
+        .map(|statement| statement.range)
+        .collect()
+}
+
 /// Lint SQL text as one migration (reported under the path `input.sql`).
 ///
 /// ```
