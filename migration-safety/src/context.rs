@@ -31,7 +31,16 @@ pub(crate) struct Session {
 
 /// Walk the top-level statements and record each one's session state, given how the framework
 /// runs the parts of the file.
-pub(crate) fn sessions(statements: &[Statement], plan: &Plan) -> Vec<Session> {
+/// `assumed_lock_timeout` is in force before the first statement (set by the runner or the
+/// role), and `RESET` returns to it.
+pub(crate) fn sessions(
+    statements: &[Statement],
+    plan: &Plan,
+    assumed_lock_timeout: Option<&str>,
+) -> Vec<Session> {
+    let assumed = assumed_lock_timeout
+        .filter(|v| !is_zero(v))
+        .map(str::to_owned);
     let unit_of = |statement: &Statement| {
         plan.units
             .iter()
@@ -46,7 +55,7 @@ pub(crate) fn sessions(statements: &[Statement], plan: &Plan) -> Vec<Session> {
     let mut unit = None;
     let mut implicit: Option<Wrapper> = None;
     let mut current: Option<(usize, Wrapper)> = None;
-    let mut session_timeout: Option<String> = None;
+    let mut session_timeout: Option<String> = assumed.clone();
     let mut local_timeout: Option<Option<String>> = None;
     let mut out = Vec::with_capacity(statements.len());
     for statement in statements {
@@ -100,7 +109,7 @@ pub(crate) fn sessions(statements: &[Statement], plan: &Plan) -> Vec<Session> {
             StatementKind::Reset { name }
                 if name.as_deref().is_none_or(|n| n == "lock_timeout") =>
             {
-                session_timeout = None;
+                session_timeout = assumed.clone();
                 local_timeout = None;
             }
             _ => {}
@@ -193,6 +202,10 @@ mod tests {
     use crate::lower::lower_file;
 
     fn sessions_of(sql: &str) -> Vec<Session> {
+        sessions_assuming(sql, None)
+    }
+
+    fn sessions_assuming(sql: &str, lock_timeout: Option<&str>) -> Vec<Session> {
         sessions(
             &lower_file(sql, &split(sql)),
             &crate::framework::plan(
@@ -202,6 +215,7 @@ mod tests {
                 false,
                 &Default::default(),
             ),
+            lock_timeout,
         )
     }
 
@@ -240,12 +254,24 @@ mod tests {
     }
 
     #[test]
+    fn an_assumed_lock_timeout_is_the_default_that_reset_returns_to() {
+        let s = sessions_assuming(
+            "select 1; set lock_timeout = 0; select 2; reset lock_timeout; select 3;",
+            Some("5s"),
+        );
+        let t: Vec<_> = s.iter().map(|s| s.lock_timeout.as_deref()).collect();
+        assert_eq!(t, [Some("5s"), None, None, Some("5s"), Some("5s")]);
+        let zero = sessions_assuming("select 1;", Some("0"));
+        assert_eq!(zero[0].lock_timeout, None);
+    }
+
+    #[test]
     fn framework_and_single_query_transactions() {
         use crate::framework::{Sidecar, plan};
         use crate::layout::Direction;
         let of = |framework, sql: &str| {
             let plan = plan(framework, Direction::Up, sql, false, &Sidecar::default());
-            sessions(&lower_file(sql, &split(sql)), &plan)
+            sessions(&lower_file(sql, &split(sql)), &plan, None)
                 .into_iter()
                 .map(|s| s.wrapper)
                 .collect::<Vec<_>>()
