@@ -10,7 +10,7 @@ use crate::model::{
     TypeName, quote_ident,
 };
 use crate::recognize;
-use crate::rule::{Rule, RuleMeta};
+use crate::rule::{Category, Rule, RuleMeta};
 
 mod add_check_constraint;
 mod add_column_required;
@@ -132,23 +132,49 @@ pub(crate) fn all() -> Vec<&'static RuleMeta> {
     all
 }
 
-/// Find a rule by name; the error lists the names that exist and suggests the closest.
+/// Find a rule by name; the error suggests the closest name.
 pub(crate) fn lookup(name: &str) -> Result<&'static RuleMeta, Error> {
-    let all = all();
-    if let Some(meta) = all.iter().find(|m| m.name == name) {
-        return Ok(meta);
+    find(name).ok_or_else(|| unknown_rule(name, &[]))
+}
+
+/// The rules a rule or category name selects: the rule, or every rule of the category.
+pub(crate) fn select(name: &str) -> Result<Vec<&'static RuleMeta>, Error> {
+    if let Some(category) = Category::from_name(name) {
+        return Ok(all()
+            .into_iter()
+            .filter(|m| m.category == category)
+            .collect());
     }
-    let suggestion = all
-        .iter()
-        .map(|m| (strsim::levenshtein(m.name, name), m.name))
+    let categories = Category::ALL.map(Category::as_str);
+    find(name)
+        .map(|rule| vec![rule])
+        .ok_or_else(|| unknown_rule(name, &categories))
+}
+
+fn find(name: &str) -> Option<&'static RuleMeta> {
+    all().into_iter().find(|m| m.name == name)
+}
+
+/// An unknown rule name, with the closest rule (or one of `also`) as a suggestion.
+fn unknown_rule(name: &str, also: &[&str]) -> Error {
+    let names = all().into_iter().map(|m| m.name);
+    Error::UnknownRule {
+        name: name.to_owned(),
+        suggestion: did_you_mean(name, names.chain(also.iter().copied())).map(str::to_owned),
+    }
+}
+
+/// The candidate closest to `name`, when it is close enough to be a typo.
+pub(crate) fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::levenshtein(c, name), c))
         .filter(|(distance, _)| *distance <= 3.max(name.len() / 3))
         .min()
-        .map(|(_, n)| n.to_owned());
-    Err(Error::UnknownRule {
-        name: name.to_owned(),
-        suggestion,
-        known: all.iter().map(|m| m.name).collect::<Vec<_>>().join(", "),
-    })
+        .map(|(_, c)| c)
 }
 
 /// The actions of an `ALTER TABLE` statement.
@@ -296,7 +322,7 @@ pub(crate) fn designed_columns<'s>(
                 } if cx
                     .schema
                     .table(&alter.table)
-                    .and_then(|t| t.columns.iter().find(|c| &c.name == column))
+                    .and_then(|t| t.column(column))
                     .is_none_or(|c| c.data_type.name != data_type.name) =>
                 {
                     Some(DesignedColumn {
