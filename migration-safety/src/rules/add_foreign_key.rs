@@ -45,6 +45,7 @@ declare_rule! {
         since: "0.1.0",
         claims: [
             Claim::takes(12..=18).table(Effect::lock(ShareRowExclusive).scan()).referenced(Effect::lock(ShareRowExclusive).scan()),
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()).referenced(Effect::lock(ShareRowExclusive).scan()),
         ],
     }
 }

@@ -37,6 +37,7 @@ declare_rule! {
         since: "0.1.0",
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
+            Claim::fails(12..=18, "is not a unique index"),
         ],
     }
 }

@@ -44,6 +44,7 @@ declare_rule! {
         summary: "a new enum value fails inside a transaction before PostgreSQL 12, and cannot be used before commit on any version",
         since: "0.1.0",
         claims: [
+            Claim::takes(12..=18),
             Claim::fails(12..=18, "unsafe use of new value"),
         ],
     }

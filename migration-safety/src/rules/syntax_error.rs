@@ -34,6 +34,7 @@ declare_rule! {
         since: "0.1.0",
         claims: [
             Claim::fails(12..=18, "syntax error"),
+            Claim::fails(12..=18, "unterminated"),
         ],
     }
 }

@@ -41,6 +41,8 @@ declare_rule! {
         since: "0.1.0",
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()),
+            Claim::takes(12..=18).referenced(Effect::lock(AccessExclusive).rewrite().scan()),
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite()),
         ],
     }
 }
