@@ -79,7 +79,7 @@ impl Rule for AddColumnRequired {
                     )
                 ),
             ]);
-            plan.extend(not_null_steps(cx.pg_version(), table, name));
+            plan.extend(not_null_steps(cx.pg_version(), table, name, None));
             out.report(
                 action.range.clone(),
                 format!(

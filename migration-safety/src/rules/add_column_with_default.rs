@@ -86,7 +86,7 @@ impl Rule for AddColumnWithDefault {
                 ),
             ];
             if column.not_null {
-                plan.extend(not_null_steps(cx.pg_version(), table, name));
+                plan.extend(not_null_steps(cx.pg_version(), table, name, None));
             }
             out.report(
                 action.range.clone(),

@@ -46,6 +46,7 @@ declare_rule! {
         claims: [
             Claim::takes(12..=18).table(Effect::lock(ShareRowExclusive).scan()).referenced(Effect::lock(ShareRowExclusive).scan()),
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()).referenced(Effect::lock(ShareRowExclusive).scan()),
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive)).referenced(Effect::lock(ShareRowExclusive)),
         ],
     }
 }
@@ -170,9 +171,13 @@ fn plan(
     let mut plan = Vec::new();
     if let Some(column) = column {
         plan.push(format!(
-            "ALTER TABLE {table} ADD COLUMN {} {};  -- without REFERENCES",
+            "ALTER TABLE {table} ADD COLUMN {} {}{};  -- without REFERENCES",
             quote_ident(&column.name),
-            column.data_type
+            column.data_type,
+            column
+                .default
+                .as_ref()
+                .map_or_else(String::new, |d| format!(" DEFAULT {}", d.text))
         ));
     }
     if partitioned_before_18 {

@@ -1,7 +1,7 @@
 use crate::context::Context;
 use crate::model::{ActionKind, Statement};
 use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::alter_actions;
+use crate::rules::{alter_actions, steps};
 
 declare_rule! {
     /// ## What it does
@@ -69,7 +69,14 @@ impl Rule for DetachPartitionNonConcurrently {
                     |t| format!("{} CONCURRENTLY", t.trim_end()),
                 );
                 format!(
-                    "detach it without blocking the partitioned table:\n  ALTER TABLE {table} {rewritten};\nit cannot run in a transaction block ({}) nor while `{table}` has a default partition; if it is interrupted, run ALTER TABLE {table} DETACH PARTITION {partition} FINALIZE",
+                    "{}\nit cannot run in a transaction block ({}) nor while `{table}` has a default partition; if it is interrupted, run ALTER TABLE {table} DETACH PARTITION {partition} FINALIZE",
+                    steps(
+                        "detach it without blocking the partitioned table:",
+                        &[
+                            format!("ALTER TABLE {table} {rewritten};"),
+                            format!("drop the CHECK constraint it leaves on {partition} (a copy of the partition bound) unless you want to keep it"),
+                        ]
+                    ),
                     crate::framework::outside_transaction_advice(cx.framework)
                 )
             } else {

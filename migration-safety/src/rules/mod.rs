@@ -191,22 +191,33 @@ pub(crate) fn alter_actions(statement: &Statement) -> impl Iterator<Item = (&Alt
 /// A batched backfill that needs no knowledge of the table's key: `ctid` batches.
 /// The steps that make `column` NOT NULL without a long lock: a `NOT VALID` check, validated in
 /// a separate transaction, then (PostgreSQL 12+) `SET NOT NULL`, which the check spares a scan.
-pub(crate) fn not_null_steps(pg_version: u32, table: &Name, column: &str) -> Vec<String> {
+///
+/// `existing` names a `NOT VALID` check that already proves it once validated: it is validated
+/// rather than added again.
+pub(crate) fn not_null_steps(
+    pg_version: u32,
+    table: &Name,
+    column: &str,
+    existing: Option<&str>,
+) -> Vec<String> {
     let col = quote_ident(column);
-    let check = quote_ident(&format!("{}_{column}_not_null", table.name));
-    let mut plan = vec![
-        format!(
+    let check = quote_ident(existing.unwrap_or(&format!("{}_{column}_not_null", table.name)));
+    let mut plan = Vec::new();
+    if existing.is_none() {
+        plan.push(format!(
             "ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({col} IS NOT NULL) NOT VALID;  -- brief lock, no scan"
-        ),
-        format!(
-            "ALTER TABLE {table} VALIDATE CONSTRAINT {check};  -- in a separate transaction: scans under SHARE UPDATE EXCLUSIVE, reads and writes continue"
-        ),
-    ];
+        ));
+    }
+    plan.push(format!(
+        "ALTER TABLE {table} VALIDATE CONSTRAINT {check};  -- in a separate transaction: scans under SHARE UPDATE EXCLUSIVE, reads and writes continue"
+    ));
     if pg_version >= 12 {
         plan.push(format!(
             "ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL;  -- no scan: the validated check proves it"
         ));
-        plan.push(format!("ALTER TABLE {table} DROP CONSTRAINT {check};"));
+        if existing.is_none() {
+            plan.push(format!("ALTER TABLE {table} DROP CONSTRAINT {check};"));
+        }
     } else {
         plan.push(format!(
             "before PostgreSQL 12 (the target is {pg_version}) SET NOT NULL always scans: keep the validated check instead of SET NOT NULL"
@@ -420,9 +431,11 @@ pub(crate) fn constraint_body<'s>(source: &'s str, range: &Range<usize>) -> Opti
 
 /// The name PostgreSQL gives an unnamed constraint: `<table>_<first column>_<suffix>`.
 pub(crate) fn default_constraint_name(table: &Name, columns: &[String], suffix: &str) -> String {
-    match columns.first() {
-        Some(column) => format!("{}_{}_{suffix}", table.name, column),
-        None => format!("{}_{suffix}", table.name),
+    // PostgreSQL joins every key column (a CHECK passes only its first column).
+    if columns.is_empty() {
+        format!("{}_{suffix}", table.name)
+    } else {
+        format!("{}_{}_{suffix}", table.name, columns.join("_"))
     }
 }
 
@@ -473,6 +486,7 @@ pub(crate) fn index_then_constraint(
             crate::framework::outside_transaction_advice(cx.framework)
         ));
     }
+    let mut checks = Vec::new();
     if kind == "PRIMARY KEY" {
         let known = cx.schema.table(table);
         for c in columns {
@@ -482,18 +496,27 @@ pub(crate) fn index_then_constraint(
             let check = quote_ident(&format!("{}_{c}_not_null", table.name));
             let col = quote_ident(c);
             plan.push(format!(
-                "ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({col} IS NOT NULL) NOT VALID; then, in a separate transaction, ALTER TABLE {table} VALIDATE CONSTRAINT {check};{}",
+                "ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({col} IS NOT NULL) NOT VALID;  -- brief lock, no scan"
+            ));
+            plan.push(format!(
+                "ALTER TABLE {table} VALIDATE CONSTRAINT {check};  -- in a separate transaction: scans under SHARE UPDATE EXCLUSIVE, reads and writes continue{}",
                 if cx.pg_version() >= 12 {
                     ""
                 } else {
-                    "  -- before PostgreSQL 12 the next step still scans for NULLs"
+                    "; before PostgreSQL 12 the next step still scans for NULLs"
                 }
             ));
+            checks.push(check);
         }
     }
     plan.push(format!(
         "ALTER TABLE {table} ADD CONSTRAINT {index} {kind} USING INDEX {index};  -- brief lock, no index build"
     ));
+    for check in checks {
+        plan.push(format!(
+            "ALTER TABLE {table} DROP CONSTRAINT {check};  -- the primary key made the column NOT NULL"
+        ));
+    }
     steps(
         "build the index without blocking traffic, then attach it:",
         &plan,

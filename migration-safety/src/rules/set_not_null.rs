@@ -65,7 +65,7 @@ impl Rule for SetNotNull {
                                 if *not_valid { " with NOT VALID" } else { "" },
                                 cx.pg_version()
                             ),
-                            help(cx.pg_version(), table, column),
+                            help(cx, table, column),
                         );
                         continue;
                     }
@@ -83,7 +83,7 @@ impl Rule for SetNotNull {
                     "making `{table}.{column}` NOT NULL{} scans the whole table under an ACCESS EXCLUSIVE lock, blocking every read and write until the scan ends",
                     if native { " with a validated constraint" } else { "" }
                 ),
-                help(cx.pg_version(), table, column),
+                help(cx, table, column),
             );
         }
     }
@@ -98,10 +98,21 @@ fn is_proven(cx: &Context<'_>, table: &Name, column: &str) -> bool {
     })
 }
 
-fn help(pg_version: u32, table: &Name, column: &str) -> String {
+fn help(cx: &Context<'_>, table: &Name, column: &str) -> String {
+    let pg_version = cx.pg_version();
     let col = quote_ident(column);
     let check = quote_ident(&format!("{}_{column}_not_null", table.name));
-    let plan = not_null_steps(pg_version, table, column);
+    // A `CHECK (col IS NOT NULL) NOT VALID` added earlier only needs validating.
+    let existing = cx.schema.table(table).and_then(|t| {
+        t.constraints
+            .iter()
+            .find(|c| {
+                !c.validated
+                    && matches!(&c.kind, ConstraintKind::Check { not_null_column: Some(col), .. } if col == column)
+            })
+            .and_then(|c| c.name.clone())
+    });
+    let plan = not_null_steps(pg_version, table, column, existing.as_deref());
     let mut help = steps("prove the column non-null without the long lock:", &plan);
     if pg_version >= 18 {
         help.push_str(&format!(

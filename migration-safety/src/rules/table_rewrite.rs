@@ -1,7 +1,7 @@
 use crate::context::Context;
 use crate::model::{ActionKind, Name, Statement, StatementKind};
 use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::alter_actions;
+use crate::rules::{alter_actions, steps};
 
 declare_rule! {
     /// ## What it does
@@ -43,6 +43,7 @@ declare_rule! {
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()),
             Claim::takes(12..=18).referenced(Effect::lock(AccessExclusive).rewrite().scan()),
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite()),
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()).index(Effect::lock(AccessExclusive).rewrite()),
         ],
     }
 }
@@ -123,7 +124,15 @@ impl Rule for TableRewrite {
                     "`{clause}` rewrites `{table}` and rebuilds all its indexes under an ACCESS EXCLUSIVE lock, blocking every read and write on `{table}` until the copy is done{wal}"
                 ),
                 format!(
-                    "do not rewrite a large table in place; build the new copy beside it:\n  {create}\ncopy the rows in batches while the application writes to both tables (or a trigger keeps them in sync), then swap the names in one short transaction{online}"
+                    "{}{online}",
+                    steps(
+                        "do not rewrite a large table in place; build the new copy beside it:",
+                        &[
+                            create,
+                            "copy the rows in batches while the application writes to both tables (or a trigger keeps them in sync)".to_owned(),
+                            "swap the names in one short transaction".to_owned(),
+                        ]
+                    )
                 ),
             );
         }

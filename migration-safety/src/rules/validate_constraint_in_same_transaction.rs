@@ -44,7 +44,7 @@ declare_rule! {
         since: "0.1.0",
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
-            Claim::takes(12..=18).table(Effect::lock(ShareUpdateExclusive).scan()).referenced(Effect::lock(RowShare)),
+            Claim::takes(12..=18).table(Effect::lock(ShareUpdateExclusive).scan()).referenced(Effect::lock(RowShare).scan()),
         ],
     }
 }
