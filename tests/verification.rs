@@ -145,9 +145,12 @@ impl Server {
         admin
             .batch_execute(&format!("CREATE DATABASE {SCRATCH} TEMPLATE {TEMPLATE}"))
             .unwrap();
+        // The rules assume nothing about the session time zone unless a migration sets it:
+        // the fixtures run in one that is not UTC.
         admin
             .batch_execute(&format!(
-                "ALTER DATABASE {SCRATCH} SET search_path = public, world"
+                "ALTER DATABASE {SCRATCH} SET search_path = public, world;
+                 ALTER DATABASE {SCRATCH} SET timezone = 'America/New_York'"
             ))
             .unwrap();
         Observer::connect(&with_database(&self.url, SCRATCH), Changes::Kept)

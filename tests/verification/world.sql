@@ -2,6 +2,8 @@
 -- exist. It lives in schema `world`, behind `public` on the search path, so that a fixture that
 -- creates a table of the same name gets its own. Per-rule additions are in setup/<rule>.sql.
 CREATE EXTENSION IF NOT EXISTS btree_gist;
+-- gen_random_uuid() is built in from PostgreSQL 13, in pgcrypto before.
+DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'gen_random_uuid') THEN CREATE EXTENSION pgcrypto; END IF; END $$;
 CREATE SCHEMA world;
 SET search_path = world;
 CREATE TYPE order_status AS ENUM ('new', 'paid', 'canceled');
@@ -24,7 +26,7 @@ INSERT INTO shops SELECT generate_series(1, 50);
 CREATE TABLE regions (id integer PRIMARY KEY);
 INSERT INTO regions SELECT generate_series(1, 50);
 CREATE TABLE orders (
-  id bigint PRIMARY KEY, user_id bigint, coupon_id bigint, total price, quantity integer,
+  id bigint PRIMARY KEY, user_id bigint, coupon_id bigint, total numeric(12, 2), quantity integer,
   amount integer, status order_status NOT NULL DEFAULT 'new', created_at timestamptz NOT NULL DEFAULT now());
 INSERT INTO orders (id, user_id, coupon_id, total, quantity, amount)
   SELECT g, g, g, g, 1, g FROM generate_series(1, 50) g;

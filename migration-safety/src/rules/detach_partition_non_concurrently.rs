@@ -41,6 +41,7 @@ declare_rule! {
         claims: [
             Claim::takes(12..=13).table(Effect::lock(AccessExclusive)).referenced(Effect::lock(ShareUpdateExclusive)),
             Claim::takes(14..=18).table(Effect::lock(AccessExclusive)).referenced(Effect::lock(AccessExclusive)),
+            Claim::fails(12..=13, "syntax error"),
         ],
     }
 }
@@ -50,11 +51,27 @@ impl Rule for DetachPartitionNonConcurrently {
         for (alter, action) in alter_actions(statement) {
             let ActionKind::DetachPartition {
                 partition,
-                concurrently: false,
+                concurrently,
             } = &action.kind
             else {
                 continue;
             };
+            if *concurrently {
+                if cx.pg_version() < 14 {
+                    out.report(
+                        action.range.clone(),
+                        format!(
+                            "DETACH PARTITION … CONCURRENTLY needs PostgreSQL 14, but the target is {}: the statement fails",
+                            cx.pg_version()
+                        ),
+                        format!(
+                            "before PostgreSQL 14 keep the lock short instead: ALTER TABLE {} DETACH PARTITION {partition}; alone in its own transaction, after SET lock_timeout = '5s', and retry if it times out",
+                            alter.table
+                        ),
+                    );
+                }
+                continue;
+            }
             let table = &alter.table;
             if cx.is_new_table(table) {
                 continue;

@@ -201,7 +201,19 @@ pub(crate) fn not_null_steps(
     existing: Option<&str>,
 ) -> Vec<String> {
     let col = quote_ident(column);
-    let check = quote_ident(existing.unwrap_or(&format!("{}_{column}_not_null", table.name)));
+    if pg_version >= 18 && existing.is_none() {
+        // The name PostgreSQL 18 gives the NOT NULL constraint of SET NOT NULL.
+        let name = quote_ident(&format!("{}_{column}_not_null", table.name));
+        return vec![
+            format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {name} NOT NULL {col} NOT VALID;  -- brief lock, no scan"
+            ),
+            format!(
+                "ALTER TABLE {table} VALIDATE CONSTRAINT {name};  -- in a separate transaction: scans under SHARE UPDATE EXCLUSIVE, reads and writes continue"
+            ),
+        ];
+    }
+    let check = quote_ident(existing.unwrap_or(&not_null_check_name(table, column)));
     let mut plan = Vec::new();
     if existing.is_none() {
         plan.push(format!(
@@ -224,6 +236,12 @@ pub(crate) fn not_null_steps(
         ));
     }
     plan
+}
+
+/// The name of the helper `CHECK (col IS NOT NULL)`: not `<table>_<col>_not_null`, which
+/// PostgreSQL 18 gives the NOT NULL constraint itself.
+pub(crate) fn not_null_check_name(table: &Name, column: &str) -> String {
+    format!("{}_{column}_not_null_check", table.name)
 }
 
 pub(crate) fn batched_update(table: &Name, set: &str, pending: &str) -> String {
@@ -493,8 +511,19 @@ pub(crate) fn index_then_constraint(
             if known.is_some_and(|t| t.column(c).is_some_and(|col| col.not_null)) {
                 continue;
             }
-            let check = quote_ident(&format!("{}_{c}_not_null", table.name));
             let col = quote_ident(c);
+            if cx.pg_version() >= 18 {
+                // The NOT NULL constraint the primary key needs, under the name it would get.
+                let name = quote_ident(&format!("{}_{c}_not_null", table.name));
+                plan.push(format!(
+                    "ALTER TABLE {table} ADD CONSTRAINT {name} NOT NULL {col} NOT VALID;  -- brief lock, no scan"
+                ));
+                plan.push(format!(
+                    "ALTER TABLE {table} VALIDATE CONSTRAINT {name};  -- in a separate transaction: scans under SHARE UPDATE EXCLUSIVE, reads and writes continue"
+                ));
+                continue;
+            }
+            let check = quote_ident(&not_null_check_name(table, c));
             plan.push(format!(
                 "ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({col} IS NOT NULL) NOT VALID;  -- brief lock, no scan"
             ));

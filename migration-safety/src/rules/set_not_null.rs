@@ -52,7 +52,7 @@ impl Rule for SetNotNull {
         for (alter, action) in alter_actions(statement) {
             let table = &alter.table;
             let (column, native) = match &action.kind {
-                ActionKind::SetNotNull { column } => (column, false),
+                ActionKind::SetNotNull { column } => (column, None),
                 ActionKind::AddConstraint {
                     constraint,
                     not_valid,
@@ -65,11 +65,13 @@ impl Rule for SetNotNull {
                                 if *not_valid { " with NOT VALID" } else { "" },
                                 cx.pg_version()
                             ),
-                            help(cx, table, column),
+                            help(cx, table, column, constraint.name.as_deref()),
                         );
                         continue;
                     }
-                    ConstraintKind::NotNull { column } if !not_valid => (column, true),
+                    ConstraintKind::NotNull { column } if !not_valid => {
+                        (column, constraint.name.as_deref())
+                    }
                     _ => continue,
                 },
                 _ => continue,
@@ -81,9 +83,9 @@ impl Rule for SetNotNull {
                 action.range.clone(),
                 format!(
                     "making `{table}.{column}` NOT NULL{} scans the whole table under an ACCESS EXCLUSIVE lock, blocking every read and write until the scan ends",
-                    if native { " with a validated constraint" } else { "" }
+                    if native.is_some() { " with a validated constraint" } else { "" }
                 ),
-                help(cx, table, column),
+                help(cx, table, column, native),
             );
         }
     }
@@ -98,10 +100,9 @@ fn is_proven(cx: &Context<'_>, table: &Name, column: &str) -> bool {
     })
 }
 
-fn help(cx: &Context<'_>, table: &Name, column: &str) -> String {
+/// `name`: the constraint name the statement gives (`ADD CONSTRAINT name NOT NULL col`).
+fn help(cx: &Context<'_>, table: &Name, column: &str, name: Option<&str>) -> String {
     let pg_version = cx.pg_version();
-    let col = quote_ident(column);
-    let check = quote_ident(&format!("{}_{column}_not_null", table.name));
     // A `CHECK (col IS NOT NULL) NOT VALID` added earlier only needs validating.
     let existing = cx.schema.table(table).and_then(|t| {
         t.constraints
@@ -112,12 +113,19 @@ fn help(cx: &Context<'_>, table: &Name, column: &str) -> String {
             })
             .and_then(|c| c.name.clone())
     });
-    let plan = not_null_steps(pg_version, table, column, existing.as_deref());
-    let mut help = steps("prove the column non-null without the long lock:", &plan);
-    if pg_version >= 18 {
-        help.push_str(&format!(
-            "\non PostgreSQL 18 a native constraint works the same way: `ALTER TABLE {table} ADD CONSTRAINT {check} NOT NULL {col} NOT VALID;` then `ALTER TABLE {table} VALIDATE CONSTRAINT {check};`"
-        ));
-    }
-    help
+    let plan = match name {
+        Some(name) if pg_version >= 18 && existing.is_none() => {
+            let (col, name) = (quote_ident(column), quote_ident(name));
+            vec![
+                format!(
+                    "ALTER TABLE {table} ADD CONSTRAINT {name} NOT NULL {col} NOT VALID;  -- brief lock, no scan"
+                ),
+                format!(
+                    "ALTER TABLE {table} VALIDATE CONSTRAINT {name};  -- in a separate transaction: scans under SHARE UPDATE EXCLUSIVE, reads and writes continue"
+                ),
+            ]
+        }
+        _ => not_null_steps(pg_version, table, column, existing.as_deref()),
+    };
+    steps("prove the column non-null without the long lock:", &plan)
 }
