@@ -33,11 +33,12 @@ use std::path::{Path, PathBuf};
 use migration_safety::trace::{
     Changes, Method, Observation, Observer, RelationKind, Status, postgres,
 };
-use migration_safety::{Claim, Effect, Framework, LockMode, Outcome, Report, lint_paths};
+use migration_safety::{Claim, Effect, Framework, Outcome, Report, lint_paths};
 
 const WORLD: &str = include_str!("verification/world.sql");
 const TEMPLATE: &str = "migration_safety_world";
 const SCRATCH: &str = "migration_safety_fixture";
+const BOUNDARY: &str = "migration_safety_boundary";
 const UPDATE: &str = "MIGRATION_SAFETY_UPDATE_VERIFICATION";
 const MAJORS: std::ops::RangeInclusive<u32> = 12..=18;
 
@@ -111,7 +112,10 @@ impl Server {
             .unwrap();
         // A second tablespace for `SET TABLESPACE`, inside the data directory (no path needed).
         let tablespace: i64 = admin
-            .query_one("SELECT count(*) FROM pg_tablespace WHERE spcname = 'fast_ssd'", &[])
+            .query_one(
+                "SELECT count(*) FROM pg_tablespace WHERE spcname = 'fast_ssd'",
+                &[],
+            )
             .unwrap()
             .get(0);
         if tablespace == 0 {
@@ -235,12 +239,7 @@ fn run(observer: &mut Observer, statement: &str) -> Option<Observation> {
         }
         None => {
             let observation = observer.observe(statement);
-            if observer.in_transaction()
-                && matches!(
-                    observation.status,
-                    Status::Failed { .. }
-                )
-            {
+            if observer.in_transaction() && matches!(observation.status, Status::Failed { .. }) {
                 // A failed statement aborts its transaction; the next statements of the block
                 // are judged on their own, still inside a transaction block.
                 observer.rollback().unwrap();
@@ -263,30 +262,17 @@ fn error(observation: &Observation) -> Option<String> {
 }
 
 /// What a statement did, by the roles a [`Claim`] names.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Seen {
     Takes {
-        table: Option<(LockMode, bool, bool)>,
-        referenced: Option<(LockMode, bool, bool)>,
-        index: Option<(LockMode, bool, bool)>,
+        table: Option<Effect>,
+        referenced: Option<Effect>,
+        index: Option<Effect>,
         /// Whether scans could be observed (not for statements that run outside a
         /// transaction, which are sampled from another session).
         scans_observed: bool,
     },
     Fails(String),
-}
-
-fn effect_tuple(effect: Option<Effect>) -> Option<(LockMode, bool, bool)> {
-    effect.map(|e| (e.lock, e.rewrite, e.scan))
-}
-
-fn describe_effect((lock, rewrite, scan): (LockMode, bool, bool)) -> String {
-    Effect {
-        lock,
-        rewrite,
-        scan,
-    }
-    .to_string()
 }
 
 impl std::fmt::Display for Seen {
@@ -299,15 +285,12 @@ impl std::fmt::Display for Seen {
                 index,
                 scans_observed,
             } => {
-                let parts: Vec<String> = [("table", table), ("referenced", referenced), ("index", index)]
-                    .into_iter()
-                    .filter_map(|(role, e)| e.map(|e| format!("{role}: {}", describe_effect(e))))
-                    .collect();
-                if parts.is_empty() {
-                    f.write_str("no lock on an existing relation")?;
-                } else {
-                    f.write_str(&parts.join("; "))?;
-                }
+                let outcome = Outcome::Takes {
+                    table: *table,
+                    referenced: *referenced,
+                    index: *index,
+                };
+                write!(f, "{outcome}")?;
                 if !scans_observed {
                     f.write_str(" (scans not observable)")?;
                 }
@@ -369,7 +352,7 @@ fn classify(statement: &str, observation: &Observation) -> Seen {
         .iter()
         .any(|l| is_index(l.relation.kind) && named(&l.relation.name));
     let table_rewritten = observation.rewrites.iter().any(|r| is_table(r.kind));
-    let mut roles: [Option<(LockMode, bool, bool)>; 3] = [None; 3];
+    let mut roles: [Option<Effect>; 3] = [None; 3];
     let scans = observation.scans.clone().unwrap_or_default();
     for lock in locks {
         let rewrite = observation.rewrites.contains(&lock.relation);
@@ -391,8 +374,16 @@ fn classify(statement: &str, observation: &Observation) -> Seen {
         let scan = scans.contains(&lock.relation);
         let slot = &mut roles[role];
         *slot = Some(match *slot {
-            None => (lock.mode, rewrite, scan),
-            Some((mode, r, s)) => (mode.max(lock.mode), r || rewrite, s || scan),
+            None => Effect {
+                lock: lock.mode,
+                rewrite,
+                scan,
+            },
+            Some(e) => Effect {
+                lock: e.lock.max(lock.mode),
+                rewrite: e.rewrite || rewrite,
+                scan: e.scan || scan,
+            },
         });
     }
     Seen::Takes {
@@ -419,13 +410,12 @@ fn matches(claim: &Claim, seen: &Seen) -> bool {
                 scans_observed,
             },
         ) => {
-            let same = |claimed: Option<Effect>, seen: &Option<(LockMode, bool, bool)>| match (
-                effect_tuple(claimed),
-                seen,
-            ) {
+            let same = |claimed: Option<Effect>, seen: &Option<Effect>| match (claimed, seen) {
                 (None, None) => true,
-                (Some((lock, rewrite, scan)), Some((l, r, s))) => {
-                    lock == *l && rewrite == *r && (scan == *s || !scans_observed)
+                (Some(c), Some(s)) => {
+                    c.lock == s.lock
+                        && c.rewrite == s.rewrite
+                        && (c.scan == s.scan || !scans_observed)
                 }
                 _ => false,
             };
@@ -454,11 +444,7 @@ fn blocking(observation: &Observation) -> Vec<String> {
             lock.blocks_writes()
         };
         if !lock.held_before && blocks && scans.contains(&lock.relation) {
-            found.push(format!(
-                "scans {} under {}",
-                lock.relation,
-                lock.mode.sql()
-            ));
+            found.push(format!("scans {} under {}", lock.relation, lock.mode.sql()));
         }
     }
     found
@@ -559,7 +545,11 @@ fn sql_line(line: &str) -> Option<Vec<String>> {
     let line = step_text(line).unwrap_or(line.trim_start());
     let code = line.split("  --").next()?.trim();
     let first = code.split_whitespace().next()?;
-    if !SQL_STARTS.contains(&first) || !code.ends_with(';') || code.contains('<') || code.contains('…') {
+    if !SQL_STARTS.contains(&first)
+        || !code.ends_with(';')
+        || code.contains('<')
+        || code.contains('…')
+    {
         return None;
     }
     Some(
@@ -596,12 +586,12 @@ fn schema_difference<'a>(
     let extra = actual
         .iter()
         .filter(|l| {
-            !expected.contains(l)
-                && !(l.starts_with("relation ") && l.ends_with(" v"))
-                && !views.iter().any(|v| l.starts_with(v.as_str()))
-                && !expected
-                    .iter()
-                    .any(|e| e.strip_suffix(UNVALIDATED) == Some(l.as_str()))
+            let view = l.starts_with("relation ") && l.ends_with(" v");
+            let view_column = views.iter().any(|v| l.starts_with(v.as_str()));
+            let validated = expected
+                .iter()
+                .any(|e| e.strip_suffix(UNVALIDATED) == Some(l.as_str()));
+            !(expected.contains(l) || view || view_column || validated)
         })
         .collect();
     (missing, extra)
@@ -633,11 +623,7 @@ impl Cell {
             );
         }
         if self.alternatives_manual > 0 {
-            let _ = write!(
-                out,
-                "<br>{} with manual steps",
-                self.alternatives_manual
-            );
+            let _ = write!(out, "<br>{} with manual steps", self.alternatives_manual);
         }
         out
     }
@@ -656,7 +642,9 @@ fn short(text: &str) -> String {
         ("SHARE", "SHR"),
     ]
     .iter()
-    .fold(text.to_owned(), |text, (long, short)| text.replace(long, short))
+    .fold(text.to_owned(), |text, (long, short)| {
+        text.replace(long, short)
+    })
 }
 
 /// A fixture that can run on a server of `major`: plain SQL (framework layouts wrap files in
@@ -755,7 +743,8 @@ impl Verifier<'_> {
                                 && matches!(c.outcome, Outcome::Fails(e) if message.contains(e))
                         });
                     if predicted {
-                        cell.seen.insert(short(&format!("later statement fails: {message}")));
+                        cell.seen
+                            .insert(short(&format!("later statement fails: {message}")));
                     } else {
                         failures.push(format!("{name}: `{}` failed: {message}", statement.text));
                     }
@@ -846,7 +835,9 @@ impl Verifier<'_> {
         // Such an alternative bounds the wait for the lock; what the statement itself blocks is
         // the business of the other rules.
         let mut sql = sql.to_vec();
-        let settings_only = sql.iter().all(|s| s.to_ascii_uppercase().starts_with("SET "));
+        let settings_only = sql
+            .iter()
+            .all(|s| s.to_ascii_uppercase().starts_with("SET "));
         if settings_only {
             sql.push(statements[index].text.clone());
         }
@@ -926,6 +917,8 @@ fn verify(server: &Server) -> (BTreeMap<String, Cell>, Vec<String>) {
 }
 
 const DOC: &str = "docs/postgres-verification.md";
+const README_START: &str = "<!-- verification:start -->";
+const README_END: &str = "<!-- verification:end -->";
 const DOC_HEAD: &str = "# migration-safety's claims on PostgreSQL 12–18
 
 Generated by `tests/verification.rs` from real servers, one per major (see the README to run it).
@@ -1024,15 +1017,226 @@ fn every_claim_and_safe_alternative_holds_on_each_major() {
                 .insert(server.major, cell.render());
         }
     }
-    let rules: BTreeSet<String> = migration_safety::rules().map(|r| r.name.to_owned()).collect();
+    let rules: BTreeSet<String> = migration_safety::rules()
+        .map(|r| r.name.to_owned())
+        .collect();
     rows.retain(|rule, _| rules.contains(rule));
     let rendered = render_doc(&rows);
+    // The README shows the same table.
+    let readme_path = root().join("README.md");
+    let readme = std::fs::read_to_string(&readme_path).unwrap();
+    let table = &rendered[rendered.find("\n| rule |").unwrap() + 1..];
+    let (head, rest) = readme
+        .split_once(README_START)
+        .expect("the README's table markers");
+    let (_, tail) = rest
+        .split_once(README_END)
+        .expect("the README's table markers");
+    let readme_rendered = format!("{head}{README_START}\n{table}{README_END}{tail}");
     if std::env::var_os(UPDATE).is_some() {
         std::fs::write(&doc_path, &rendered).unwrap();
-    } else if rendered != checked_in {
+        std::fs::write(&readme_path, &readme_rendered).unwrap();
+    } else if rendered != checked_in || readme_rendered != readme {
         failures.push(format!(
-            "{DOC} is stale: rerun with {UPDATE}=1 to regenerate it"
+            "{DOC} or the README's table is stale: rerun with {UPDATE}=1 to regenerate them"
         ));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A statement run on a fresh copy of one table, observed.
+fn boundary(server: &Server, setup: &str, statement: &str) -> Observation {
+    let mut admin = server.admin();
+    server.drop_database(&mut admin, BOUNDARY);
+    admin
+        .batch_execute(&format!("CREATE DATABASE {BOUNDARY}"))
+        .unwrap();
+    let mut observer =
+        Observer::connect(&with_database(&server.url, BOUNDARY), Changes::Kept).unwrap();
+    observer
+        .execute(&format!(
+            "CREATE TABLE t (id int PRIMARY KEY, a int, d date) PARTITION BY RANGE (id);
+             CREATE TABLE t_1 PARTITION OF t FOR VALUES FROM (0) TO (1000);
+             CREATE TABLE u (id int PRIMARY KEY, a int, v text);
+             INSERT INTO u SELECT g, g, 'v' FROM generate_series(1, 100) g;
+             {setup}"
+        ))
+        .unwrap();
+    observer.mark_existing().unwrap();
+    observer.observe(statement)
+}
+
+/// The version boundaries the rules rely on, each on every provisioned major.
+#[test]
+#[cfg_attr(
+    not(postgres_servers),
+    ignore = "needs PostgreSQL servers: .ci/postgres.sh all -- cargo test -p migration-safety-e2e --test verification"
+)]
+fn version_boundaries_hold_on_each_major() {
+    let servers = servers();
+    assert!(
+        !servers.is_empty(),
+        "no MIGRATION_SAFETY_TEST_PG_<major> is set"
+    );
+    let mut failures = Vec::new();
+    for server in &servers {
+        let major = server.major;
+        let rewrote = |o: &Observation| o.rewrites.iter().any(|r| r.name == "u");
+        let scanned = |o: &Observation| {
+            o.scans
+                .as_ref()
+                .is_some_and(|s| s.iter().any(|r| r.name == "u"))
+        };
+        let mut check = |what: &str, holds: bool| {
+            if !holds {
+                failures.push(format!("PostgreSQL {major}: {what}"));
+            }
+        };
+        // A constant default is stored once (PostgreSQL 11+: every supported major).
+        let o = boundary(
+            server,
+            "",
+            "ALTER TABLE u ADD COLUMN c int NOT NULL DEFAULT 42",
+        );
+        check(
+            "a constant default rewrites nothing",
+            error(&o).is_none() && !rewrote(&o),
+        );
+        let o = boundary(
+            server,
+            "",
+            "ALTER TABLE u ADD COLUMN c float8 DEFAULT random()",
+        );
+        check("a volatile default rewrites the table", rewrote(&o));
+        // SET NOT NULL skips its scan behind a validated CHECK (12+).
+        let o = boundary(server, "", "ALTER TABLE u ALTER COLUMN a SET NOT NULL");
+        check("SET NOT NULL scans", scanned(&o));
+        let o = boundary(
+            server,
+            "ALTER TABLE u ADD CONSTRAINT u_a_nn CHECK (a IS NOT NULL);",
+            "ALTER TABLE u ALTER COLUMN a SET NOT NULL",
+        );
+        check(
+            "SET NOT NULL behind a validated CHECK does not scan",
+            !scanned(&o),
+        );
+        // REINDEX CONCURRENTLY exists from 12.
+        let o = boundary(server, "", "REINDEX TABLE CONCURRENTLY u");
+        check("REINDEX CONCURRENTLY runs", error(&o).is_none());
+        // DETACH PARTITION … CONCURRENTLY exists from 14.
+        let o = boundary(
+            server,
+            "",
+            "ALTER TABLE t DETACH PARTITION t_1 CONCURRENTLY",
+        );
+        check(
+            "DETACH … CONCURRENTLY runs from 14 and is a syntax error before",
+            match error(&o) {
+                None => major >= 14,
+                Some(e) => major < 14 && e.contains("syntax error"),
+            },
+        );
+        // NOT NULL … NOT VALID and virtual generated columns exist from 18.
+        let o = boundary(
+            server,
+            "",
+            "ALTER TABLE u ADD CONSTRAINT u_a_nn NOT NULL a NOT VALID",
+        );
+        check(
+            "NOT NULL … NOT VALID runs without a scan from 18 and is a syntax error before",
+            match error(&o) {
+                None => major >= 18 && !scanned(&o),
+                Some(e) => major < 18 && e.contains("syntax error"),
+            },
+        );
+        let o = boundary(
+            server,
+            "",
+            "ALTER TABLE u ADD COLUMN a2 int GENERATED ALWAYS AS (a * 2) VIRTUAL",
+        );
+        check(
+            "a virtual generated column rewrites nothing from 18 and is a syntax error before",
+            match error(&o) {
+                None => major >= 18 && !rewrote(&o),
+                Some(e) => major < 18 && e.contains("syntax error"),
+            },
+        );
+        let o = boundary(
+            server,
+            "",
+            "ALTER TABLE u ADD COLUMN a2 int GENERATED ALWAYS AS (a * 2) STORED",
+        );
+        check("a stored generated column rewrites the table", rewrote(&o));
+        let mut admin = server.admin();
+        server.drop_database(&mut admin, BOUNDARY);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Frameworks that send a whole file as one query: PostgreSQL runs the statements of one query
+/// in an implicit transaction, so `CREATE INDEX CONCURRENTLY` fails unless it is alone, and the
+/// linter says so for a sqlx file that opted out of sqlx's own transaction.
+#[test]
+#[cfg_attr(
+    not(postgres_servers),
+    ignore = "needs PostgreSQL servers: .ci/postgres.sh all -- cargo test -p migration-safety-e2e --test verification"
+)]
+fn one_query_with_several_statements_is_one_transaction() {
+    let servers = servers();
+    assert!(
+        !servers.is_empty(),
+        "no MIGRATION_SAFETY_TEST_PG_<major> is set"
+    );
+    for server in &servers {
+        let mut admin = server.admin();
+        admin
+            .batch_execute(
+                "DROP SCHEMA IF EXISTS lab_query CASCADE; CREATE SCHEMA lab_query;
+                 CREATE TABLE lab_query.users (id bigint, email text);",
+            )
+            .unwrap();
+        // One simple-protocol query, as sqlx sends a file.
+        let together = admin.batch_execute(
+            "SET lock_timeout = '5s'; CREATE INDEX CONCURRENTLY users_email_idx ON lab_query.users (email)",
+        );
+        let message = together
+            .as_ref()
+            .err()
+            .and_then(|e| e.as_db_error())
+            .map(|e| e.message().to_owned());
+        assert!(
+            message
+                .as_deref()
+                .is_some_and(|m| m.contains("cannot run inside a transaction block")),
+            "PostgreSQL {}: {together:?}",
+            server.major
+        );
+        admin
+            .batch_execute("CREATE INDEX CONCURRENTLY users_email_idx ON lab_query.users (email)")
+            .unwrap();
+        admin
+            .batch_execute("DROP SCHEMA lab_query CASCADE")
+            .unwrap();
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("1_create.sql"),
+        "CREATE TABLE users (id bigint, email text);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("2_index.sql"),
+        "-- no-transaction\nSET lock_timeout = '5s';\nCREATE INDEX CONCURRENTLY users_email_idx ON users (email);\n",
+    )
+    .unwrap();
+    let settings = migration_safety::Settings::default().framework(Framework::Sqlx);
+    let report = lint_paths(&[dir.path().to_path_buf()], &settings).unwrap();
+    assert!(
+        report
+            .diagnostics()
+            .any(|(_, d)| d.rule == "concurrently-in-transaction"),
+        "{}",
+        report.to_human(false)
+    );
 }

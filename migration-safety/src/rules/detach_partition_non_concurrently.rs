@@ -91,7 +91,9 @@ impl Rule for DetachPartitionNonConcurrently {
                         "detach it without blocking the partitioned table:",
                         &[
                             format!("ALTER TABLE {table} {rewritten};"),
-                            format!("drop the CHECK constraint it leaves on {partition} (a copy of the partition bound) unless you want to keep it"),
+                            format!(
+                                "drop the CHECK constraint it leaves on {partition} (a copy of the partition bound) unless you want to keep it"
+                            ),
                         ]
                     ),
                     crate::framework::outside_transaction_advice(cx.framework)
