@@ -20,6 +20,7 @@
 //! statement model (sqlparser behind one module, a token recogniser for what it rejects) →
 //! rules over that model plus the schema earlier migrations built → findings → renderers.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 #[doc(hidden)]
@@ -167,6 +168,7 @@ pub fn lint_dir(path: impl AsRef<Path>, settings: &Settings) -> Result<Report, E
 /// A file given on its own is run as the framework of the settings or of its directory runs it.
 pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Error> {
     let mut jobs = Vec::new();
+    let mut detected: HashMap<PathBuf, Framework> = HashMap::new();
     for path in paths {
         if path.is_dir() {
             let framework = settings
@@ -180,9 +182,14 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
                 jobs.push((file, framework, migration.direction));
             }
         } else if path.exists() {
-            let framework = settings
-                .target_framework()
-                .unwrap_or_else(|| path.parent().map_or(Framework::Plain, Framework::detect));
+            // Detected once per directory, however many of its files are given.
+            let framework = settings.target_framework().unwrap_or_else(|| {
+                path.parent().map_or(Framework::Plain, |dir| {
+                    *detected
+                        .entry(dir.to_path_buf())
+                        .or_insert_with(|| Framework::detect(dir))
+                })
+            });
             jobs.push((path.clone(), framework, Direction::Up));
         } else {
             return Err(Error::NotFound(path.clone()));
