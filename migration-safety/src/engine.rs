@@ -80,7 +80,7 @@ impl<'s> Run<'s> {
         let text = masked.as_str();
         let lexed = lexer::split(text);
         let statements = lower::lower_file(text, &lexed);
-        let sessions = context::sessions(&statements, &plan);
+        let sessions = context::sessions(&statements, &plan, self.settings.assumed("lock_timeout"));
         let created = CreatedObjects::find(text, &lexed);
         let mut held = HeldLocks::default();
         let mut findings = Vec::new();
