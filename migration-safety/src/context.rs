@@ -275,15 +275,18 @@ impl CreatedObjects {
     }
 }
 
+/// A lock, with the top-level statement that took it.
+pub(crate) type HeldLock = (usize, TableLock);
+
 /// The write-blocking locks that the earlier top-level statements of the current transaction
 /// hold on tables that existed before the migration, kept up to date as the file is checked.
 #[derive(Debug, Default)]
 pub(crate) struct HeldLocks {
     transaction: Option<usize>,
     /// The strongest lock (the latest of equals), with the statement that took it.
-    strongest: Option<(usize, TableLock)>,
+    strongest: Option<HeldLock>,
     /// By unqualified table name, in statement order.
-    by_table: HashMap<String, Vec<(usize, TableLock)>>,
+    by_table: HashMap<String, Vec<HeldLock>>,
 }
 
 impl HeldLocks {
@@ -377,7 +380,7 @@ impl Context<'_> {
     pub(crate) fn held_locks(
         &self,
         table: &Name,
-    ) -> (Option<&(usize, TableLock)>, Option<&(usize, TableLock)>) {
+    ) -> (Option<&HeldLock>, Option<&HeldLock>) {
         let held = self.held;
         if held.transaction.is_none() || held.transaction != self.session().transaction {
             return (None, None);
