@@ -377,10 +377,7 @@ impl Context<'_> {
 
     /// Write-blocking locks that earlier top-level statements of this transaction hold on
     /// tables that existed before the migration: the first on `table`, and the strongest.
-    pub(crate) fn held_locks(
-        &self,
-        table: &Name,
-    ) -> (Option<&HeldLock>, Option<&HeldLock>) {
+    pub(crate) fn held_locks(&self, table: &Name) -> (Option<&HeldLock>, Option<&HeldLock>) {
         let held = self.held;
         if held.transaction.is_none() || held.transaction != self.session().transaction {
             return (None, None);

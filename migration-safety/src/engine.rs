@@ -17,6 +17,53 @@ use crate::source::SourceFile;
 use crate::suppression::{self, Scope, Suppressions};
 use crate::{lexer, lower};
 
+/// A migration file read, split and parsed: all that does not depend on the migrations
+/// before it, so that files are prepared in parallel and checked in order.
+pub(crate) struct Prepared {
+    path: String,
+    source: SourceFile,
+    framework: Framework,
+    direction: Direction,
+    markers: Vec<framework::Marker>,
+    /// The text with what the framework does not run blanked out.
+    masked: String,
+    lexed: lexer::Lexed,
+    statements: Vec<Statement>,
+    sessions: Vec<context::Session>,
+    created: CreatedObjects,
+}
+
+/// Split and parse `direction` of a migration file, run as `framework` runs it.
+pub(crate) fn prepare(
+    settings: &Settings,
+    path: String,
+    bytes: &[u8],
+    framework: Framework,
+    direction: Direction,
+    sidecar: &Sidecar,
+) -> Prepared {
+    let source = SourceFile::from_bytes(bytes);
+    let bom = bytes.starts_with(b"\xEF\xBB\xBF");
+    let plan = framework::plan(framework, direction, source.text(), bom, sidecar);
+    let masked = plan.mask(source.text());
+    let lexed = lexer::split(&masked);
+    let statements = lower::lower_file(&masked, &lexed);
+    let sessions = context::sessions(&statements, &plan, settings.assumed("lock_timeout"));
+    let created = CreatedObjects::find(&masked, &lexed);
+    Prepared {
+        path,
+        source,
+        framework,
+        direction,
+        markers: plan.markers,
+        masked,
+        lexed,
+        statements,
+        sessions,
+        created,
+    }
+}
+
 /// What the rules know about the file being checked, besides the schema.
 struct FileFacts<'a> {
     source: &'a str,
@@ -65,6 +112,25 @@ impl<'s> Run<'s> {
         direction: Direction,
         sidecar: &Sidecar,
     ) -> FileReport {
+        let prepared = prepare(self.settings, path, bytes, framework, direction, sidecar);
+        self.check(prepared)
+    }
+
+    /// Check the next migration file, prepared by [`prepare`], against the schema the earlier
+    /// ones built.
+    pub(crate) fn check(&mut self, prepared: Prepared) -> FileReport {
+        let Prepared {
+            path,
+            source,
+            framework,
+            direction,
+            markers,
+            masked,
+            lexed,
+            statements,
+            sessions,
+            created,
+        } = prepared;
         // A down migration is checked against the schema its up migration left, and undoes
         // nothing for the migrations after it.
         let down = direction == Direction::Down;
@@ -73,15 +139,7 @@ impl<'s> Run<'s> {
         }
         let file = self.files;
         self.files += 1;
-        let source = SourceFile::from_bytes(bytes);
-        let bom = bytes.starts_with(b"\xEF\xBB\xBF");
-        let plan = framework::plan(framework, direction, source.text(), bom, sidecar);
-        let masked = plan.mask(source.text());
         let text = masked.as_str();
-        let lexed = lexer::split(text);
-        let statements = lower::lower_file(text, &lexed);
-        let sessions = context::sessions(&statements, &plan, self.settings.assumed("lock_timeout"));
-        let created = CreatedObjects::find(text, &lexed);
         let mut held = HeldLocks::default();
         let mut findings = Vec::new();
         for (index, statement) in statements.iter().enumerate() {
@@ -135,7 +193,7 @@ impl<'s> Run<'s> {
                 anchor: None,
             });
         }
-        for marker in plan.markers {
+        for marker in markers {
             findings.push(Finding {
                 rule: meta::INEFFECTIVE_TRANSACTION_MARKER,
                 range: marker.range,

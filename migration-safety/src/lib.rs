@@ -21,6 +21,8 @@
 //! rules over that model plus the schema earlier migrations built → findings → renderers.
 
 use std::collections::HashMap;
+
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 #[doc(hidden)]
@@ -262,45 +264,70 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
             return Err(Error::NotFound(path.clone()));
         }
     }
+    let prepare =
+        |(file, framework, direction, reported): &(PathBuf, Framework, Direction, bool)| {
+            let read = |path: &Path| {
+                std::fs::read(path).map_err(|source| Error::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            };
+            let bytes = read(file)?;
+            let sidecar_text = |path: PathBuf| -> Result<Option<String>, Error> {
+                if path.is_file() {
+                    Ok(Some(String::from_utf8_lossy(&read(&path)?).into_owned()))
+                } else {
+                    Ok(None)
+                }
+            };
+            let sidecar = framework::Sidecar {
+                diesel_metadata: match (framework, file.parent()) {
+                    (Framework::Diesel, Some(dir)) => sidecar_text(dir.join("metadata.toml"))?,
+                    _ => None,
+                },
+                flyway_conf: match framework {
+                    Framework::Flyway => {
+                        sidecar_text(PathBuf::from(format!("{}.conf", file.display())))?
+                    }
+                    _ => None,
+                },
+            };
+            let path = file.display().to_string();
+            let prepared =
+                engine::prepare(settings, path, &bytes, *framework, *direction, &sidecar);
+            Ok::<_, Error>((prepared, *reported))
+        };
+    // Files are read, split and parsed in parallel, one bounded batch ahead of the checks,
+    // which replay the schema in migration order: memory follows the batch, not the directory.
+    let mut batches = jobs.chunks(rayon::current_num_threads() * 4);
+    let mut pending: Vec<_> = batches
+        .next()
+        .map(|batch| batch.par_iter().map(prepare).collect())
+        .unwrap_or_default();
     let mut run = engine::Run::new(settings);
     let mut report = Report::default();
-    for (file, framework, direction, reported) in jobs {
-        let read = |path: &Path| {
-            std::fs::read(path).map_err(|source| Error::Io {
-                path: path.to_path_buf(),
-                source,
-            })
-        };
-        let bytes = read(&file)?;
-        let sidecar_text = |path: PathBuf| -> Result<Option<String>, Error> {
-            if path.is_file() {
-                Ok(Some(String::from_utf8_lossy(&read(&path)?).into_owned()))
-            } else {
-                Ok(None)
-            }
-        };
-        let sidecar = framework::Sidecar {
-            diesel_metadata: match (framework, file.parent()) {
-                (Framework::Diesel, Some(dir)) => sidecar_text(dir.join("metadata.toml"))?,
-                _ => None,
-            },
-            flyway_conf: match framework {
-                Framework::Flyway => {
-                    sidecar_text(PathBuf::from(format!("{}.conf", file.display())))?
+    loop {
+        let next = batches.next();
+        let current = std::mem::take(&mut pending);
+        let (prepared, checked) = rayon::join(
+            || next.map(|batch| batch.par_iter().map(prepare).collect::<Vec<_>>()),
+            || {
+                for prepared in current {
+                    let (prepared, reported) = prepared?;
+                    // An unreported migration is still checked: it builds the schema the later
+                    // ones see.
+                    let linted = run.check(prepared);
+                    if reported {
+                        report.files.push(linted);
+                    }
                 }
-                _ => None,
+                Ok::<_, Error>(())
             },
-        };
-        // An unreported migration is still linted: it builds the schema the later ones see.
-        let linted = run.lint_migration(
-            file.display().to_string(),
-            &bytes,
-            framework,
-            direction,
-            &sidecar,
         );
-        if reported {
-            report.files.push(linted);
+        checked?;
+        match prepared {
+            Some(prepared) => pending = prepared,
+            None => break,
         }
     }
     Ok(report)
