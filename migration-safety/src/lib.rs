@@ -22,6 +22,8 @@
 
 use std::path::{Path, PathBuf};
 
+use migration_safety_core::layout;
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
@@ -29,7 +31,6 @@ mod context;
 mod diagnostic;
 mod engine;
 mod framework;
-mod layout;
 mod lexer;
 mod lower;
 mod model;
@@ -86,7 +87,7 @@ pub enum Error {
     #[error(transparent)]
     Layout(#[from] LayoutError),
     /// A PostgreSQL major version the rules do not know.
-    #[error("PostgreSQL {0} is not supported: choose a major version from 10 to 18")]
+    #[error("{}", migration_safety_core::unsupported_pg_version(.0))]
     UnsupportedPgVersion(u32),
 }
 

@@ -256,3 +256,58 @@ fn down_migrations_are_checked_on_request() {
         stdout(&down)
     );
 }
+
+#[test]
+fn non_ascii_text_outside_the_checked_section_keeps_positions() {
+    // Text outside the checked goose section is blanked; a multi-byte character there used to
+    // shift every later offset: the human output panicked and the JSON positions were wrong.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("1_users.sql"),
+        "-- +goose Up\n-- café 🦀 naïve\nCREATE TABLE users (id bigint, email text);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("2_drop.sql"),
+        "-- +goose Down\nSELECT 'é🦀é🦀';\nDROP TABLE users;\n-- +goose Up\nSELECT 'ü';  DROP TABLE users;\n",
+    )
+    .unwrap();
+    let path = dir.path().to_str().unwrap();
+    let human = cli()
+        .args(["check", "--check-down", path])
+        .output()
+        .unwrap();
+    assert_eq!(human.status.code(), Some(1), "{human:?}");
+    let text = stdout(&human);
+    assert!(text.contains("2_drop.sql:5:14"), "{text}");
+    assert!(text.contains("2_drop.sql:3:1"), "{text}");
+    let json = cli()
+        .args(["check", "--check-down", "--format", "json", path])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let positions: Vec<(String, u64, u64, u64)> = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| {
+            f["diagnostics"].as_array().unwrap().iter().map(|d| {
+                (
+                    d["rule"].as_str().unwrap().to_owned(),
+                    d["line"].as_u64().unwrap(),
+                    d["column"].as_u64().unwrap(),
+                    d["end_column"].as_u64().unwrap(),
+                )
+            })
+        })
+        .filter(|(rule, ..)| rule == "drop-table")
+        .collect();
+    assert_eq!(
+        positions,
+        [
+            ("drop-table".to_owned(), 5, 14, 30),
+            ("drop-table".to_owned(), 3, 1, 17)
+        ],
+        "{json}"
+    );
+}

@@ -138,12 +138,8 @@ pub(crate) fn lookup(name: &str) -> Result<&'static RuleMeta, Error> {
     if let Some(meta) = all.iter().find(|m| m.name == name) {
         return Ok(meta);
     }
-    let suggestion = all
-        .iter()
-        .map(|m| (strsim::levenshtein(m.name, name), m.name))
-        .filter(|(distance, _)| *distance <= 3.max(name.len() / 3))
-        .min()
-        .map(|(_, n)| n.to_owned());
+    let suggestion =
+        migration_safety_core::did_you_mean(name, all.iter().map(|m| m.name)).map(str::to_owned);
     Err(Error::UnknownRule {
         name: name.to_owned(),
         suggestion,
@@ -558,5 +554,20 @@ pub(crate) fn pg14_concurrently_caution(pg_version: u32) -> &'static str {
         "\non PostgreSQL 14 make sure the server runs 14.4 or later: 14.0–14.3 could build indexes CONCURRENTLY that silently miss rows"
     } else {
         ""
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_listed_rule_name_has_a_rule() {
+        // `migration-safety-core` lists the names once, for the library and the macro; declaring
+        // a rule missing from it is a compile error, and this checks the other direction.
+        let rules: Vec<&str> = super::all().iter().map(|r| r.name).collect();
+        assert_eq!(
+            rules,
+            migration_safety_core::RULE_NAMES,
+            "RULE_NAMES in migration-safety-core/src/lib.rs lists a rule that does not exist"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Migration layouts: which files of a directory are migrations, their version, name and
 //! direction, and the order a framework applies them in.
 //!
-//! This file depends on `std` only. It is compiled into both `migration-safety-macros` (which
+//! Used by both `migration-safety-macros` (which
 //! finds the migrations at compile time) and `migration-safety` (which finds them again at run
 //! time, to lint them and to notice migrations added since the tests were compiled), so that the
 //! two can never disagree.
@@ -85,7 +85,7 @@ impl Framework {
     /// Look a framework up by name.
     ///
     /// ```
-    /// use migration_safety::Framework;
+    /// use migration_safety_core::layout::Framework;
     /// assert_eq!(Framework::from_name("golang-migrate"), Some(Framework::GolangMigrate));
     /// assert_eq!(Framework::from_name("liquibase"), None);
     /// ```
@@ -103,7 +103,8 @@ impl Framework {
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
     /// std::fs::write(dir.path().join("20240101_users.sql"), "-- +goose Up\nSELECT 1;\n").unwrap();
-    /// assert_eq!(migration_safety::Framework::detect(dir.path()), migration_safety::Framework::Goose);
+    /// use migration_safety_core::layout::Framework;
+    /// assert_eq!(Framework::detect(dir.path()), Framework::Goose);
     /// ```
     pub fn detect(dir: &Path) -> Framework {
         let entries = list(dir).unwrap_or_default();
