@@ -51,7 +51,7 @@ pub mod cli;
 pub use migration_safety_macros::check_migrations;
 
 pub use diagnostic::{Diagnostic, FileReport, Report};
-pub use layout::{Direction, LayoutError, Migration};
+pub use layout::{Direction, LayoutError, Migration, Skipped};
 pub use rule::{Category, RuleMeta, Severity};
 pub use settings::{DEFAULT_PG_VERSION, Framework, SUPPORTED_PG_VERSIONS, Settings};
 pub use source::Position;
@@ -124,6 +124,7 @@ pub fn lint_sql(sql: &str, settings: &Settings) -> Report {
     let mut run = engine::Run::new(settings);
     Report {
         files: vec![run.lint("input.sql".to_owned(), sql.as_bytes())],
+        skipped: Vec::new(),
     }
 }
 
@@ -167,12 +168,15 @@ pub fn lint_dir(path: impl AsRef<Path>, settings: &Settings) -> Result<Report, E
 /// A file given on its own is run as the framework of the settings or of its directory runs it.
 pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Error> {
     let mut jobs = Vec::new();
+    let mut skipped = Vec::new();
     for path in paths {
         if path.is_dir() {
             let framework = settings
                 .target_framework()
                 .unwrap_or_else(|| Framework::detect(path));
-            for migration in layout::discover(path, framework)? {
+            let found = layout::discover_all(path, framework)?;
+            skipped.extend(found.skipped);
+            for migration in found.migrations {
                 if migration.direction == Direction::Down && !settings.checks_down() {
                     continue;
                 }
@@ -189,7 +193,10 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
         }
     }
     let mut run = engine::Run::new(settings);
-    let mut report = Report::default();
+    let mut report = Report {
+        skipped,
+        ..Report::default()
+    };
     for (file, framework, direction) in jobs {
         let read = |path: &Path| {
             std::fs::read(path).map_err(|source| Error::Io {
@@ -275,7 +282,8 @@ pub fn check_dir_with(dir: impl AsRef<Path>, settings: &Settings) {
 }
 
 /// The `.sql` files below `dir`, recursively, in migration order: paths compared with digit
-/// runs as numbers, so `9_x.sql` comes before `10_x.sql`.
+/// runs as numbers, so `9_x.sql` comes before `10_x.sql`. Hidden directories, special files
+/// (such as FIFOs) and symbolic links back into a searched directory are passed over.
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
@@ -290,27 +298,9 @@ pub fn migration_files(dir: impl AsRef<Path>) -> Result<Vec<PathBuf>, Error> {
     if !dir.exists() {
         return Err(Error::NotFound(dir.to_path_buf()));
     }
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        let entries = std::fs::read_dir(&current).map_err(|source| Error::Io {
-            path: current.clone(),
-            source,
-        })?;
-        for entry in entries {
-            let path = entry
-                .map_err(|source| Error::Io {
-                    path: current.clone(),
-                    source,
-                })?
-                .path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "sql") {
-                files.push(path);
-            }
-        }
+    match layout::discover(dir, Framework::Plain) {
+        Ok(found) => Ok(found.into_iter().map(|m| dir.join(m.file)).collect()),
+        Err(LayoutError::Empty(..)) => Ok(Vec::new()),
+        Err(error) => Err(error.into()),
     }
-    files.sort_by_cached_key(|p| layout::natural_key(&p.to_string_lossy()));
-    Ok(files)
 }

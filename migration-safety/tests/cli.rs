@@ -311,3 +311,47 @@ fn non_ascii_text_outside_the_checked_section_keeps_positions() {
         "{json}"
     );
 }
+
+#[test]
+fn hostile_directories_end_with_notes() {
+    // Two symbolic links back into the directory used to hang with unbounded memory, and a
+    // FIFO named like a migration waited forever.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("1_users.sql"), "DROP TABLE users;\n").unwrap();
+    std::os::unix::fs::symlink(".", dir.path().join("again")).unwrap();
+    std::os::unix::fs::symlink(".", dir.path().join("and_again")).unwrap();
+    let fifo = dir.path().join("2_pipe.sql");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let path = dir.path().to_str().unwrap();
+    let output = cli()
+        .args(["check", "--framework", "plain", path])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let text = stdout(&output);
+    assert_eq!(text.matches("error[drop-table]").count(), 1, "{text}");
+    assert!(
+        text.contains(&format!(
+            "note: skipped `{path}/2_pipe.sql`: a FIFO, not a regular file"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("note: skipped `{path}/again`: a symbolic link to")),
+        "{text}"
+    );
+    let json = cli()
+        .args(["check", "--format", "json", path])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(json["skipped"].as_array().unwrap().len(), 3, "{json}");
+}
