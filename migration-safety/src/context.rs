@@ -27,6 +27,37 @@ pub(crate) struct Session {
     pub(crate) wrapper: Option<Wrapper>,
     /// The `lock_timeout` in force, when it is set and not zero.
     pub(crate) lock_timeout: Option<String>,
+    /// The `TimeZone` the file sets (`SET TIME ZONE`, `SET timezone`), when it sets one.
+    pub(crate) time_zone: Option<String>,
+}
+
+/// A setting as `SET` and `SET LOCAL` leave it: the session value, and the value a `SET LOCAL`
+/// gives it until the transaction ends.
+#[derive(Default)]
+struct Tracked {
+    session: Option<String>,
+    local: Option<Option<String>>,
+}
+
+impl Tracked {
+    fn set(&mut self, value: Option<String>, local: bool, in_transaction: bool) {
+        if local {
+            if in_transaction {
+                self.local = Some(value);
+            }
+        } else {
+            self.session = value;
+            self.local = None;
+        }
+    }
+
+    fn reset(&mut self) {
+        *self = Self::default();
+    }
+
+    fn current(&self) -> Option<String> {
+        self.local.clone().unwrap_or_else(|| self.session.clone())
+    }
 }
 
 /// Walk the top-level statements and record each one's session state, given how the framework
@@ -46,8 +77,8 @@ pub(crate) fn sessions(statements: &[Statement], plan: &Plan) -> Vec<Session> {
     let mut unit = None;
     let mut implicit: Option<Wrapper> = None;
     let mut current: Option<(usize, Wrapper)> = None;
-    let mut session_timeout: Option<String> = None;
-    let mut local_timeout: Option<Option<String>> = None;
+    let mut lock_timeout = Tracked::default();
+    let mut time_zone = Tracked::default();
     let mut out = Vec::with_capacity(statements.len());
     for statement in statements {
         let index = unit_of(statement);
@@ -60,7 +91,8 @@ pub(crate) fn sessions(statements: &[Statement], plan: &Plan) -> Vec<Session> {
                     (u.single_query && per_unit[index] > 1).then_some(Wrapper::SingleQuery)
                 }
             });
-            local_timeout = None;
+            lock_timeout.local = None;
+            time_zone.local = None;
             current = implicit.map(|w| {
                 blocks += 1;
                 (blocks, w)
@@ -76,7 +108,8 @@ pub(crate) fn sessions(statements: &[Statement], plan: &Plan) -> Vec<Session> {
             }
             StatementKind::Commit | StatementKind::Rollback => {
                 let ended = current;
-                local_timeout = None;
+                lock_timeout.local = None;
+                time_zone.local = None;
                 current = implicit.map(|w| {
                     blocks += 1;
                     (blocks, w)
@@ -88,32 +121,39 @@ pub(crate) fn sessions(statements: &[Statement], plan: &Plan) -> Vec<Session> {
         match &statement.kind {
             StatementKind::Set { name, value, local } if name == "lock_timeout" => {
                 let value = value.clone().filter(|v| !is_zero(v));
-                if *local {
-                    if current.is_some() {
-                        local_timeout = Some(value);
-                    }
-                } else {
-                    session_timeout = value;
-                    local_timeout = None;
-                }
+                lock_timeout.set(value, *local, current.is_some());
             }
-            StatementKind::Reset { name }
-                if name.as_deref().is_none_or(|n| n == "lock_timeout") =>
-            {
-                session_timeout = None;
-                local_timeout = None;
+            StatementKind::Set { name, value, local } if name == "timezone" => {
+                time_zone.set(value.clone(), *local, current.is_some());
+            }
+            StatementKind::Reset { name } => {
+                if name.as_deref().is_none_or(|n| n == "lock_timeout") {
+                    lock_timeout.reset();
+                }
+                if name.as_deref().is_none_or(|n| n == "timezone") {
+                    time_zone.reset();
+                }
             }
             _ => {}
         }
         out.push(Session {
             transaction: transaction.map(|(id, _)| id),
             wrapper: transaction.map(|(_, w)| w),
-            lock_timeout: local_timeout
-                .clone()
-                .unwrap_or_else(|| session_timeout.clone()),
+            lock_timeout: lock_timeout.current(),
+            time_zone: time_zone.current(),
         });
     }
     out
+}
+
+/// Time zones whose offset from UTC is always zero.
+fn is_utc(zone: &str) -> bool {
+    let zone = zone.trim().trim_matches('\'').to_ascii_lowercase();
+    let zone = zone.strip_prefix("etc/").unwrap_or(&zone);
+    matches!(
+        zone,
+        "utc" | "uct" | "gmt" | "gmt0" | "gmt+0" | "gmt-0" | "zulu" | "universal" | "greenwich"
+    ) || zone.parse::<f64>().is_ok_and(|offset| offset == 0.0)
 }
 
 /// `0`, `'0'`, `0s`, `0ms`… mean "no timeout".
@@ -151,6 +191,12 @@ impl Context<'_> {
 
     pub(crate) fn session(&self) -> &Session {
         &self.sessions[self.index]
+    }
+
+    /// Whether the session `TimeZone` is known to be UTC (or another zone always at offset 0),
+    /// from a `SET TIME ZONE` / `SET timezone` earlier in the file.
+    pub(crate) fn time_zone_is_utc(&self) -> bool {
+        self.session().time_zone.as_deref().is_some_and(is_utc)
     }
 
     /// Whether the statement runs inside a transaction block.
@@ -263,6 +309,38 @@ mod tests {
             ),
             [None, None]
         );
+    }
+
+    #[test]
+    fn time_zone_scopes() {
+        let s = sessions_of(
+            "set time zone 'UTC'; select 1; begin; set local timezone = 'Europe/Paris'; select 2; \
+             commit; select 3; reset all; select 4; set foo.timezone = 'x'; select 5;",
+        );
+        let zones: Vec<_> = s.iter().map(|s| s.time_zone.as_deref()).collect();
+        assert_eq!(
+            zones,
+            [
+                Some("UTC"),
+                Some("UTC"),
+                Some("UTC"),
+                Some("Europe/Paris"),
+                Some("Europe/Paris"),
+                Some("UTC"),
+                Some("UTC"),
+                None,
+                None,
+                None,
+                None
+            ]
+        );
+        assert!(is_utc("'Etc/UTC'") && is_utc("0") && is_utc("GMT") && !is_utc("Europe/London"));
+    }
+
+    #[test]
+    fn custom_settings_are_not_lock_timeout() {
+        let s = sessions_of("set foo.lock_timeout = '5s'; select 1;");
+        assert_eq!(s[1].lock_timeout, None);
     }
 
     #[test]

@@ -63,6 +63,8 @@ pub(crate) struct Index {
     pub(crate) unique: bool,
     /// `false` for an index built `ON ONLY` a table that is (or may be) partitioned.
     pub(crate) valid: bool,
+    /// The indexed columns in order (an expression as SQL).
+    pub(crate) columns: Vec<String>,
 }
 
 /// An enum type and its labels.
@@ -169,6 +171,20 @@ impl Schema {
     /// The views dropped so far, most recent first.
     pub(crate) fn dropped_views(&self) -> impl Iterator<Item = &DroppedView> {
         self.dropped_views.iter().rev()
+    }
+
+    /// The indexes of `table` that involve `column` (by name or in an expression).
+    pub(crate) fn indexes_on<'a>(
+        &'a self,
+        table: &'a Name,
+        column: &'a str,
+    ) -> impl Iterator<Item = &'a Index> + 'a {
+        self.indexes.iter().filter(move |i| {
+            i.table.matches(table)
+                && i.columns
+                    .iter()
+                    .any(|c| c == column || names_column(c, column))
+        })
     }
 
     pub(crate) fn index(&self, name: &Name) -> Option<&Index> {
@@ -293,6 +309,7 @@ impl Schema {
                         table: index.table.clone(),
                         unique: index.unique,
                         valid: !only,
+                        columns: index.columns.clone(),
                     });
                 }
             }
@@ -654,6 +671,19 @@ impl Table {
         }
         out
     }
+}
+
+/// Whether an index expression names `column`.
+fn names_column(expr: &str, column: &str) -> bool {
+    let (tokens, _) = tokenize(expr);
+    tokens.iter().any(|token| {
+        let text = token.text(expr);
+        match token.kind {
+            TokenKind::Word => text.eq_ignore_ascii_case(column),
+            TokenKind::QuotedIdent => text.trim_matches('"').replace("\"\"", "\"") == column,
+            _ => false,
+        }
+    })
 }
 
 fn column(def: &ColumnDef) -> Column {
