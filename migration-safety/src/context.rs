@@ -4,8 +4,9 @@
 use crate::framework::Plan;
 use crate::layout::Framework;
 use crate::model::{Name, Statement, StatementKind};
-use crate::schema::Schema;
+use crate::schema::{Schema, default_search_path};
 use crate::settings::Settings;
+use std::sync::Arc;
 
 /// Who opened the transaction a statement runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +20,7 @@ pub(crate) enum Wrapper {
 }
 
 /// The state in force when a top-level statement runs.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Session {
     /// The transaction block the statement runs in, if any (an id unique within the file).
     pub(crate) transaction: Option<usize>,
@@ -27,35 +28,52 @@ pub(crate) struct Session {
     pub(crate) wrapper: Option<Wrapper>,
     /// The `lock_timeout` in force, when it is set and not zero.
     pub(crate) lock_timeout: Option<String>,
+    /// The `search_path` in force: the schemas unqualified names resolve through, in order.
+    pub(crate) search_path: Arc<[String]>,
     /// The `TimeZone` the file sets (`SET TIME ZONE`, `SET timezone`), when it sets one.
     pub(crate) time_zone: Option<String>,
 }
 
-/// A setting as `SET` and `SET LOCAL` leave it: the session value, and the value a `SET LOCAL`
-/// gives it until the transaction ends.
-#[derive(Default)]
-struct Tracked {
-    session: Option<String>,
-    local: Option<Option<String>>,
+impl Default for Session {
+    fn default() -> Self {
+        Self {
+            transaction: None,
+            wrapper: None,
+            lock_timeout: None,
+            search_path: default_search_path(),
+            time_zone: None,
+        }
+    }
 }
 
-impl Tracked {
-    fn set(&mut self, value: Option<String>, local: bool, in_transaction: bool) {
-        if local {
-            if in_transaction {
-                self.local = Some(value);
-            }
-        } else {
+/// A setting's value in force: the session's, overridden by `SET LOCAL` until the transaction
+/// ends.
+#[derive(Debug, Clone, Default)]
+struct Scoped<T> {
+    session: T,
+    local: Option<T>,
+}
+
+impl<T: Clone> Scoped<T> {
+    fn set(&mut self, value: T, local: bool, in_transaction: bool) {
+        if !local {
             self.session = value;
             self.local = None;
+        } else if in_transaction {
+            self.local = Some(value);
         }
     }
 
-    fn reset(&mut self) {
-        *self = Self::default();
+    fn reset(&mut self, value: T) {
+        self.session = value;
+        self.local = None;
     }
 
-    fn current(&self) -> Option<String> {
+    fn end_transaction(&mut self) {
+        self.local = None;
+    }
+
+    fn current(&self) -> T {
         self.local.clone().unwrap_or_else(|| self.session.clone())
     }
 }
@@ -63,25 +81,39 @@ impl Tracked {
 /// Walk the top-level statements and record each one's session state, given how the framework
 /// runs the parts of the file.
 pub(crate) fn sessions(statements: &[Statement], plan: &Plan) -> Vec<Session> {
-    let unit_of = |statement: &Statement| {
-        plan.units
-            .iter()
-            .position(|u| u.range.contains(&statement.range.start))
-            .unwrap_or(0)
-    };
+    // The statements and the units are both in file order: one pass over each.
+    let mut units = plan.units.iter().enumerate().peekable();
+    let unit_of: Vec<usize> = statements
+        .iter()
+        .map(|statement| {
+            while let Some((_, u)) = units.peek()
+                && u.range.end <= statement.range.start
+                && u.range.start <= statement.range.start
+            {
+                units.next();
+            }
+            units
+                .peek()
+                .filter(|(_, u)| u.range.contains(&statement.range.start))
+                .map_or(0, |(i, _)| *i)
+        })
+        .collect();
     let mut per_unit = vec![0usize; plan.units.len().max(1)];
-    for statement in statements {
-        per_unit[unit_of(statement)] += 1;
+    for &unit in &unit_of {
+        per_unit[unit] += 1;
     }
     let mut blocks = 0usize;
     let mut unit = None;
     let mut implicit: Option<Wrapper> = None;
     let mut current: Option<(usize, Wrapper)> = None;
-    let mut lock_timeout = Tracked::default();
-    let mut time_zone = Tracked::default();
+    let mut lock_timeout: Scoped<Option<String>> = Scoped::default();
+    let mut time_zone: Scoped<Option<String>> = Scoped::default();
+    let mut search_path = Scoped {
+        session: default_search_path(),
+        local: None,
+    };
     let mut out = Vec::with_capacity(statements.len());
-    for statement in statements {
-        let index = unit_of(statement);
+    for (statement, &index) in statements.iter().zip(&unit_of) {
         if unit != Some(index) {
             unit = Some(index);
             implicit = plan.units.get(index).and_then(|u| {
@@ -91,8 +123,9 @@ pub(crate) fn sessions(statements: &[Statement], plan: &Plan) -> Vec<Session> {
                     (u.single_query && per_unit[index] > 1).then_some(Wrapper::SingleQuery)
                 }
             });
-            lock_timeout.local = None;
-            time_zone.local = None;
+            lock_timeout.end_transaction();
+            search_path.end_transaction();
+            time_zone.end_transaction();
             current = implicit.map(|w| {
                 blocks += 1;
                 (blocks, w)
@@ -108,8 +141,10 @@ pub(crate) fn sessions(statements: &[Statement], plan: &Plan) -> Vec<Session> {
             }
             StatementKind::Commit | StatementKind::Rollback => {
                 let ended = current;
-                lock_timeout.local = None;
-                time_zone.local = None;
+                lock_timeout.end_transaction();
+                search_path.end_transaction();
+                time_zone.end_transaction();
+            time_zone.end_transaction();
                 current = implicit.map(|w| {
                     blocks += 1;
                     (blocks, w)
@@ -123,15 +158,24 @@ pub(crate) fn sessions(statements: &[Statement], plan: &Plan) -> Vec<Session> {
                 let value = value.clone().filter(|v| !is_zero(v));
                 lock_timeout.set(value, *local, current.is_some());
             }
+            StatementKind::Set { name, value, local } if name == "search_path" => {
+                let value = value
+                    .as_deref()
+                    .map_or_else(default_search_path, parse_search_path);
+                search_path.set(value, *local, current.is_some());
+            }
             StatementKind::Set { name, value, local } if name == "timezone" => {
                 time_zone.set(value.clone(), *local, current.is_some());
             }
             StatementKind::Reset { name } => {
                 if name.as_deref().is_none_or(|n| n == "lock_timeout") {
-                    lock_timeout.reset();
+                    lock_timeout.reset(None);
+                }
+                if name.as_deref().is_none_or(|n| n == "search_path") {
+                    search_path.reset(default_search_path());
                 }
                 if name.as_deref().is_none_or(|n| n == "timezone") {
-                    time_zone.reset();
+                    time_zone.reset(None);
                 }
             }
             _ => {}
@@ -140,10 +184,28 @@ pub(crate) fn sessions(statements: &[Statement], plan: &Plan) -> Vec<Session> {
             transaction: transaction.map(|(id, _)| id),
             wrapper: transaction.map(|(_, w)| w),
             lock_timeout: lock_timeout.current(),
+            search_path: search_path.current(),
             time_zone: time_zone.current(),
         });
     }
     out
+}
+
+/// The schemas of a `search_path` value as written (`app, "My Schema", public`), in order;
+/// `$user` is left out (the role running the migrations is not known).
+fn parse_search_path(value: &str) -> Arc<[String]> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(
+            |s| match s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+                Some(quoted) => quoted.replace("\"\"", "\""),
+                None => s.trim_matches('\'').to_lowercase(),
+            },
+        )
+        .filter(|s| !s.starts_with('$'))
+        .collect()
 }
 
 /// Time zones whose offset from UTC is always zero.

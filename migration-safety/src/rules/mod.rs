@@ -270,7 +270,7 @@ pub(crate) fn designed_columns<'s>(
                 } if cx
                     .schema
                     .table(&alter.table)
-                    .and_then(|t| t.columns.iter().find(|c| &c.name == column))
+                    .and_then(|t| t.column(column))
                     .is_none_or(|c| c.data_type.name != data_type.name) =>
                 {
                     Some(DesignedColumn {

@@ -45,6 +45,10 @@ declare_rule! {
         severity: Error,
         summary: "REINDEX without CONCURRENTLY blocks writes, and every newly planned read of the table, for the whole rebuild",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).referenced(Effect::lock(Share).scan()).index(Effect::lock(AccessExclusive).rewrite()),
+            Claim::takes(12..=18).table(Effect::lock(Share).scan()).index(Effect::lock(AccessExclusive).rewrite()),
+        ],
     }
 }
 
