@@ -80,7 +80,16 @@ impl<T: Clone> Scoped<T> {
 
 /// Walk the top-level statements and record each one's session state, given how the framework
 /// runs the parts of the file.
-pub(crate) fn sessions(statements: &[Statement], plan: &Plan) -> Vec<Session> {
+/// `assumed_lock_timeout` is in force before the first statement (set by the runner or the
+/// role), and `RESET` returns to it.
+pub(crate) fn sessions(
+    statements: &[Statement],
+    plan: &Plan,
+    assumed_lock_timeout: Option<&str>,
+) -> Vec<Session> {
+    let assumed = assumed_lock_timeout
+        .filter(|v| !is_zero(v))
+        .map(str::to_owned);
     // The statements and the units are both in file order: one pass over each.
     let mut units = plan.units.iter().enumerate().peekable();
     let unit_of: Vec<usize> = statements
@@ -106,7 +115,10 @@ pub(crate) fn sessions(statements: &[Statement], plan: &Plan) -> Vec<Session> {
     let mut unit = None;
     let mut implicit: Option<Wrapper> = None;
     let mut current: Option<(usize, Wrapper)> = None;
-    let mut lock_timeout: Scoped<Option<String>> = Scoped::default();
+    let mut lock_timeout = Scoped {
+        session: assumed.clone(),
+        local: None,
+    };
     let mut time_zone: Scoped<Option<String>> = Scoped::default();
     let mut search_path = Scoped {
         session: default_search_path(),
@@ -169,7 +181,7 @@ pub(crate) fn sessions(statements: &[Statement], plan: &Plan) -> Vec<Session> {
             }
             StatementKind::Reset { name } => {
                 if name.as_deref().is_none_or(|n| n == "lock_timeout") {
-                    lock_timeout.reset(None);
+                    lock_timeout.reset(assumed.clone());
                 }
                 if name.as_deref().is_none_or(|n| n == "search_path") {
                     search_path.reset(default_search_path());
@@ -255,10 +267,15 @@ impl Context<'_> {
         &self.sessions[self.index]
     }
 
-    /// Whether the session `TimeZone` is known to be UTC (or another zone always at offset 0),
-    /// from a `SET TIME ZONE` / `SET timezone` earlier in the file.
+    /// Whether the session `TimeZone` is known to be UTC (or another zone always at offset 0):
+    /// set by `SET TIME ZONE` / `SET timezone` earlier in the file, or else assumed by the
+    /// settings.
     pub(crate) fn time_zone_is_utc(&self) -> bool {
-        self.session().time_zone.as_deref().is_some_and(is_utc)
+        self.session()
+            .time_zone
+            .as_deref()
+            .or_else(|| self.settings.assumed("timezone"))
+            .is_some_and(is_utc)
     }
 
     /// Whether the statement runs inside a transaction block.
@@ -301,6 +318,10 @@ mod tests {
     use crate::lower::lower_file;
 
     fn sessions_of(sql: &str) -> Vec<Session> {
+        sessions_assuming(sql, None)
+    }
+
+    fn sessions_assuming(sql: &str, lock_timeout: Option<&str>) -> Vec<Session> {
         sessions(
             &lower_file(sql, &split(sql)),
             &crate::framework::plan(
@@ -310,6 +331,7 @@ mod tests {
                 false,
                 &Default::default(),
             ),
+            lock_timeout,
         )
     }
 
@@ -348,12 +370,24 @@ mod tests {
     }
 
     #[test]
+    fn an_assumed_lock_timeout_is_the_default_that_reset_returns_to() {
+        let s = sessions_assuming(
+            "select 1; set lock_timeout = 0; select 2; reset lock_timeout; select 3;",
+            Some("5s"),
+        );
+        let t: Vec<_> = s.iter().map(|s| s.lock_timeout.as_deref()).collect();
+        assert_eq!(t, [Some("5s"), None, None, Some("5s"), Some("5s")]);
+        let zero = sessions_assuming("select 1;", Some("0"));
+        assert_eq!(zero[0].lock_timeout, None);
+    }
+
+    #[test]
     fn framework_and_single_query_transactions() {
         use crate::framework::{Sidecar, plan};
         use crate::layout::Direction;
         let of = |framework, sql: &str| {
             let plan = plan(framework, Direction::Up, sql, false, &Sidecar::default());
-            sessions(&lower_file(sql, &split(sql)), &plan)
+            sessions(&lower_file(sql, &split(sql)), &plan, None)
                 .into_iter()
                 .map(|s| s.wrapper)
                 .collect::<Vec<_>>()

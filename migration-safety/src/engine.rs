@@ -67,7 +67,7 @@ impl<'s> Run<'s> {
         let text = masked.as_str();
         let lexed = lexer::split(text);
         let statements = lower::lower_file(text, &lexed);
-        let sessions = context::sessions(&statements, &plan);
+        let sessions = context::sessions(&statements, &plan, self.settings.assumed("lock_timeout"));
         let mut findings = Vec::new();
         for (index, statement) in statements.iter().enumerate() {
             self.schema

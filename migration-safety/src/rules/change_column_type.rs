@@ -30,7 +30,8 @@ declare_rule! {
     /// PostgreSQL 12 it skips the rewrite when the session `TimeZone` is UTC (or another zone
     /// always at offset 0) and the new type keeps full precision; it still rebuilds the indexes
     /// on the column. The rule honours `SET TIME ZONE 'UTC'` (or `SET timezone = 'UTC'`) earlier
-    /// in the migration; without it the change is flagged.
+    /// in the migration, and otherwise the `timezone` assumed in the configuration (`[assume]`);
+    /// without either the change is flagged.
     ///
     /// ## Why is this bad?
     /// Any other type change rewrites the whole table and rebuilds every index on it while
@@ -163,7 +164,7 @@ impl Rule for ChangeColumnType {
                     &[
                         format!("ALTER TABLE {table} ADD COLUMN {new} {data_type};"),
                         format!("deploy code that writes both `{column}` and `{column}_new` (or sync them with a trigger)"),
-                        format!("backfill in batches: {}", batched_update(table, &format!("{new} = {col}::{data_type}"), &format!("{new} IS NULL AND {col} IS NOT NULL"))),
+                        batched_update(table, &format!("{new} = {col}::{data_type}"), &format!("{new} IS NULL AND {col} IS NOT NULL")),
                         format!("deploy code that reads and writes only `{column}_new`"),
                         format!("in a later migration: ALTER TABLE {table} DROP COLUMN {col};"),
                     ],
@@ -370,7 +371,7 @@ fn check_plan(table: &Name, column: &str, data_type: &TypeName, checks: Vec<Stri
                 names.join(", ")
             ),
             format!(
-                "in a separate transaction: ALTER TABLE {table} VALIDATE CONSTRAINT …;  -- SHARE UPDATE EXCLUSIVE: reads and writes continue"
+                "ALTER TABLE {table} VALIDATE CONSTRAINT …;  -- in a separate transaction: SHARE UPDATE EXCLUSIVE, reads and writes continue"
             ),
         ],
     )
