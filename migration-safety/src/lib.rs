@@ -46,6 +46,8 @@ mod suppression;
 
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "trace")]
+pub mod trace;
 
 #[doc = include_str!("check_migrations.md")]
 pub use migration_safety_macros::check_migrations;
