@@ -156,7 +156,6 @@ pub(crate) fn sessions(
                 lock_timeout.end_transaction();
                 search_path.end_transaction();
                 time_zone.end_transaction();
-            time_zone.end_transaction();
                 current = implicit.map(|w| {
                     blocks += 1;
                     (blocks, w)
