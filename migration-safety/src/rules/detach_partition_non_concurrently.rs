@@ -6,17 +6,20 @@ use crate::rules::{alter_actions, steps};
 declare_rule! {
     /// ## What it does
     /// Flags `ALTER TABLE … DETACH PARTITION …` without `CONCURRENTLY` when the partitioned
-    /// table existed before this migration.
+    /// table existed before this migration, and `… CONCURRENTLY` when the target is older than
+    /// PostgreSQL 14, where it is a syntax error.
     ///
     /// ## Why is this bad?
-    /// A plain detach takes an `ACCESS EXCLUSIVE` lock on the partitioned table and on the
-    /// partition, which blocks every read and write on the whole partitioned table while it waits
-    /// for running queries and until it commits.
+    /// A plain detach takes an `ACCESS EXCLUSIVE` lock on the partitioned table (and on the
+    /// partition from PostgreSQL 14; `SHARE UPDATE EXCLUSIVE` on 12 and 13), which blocks every
+    /// read and write on the whole partitioned table while it waits for running queries and until
+    /// it commits.
     ///
     /// PostgreSQL 14 added `DETACH PARTITION … CONCURRENTLY`, which takes only a
     /// `SHARE UPDATE EXCLUSIVE` lock on the partitioned table. It runs as two transactions, so it
     /// cannot run in a transaction block, and it is not allowed while the table has a default
-    /// partition. If it is interrupted, finish it with `DETACH PARTITION … FINALIZE`. Before
+    /// partition. If it is interrupted, finish it with `DETACH PARTITION … FINALIZE`. It leaves a
+    /// `CHECK` constraint equal to the partition bound on the detached table. Before
     /// PostgreSQL 14 there is no online form: the rule still reports the lock, and the help says
     /// how to keep it short.
     ///

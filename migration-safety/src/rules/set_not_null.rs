@@ -25,11 +25,11 @@ declare_rule! {
     ///
     /// ## Use instead
     /// ```sql
-    /// ALTER TABLE users ADD CONSTRAINT users_email_not_null CHECK (email IS NOT NULL) NOT VALID;
+    /// ALTER TABLE users ADD CONSTRAINT users_email_not_null_check CHECK (email IS NOT NULL) NOT VALID;
     /// -- in a separate transaction (SHARE UPDATE EXCLUSIVE: reads and writes continue):
-    /// ALTER TABLE users VALIDATE CONSTRAINT users_email_not_null;
+    /// ALTER TABLE users VALIDATE CONSTRAINT users_email_not_null_check;
     /// ALTER TABLE users ALTER COLUMN email SET NOT NULL;  -- no scan on PostgreSQL 12+
-    /// ALTER TABLE users DROP CONSTRAINT users_email_not_null;
+    /// ALTER TABLE users DROP CONSTRAINT users_email_not_null_check;
     /// ```
     ///
     /// ## References
