@@ -142,8 +142,8 @@ impl Server {
             .unwrap();
     }
 
-    /// A fresh copy of the template, observed.
-    fn fresh(&self) -> Observer {
+    /// A fresh copy of the template, observed, with the session settings a fixture assumes.
+    fn fresh(&self, assumed: &[(String, String)]) -> Observer {
         let mut admin = self.admin();
         self.drop_database(&mut admin, SCRATCH);
         admin
@@ -157,6 +157,14 @@ impl Server {
                  ALTER DATABASE {SCRATCH} SET timezone = 'America/New_York'"
             ))
             .unwrap();
+        for (name, value) in assumed {
+            admin
+                .batch_execute(&format!(
+                    "ALTER DATABASE {SCRATCH} SET {name} = '{}'",
+                    value.replace('\'', "''")
+                ))
+                .unwrap();
+        }
         Observer::connect(&with_database(&self.url, SCRATCH), Changes::Kept)
             .expect("connect to the fixture database")
     }
@@ -649,9 +657,9 @@ fn short(text: &str) -> String {
 
 /// A fixture that can run on a server of `major`: plain SQL (framework layouts wrap files in
 /// transactions of their own) linted for that major, or pinned to it.
-fn applicable(fixture: &Path, major: u32) -> Option<migration_safety::Settings> {
-    let (settings, pinned, framework) = fixture_settings::settings_for(fixture);
-    let framework = framework.unwrap_or(if fixture.is_dir() {
+fn applicable(fixture: &Path, major: u32) -> Option<fixture_settings::FixtureSettings> {
+    let mut fixture_settings = fixture_settings::settings_for(fixture);
+    let framework = fixture_settings.framework.unwrap_or(if fixture.is_dir() {
         Framework::detect(fixture)
     } else {
         Framework::Plain
@@ -659,10 +667,13 @@ fn applicable(fixture: &Path, major: u32) -> Option<migration_safety::Settings> 
     if framework != Framework::Plain {
         return None;
     }
-    match pinned {
+    match fixture_settings.pinned {
         Some(version) if version != major => None,
-        Some(_) => Some(settings),
-        None => Some(settings.pg_version(major).unwrap()),
+        Some(_) => Some(fixture_settings),
+        None => {
+            fixture_settings.settings = fixture_settings.settings.pg_version(major).unwrap();
+            Some(fixture_settings)
+        }
     }
 }
 
@@ -689,18 +700,19 @@ impl Verifier<'_> {
     }
 
     fn fixture(&mut self, rule: &migration_safety::RuleMeta, fixture: &Path) {
-        let Some(settings) = applicable(fixture, self.server.major) else {
+        let Some(fixture_settings) = applicable(fixture, self.server.major) else {
             return;
         };
+        let (settings, assumed) = (&fixture_settings.settings, &fixture_settings.assumed);
         let name = format!(
             "{}/{}",
             rule.name,
             fixture.file_name().unwrap().to_string_lossy()
         );
         let bad = name.contains("/bad");
-        let report = lint_paths(&[fixture.to_path_buf()], &settings).unwrap();
+        let report = lint_paths(&[fixture.to_path_buf()], settings).unwrap();
         let statements = statements(&report);
-        let mut observer = self.server.fresh();
+        let mut observer = self.server.fresh(assumed);
         let mut current_file = None;
         let mut observed = Vec::new();
         for statement in &statements {
@@ -713,6 +725,11 @@ impl Verifier<'_> {
             observed.push(run(&mut observer, &statement.text));
         }
         drop(observer);
+        // A rule about design or files says nothing about the locks of its good fixtures.
+        let claims_locks = rule
+            .claims
+            .iter()
+            .any(|c| matches!(c.outcome, Outcome::Takes { .. }));
         let cell = self.cells.entry(rule.name.to_owned()).or_default();
         if !bad {
             cell.good_fixtures += 1;
@@ -748,7 +765,7 @@ impl Verifier<'_> {
                     } else {
                         failures.push(format!("{name}: `{}` failed: {message}", statement.text));
                     }
-                } else if !bad {
+                } else if !bad && claims_locks {
                     for problem in blocking(observation) {
                         failures.push(format!(
                             "{name}: good statement `{}` {problem}",
@@ -796,7 +813,7 @@ impl Verifier<'_> {
             }
         }
         for (index, sql, seen) in alternatives {
-            match self.alternative(&statements, index, &sql, &seen) {
+            match self.alternative(&statements, index, &sql, &seen, assumed) {
                 Ok(()) => cell_of(&mut self.cells, rule.name).alternatives_held += 1,
                 Err(problem) => {
                     cell_of(&mut self.cells, rule.name).alternatives_failed += 1;
@@ -821,9 +838,10 @@ impl Verifier<'_> {
         index: usize,
         sql: &[String],
         seen: &Seen,
+        assumed: &[(String, String)],
     ) -> Result<(), String> {
         let original_fails = matches!(seen, Seen::Fails(_));
-        let mut original = self.server.fresh();
+        let mut original = self.server.fresh(assumed);
         replay(&mut original, &statements[..index]);
         if !original_fails {
             run(&mut original, &statements[index].text);
@@ -841,7 +859,7 @@ impl Verifier<'_> {
         if settings_only {
             sql.push(statements[index].text.clone());
         }
-        let mut observer = self.server.fresh();
+        let mut observer = self.server.fresh(assumed);
         replay(&mut observer, &statements[..index]);
         observer.mark_existing().unwrap();
         for statement in &sql {

@@ -17,7 +17,7 @@ fn fixtures_dir() -> PathBuf {
 }
 
 fn settings_for(path: &Path) -> Settings {
-    fixture_settings::settings_for(path).0
+    fixture_settings::settings_for(path).settings
 }
 
 fn fixtures(rule: &str) -> Vec<PathBuf> {
