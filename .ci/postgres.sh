@@ -110,7 +110,7 @@ ms_pg_start() {
   fi
   ms_pg_data_dirs+=("$bin|$data")
   ms_pg_as_owner "'$bin/initdb' -D '$data' -A trust -U '$user' --no-sync >'$data.initdb.log' 2>&1" \
-    || { cat "$data.initdb.log" >&2; return 1; }
+    || { cat "$data.initdb.log" >&2; rm -f "$data.initdb.log"; return 1; }
   rm -f "$data.initdb.log"
   ms_pg_as_owner "'$bin/pg_ctl' -D '$data' -l '$data/server.log' -w -o \"-p $port -k '$data' -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off\" start >/dev/null" \
     || { cat "$data/server.log" >&2; return 1; }
