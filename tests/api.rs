@@ -44,21 +44,34 @@ fn assert_clean_panics_with_the_rendered_findings() {
     assert!(message.contains("ALTER TABLE users ADD CONSTRAINT users_email_not_null CHECK (email IS NOT NULL) NOT VALID;"), "{message}");
 }
 
-#[test]
-fn the_macro_knows_every_rule_name() {
-    // `migration-safety-macros` validates `allow(…)`/`warn(…)`/`deny(…)` at compile time
-    // against its own list, since it cannot depend on the core crate.
+/// The quoted names of the `const` list `name` in the macro crate's `rules.rs`.
+fn macro_list(name: &str) -> Vec<&'static str> {
     let source = include_str!("../migration-safety-macros/src/rules.rs");
-    let list = &source[source.find("RULE_NAMES").unwrap()..];
+    let list = &source[source.find(&format!("const {name}")).unwrap()..];
     let list = &list[..list.find("];").unwrap()];
-    let in_macro: Vec<&str> = list
-        .lines()
+    list.lines()
         .filter_map(|l| l.trim().strip_prefix('"')?.strip_suffix("\","))
-        .collect();
+        .collect()
+}
+
+#[test]
+fn the_macro_knows_every_rule_and_category_name() {
+    // `migration-safety-macros` validates `allow(…)`/`warn(…)`/`deny(…)` at compile time
+    // against its own lists, since it cannot depend on the core crate.
     let in_core: Vec<&str> = migration_safety::rules().map(|r| r.name).collect();
     assert_eq!(
-        in_macro, in_core,
+        macro_list("RULE_NAMES"),
+        in_core,
         "update RULE_NAMES in migration-safety-macros/src/rules.rs"
+    );
+    let categories: Vec<&str> = migration_safety::Category::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    assert_eq!(
+        macro_list("CATEGORY_NAMES"),
+        categories,
+        "update CATEGORY_NAMES in migration-safety-macros/src/rules.rs"
     );
 }
 

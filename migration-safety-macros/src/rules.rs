@@ -1,6 +1,6 @@
-//! The rule names `allow(…)`, `warn(…)` and `deny(…)` accept, checked at compile time. The
-//! macro crate cannot depend on `migration-safety`, so the list is kept here; a test in the
-//! workspace asserts that it equals `migration_safety::rules()`.
+//! The rule and category names `allow(…)`, `warn(…)` and `deny(…)` accept, checked at compile
+//! time. The macro crate cannot depend on `migration-safety`, so the lists are kept here; a test
+//! in the workspace asserts that they equal `migration_safety::rules()` and its categories.
 
 /// Every rule name, sorted.
 pub(crate) const RULE_NAMES: &[&str] = &[
@@ -49,6 +49,16 @@ pub(crate) const RULE_NAMES: &[&str] = &[
     "unused-suppression",
     "vacuum-in-transaction",
     "validate-constraint-in-same-transaction",
+];
+
+/// Every category name: `allow(…)`, `warn(…)` and `deny(…)` also take one, for all its rules.
+pub(crate) const CATEGORY_NAMES: &[&str] = &[
+    "locking",
+    "rewrite",
+    "backward-incompatible",
+    "transaction",
+    "design",
+    "meta",
 ];
 
 /// The candidate closest to `name`, when it is close enough to be a typo.
