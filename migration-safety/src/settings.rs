@@ -309,7 +309,7 @@ impl PartialEq for Exclude {
 impl Eq for Exclude {}
 
 /// `path` made absolute against the working directory, with `.` and `..` resolved lexically.
-fn absolute(path: &Path) -> PathBuf {
+pub(crate) fn absolute(path: &Path) -> PathBuf {
     let joined = std::env::current_dir()
         .map(|cwd| cwd.join(path))
         .unwrap_or_else(|_| path.to_path_buf());
