@@ -6,10 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::layout::Framework;
+use migration_safety_core::CONFIG_FILE_NAME;
 
-/// The configuration file's name.
-const FILE_NAME: &str = "migration-safety.toml";
+use crate::layout::Framework;
 
 /// What the configuration file nearest to the crate says about the generated tests.
 pub(crate) struct FileConfig {
@@ -27,7 +26,7 @@ impl FileConfig {
     pub(crate) fn find(manifest_dir: &Path) -> Option<FileConfig> {
         let path = manifest_dir
             .ancestors()
-            .map(|dir| dir.join(FILE_NAME))
+            .map(|dir| dir.join(CONFIG_FILE_NAME))
             .find(|path| path.is_file())?;
         let table: toml::Table = std::fs::read_to_string(&path)
             .ok()

@@ -37,7 +37,7 @@ use crate::settings::{self, FailOn, Settings};
 use crate::{Error, Severity};
 
 /// The file's name.
-pub const FILE_NAME: &str = "migration-safety.toml";
+pub const FILE_NAME: &str = migration_safety_core::CONFIG_FILE_NAME;
 
 /// The top-level keys.
 const KEYS: &[&str] = &[
@@ -323,7 +323,7 @@ impl Config {
             "# migration-safety configuration, read by `migration-safety check` and by the tests\n\
              # `#[check_migrations]` generates. Command-line flags and the macro's options override it.\n\
              \n\
-             # The PostgreSQL major version production runs (10 to 18).\n\
+             # The PostgreSQL major version production runs ({first} to {last}).\n\
              pg_version = {pg}\n\
              \n\
              {framework}\
@@ -354,6 +354,8 @@ impl Config {
              # statement_timeout = \"1min\"\n\
              # timezone = \"UTC\"\n",
             pg = settings::DEFAULT_PG_VERSION,
+            first = settings::SUPPORTED_PG_VERSIONS.start(),
+            last = settings::SUPPORTED_PG_VERSIONS.end(),
         )
     }
 }

@@ -7,7 +7,7 @@ use crate::context::Context;
 use crate::lexer::{self, Token, TokenKind, tokenize};
 use crate::model::{
     Action, ActionKind, AlterTable, ColumnDef, ConstraintKind, Name, Statement, StatementKind,
-    TypeName,
+    TypeName, quote_ident,
 };
 use crate::recognize;
 use crate::rule::{Category, Rule, RuleMeta};
@@ -164,18 +164,7 @@ fn unknown_rule(name: &str, also: &[&str]) -> Error {
     }
 }
 
-/// The candidate closest to `name`, when it is close enough to be a typo.
-pub(crate) fn did_you_mean<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::levenshtein(c, name), c))
-        .filter(|(distance, _)| *distance <= 3.max(name.len() / 3))
-        .min()
-        .map(|(_, c)| c)
-}
+pub(crate) use migration_safety_core::did_you_mean;
 
 /// The actions of an `ALTER TABLE` statement.
 pub(crate) fn alter_actions(statement: &Statement) -> impl Iterator<Item = (&AlterTable, &Action)> {
@@ -189,9 +178,35 @@ pub(crate) fn alter_actions(statement: &Statement) -> impl Iterator<Item = (&Alt
 }
 
 /// A batched backfill that needs no knowledge of the table's key: `ctid` batches.
+/// The steps that make `column` NOT NULL without a long lock: a `NOT VALID` check, validated in
+/// a separate transaction, then (PostgreSQL 12+) `SET NOT NULL`, which the check spares a scan.
+pub(crate) fn not_null_steps(pg_version: u32, table: &Name, column: &str) -> Vec<String> {
+    let col = quote_ident(column);
+    let check = quote_ident(&format!("{}_{column}_not_null", table.name));
+    let mut plan = vec![
+        format!(
+            "ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({col} IS NOT NULL) NOT VALID;  -- brief lock, no scan"
+        ),
+        format!(
+            "ALTER TABLE {table} VALIDATE CONSTRAINT {check};  -- in a separate transaction: scans under SHARE UPDATE EXCLUSIVE, reads and writes continue"
+        ),
+    ];
+    if pg_version >= 12 {
+        plan.push(format!(
+            "ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL;  -- no scan: the validated check proves it"
+        ));
+        plan.push(format!("ALTER TABLE {table} DROP CONSTRAINT {check};"));
+    } else {
+        plan.push(format!(
+            "before PostgreSQL 12 (the target is {pg_version}) SET NOT NULL always scans: keep the validated check instead of SET NOT NULL"
+        ));
+    }
+    plan
+}
+
 pub(crate) fn batched_update(table: &Name, set: &str, pending: &str) -> String {
     format!(
-        "UPDATE {table} SET {set} WHERE ctid IN (SELECT ctid FROM {table} WHERE {pending} LIMIT 10000);  -- repeat until it updates 0 rows"
+        "UPDATE {table} SET {set} WHERE ctid IN (SELECT ctid FROM {table} WHERE {pending} LIMIT 10000);  -- backfill in batches: repeat until it updates 0 rows"
     )
 }
 
@@ -584,5 +599,20 @@ pub(crate) fn pg14_concurrently_caution(pg_version: u32) -> &'static str {
         "\non PostgreSQL 14 make sure the server runs 14.4 or later: 14.0–14.3 could build indexes CONCURRENTLY that silently miss rows"
     } else {
         ""
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_listed_rule_name_has_a_rule() {
+        // `migration-safety-core` lists the names once, for the library and the macro; declaring
+        // a rule missing from it is a compile error, and this checks the other direction.
+        let rules: Vec<&str> = super::all().iter().map(|r| r.name).collect();
+        assert_eq!(
+            rules,
+            migration_safety_core::RULE_NAMES,
+            "RULE_NAMES in migration-safety-core/src/lib.rs lists a rule that does not exist"
+        );
     }
 }
