@@ -4,6 +4,7 @@ use std::ops::Range;
 
 use crate::render;
 use crate::rule::Severity;
+use crate::settings::FailOn;
 use crate::source::Position;
 
 /// One finding in a migration file.
@@ -68,6 +69,21 @@ impl Report {
     /// Whether any finding is an error.
     pub fn has_errors(&self) -> bool {
         self.error_count() > 0
+    }
+
+    /// Whether any finding fails a check under `fail_on`.
+    ///
+    /// ```
+    /// use migration_safety::{FailOn, Settings, lint_sql};
+    ///
+    /// // Only a warning: the statement sets no lock_timeout.
+    /// let report = lint_sql("ALTER TABLE users ADD COLUMN nickname text;", &Settings::default());
+    /// assert!(!report.fails(FailOn::Error));
+    /// assert!(report.fails(FailOn::Warning));
+    /// assert!(!report.fails(FailOn::Never));
+    /// ```
+    pub fn fails(&self, fail_on: FailOn) -> bool {
+        self.diagnostics().any(|(_, d)| fail_on.fails(d.severity))
     }
 
     /// Rustc-style text; `color` adds ANSI styling.

@@ -51,8 +51,9 @@ pub use migration_safety_macros::check_migrations;
 
 pub use diagnostic::{Diagnostic, FileReport, Report};
 pub use layout::{Direction, LayoutError, Migration};
-pub use rule::{Category, RuleMeta, Severity};
-pub use settings::{DEFAULT_PG_VERSION, Framework, SUPPORTED_PG_VERSIONS, Settings};
+pub use model::LockMode;
+pub use rule::{Category, Claim, Effect, Outcome, RuleMeta, Severity};
+pub use settings::{DEFAULT_PG_VERSION, FailOn, Framework, SUPPORTED_PG_VERSIONS, Settings};
 pub use source::Position;
 pub use suppression::IGNORE_FILE_MARKER;
 

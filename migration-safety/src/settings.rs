@@ -36,6 +36,7 @@ pub struct Settings {
     check_down: bool,
     /// `None`: the rule is off.
     levels: BTreeMap<&'static str, Option<Severity>>,
+    fail_on: FailOn,
 }
 
 impl Default for Settings {
@@ -45,6 +46,7 @@ impl Default for Settings {
             framework: None,
             check_down: false,
             levels: BTreeMap::new(),
+            fail_on: FailOn::default(),
         }
     }
 }
@@ -91,6 +93,17 @@ impl Settings {
         Ok(self)
     }
 
+    /// Which findings fail a check (errors, by default).
+    pub fn fail_on(mut self, fail_on: FailOn) -> Self {
+        self.fail_on = fail_on;
+        self
+    }
+
+    /// Which findings fail a check.
+    pub fn failure_threshold(&self) -> FailOn {
+        self.fail_on
+    }
+
     /// The target PostgreSQL major version.
     pub fn target_pg_version(&self) -> u32 {
         self.pg_version
@@ -112,5 +125,64 @@ impl Settings {
             .get(rule.name)
             .copied()
             .unwrap_or(Some(rule.default_severity))
+    }
+}
+
+/// Which findings fail a check: `migration-safety check` exits 1, a generated test panics.
+///
+/// ```
+/// use migration_safety::{FailOn, Severity};
+///
+/// assert_eq!(FailOn::default(), FailOn::Error);
+/// assert!(FailOn::Error.fails(Severity::Error));
+/// assert!(!FailOn::Error.fails(Severity::Warning));
+/// assert!(FailOn::Warning.fails(Severity::Warning));
+/// assert!(!FailOn::Never.fails(Severity::Error));
+/// assert_eq!(FailOn::from_name("warning"), Some(FailOn::Warning));
+/// assert_eq!(FailOn::Never.to_string(), "never");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum FailOn {
+    /// Fail when any finding is an error (the default).
+    #[default]
+    Error,
+    /// Fail when any finding is an error or a warning.
+    Warning,
+    /// Never fail: report only.
+    Never,
+}
+
+impl FailOn {
+    /// Every value, in the order `error`, `warning`, `never`.
+    pub const ALL: [FailOn; 3] = [FailOn::Error, FailOn::Warning, FailOn::Never];
+
+    /// `error`, `warning` or `never`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailOn::Error => "error",
+            FailOn::Warning => "warning",
+            FailOn::Never => "never",
+        }
+    }
+
+    /// The value named `name` (`error`, `warning` or `never`).
+    pub fn from_name(name: &str) -> Option<FailOn> {
+        Self::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+
+    /// Whether a finding of `severity` fails the check.
+    pub fn fails(self, severity: Severity) -> bool {
+        match self {
+            FailOn::Error => severity == Severity::Error,
+            FailOn::Warning => true,
+            FailOn::Never => false,
+        }
+    }
+}
+
+impl std::fmt::Display for FailOn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }

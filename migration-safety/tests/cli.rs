@@ -195,7 +195,15 @@ fn rules_lists_every_rule_and_explain_prints_its_documentation() {
     assert_eq!(rules.status.code(), Some(0));
     let listing = stdout(&rules);
     for rule in migration_safety::rules() {
-        assert!(listing.contains(rule.name), "{}", rule.name);
+        // Columns line up: `Category` and `Severity` honour the padding of the format string.
+        let row = format!(
+            "{:<42} {:<22} {:<8} {}\n",
+            rule.name,
+            rule.category.as_str(),
+            rule.default_severity.as_str(),
+            rule.since
+        );
+        assert!(listing.contains(&row), "{row:?} not in\n{listing}");
     }
     let explain = cli().args(["explain", "set-not-null"]).output().unwrap();
     assert_eq!(explain.status.code(), Some(0));

@@ -47,6 +47,10 @@ declare_rule! {
         severity: Error,
         summary: "adding a serial, identity, stored generated or constrained-domain column rewrites the table",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()),
+            Claim::fails(12..=17, "syntax error"),
+        ],
     }
 }
 

@@ -37,6 +37,9 @@ declare_rule! {
         severity: Error,
         summary: "adding a column with a volatile default (or any default before PostgreSQL 11) rewrites the table",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()),
+        ],
     }
 }
 

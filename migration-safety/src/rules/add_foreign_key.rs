@@ -43,6 +43,9 @@ declare_rule! {
         severity: Error,
         summary: "adding a foreign key without NOT VALID blocks writes on both tables while every row is checked",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(ShareRowExclusive).scan()).referenced(Effect::lock(ShareRowExclusive).scan()),
+        ],
     }
 }
 

@@ -41,6 +41,9 @@ declare_rule! {
         severity: Error,
         summary: "attaching a partition without a validated CHECK matching its bounds scans it under an ACCESS EXCLUSIVE lock",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(ShareUpdateExclusive)).referenced(Effect::lock(AccessExclusive).scan()),
+        ],
     }
 }
 

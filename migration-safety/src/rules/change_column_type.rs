@@ -52,6 +52,11 @@ declare_rule! {
         severity: Error,
         summary: "changing a column's type rewrites the table under an ACCESS EXCLUSIVE lock",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()),
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()).referenced(Effect::lock(AccessExclusive).rewrite().scan()),
+        ],
     }
 }
 

@@ -40,6 +40,10 @@ declare_rule! {
         severity: Error,
         summary: "SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
+            Claim::fails(12..=17, "syntax error"),
+        ],
     }
 }
 
