@@ -64,6 +64,16 @@ fn text(output: &Output) -> String {
     )
 }
 
+/// Asserts the exit code of a run and that its output contains each of `expected`; returns the output.
+fn assert_run(run: &Output, code: i32, expected: &[&str]) -> String {
+    let output = text(run);
+    assert_eq!(run.status.code(), Some(code), "{output}");
+    for expected in expected {
+        assert!(output.contains(expected), "{expected} not in:\n{output}");
+    }
+    output
+}
+
 fn write(path: &Path, contents: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, contents).unwrap();
@@ -195,59 +205,45 @@ fn npm_packages_install_offline_and_check_a_db_migrate_project() {
     }
 
     let npm_cache = tempfile::tempdir().unwrap();
-    let install = Command::new("npm")
-        .args([
-            "install",
-            "--offline",
-            "--no-audit",
-            "--no-fund",
-            "--save-dev",
-        ])
-        .args(&tarballs)
-        .current_dir(dir)
-        .env("npm_config_cache", npm_cache.path())
-        .output()
-        .unwrap();
+    // npm, offline, with a cache of its own: nothing comes from a registry.
+    let npm = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .arg("--offline")
+            .args(args)
+            .current_dir(dir)
+            .env("npm_config_cache", npm_cache.path())
+            .env_remove("MIGRATION_SAFETY_BINARY")
+            .output()
+            .unwrap()
+    };
+    let mut install = vec!["install", "--no-audit", "--no-fund", "--save-dev"];
+    install.extend(tarballs.iter().map(|t| t.to_str().unwrap()));
+    let install = npm("npm", &install);
     assert!(install.status.success(), "{}", text(&install));
     assert!(
         dir.join("node_modules/@migration-safety/cli-linux-x64/bin/migration-safety")
             .is_file()
     );
 
-    let check = Command::new("npx")
-        .args(["--offline", "migration-safety", "check", "migrations"])
-        .current_dir(dir)
-        .env("npm_config_cache", npm_cache.path())
-        .env_remove("MIGRATION_SAFETY_BINARY")
-        .output()
-        .unwrap();
-    let output = text(&check);
-    assert_eq!(check.status.code(), Some(1), "{output}");
-    for expected in [
-        "error[set-not-null]",
-        "migrations/sqls/20240102000000-users-email-not-null-up.sql:1:19",
-        "error[concurrently-in-transaction]",
-        "db-migrate",
-    ] {
-        assert!(output.contains(expected), "{expected} not in:\n{output}");
-    }
+    let output = assert_run(
+        &npm("npx", &["migration-safety", "check", "migrations"]),
+        1,
+        &[
+            "error[set-not-null]",
+            "migrations/sqls/20240102000000-users-email-not-null-up.sql:1:19",
+            // Only under db-migrate, which runs each migration in a transaction.
+            "error[concurrently-in-transaction]",
+            "`migrations` as db-migrate migrations",
+        ],
+    );
+    // Down migrations are not read as up migrations, as a plain reading would.
     assert!(!output.contains("drop-table"), "{output}");
 
     // The shim passes the exit code through: 0 for a clean run, 2 for bad usage.
-    let version = Command::new("npx")
-        .args(["--offline", "migration-safety", "--version"])
-        .current_dir(dir)
-        .env("npm_config_cache", npm_cache.path())
-        .output()
-        .unwrap();
+    let version = npm("npx", &["migration-safety", "--version"]);
     assert_eq!(version.status.code(), Some(0), "{}", text(&version));
     assert!(text(&version).contains(env!("CARGO_PKG_VERSION")));
-    let missing = Command::new("npx")
-        .args(["--offline", "migration-safety", "check", "no-such-dir"])
-        .current_dir(dir)
-        .env("npm_config_cache", npm_cache.path())
-        .output()
-        .unwrap();
+    let missing = npm("npx", &["migration-safety", "check", "no-such-dir"]);
     assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
 }
 
@@ -299,23 +295,23 @@ fn pre_commit_hook_fails_on_a_hazard_and_passes_a_safe_migration() {
     let home = tempfile::tempdir().unwrap();
 
     let hazard = git_repository(HAZARD);
-    let run = pre_commit_try_repo(hazard.path(), home.path());
-    let output = text(&run);
-    assert_eq!(run.status.code(), Some(1), "{output}");
-    for expected in [
-        "migration-safety",
-        "Failed",
-        "error[set-not-null]",
-        "migrations/20240102000000_change_users.sql:1:19",
-    ] {
-        assert!(output.contains(expected), "{expected} not in:\n{output}");
-    }
+    assert_run(
+        &pre_commit_try_repo(hazard.path(), home.path()),
+        1,
+        &[
+            "migration-safety",
+            "Failed",
+            "error[set-not-null]",
+            "migrations/20240102000000_change_users.sql:1:19",
+        ],
+    );
 
     let safe = git_repository(SAFE);
-    let run = pre_commit_try_repo(safe.path(), home.path());
-    let output = text(&run);
-    assert_eq!(run.status.code(), Some(0), "{output}");
-    assert!(output.contains("Passed"), "{output}");
+    assert_run(
+        &pre_commit_try_repo(safe.path(), home.path()),
+        0,
+        &["migration-safety", "Passed"],
+    );
 }
 
 /// Runs `.github/action/run.sh STEP` in `workspace` with the variables GitHub sets.
