@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+pub mod config;
 mod context;
 mod diagnostic;
 mod engine;
@@ -45,6 +46,8 @@ mod suppression;
 
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "trace")]
+pub mod trace;
 
 #[doc = include_str!("check_migrations.md")]
 pub use migration_safety_macros::check_migrations;
@@ -53,7 +56,9 @@ pub use diagnostic::{Diagnostic, FileReport, Report};
 pub use layout::{Direction, LayoutError, Migration};
 pub use model::LockMode;
 pub use rule::{Category, Claim, Effect, Outcome, RuleMeta, Severity};
-pub use settings::{DEFAULT_PG_VERSION, FailOn, Framework, SUPPORTED_PG_VERSIONS, Settings};
+pub use settings::{
+    ASSUMABLE_SETTINGS, DEFAULT_PG_VERSION, FailOn, Framework, SUPPORTED_PG_VERSIONS, Settings,
+};
 pub use source::Position;
 pub use suppression::IGNORE_FILE_MARKER;
 
@@ -73,16 +78,43 @@ pub enum Error {
     /// A path does not exist.
     #[error("`{0}` does not exist")]
     NotFound(PathBuf),
-    /// A rule name that no rule has.
-    #[error("unknown rule `{name}`{}; the rules are: {known}", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    /// A rule (or category) name that no rule has.
+    #[error("unknown rule `{name}`{}; `migration-safety rules` lists the rules and their categories", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
     UnknownRule {
         /// The name given.
         name: String,
         /// The closest existing name.
         suggestion: Option<String>,
-        /// Every rule name, comma-separated.
-        known: String,
     },
+    /// A session setting [`Settings::assume`] does not know.
+    #[error("unknown setting `{name}`{}; the settings that can be assumed are `{}`", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default(), settings::ASSUMABLE_SETTINGS.join("`, `"))]
+    UnknownSetting {
+        /// The name given.
+        name: String,
+        /// The closest known setting.
+        suggestion: Option<String>,
+    },
+    /// A value a session setting cannot take.
+    #[error("`{value}` is not a valid `{name}`: expected {expected}")]
+    BadSettingValue {
+        /// The setting.
+        name: &'static str,
+        /// The value given.
+        value: String,
+        /// What it takes.
+        expected: &'static str,
+    },
+    /// A glob pattern that does not parse.
+    #[error("invalid glob `{pattern}`: {reason}")]
+    BadGlob {
+        /// The pattern.
+        pattern: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// A configuration file that cannot be read or is invalid.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
     /// A migrations directory that does not follow its framework's layout.
     #[error(transparent)]
     Layout(#[from] LayoutError),
@@ -110,6 +142,27 @@ pub fn rules() -> impl Iterator<Item = &'static RuleMeta> {
 /// ```
 pub fn rule(name: &str) -> Result<&'static RuleMeta, Error> {
     rules::lookup(name)
+}
+
+/// The byte ranges of the top-level statements of `sql`, each from its first token to its `;`
+/// (included when present), as the linter splits them: semicolons inside strings, comments,
+/// dollar-quoted bodies and `BEGIN … END` blocks do not split. To run a migration statement by
+/// statement, as `trace` and the verification suite do.
+///
+/// ```
+/// let sql = "CREATE TABLE t (id int); -- a;\nDO $$ BEGIN PERFORM 1; END $$;\nSELECT 1";
+/// let statements: Vec<&str> = migration_safety::split_statements(sql)
+///     .into_iter()
+///     .map(|range| &sql[range])
+///     .collect();
+/// assert_eq!(statements, ["CREATE TABLE t (id int);", "DO $$ BEGIN PERFORM 1; END $$;", "SELECT 1"]);
+/// ```
+pub fn split_statements(sql: &str) -> Vec<std::ops::Range<usize>> {
+    lexer::split(sql)
+        .statements
+        .into_iter()
+        .map(|statement| statement.range)
+        .collect()
 }
 
 /// Lint SQL text as one migration (reported under the path `input.sql`).
@@ -165,6 +218,8 @@ pub fn lint_dir(path: impl AsRef<Path>, settings: &Settings) -> Result<Report, E
 /// sent as one query or statement by statement). Down migrations are linted only with
 /// [`Settings::check_down`], each against the schema its up migration left, without changing it.
 /// A file given on its own is run as the framework of the settings or of its directory runs it.
+/// Migrations that [`Settings::start_after`] or [`Settings::exclude`] leave out are read, for
+/// the schema they build, but not reported.
 pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Error> {
     let mut jobs = Vec::new();
     for path in paths {
@@ -177,20 +232,29 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
                     continue;
                 }
                 let file = path.join(&migration.file);
-                jobs.push((file, framework, migration.direction));
+                let reported = settings.reports(&file, Some(&migration));
+                jobs.push((file, framework, migration.direction, reported));
             }
         } else if path.exists() {
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+            let parent = parent.unwrap_or(Path::new("."));
             let framework = settings
                 .target_framework()
-                .unwrap_or_else(|| path.parent().map_or(Framework::Plain, Framework::detect));
-            jobs.push((path.clone(), framework, Direction::Up));
+                .unwrap_or_else(|| Framework::detect(parent));
+            // The file's version, as its directory's layout reads it, for `start_after`.
+            let migration = layout::discover(parent, framework).ok().and_then(|found| {
+                let name = path.file_name()?.to_str()?;
+                found.into_iter().find(|m| m.file == name)
+            });
+            let reported = settings.reports(path, migration.as_ref());
+            jobs.push((path.clone(), framework, Direction::Up, reported));
         } else {
             return Err(Error::NotFound(path.clone()));
         }
     }
     let mut run = engine::Run::new(settings);
     let mut report = Report::default();
-    for (file, framework, direction) in jobs {
+    for (file, framework, direction, reported) in jobs {
         let read = |path: &Path| {
             std::fs::read(path).map_err(|source| Error::Io {
                 path: path.to_path_buf(),
@@ -217,13 +281,17 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
                 _ => None,
             },
         };
-        report.files.push(run.lint_migration(
+        // An unreported migration is still linted: it builds the schema the later ones see.
+        let linted = run.lint_migration(
             file.display().to_string(),
             &bytes,
             framework,
             direction,
             &sidecar,
-        ));
+        );
+        if reported {
+            report.files.push(linted);
+        }
     }
     Ok(report)
 }

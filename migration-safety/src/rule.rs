@@ -50,6 +50,27 @@ pub enum Category {
 }
 
 impl Category {
+    /// Every category.
+    pub const ALL: [Category; 6] = [
+        Category::Locking,
+        Category::Rewrite,
+        Category::BackwardIncompatible,
+        Category::Transaction,
+        Category::Design,
+        Category::Meta,
+    ];
+
+    /// The category named `name` (kebab-case).
+    ///
+    /// ```
+    /// use migration_safety::Category;
+    /// assert_eq!(Category::from_name("backward-incompatible"), Some(Category::BackwardIncompatible));
+    /// assert_eq!(Category::from_name("locks"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<Category> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
     /// Kebab-case name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -186,7 +186,7 @@ fn plan(
             "ALTER TABLE {table} ADD CONSTRAINT {constraint} {body} NOT VALID;  -- brief locks, no scan; new rows are checked at once"
         ));
         plan.push(format!(
-            "in a separate transaction: ALTER TABLE {table} VALIDATE CONSTRAINT {constraint};  -- SHARE UPDATE EXCLUSIVE and ROW SHARE: reads and writes continue on both tables"
+            "ALTER TABLE {table} VALIDATE CONSTRAINT {constraint};  -- in a separate transaction: SHARE UPDATE EXCLUSIVE and ROW SHARE, reads and writes continue on both tables"
         ));
     }
     steps(
