@@ -3,9 +3,9 @@
 
 use std::ops::Range;
 
-use crate::context::{self, Context};
+use crate::context::{self, Context, Session};
 use crate::diagnostic::{Diagnostic, FileReport};
-use crate::framework::{self, Sidecar};
+use crate::framework::{self, Plan, Sidecar};
 use crate::layout::{Direction, Framework};
 use crate::model::{Statement, StatementKind};
 use crate::rule::{Finding, Findings, RuleMeta};
@@ -14,7 +14,45 @@ use crate::schema::{self, Schema};
 use crate::settings::Settings;
 use crate::source::SourceFile;
 use crate::suppression::{self, Scope, Suppressions};
-use crate::{lexer, lower};
+use crate::lexer::{self, Lexed};
+use crate::lower;
+
+/// A migration file read as its framework runs it.
+pub(crate) struct Prepared {
+    pub(crate) source: SourceFile,
+    pub(crate) plan: Plan,
+    /// The text with what the framework does not run blanked out (positions unchanged).
+    pub(crate) masked: String,
+    pub(crate) lexed: Lexed,
+    pub(crate) statements: Vec<Statement>,
+    /// The session state of each top-level statement.
+    pub(crate) sessions: Vec<Session>,
+}
+
+/// Decode, plan, split and lower `direction` of a migration file.
+pub(crate) fn prepare(
+    bytes: &[u8],
+    framework: Framework,
+    direction: Direction,
+    sidecar: &Sidecar,
+    settings: &Settings,
+) -> Prepared {
+    let source = SourceFile::from_bytes(bytes);
+    let bom = bytes.starts_with(b"\xEF\xBB\xBF");
+    let plan = framework::plan(framework, direction, source.text(), bom, sidecar);
+    let masked = plan.mask(source.text());
+    let lexed = lexer::split(&masked);
+    let statements = lower::lower_file(&masked, &lexed);
+    let sessions = context::sessions(&statements, &plan, settings.assumed("lock_timeout"));
+    Prepared {
+        source,
+        plan,
+        masked,
+        lexed,
+        statements,
+        sessions,
+    }
+}
 
 /// Migrations linted in order, sharing what they build.
 pub(crate) struct Run<'s> {
@@ -60,14 +98,15 @@ impl<'s> Run<'s> {
         }
         let file = self.files;
         self.files += 1;
-        let source = SourceFile::from_bytes(bytes);
-        let bom = bytes.starts_with(b"\xEF\xBB\xBF");
-        let plan = framework::plan(framework, direction, source.text(), bom, sidecar);
-        let masked = plan.mask(source.text());
+        let Prepared {
+            source,
+            plan,
+            masked,
+            lexed,
+            statements,
+            sessions,
+        } = prepare(bytes, framework, direction, sidecar, self.settings);
         let text = masked.as_str();
-        let lexed = lexer::split(text);
-        let statements = lower::lower_file(text, &lexed);
-        let sessions = context::sessions(&statements, &plan, self.settings.assumed("lock_timeout"));
         let mut findings = Vec::new();
         for (index, statement) in statements.iter().enumerate() {
             self.schema

@@ -221,7 +221,38 @@ pub fn lint_dir(path: impl AsRef<Path>, settings: &Settings) -> Result<Report, E
 /// Migrations that [`Settings::start_after`] or [`Settings::exclude`] leave out are read, for
 /// the schema they build, but not reported.
 pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Error> {
-    let mut jobs = Vec::new();
+    let mut run = engine::Run::new(settings);
+    let mut report = Report::default();
+    for job in jobs(paths, settings)? {
+        // An unreported migration is still linted: it builds the schema the later ones see.
+        let linted = run.lint_migration(
+            job.file.display().to_string(),
+            &job.bytes,
+            job.framework,
+            job.direction,
+            &job.sidecar,
+        );
+        if job.reported {
+            report.files.push(linted);
+        }
+    }
+    Ok(report)
+}
+
+/// One migration of a run: its file, how its framework runs it, and what it holds.
+pub(crate) struct Job {
+    pub(crate) file: PathBuf,
+    pub(crate) framework: Framework,
+    pub(crate) direction: Direction,
+    /// Whether its findings are reported (see [`Settings::start_after`]).
+    pub(crate) reported: bool,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) sidecar: framework::Sidecar,
+}
+
+/// The migrations of files and directories, in order, read with their side files.
+pub(crate) fn jobs(paths: &[PathBuf], settings: &Settings) -> Result<Vec<Job>, Error> {
+    let mut found = Vec::new();
     for path in paths {
         if path.is_dir() {
             let framework = settings
@@ -233,7 +264,7 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
                 }
                 let file = path.join(&migration.file);
                 let reported = settings.reports(&file, Some(&migration));
-                jobs.push((file, framework, migration.direction, reported));
+                found.push((file, framework, migration.direction, reported));
             }
         } else if path.exists() {
             let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
@@ -247,28 +278,26 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
                 found.into_iter().find(|m| m.file == name)
             });
             let reported = settings.reports(path, migration.as_ref());
-            jobs.push((path.clone(), framework, Direction::Up, reported));
+            found.push((path.clone(), framework, Direction::Up, reported));
         } else {
             return Err(Error::NotFound(path.clone()));
         }
     }
-    let mut run = engine::Run::new(settings);
-    let mut report = Report::default();
-    for (file, framework, direction, reported) in jobs {
-        let read = |path: &Path| {
-            std::fs::read(path).map_err(|source| Error::Io {
-                path: path.to_path_buf(),
-                source,
-            })
-        };
-        let bytes = read(&file)?;
-        let sidecar_text = |path: PathBuf| -> Result<Option<String>, Error> {
-            if path.is_file() {
-                Ok(Some(String::from_utf8_lossy(&read(&path)?).into_owned()))
-            } else {
-                Ok(None)
-            }
-        };
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let sidecar_text = |path: PathBuf| -> Result<Option<String>, Error> {
+        if path.is_file() {
+            Ok(Some(String::from_utf8_lossy(&read(&path)?).into_owned()))
+        } else {
+            Ok(None)
+        }
+    };
+    let mut jobs = Vec::with_capacity(found.len());
+    for (file, framework, direction, reported) in found {
         let sidecar = framework::Sidecar {
             diesel_metadata: match (framework, file.parent()) {
                 (Framework::Diesel, Some(dir)) => sidecar_text(dir.join("metadata.toml"))?,
@@ -281,19 +310,16 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
                 _ => None,
             },
         };
-        // An unreported migration is still linted: it builds the schema the later ones see.
-        let linted = run.lint_migration(
-            file.display().to_string(),
-            &bytes,
+        jobs.push(Job {
+            bytes: read(&file)?,
+            file,
             framework,
             direction,
-            &sidecar,
-        );
-        if reported {
-            report.files.push(linted);
-        }
+            reported,
+            sidecar,
+        });
     }
-    Ok(report)
+    Ok(jobs)
 }
 
 /// The migrations of a directory under a framework (detected when `None`), in the order the
