@@ -7,6 +7,8 @@ use crate::context::{self, Context, Session};
 use crate::diagnostic::{Diagnostic, FileReport};
 use crate::framework::{self, Plan, Sidecar};
 use crate::layout::{Direction, Framework};
+use crate::lexer::{self, Lexed};
+use crate::lower;
 use crate::model::{Statement, StatementKind};
 use crate::rule::{Finding, Findings, RuleMeta};
 use crate::rules::{self, meta};
@@ -14,8 +16,6 @@ use crate::schema::{self, Schema};
 use crate::settings::Settings;
 use crate::source::SourceFile;
 use crate::suppression::{self, Scope, Suppressions};
-use crate::lexer::{self, Lexed};
-use crate::lower;
 
 /// A migration file read as its framework runs it.
 pub(crate) struct Prepared {
