@@ -22,9 +22,10 @@ use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, FILE_NAME};
 use crate::trace;
@@ -41,22 +42,29 @@ struct Cli {
     command: Command,
 }
 
+/// The options `check` and `trace` share.
+#[derive(Args)]
+struct Common {
+    /// The configuration file (default: `migration-safety.toml` in the working directory
+    /// or the nearest parent directory that has one).
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// How the migrations are laid out and run: `auto` (detected per directory), `plain`,
+    /// `sqlx`, `diesel`, `refinery`, `golang-migrate`, `goose`, `dbmate`, `flyway`, `prisma`,
+    /// `db-migrate` or `atlas` [default: the file's, or auto].
+    #[arg(long, value_name = "NAME", value_parser = framework)]
+    framework: Option<FrameworkChoice>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check migration files, or directories of them (recursively, in migration order).
     Check {
-        /// The configuration file (default: `migration-safety.toml` in the working directory
-        /// or the nearest parent directory that has one).
-        #[arg(long, value_name = "PATH")]
-        config: Option<PathBuf>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
-        /// How the migrations are laid out and run: `auto` (detected per directory), `plain`,
-        /// `sqlx`, `diesel`, `refinery`, `golang-migrate`, `goose`, `dbmate`, `flyway`, `prisma`,
-        /// `db-migrate` or `atlas` [default: the file's, or auto].
-        #[arg(long, value_name = "NAME", value_parser = framework)]
-        framework: Option<FrameworkChoice>,
+        #[command(flatten)]
+        common: Common,
         /// Also check down migrations.
         #[arg(long)]
         check_down: bool,
@@ -85,16 +93,8 @@ enum Command {
     /// and where the static findings disagree. By default on a throwaway cluster, removed
     /// afterwards.
     Trace {
-        /// The configuration file (default: `migration-safety.toml` in the working directory
-        /// or the nearest parent directory that has one).
-        #[arg(long, value_name = "PATH")]
-        config: Option<PathBuf>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
-        /// How the migrations are laid out and run (as for `check`).
-        #[arg(long, value_name = "NAME", value_parser = framework)]
-        framework: Option<FrameworkChoice>,
+        #[command(flatten)]
+        common: Common,
         /// Where `initdb`, `pg_ctl` and `postgres` are [default: $PG_BIN, else PATH, else the
         /// newest /usr/lib/postgresql/<major>/bin].
         #[arg(long, value_name = "DIR", conflicts_with = "database_url")]
@@ -231,8 +231,11 @@ fn settings(
 
 /// The cluster Ctrl-C must remove (the handler is installed once per process).
 static INTERRUPTED_CLUSTER: Mutex<Option<trace::Stopper>> = Mutex::new(None);
+/// Whether Ctrl-C was pressed.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-/// On Ctrl-C, stop and remove the throwaway cluster, then exit with 130.
+/// On Ctrl-C, stop and remove the throwaway cluster, then exit with 130 (130 too when the
+/// trace, whose connection the stop closed, returns first).
 fn stop_on_interrupt(stopper: trace::Stopper) {
     static HANDLER: Once = Once::new();
     if let Ok(mut current) = INTERRUPTED_CLUSTER.lock() {
@@ -242,8 +245,9 @@ fn stop_on_interrupt(stopper: trace::Stopper) {
         // Without a handler (another one is installed), the cluster is still removed on every
         // path except the signal itself.
         let _ = ctrlc::set_handler(|| {
+            // No message: the interrupted thread holds the standard streams' locks.
+            INTERRUPTED.store(true, Ordering::SeqCst);
             if let Some(stopper) = INTERRUPTED_CLUSTER.lock().ok().and_then(|mut c| c.take()) {
-                eprintln!("interrupted: removing the throwaway cluster");
                 stopper.stop();
             }
             std::process::exit(130);
@@ -256,9 +260,12 @@ fn execute(command: Command, stdout: &mut dyn Write, color: bool) -> Result<u8, 
         |text: &str| write!(stdout, "{text}").map_err(|e| format!("cannot write output: {e}"));
     match command {
         Command::Check {
-            config,
-            format,
-            framework,
+            common:
+                Common {
+                    config,
+                    format,
+                    framework,
+                },
             check_down,
             pg_version,
             start_after,
@@ -298,9 +305,12 @@ fn execute(command: Command, stdout: &mut dyn Write, color: bool) -> Result<u8, 
             Ok(u8::from(report.fails(settings.failure_threshold())))
         }
         Command::Trace {
-            config,
-            format,
-            framework,
+            common:
+                Common {
+                    config,
+                    format,
+                    framework,
+                },
             pg_bin,
             run_as,
             database_url,
@@ -326,7 +336,14 @@ fn execute(command: Command, stdout: &mut dyn Write, color: bool) -> Result<u8, 
                     }
                     let cluster = trace::Cluster::start(&options).map_err(|e| e.to_string())?;
                     stop_on_interrupt(cluster.stopper());
-                    trace::trace_paths(cluster.url(), trace::Changes::Kept, &paths, &settings)
+                    let report =
+                        trace::trace_paths(cluster.url(), trace::Changes::Kept, &paths, &settings);
+                    // Waits until an interrupt has removed the cluster.
+                    drop(cluster);
+                    if INTERRUPTED.load(Ordering::SeqCst) {
+                        return Ok(130);
+                    }
+                    report
                 }
             }
             .map_err(|e| e.to_string())?;
