@@ -2,6 +2,7 @@
 
 use std::ops::Range;
 
+use crate::layout::Skipped;
 use crate::render;
 use crate::rule::Severity;
 use crate::settings::FailOn;
@@ -42,6 +43,9 @@ pub struct FileReport {
 pub struct Report {
     /// One entry per file, in migration order.
     pub files: Vec<FileReport>,
+    /// Entries of the directories linted that look like migrations but were passed over
+    /// (FIFOs and other special files, symbolic links back into a searched directory).
+    pub skipped: Vec<Skipped>,
 }
 
 impl Report {

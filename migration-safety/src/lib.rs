@@ -22,6 +22,8 @@
 
 use std::path::{Path, PathBuf};
 
+use migration_safety_core::layout;
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
@@ -30,7 +32,6 @@ mod context;
 mod diagnostic;
 mod engine;
 mod framework;
-mod layout;
 mod lexer;
 mod lower;
 mod model;
@@ -53,7 +54,7 @@ pub mod trace;
 pub use migration_safety_macros::check_migrations;
 
 pub use diagnostic::{Diagnostic, FileReport, Report};
-pub use layout::{Direction, LayoutError, Migration};
+pub use layout::{Direction, LayoutError, Migration, Skipped};
 pub use model::LockMode;
 pub use rule::{Category, Claim, Effect, Outcome, RuleMeta, Severity};
 pub use settings::{
@@ -119,7 +120,7 @@ pub enum Error {
     #[error(transparent)]
     Layout(#[from] LayoutError),
     /// A PostgreSQL major version the rules do not know.
-    #[error("PostgreSQL {0} is not supported: choose a major version from 10 to 18")]
+    #[error("{}", migration_safety_core::unsupported_pg_version(.0))]
     UnsupportedPgVersion(u32),
 }
 
@@ -177,6 +178,7 @@ pub fn lint_sql(sql: &str, settings: &Settings) -> Report {
     let mut run = engine::Run::new(settings);
     Report {
         files: vec![run.lint("input.sql".to_owned(), sql.as_bytes())],
+        skipped: Vec::new(),
     }
 }
 
@@ -221,9 +223,13 @@ pub fn lint_dir(path: impl AsRef<Path>, settings: &Settings) -> Result<Report, E
 /// Migrations that [`Settings::start_after`] or [`Settings::exclude`] leave out are read, for
 /// the schema they build, but not reported.
 pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Error> {
+    let (jobs, skipped) = jobs(paths, settings)?;
     let mut run = engine::Run::new(settings);
-    let mut report = Report::default();
-    for job in jobs(paths, settings)? {
+    let mut report = Report {
+        skipped,
+        ..Report::default()
+    };
+    for job in jobs {
         // An unreported migration is still linted: it builds the schema the later ones see.
         let linted = run.lint_migration(
             job.file.display().to_string(),
@@ -250,15 +256,22 @@ pub(crate) struct Job {
     pub(crate) sidecar: framework::Sidecar,
 }
 
-/// The migrations of files and directories, in order, read with their side files.
-pub(crate) fn jobs(paths: &[PathBuf], settings: &Settings) -> Result<Vec<Job>, Error> {
+/// The migrations of files and directories, in order, read with their side files, and the
+/// files the layouts skip.
+pub(crate) fn jobs(
+    paths: &[PathBuf],
+    settings: &Settings,
+) -> Result<(Vec<Job>, Vec<layout::Skipped>), Error> {
     let mut found = Vec::new();
+    let mut skipped = Vec::new();
     for path in paths {
         if path.is_dir() {
             let framework = settings
                 .target_framework()
                 .unwrap_or_else(|| Framework::detect(path));
-            for migration in layout::discover(path, framework)? {
+            let discovered = layout::discover_all(path, framework)?;
+            skipped.extend(discovered.skipped);
+            for migration in discovered.migrations {
                 if migration.direction == Direction::Down && !settings.checks_down() {
                     continue;
                 }
@@ -319,7 +332,7 @@ pub(crate) fn jobs(paths: &[PathBuf], settings: &Settings) -> Result<Vec<Job>, E
             sidecar,
         });
     }
-    Ok(jobs)
+    Ok((jobs, skipped))
 }
 
 /// The migrations of a directory under a framework (detected when `None`), in the order the
@@ -369,7 +382,8 @@ pub fn check_dir_with(dir: impl AsRef<Path>, settings: &Settings) {
 }
 
 /// The `.sql` files below `dir`, recursively, in migration order: paths compared with digit
-/// runs as numbers, so `9_x.sql` comes before `10_x.sql`.
+/// runs as numbers, so `9_x.sql` comes before `10_x.sql`. Hidden directories, special files
+/// (such as FIFOs) and symbolic links back into a searched directory are passed over.
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
@@ -384,27 +398,9 @@ pub fn migration_files(dir: impl AsRef<Path>) -> Result<Vec<PathBuf>, Error> {
     if !dir.exists() {
         return Err(Error::NotFound(dir.to_path_buf()));
     }
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        let entries = std::fs::read_dir(&current).map_err(|source| Error::Io {
-            path: current.clone(),
-            source,
-        })?;
-        for entry in entries {
-            let path = entry
-                .map_err(|source| Error::Io {
-                    path: current.clone(),
-                    source,
-                })?
-                .path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "sql") {
-                files.push(path);
-            }
-        }
+    match layout::discover(dir, Framework::Plain) {
+        Ok(found) => Ok(found.into_iter().map(|m| dir.join(m.file)).collect()),
+        Err(LayoutError::Empty(..)) => Ok(Vec::new()),
+        Err(error) => Err(error.into()),
     }
-    files.sort_by_cached_key(|p| layout::natural_key(&p.to_string_lossy()));
-    Ok(files)
 }

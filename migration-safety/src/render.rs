@@ -48,6 +48,9 @@ pub(crate) fn human(report: &Report, color: bool) -> String {
             out.push_str("\n\n");
         }
     }
+    for skipped in &report.skipped {
+        out.push_str(&format!("note: {skipped}\n"));
+    }
     out.push_str(&summary(report));
     out.push('\n');
     out
@@ -87,6 +90,14 @@ fn summary(report: &Report) -> String {
 #[derive(Serialize)]
 struct JsonReport<'a> {
     files: Vec<JsonFile<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    skipped: Vec<JsonSkipped>,
+}
+
+#[derive(Serialize)]
+struct JsonSkipped {
+    path: String,
+    reason: String,
 }
 
 #[derive(Serialize)]
@@ -107,7 +118,8 @@ struct JsonDiagnostic<'a> {
     help: Option<&'a str>,
 }
 
-/// `{"files": [{"path", "diagnostics": [{"rule", "severity", "line", "column", "end_line", "end_column", "message", "help"}]}]}`
+/// `{"files": [{"path", "diagnostics": [{"rule", "severity", "line", "column", "end_line", "end_column", "message", "help"}]}]}`,
+/// plus `"skipped": [{"path", "reason"}]` when entries were passed over.
 pub(crate) fn json(report: &Report) -> String {
     let files = report
         .files
@@ -130,5 +142,13 @@ pub(crate) fn json(report: &Report) -> String {
                 .collect(),
         })
         .collect();
-    serde_json::to_string_pretty(&JsonReport { files }).expect("the report serialises")
+    let skipped = report
+        .skipped
+        .iter()
+        .map(|s| JsonSkipped {
+            path: s.path.display().to_string(),
+            reason: s.reason.clone(),
+        })
+        .collect();
+    serde_json::to_string_pretty(&JsonReport { files, skipped }).expect("the report serialises")
 }

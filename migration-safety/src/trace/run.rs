@@ -321,7 +321,7 @@ pub fn trace_paths(
     paths: &[PathBuf],
     settings: &Settings,
 ) -> Result<TraceReport, TraceError> {
-    let jobs = crate::jobs(paths, settings)?;
+    let (jobs, _) = crate::jobs(paths, settings)?;
     let mut observer = Observer::connect(url, changes)?;
     let server_major = observer.server_major()?;
     let major = server_major.clamp(
