@@ -7,13 +7,14 @@ use serde_json::{Value, json};
 
 use super::TraceError;
 use super::observe::{Changes, Method, Observation, Observer, Relation, Status};
+use crate::context::Session;
 use crate::diagnostic::Diagnostic;
-use crate::engine::{self, Prepared};
+use crate::engine;
 use crate::layout::{Direction, Framework};
-use crate::model::{Name, StatementKind};
+use crate::model::{Name, Statement, StatementKind};
 use crate::rule::{Category, Outcome as ClaimOutcome};
 use crate::settings::Settings;
-use crate::source::Position;
+use crate::source::{Position, SourceFile};
 
 /// What the trace of a run of migrations saw.
 #[derive(Debug, Clone)]
@@ -336,33 +337,30 @@ pub fn trace_paths(
         files: Vec::new(),
         stopped: None,
     };
-    for job in jobs.into_iter().filter(|j| j.direction == Direction::Up) {
-        let path = job.file.display().to_string();
-        let linted = lint.lint_migration(
-            path.clone(),
-            &job.bytes,
-            job.framework,
-            job.direction,
-            &job.sidecar,
-        );
-        let prepared = engine::prepare(
-            &job.bytes,
-            job.framework,
-            job.direction,
-            &job.sidecar,
-            &lint_settings,
-        );
+    for job in &jobs {
+        let (prepared, reported) = crate::prepare_job(&lint_settings, job)?;
+        if prepared.direction != Direction::Up {
+            continue;
+        }
+        let path = job.0.display().to_string();
+        let applied = Applied {
+            source: prepared.source.clone(),
+            masked: prepared.masked.clone(),
+            statements: prepared.statements.clone(),
+            sessions: prepared.sessions.clone(),
+        };
+        let linted = lint.check(prepared);
         observer.mark_existing()?;
         let file = apply(
             &mut observer,
             &path,
-            job.framework,
-            &prepared,
+            job.1,
+            &applied,
             &linted.diagnostics,
             major,
             &mut report.stopped,
         )?;
-        if job.reported {
+        if reported {
             report.files.push(file);
         }
         if report.stopped.is_some() {
@@ -373,12 +371,20 @@ pub fn trace_paths(
     Ok(report)
 }
 
+/// What applying a file needs of its preparation (the rest goes to the static check).
+struct Applied {
+    source: SourceFile,
+    masked: String,
+    statements: Vec<Statement>,
+    sessions: Vec<Session>,
+}
+
 /// Apply one file; sets `stopped` at the first failure.
 fn apply(
     observer: &mut Observer,
     path: &str,
     framework: Framework,
-    prepared: &Prepared,
+    prepared: &Applied,
     diagnostics: &[Diagnostic],
     major: u32,
     stopped: &mut Option<String>,
