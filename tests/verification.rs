@@ -434,15 +434,16 @@ fn matches(claim: &Claim, seen: &Seen) -> bool {
 }
 
 /// Whether an observation blocks reads or writes of a pre-existing table beyond a brief
-/// catalog update: a rewrite of a table, index or materialized view, or a lock that blocks its
-/// traffic held while scanning it (for a materialized view, which takes no writes, only a lock
-/// that blocks reads counts).
+/// catalog update: a rewrite of a table or materialized view (which rebuilds its indexes too;
+/// an index rebuilt alone, as `REINDEX CONCURRENTLY` does, is not a rewrite of its table), or a
+/// lock that blocks its traffic held while scanning it (for a materialized view, which takes no
+/// writes, only a lock that blocks reads counts).
 fn blocking(observation: &Observation) -> Vec<String> {
     let scans = observation.scans.clone().unwrap_or_default();
     let mut found: Vec<String> = observation
         .rewrites
         .iter()
-        .filter(|r| is_table(r.kind) || is_index(r.kind))
+        .filter(|r| is_table(r.kind))
         .map(|r| format!("rewrites {r}"))
         .collect();
     for lock in &observation.locks {
