@@ -44,13 +44,16 @@ mod source;
 mod suppression;
 
 #[cfg(feature = "cli")]
+mod changed;
+#[cfg(feature = "cli")]
 pub mod cli;
 
 #[doc = include_str!("check_migrations.md")]
 pub use migration_safety_macros::check_migrations;
 
-pub use diagnostic::{Diagnostic, FileReport, Report};
+pub use diagnostic::{Diagnostic, Directory, FileReport, Report, Suppressed};
 pub use layout::{Direction, LayoutError, Migration};
+pub use render::Format;
 pub use rule::{Category, RuleMeta, Severity};
 pub use settings::{DEFAULT_PG_VERSION, FailOn, Framework, SUPPORTED_PG_VERSIONS, Settings};
 pub use source::Position;
@@ -123,6 +126,41 @@ pub fn lint_sql(sql: &str, settings: &Settings) -> Report {
     let mut run = engine::Run::new(settings);
     Report {
         files: vec![run.lint("input.sql".to_owned(), sql.as_bytes())],
+        ..Report::default()
+    }
+}
+
+/// Lint the text of one migration, such as standard input, reported under `path`: it runs as
+/// the settings' framework, or the one detected from the directory of `path` (which need not
+/// exist: then it runs as [`Framework::Plain`]).
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # std::fs::write(dir.path().join("20240101000000_init.sql"), "-- migrate:up\n").unwrap();
+/// // The directory holds dbmate migrations: only the up section of the text is checked.
+/// let path = dir.path().join("20240102000000_drop.sql");
+/// let sql = b"-- migrate:up\nCREATE TABLE t (id bigint);\n-- migrate:down\nDROP TABLE users;\n";
+/// let report = migration_safety::lint_source(&path, sql, &Default::default());
+/// assert_eq!(report.files[0].framework, migration_safety::Framework::Dbmate);
+/// assert_eq!(report.files[0].path, path.display().to_string());
+/// assert!(!report.has_errors());
+/// ```
+pub fn lint_source(path: impl AsRef<Path>, bytes: &[u8], settings: &Settings) -> Report {
+    let path = path.as_ref();
+    let framework = settings
+        .target_framework()
+        .unwrap_or_else(|| path.parent().map_or(Framework::Plain, Framework::detect));
+    let mut run = engine::Run::new(settings);
+    let file = run.lint_migration(
+        path.display().to_string(),
+        bytes,
+        framework,
+        Direction::Up,
+        &framework::Sidecar::default(),
+    );
+    Report {
+        files: vec![file],
+        ..Report::default()
     }
 }
 
@@ -164,20 +202,37 @@ pub fn lint_dir(path: impl AsRef<Path>, settings: &Settings) -> Result<Report, E
 /// sent as one query or statement by statement). Down migrations are linted only with
 /// [`Settings::check_down`], each against the schema its up migration left, without changing it.
 /// A file given on its own is run as the framework of the settings or of its directory runs it.
+///
+/// A directory that holds no `.sql` file at all is listed in [`Report::directories`] with no
+/// migrations, not an error; one whose `.sql` files its framework would not run is an error.
 pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Error> {
     let mut jobs = Vec::new();
+    let mut report = Report::default();
     for path in paths {
         if path.is_dir() {
             let framework = settings
                 .target_framework()
                 .unwrap_or_else(|| Framework::detect(path));
-            for migration in layout::discover(path, framework)? {
+            let migrations = match layout::discover(path, framework) {
+                Ok(migrations) => migrations,
+                Err(LayoutError::Empty(..)) if migration_files(path)?.is_empty() => Vec::new(),
+                Err(error) => return Err(error.into()),
+            };
+            let mut count = 0;
+            for migration in migrations {
                 if migration.direction == Direction::Down && !settings.checks_down() {
                     continue;
                 }
+                count += 1;
                 let file = path.join(&migration.file);
                 jobs.push((file, framework, migration.direction));
             }
+            report.directories.push(Directory {
+                path: path.display().to_string(),
+                framework,
+                detected: settings.target_framework().is_none(),
+                migrations: count,
+            });
         } else if path.exists() {
             let framework = settings
                 .target_framework()
@@ -188,7 +243,6 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
         }
     }
     let mut run = engine::Run::new(settings);
-    let mut report = Report::default();
     for (file, framework, direction) in jobs {
         let read = |path: &Path| {
             std::fs::read(path).map_err(|source| Error::Io {

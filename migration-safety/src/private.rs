@@ -149,6 +149,7 @@ impl Suite {
     pub fn check(&self, index: usize) {
         let report = Report {
             files: vec![self.reports[index].clone()],
+            ..Report::default()
         };
         if report.has_errors() {
             let how = if self.config.detected {

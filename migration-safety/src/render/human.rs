@@ -1,0 +1,85 @@
+//! `human`: rustc-style diagnostics for people, with the source excerpt, the why and the safe
+//! alternative.
+
+use std::ops::Range;
+
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
+use crate::diagnostic::{Directory, Report};
+use crate::rule::{Category, Severity};
+
+/// Rustc-style diagnostics, a note on how each directory was read, and a summary line.
+pub(crate) fn render(report: &Report, color: bool) -> String {
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
+    let mut out = String::new();
+    for file in &report.files {
+        for diagnostic in &file.diagnostics {
+            let level = match diagnostic.severity {
+                Severity::Error => Level::ERROR,
+                Severity::Warning => Level::WARNING,
+            };
+            let (excerpt, span) = excerpt(&file.source, &diagnostic.range);
+            let mut group: Group<'_> = level
+                .primary_title(diagnostic.message.as_str())
+                .id(diagnostic.rule)
+                .element(
+                    Snippet::source(excerpt)
+                        .line_start(diagnostic.start.line)
+                        .path(file.path.as_str())
+                        .annotation(AnnotationKind::Primary.span(span)),
+                );
+            if let Some(help) = &diagnostic.help {
+                group = group.element(Level::HELP.message(help.as_str()));
+            }
+            let suppressible = super::meta(diagnostic.rule).category != Category::Meta;
+            if suppressible {
+                group = group.element(Level::NOTE.message(format!(
+                    "to accept the risk knowingly, put `-- migration-safety: ignore {} -- <reason>` on the line above the statement",
+                    diagnostic.rule
+                )));
+            }
+            out.push_str(&renderer.render(&[group]));
+            out.push_str("\n\n");
+        }
+    }
+    for directory in &report.directories {
+        out.push_str(&format!("note: {}\n", note(directory)));
+    }
+    out.push_str(&super::summary(report));
+    out.push('\n');
+    out
+}
+
+/// The whole lines a range covers, and the range within them: rendering a diagnostic costs
+/// the size of its statement, not of the file.
+fn excerpt<'s>(source: &'s str, range: &Range<usize>) -> (&'s str, Range<usize>) {
+    let start = source[..range.start].rfind('\n').map_or(0, |i| i + 1);
+    let mut end = source[range.end..]
+        .find('\n')
+        .map_or(source.len(), |i| range.end + i);
+    if end > range.end && source[..end].ends_with('\r') {
+        end -= 1;
+    }
+    (&source[start..end], range.start - start..range.end - start)
+}
+
+/// How a directory was read, or that it holds nothing to check.
+pub(crate) fn note(directory: &Directory) -> String {
+    let how = if directory.detected {
+        "detected from its files"
+    } else {
+        "as configured"
+    };
+    if directory.migrations == 0 {
+        format!("`{}` holds no migrations: nothing to check", directory.path)
+    } else {
+        format!(
+            "read `{}` as {} migrations ({how})",
+            directory.path, directory.framework
+        )
+    }
+}
