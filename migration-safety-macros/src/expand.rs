@@ -108,15 +108,12 @@ pub(crate) fn expand(
         let path = path_of(file);
         quote!((#file, ::core::include_bytes!(#path)))
     });
-    let start_after = args
-        .start_after
-        .as_deref()
-        .map(|v| layout::natural_key(&v.replace('-', "")));
     let tests = migrations.iter().enumerate().map(|(index, m)| {
         let name = format_ident!("{}", m.test_name(), span = Span::call_site());
-        let applied = start_after.as_ref().is_some_and(|after| {
-            !m.version.is_empty() && layout::natural_key(&m.version.replace('-', "")) <= *after
-        });
+        let applied = args
+            .start_after
+            .as_deref()
+            .is_some_and(|after| !m.is_after(after));
         let ignore = applied.then(|| {
             let reason = format!(
                 "at or before start_after = \"{}\": already applied in production",

@@ -209,6 +209,14 @@ pub struct Migration {
 }
 
 impl Migration {
+    /// Whether the migration comes after version `start_after` (compared as the framework
+    /// orders versions, dashes ignored), so that it is checked. A migration without a version
+    /// (Flyway's repeatable `R__`) always is.
+    pub fn is_after(&self, start_after: &str) -> bool {
+        let key = |version: &str| natural_key(&version.replace('-', ""));
+        self.version.is_empty() || key(&self.version) > key(start_after)
+    }
+
     /// The name of the generated test: `v<version>_<name>`, sanitised to a Rust identifier,
     /// with `_down` for a down migration, so that `cargo test <version>` selects it.
     pub fn test_name(&self) -> String {

@@ -1,15 +1,20 @@
 //! The `migration-safety` command line (feature `cli`).
 //!
 //! ```text
-//! migration-safety check [--format FORMAT] [--color WHEN] [--fail-on LEVEL] [--changed-since GIT_REF]
-//!                        [--framework auto|NAME] [--check-down] [--pg-version MAJOR] PATH…
+//! migration-safety check [--config PATH] [--format FORMAT] [--color WHEN] [--fail-on LEVEL]
+//!                        [--changed-since GIT_REF] [--framework auto|NAME] [--check-down]
+//!                        [--pg-version MAJOR] [--start-after VERSION] [--allow|--warn|--deny RULE]… PATH…
 //! migration-safety check [--stdin-filename PATH] … -
+//! migration-safety init [--force]
 //! migration-safety rules
 //! migration-safety explain RULE
 //! ```
 //!
+//! `check` reads `migration-safety.toml` from the working directory or its nearest parent that
+//! has one (see [`crate::config`]); its flags override the file.
+//!
 //! Exit codes: 0 when no finding fails the check (`--fail-on`, errors by default), 1 when one
-//! does, 2 for bad usage or unreadable input.
+//! does, 2 for bad usage, unreadable input or an invalid configuration file.
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -19,7 +24,8 @@ use std::process::ExitCode;
 use clap::{ColorChoice, Parser, Subcommand};
 
 use crate::changed::Changed;
-use crate::{DEFAULT_PG_VERSION, FailOn, Format, Framework, Report, Settings};
+use crate::config::{Config, FILE_NAME};
+use crate::{FailOn, Format, Framework, Report, Settings};
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +42,10 @@ struct Cli {
 enum Command {
     /// Check migration files, or directories of them (recursively, in migration order).
     Check {
+        /// The configuration file (default: `migration-safety.toml` in the working directory
+        /// or the nearest parent directory that has one).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
@@ -56,27 +66,38 @@ enum Command {
         stdin_filename: Option<PathBuf>,
         /// How the migrations are laid out and run: `auto` (detected per directory), `plain`,
         /// `sqlx`, `diesel`, `refinery`, `golang-migrate`, `goose`, `dbmate`, `flyway`, `prisma`,
-        /// `db-migrate` or `atlas`.
-        #[arg(long, value_name = "NAME", default_value = "auto", value_parser = framework)]
-        framework: FrameworkChoice,
+        /// `db-migrate` or `atlas` [default: the file's, or auto].
+        #[arg(long, value_name = "NAME", value_parser = framework)]
+        framework: Option<FrameworkChoice>,
         /// Also check down migrations.
         #[arg(long)]
         check_down: bool,
-        /// The PostgreSQL major version the migrations run on.
-        #[arg(long, value_name = "MAJOR", default_value_t = DEFAULT_PG_VERSION)]
-        pg_version: u32,
-        /// Turn a rule off (repeatable).
+        /// The PostgreSQL major version the migrations run on [default: the file's, or 14].
+        #[arg(long, value_name = "MAJOR")]
+        pg_version: Option<u32>,
+        /// Report only the migrations whose version sorts after VERSION (the earlier ones are
+        /// still read, for the schema they build).
+        #[arg(long, value_name = "VERSION")]
+        start_after: Option<String>,
+        /// Turn a rule, or a category of rules, off (repeatable).
         #[arg(long, value_name = "RULE")]
         allow: Vec<String>,
-        /// Report a rule as a warning instead of an error (repeatable).
+        /// Report a rule, or a category, as a warning instead of an error (repeatable).
         #[arg(long, value_name = "RULE")]
         warn: Vec<String>,
-        /// Report a rule as an error (repeatable).
+        /// Report a rule, or a category, as an error (repeatable).
         #[arg(long, value_name = "RULE")]
         deny: Vec<String>,
         /// Migration files or directories, or `-` for one migration on standard input.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
+    },
+    /// Write a commented `migration-safety.toml` in the working directory, with the framework
+    /// detected from its migrations directory.
+    Init {
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
     },
     /// List the rules with their category and default severity.
     Rules,
@@ -87,23 +108,23 @@ enum Command {
     },
 }
 
+/// Where `init` looks for migrations, in this order: the frameworks' defaults.
+const MIGRATION_DIRS: &[&str] = &[
+    "migrations",
+    "db/migrations",
+    "db/migrate",
+    "prisma/migrations",
+    "src/main/resources/db/migration",
+    "database/migrations",
+    "sql",
+];
+
 /// `auto` or a framework.
 #[derive(Clone, Copy)]
 struct FrameworkChoice(Option<Framework>);
 
 fn framework(name: &str) -> Result<FrameworkChoice, String> {
-    if name == "auto" {
-        return Ok(FrameworkChoice(None));
-    }
-    Framework::from_name(name)
-        .map(|f| FrameworkChoice(Some(f)))
-        .ok_or_else(|| {
-            let known: Vec<_> = Framework::ALL.iter().map(|f| f.name()).collect();
-            format!(
-                "unknown framework `{name}`; known: auto, {}",
-                known.join(", ")
-            )
-        })
+    crate::settings::framework_choice(name).map(FrameworkChoice)
 }
 
 /// Run the command line with the process's arguments and standard streams.
@@ -168,6 +189,7 @@ fn execute(
         |text: &str| write!(stdout, "{text}").map_err(|e| format!("cannot write output: {e}"));
     match command {
         Command::Check {
+            config,
             format,
             color: color_choice,
             fail_on,
@@ -176,17 +198,34 @@ fn execute(
             framework,
             check_down,
             pg_version,
+            start_after,
             allow,
             warn,
             deny,
             paths,
         } => {
-            let mut settings = Settings::default()
-                .pg_version(pg_version)
-                .map_err(|e| e.to_string())?
-                .check_down(check_down);
-            if let FrameworkChoice(Some(framework)) = framework {
-                settings = settings.framework(framework);
+            let config = match config {
+                Some(path) => Some(Config::load(&path)),
+                None => Config::discover(Path::new(".")).transpose(),
+            };
+            let mut settings = match config {
+                Some(config) => config.map_err(|e| e.to_string())?.settings().clone(),
+                None => Settings::default(),
+            };
+            if let Some(FrameworkChoice(framework)) = framework {
+                settings = match framework {
+                    Some(framework) => settings.framework(framework),
+                    None => settings.detect_framework(),
+                };
+            }
+            if check_down {
+                settings = settings.check_down(true);
+            }
+            if let Some(major) = pg_version {
+                settings = settings.pg_version(major).map_err(|e| e.to_string())?;
+            }
+            if let Some(version) = &start_after {
+                settings = settings.start_after(version);
             }
             for rule in &allow {
                 settings = settings.allow(rule).map_err(|e| e.to_string())?;
@@ -251,6 +290,29 @@ fn execute(
                 format => print(&format!("{}\n", report.render(format, fail_on).trim_end()))?,
             }
             Ok(u8::from(report.fails(fail_on)))
+        }
+        Command::Init { force } => {
+            let path = Path::new(FILE_NAME);
+            if path.exists() && !force {
+                return Err(format!(
+                    "`{FILE_NAME}` already exists: edit it, or pass `--force` to replace it"
+                ));
+            }
+            let detected = MIGRATION_DIRS
+                .iter()
+                .find(|dir| Path::new(dir).is_dir())
+                .map(|dir| (Framework::detect(Path::new(dir)), *dir));
+            std::fs::write(path, Config::starter(detected))
+                .map_err(|e| format!("cannot write `{FILE_NAME}`: {e}"))?;
+            print(&match detected {
+                Some((framework, dir)) => {
+                    format!("wrote {FILE_NAME} (framework: {framework}, detected from `{dir}`)\n")
+                }
+                None => format!(
+                    "wrote {FILE_NAME} (no migrations directory found: the framework is detected per directory)\n"
+                ),
+            })?;
+            Ok(0)
         }
         Command::Rules => {
             let mut table = format!(

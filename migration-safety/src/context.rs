@@ -4,8 +4,9 @@
 use crate::framework::Plan;
 use crate::layout::Framework;
 use crate::model::{Name, Statement, StatementKind};
-use crate::schema::Schema;
+use crate::schema::{Schema, default_search_path};
 use crate::settings::Settings;
+use std::sync::Arc;
 
 /// Who opened the transaction a statement runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +20,7 @@ pub(crate) enum Wrapper {
 }
 
 /// The state in force when a top-level statement runs.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Session {
     /// The transaction block the statement runs in, if any (an id unique within the file).
     pub(crate) transaction: Option<usize>,
@@ -27,30 +28,100 @@ pub(crate) struct Session {
     pub(crate) wrapper: Option<Wrapper>,
     /// The `lock_timeout` in force, when it is set and not zero.
     pub(crate) lock_timeout: Option<String>,
+    /// The `search_path` in force: the schemas unqualified names resolve through, in order.
+    pub(crate) search_path: Arc<[String]>,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self {
+            transaction: None,
+            wrapper: None,
+            lock_timeout: None,
+            search_path: default_search_path(),
+        }
+    }
+}
+
+/// A setting's value in force: the session's, overridden by `SET LOCAL` until the transaction
+/// ends.
+#[derive(Debug, Clone, Default)]
+struct Scoped<T> {
+    session: T,
+    local: Option<T>,
+}
+
+impl<T: Clone> Scoped<T> {
+    fn set(&mut self, value: T, local: bool, in_transaction: bool) {
+        if !local {
+            self.session = value;
+            self.local = None;
+        } else if in_transaction {
+            self.local = Some(value);
+        }
+    }
+
+    fn reset(&mut self, value: T) {
+        self.session = value;
+        self.local = None;
+    }
+
+    fn end_transaction(&mut self) {
+        self.local = None;
+    }
+
+    fn current(&self) -> T {
+        self.local.clone().unwrap_or_else(|| self.session.clone())
+    }
 }
 
 /// Walk the top-level statements and record each one's session state, given how the framework
 /// runs the parts of the file.
-pub(crate) fn sessions(statements: &[Statement], plan: &Plan) -> Vec<Session> {
-    let unit_of = |statement: &Statement| {
-        plan.units
-            .iter()
-            .position(|u| u.range.contains(&statement.range.start))
-            .unwrap_or(0)
-    };
+/// `assumed_lock_timeout` is in force before the first statement (set by the runner or the
+/// role), and `RESET` returns to it.
+pub(crate) fn sessions(
+    statements: &[Statement],
+    plan: &Plan,
+    assumed_lock_timeout: Option<&str>,
+) -> Vec<Session> {
+    let assumed = assumed_lock_timeout
+        .filter(|v| !is_zero(v))
+        .map(str::to_owned);
+    // The statements and the units are both in file order: one pass over each.
+    let mut units = plan.units.iter().enumerate().peekable();
+    let unit_of: Vec<usize> = statements
+        .iter()
+        .map(|statement| {
+            while let Some((_, u)) = units.peek()
+                && u.range.end <= statement.range.start
+                && u.range.start <= statement.range.start
+            {
+                units.next();
+            }
+            units
+                .peek()
+                .filter(|(_, u)| u.range.contains(&statement.range.start))
+                .map_or(0, |(i, _)| *i)
+        })
+        .collect();
     let mut per_unit = vec![0usize; plan.units.len().max(1)];
-    for statement in statements {
-        per_unit[unit_of(statement)] += 1;
+    for &unit in &unit_of {
+        per_unit[unit] += 1;
     }
     let mut blocks = 0usize;
     let mut unit = None;
     let mut implicit: Option<Wrapper> = None;
     let mut current: Option<(usize, Wrapper)> = None;
-    let mut session_timeout: Option<String> = None;
-    let mut local_timeout: Option<Option<String>> = None;
+    let mut lock_timeout = Scoped {
+        session: assumed.clone(),
+        local: None,
+    };
+    let mut search_path = Scoped {
+        session: default_search_path(),
+        local: None,
+    };
     let mut out = Vec::with_capacity(statements.len());
-    for statement in statements {
-        let index = unit_of(statement);
+    for (statement, &index) in statements.iter().zip(&unit_of) {
         if unit != Some(index) {
             unit = Some(index);
             implicit = plan.units.get(index).and_then(|u| {
@@ -60,7 +131,8 @@ pub(crate) fn sessions(statements: &[Statement], plan: &Plan) -> Vec<Session> {
                     (u.single_query && per_unit[index] > 1).then_some(Wrapper::SingleQuery)
                 }
             });
-            local_timeout = None;
+            lock_timeout.end_transaction();
+            search_path.end_transaction();
             current = implicit.map(|w| {
                 blocks += 1;
                 (blocks, w)
@@ -76,7 +148,8 @@ pub(crate) fn sessions(statements: &[Statement], plan: &Plan) -> Vec<Session> {
             }
             StatementKind::Commit | StatementKind::Rollback => {
                 let ended = current;
-                local_timeout = None;
+                lock_timeout.end_transaction();
+                search_path.end_transaction();
                 current = implicit.map(|w| {
                     blocks += 1;
                     (blocks, w)
@@ -88,32 +161,49 @@ pub(crate) fn sessions(statements: &[Statement], plan: &Plan) -> Vec<Session> {
         match &statement.kind {
             StatementKind::Set { name, value, local } if name == "lock_timeout" => {
                 let value = value.clone().filter(|v| !is_zero(v));
-                if *local {
-                    if current.is_some() {
-                        local_timeout = Some(value);
-                    }
-                } else {
-                    session_timeout = value;
-                    local_timeout = None;
-                }
+                lock_timeout.set(value, *local, current.is_some());
             }
-            StatementKind::Reset { name }
-                if name.as_deref().is_none_or(|n| n == "lock_timeout") =>
-            {
-                session_timeout = None;
-                local_timeout = None;
+            StatementKind::Set { name, value, local } if name == "search_path" => {
+                let value = value
+                    .as_deref()
+                    .map_or_else(default_search_path, parse_search_path);
+                search_path.set(value, *local, current.is_some());
+            }
+            StatementKind::Reset { name } => {
+                if name.as_deref().is_none_or(|n| n == "lock_timeout") {
+                    lock_timeout.reset(assumed.clone());
+                }
+                if name.as_deref().is_none_or(|n| n == "search_path") {
+                    search_path.reset(default_search_path());
+                }
             }
             _ => {}
         }
         out.push(Session {
             transaction: transaction.map(|(id, _)| id),
             wrapper: transaction.map(|(_, w)| w),
-            lock_timeout: local_timeout
-                .clone()
-                .unwrap_or_else(|| session_timeout.clone()),
+            lock_timeout: lock_timeout.current(),
+            search_path: search_path.current(),
         });
     }
     out
+}
+
+/// The schemas of a `search_path` value as written (`app, "My Schema", public`), in order;
+/// `$user` is left out (the role running the migrations is not known).
+fn parse_search_path(value: &str) -> Arc<[String]> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(
+            |s| match s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+                Some(quoted) => quoted.replace("\"\"", "\""),
+                None => s.trim_matches('\'').to_lowercase(),
+            },
+        )
+        .filter(|s| !s.starts_with('$'))
+        .collect()
 }
 
 /// `0`, `'0'`, `0s`, `0ms`… mean "no timeout".
@@ -193,6 +283,10 @@ mod tests {
     use crate::lower::lower_file;
 
     fn sessions_of(sql: &str) -> Vec<Session> {
+        sessions_assuming(sql, None)
+    }
+
+    fn sessions_assuming(sql: &str, lock_timeout: Option<&str>) -> Vec<Session> {
         sessions(
             &lower_file(sql, &split(sql)),
             &crate::framework::plan(
@@ -202,6 +296,7 @@ mod tests {
                 false,
                 &Default::default(),
             ),
+            lock_timeout,
         )
     }
 
@@ -240,12 +335,24 @@ mod tests {
     }
 
     #[test]
+    fn an_assumed_lock_timeout_is_the_default_that_reset_returns_to() {
+        let s = sessions_assuming(
+            "select 1; set lock_timeout = 0; select 2; reset lock_timeout; select 3;",
+            Some("5s"),
+        );
+        let t: Vec<_> = s.iter().map(|s| s.lock_timeout.as_deref()).collect();
+        assert_eq!(t, [Some("5s"), None, None, Some("5s"), Some("5s")]);
+        let zero = sessions_assuming("select 1;", Some("0"));
+        assert_eq!(zero[0].lock_timeout, None);
+    }
+
+    #[test]
     fn framework_and_single_query_transactions() {
         use crate::framework::{Sidecar, plan};
         use crate::layout::Direction;
         let of = |framework, sql: &str| {
             let plan = plan(framework, Direction::Up, sql, false, &Sidecar::default());
-            sessions(&lower_file(sql, &split(sql)), &plan)
+            sessions(&lower_file(sql, &split(sql)), &plan, None)
                 .into_iter()
                 .map(|s| s.wrapper)
                 .collect::<Vec<_>>()

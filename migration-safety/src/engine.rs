@@ -10,7 +10,7 @@ use crate::layout::{Direction, Framework};
 use crate::model::{Statement, StatementKind};
 use crate::rule::{Finding, Findings, RuleMeta};
 use crate::rules::{self, meta};
-use crate::schema::Schema;
+use crate::schema::{self, Schema};
 use crate::settings::Settings;
 use crate::source::SourceFile;
 use crate::suppression::{self, Scope, Suppressions};
@@ -54,7 +54,10 @@ impl<'s> Run<'s> {
     ) -> FileReport {
         // A down migration is checked against the schema its up migration left, and undoes
         // nothing for the migrations after it.
-        let saved = (direction == Direction::Down).then(|| self.schema.clone());
+        let down = direction == Direction::Down;
+        if down {
+            self.schema.record();
+        }
         let file = self.files;
         self.files += 1;
         let source = SourceFile::from_bytes(bytes);
@@ -64,9 +67,11 @@ impl<'s> Run<'s> {
         let text = masked.as_str();
         let lexed = lexer::split(text);
         let statements = lower::lower_file(text, &lexed);
-        let sessions = context::sessions(&statements, &plan);
+        let sessions = context::sessions(&statements, &plan, self.settings.assumed("lock_timeout"));
         let mut findings = Vec::new();
         for (index, statement) in statements.iter().enumerate() {
+            self.schema
+                .set_search_path(sessions[index].search_path.clone());
             // A DO body's statements run in order, each seeing what the ones before it built.
             let (targets, in_do_block) = match &statement.kind {
                 StatementKind::Do { body } => (flatten(body), true),
@@ -114,9 +119,10 @@ impl<'s> Run<'s> {
         }
         let suppressions = suppression::parse(text, &lexed.comments, &statements);
         let (diagnostics, suppressed) = self.finish(&source, findings, &suppressions);
-        if let Some(schema) = saved {
-            self.schema = schema;
+        if down {
+            self.schema.rollback();
         }
+        self.schema.set_search_path(schema::default_search_path());
         FileReport {
             path,
             framework,

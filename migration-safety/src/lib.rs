@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+pub mod config;
 mod context;
 mod diagnostic;
 mod engine;
@@ -53,9 +54,12 @@ pub use migration_safety_macros::check_migrations;
 
 pub use diagnostic::{Diagnostic, Directory, FileReport, Report, Suppressed};
 pub use layout::{Direction, LayoutError, Migration};
+pub use model::LockMode;
 pub use render::Format;
-pub use rule::{Category, RuleMeta, Severity};
-pub use settings::{DEFAULT_PG_VERSION, FailOn, Framework, SUPPORTED_PG_VERSIONS, Settings};
+pub use rule::{Category, Claim, Effect, Outcome, RuleMeta, Severity};
+pub use settings::{
+    ASSUMABLE_SETTINGS, DEFAULT_PG_VERSION, FailOn, Framework, SUPPORTED_PG_VERSIONS, Settings,
+};
 pub use source::Position;
 pub use suppression::IGNORE_FILE_MARKER;
 
@@ -75,16 +79,43 @@ pub enum Error {
     /// A path does not exist.
     #[error("`{0}` does not exist")]
     NotFound(PathBuf),
-    /// A rule name that no rule has.
-    #[error("unknown rule `{name}`{}; the rules are: {known}", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    /// A rule (or category) name that no rule has.
+    #[error("unknown rule `{name}`{}; `migration-safety rules` lists the rules and their categories", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
     UnknownRule {
         /// The name given.
         name: String,
         /// The closest existing name.
         suggestion: Option<String>,
-        /// Every rule name, comma-separated.
-        known: String,
     },
+    /// A session setting [`Settings::assume`] does not know.
+    #[error("unknown setting `{name}`{}; the settings that can be assumed are `{}`", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default(), settings::ASSUMABLE_SETTINGS.join("`, `"))]
+    UnknownSetting {
+        /// The name given.
+        name: String,
+        /// The closest known setting.
+        suggestion: Option<String>,
+    },
+    /// A value a session setting cannot take.
+    #[error("`{value}` is not a valid `{name}`: expected {expected}")]
+    BadSettingValue {
+        /// The setting.
+        name: &'static str,
+        /// The value given.
+        value: String,
+        /// What it takes.
+        expected: &'static str,
+    },
+    /// A glob pattern that does not parse.
+    #[error("invalid glob `{pattern}`: {reason}")]
+    BadGlob {
+        /// The pattern.
+        pattern: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// A configuration file that cannot be read or is invalid.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
     /// A migrations directory that does not follow its framework's layout.
     #[error(transparent)]
     Layout(#[from] LayoutError),
@@ -112,6 +143,27 @@ pub fn rules() -> impl Iterator<Item = &'static RuleMeta> {
 /// ```
 pub fn rule(name: &str) -> Result<&'static RuleMeta, Error> {
     rules::lookup(name)
+}
+
+/// The byte ranges of the top-level statements of `sql`, each from its first token to its `;`
+/// (included when present), as the linter splits them: semicolons inside strings, comments,
+/// dollar-quoted bodies and `BEGIN … END` blocks do not split. To run a migration statement by
+/// statement, as `trace` and the verification suite do.
+///
+/// ```
+/// let sql = "CREATE TABLE t (id int); -- a;\nDO $$ BEGIN PERFORM 1; END $$;\nSELECT 1";
+/// let statements: Vec<&str> = migration_safety::split_statements(sql)
+///     .into_iter()
+///     .map(|range| &sql[range])
+///     .collect();
+/// assert_eq!(statements, ["CREATE TABLE t (id int);", "DO $$ BEGIN PERFORM 1; END $$;", "SELECT 1"]);
+/// ```
+pub fn split_statements(sql: &str) -> Vec<std::ops::Range<usize>> {
+    lexer::split(sql)
+        .statements
+        .into_iter()
+        .map(|statement| statement.range)
+        .collect()
 }
 
 /// Lint SQL text as one migration (reported under the path `input.sql`).
@@ -202,6 +254,8 @@ pub fn lint_dir(path: impl AsRef<Path>, settings: &Settings) -> Result<Report, E
 /// sent as one query or statement by statement). Down migrations are linted only with
 /// [`Settings::check_down`], each against the schema its up migration left, without changing it.
 /// A file given on its own is run as the framework of the settings or of its directory runs it.
+/// Migrations that [`Settings::start_after`] or [`Settings::exclude`] leave out are read, for
+/// the schema they build, but not reported.
 ///
 /// A directory that holds no `.sql` file at all is listed in [`Report::directories`] with no
 /// migrations, not an error; one whose `.sql` files its framework would not run is an error.
@@ -225,7 +279,8 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
                 }
                 count += 1;
                 let file = path.join(&migration.file);
-                jobs.push((file, framework, migration.direction));
+                let reported = settings.reports(&file, Some(&migration));
+                jobs.push((file, framework, migration.direction, reported));
             }
             report.directories.push(Directory {
                 path: path.display().to_string(),
@@ -234,16 +289,24 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
                 migrations: count,
             });
         } else if path.exists() {
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+            let parent = parent.unwrap_or(Path::new("."));
             let framework = settings
                 .target_framework()
-                .unwrap_or_else(|| path.parent().map_or(Framework::Plain, Framework::detect));
-            jobs.push((path.clone(), framework, Direction::Up));
+                .unwrap_or_else(|| Framework::detect(parent));
+            // The file's version, as its directory's layout reads it, for `start_after`.
+            let migration = layout::discover(parent, framework).ok().and_then(|found| {
+                let name = path.file_name()?.to_str()?;
+                found.into_iter().find(|m| m.file == name)
+            });
+            let reported = settings.reports(path, migration.as_ref());
+            jobs.push((path.clone(), framework, Direction::Up, reported));
         } else {
             return Err(Error::NotFound(path.clone()));
         }
     }
     let mut run = engine::Run::new(settings);
-    for (file, framework, direction) in jobs {
+    for (file, framework, direction, reported) in jobs {
         let read = |path: &Path| {
             std::fs::read(path).map_err(|source| Error::Io {
                 path: path.to_path_buf(),
@@ -270,13 +333,17 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
                 _ => None,
             },
         };
-        report.files.push(run.lint_migration(
+        // An unreported migration is still linted: it builds the schema the later ones see.
+        let linted = run.lint_migration(
             file.display().to_string(),
             &bytes,
             framework,
             direction,
             &sidecar,
-        ));
+        );
+        if reported {
+            report.files.push(linted);
+        }
     }
     Ok(report)
 }

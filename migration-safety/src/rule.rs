@@ -1,10 +1,10 @@
 //! What a rule is: its metadata (name, category, severity, documentation) and the check it runs.
 
 use std::fmt;
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 
 use crate::context::Context;
-use crate::model::Statement;
+use crate::model::{LockMode, Statement};
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -50,6 +50,27 @@ pub enum Category {
 }
 
 impl Category {
+    /// Every category.
+    pub const ALL: [Category; 6] = [
+        Category::Locking,
+        Category::Rewrite,
+        Category::BackwardIncompatible,
+        Category::Transaction,
+        Category::Design,
+        Category::Meta,
+    ];
+
+    /// The category named `name` (kebab-case).
+    ///
+    /// ```
+    /// use migration_safety::Category;
+    /// assert_eq!(Category::from_name("backward-incompatible"), Some(Category::BackwardIncompatible));
+    /// assert_eq!(Category::from_name("locks"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<Category> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
     /// Kebab-case name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -84,6 +105,166 @@ pub struct RuleMeta {
     pub since: &'static str,
     /// Markdown documentation: What it does, Why is this bad?, Example, Use instead, References.
     pub docs: &'static str,
+    /// What the statements the rule flags do on a real server, per range of majors; empty for
+    /// rules about design or about the migration files, which claim nothing about locks.
+    pub claims: &'static [Claim],
+}
+
+/// What a rule says its flagged statements do on PostgreSQL, for some majors: proven on each
+/// major by the verification suite and tabled in `docs/postgres-verification.md`.
+///
+/// ```
+/// use migration_safety::{LockMode, Outcome};
+/// let claims = migration_safety::rule("set-not-null").unwrap().claims;
+/// let on_15 = claims.iter().find(|c| c.majors.contains(&15)).unwrap();
+/// let Outcome::Takes { table: Some(table), .. } = on_15.outcome else { panic!() };
+/// assert_eq!((table.lock, table.rewrite, table.scan), (LockMode::AccessExclusive, false, true));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The PostgreSQL majors the claim holds on.
+    pub majors: RangeInclusive<u32>,
+    /// What the server does with the statement.
+    pub outcome: Outcome,
+}
+
+/// What the server does with a flagged statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It runs, with these effects on relations that existed before it.
+    Takes {
+        /// On the table (or materialized view) the statement names first.
+        table: Option<Effect>,
+        /// On the other tables it touches: a referenced table, a partition or its parent, the
+        /// tables using a domain, the table of a named index.
+        referenced: Option<Effect>,
+        /// On an existing index.
+        index: Option<Effect>,
+    },
+    /// The server rejects it with an error whose message contains this text.
+    Fails(&'static str),
+}
+
+/// The strongest lock a statement holds on a relation, and whether it rewrites or scans it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Effect {
+    /// The strongest lock mode held.
+    pub lock: LockMode,
+    /// The relation gets new storage (`relfilenode` changes): a copy of every row.
+    pub rewrite: bool,
+    /// The relation is read in full (a sequential scan).
+    pub scan: bool,
+}
+
+impl Claim {
+    /// The statements run on `majors`; add their effects with [`Claim::table`] and friends.
+    pub const fn takes(majors: RangeInclusive<u32>) -> Self {
+        Self {
+            majors,
+            outcome: Outcome::Takes {
+                table: None,
+                referenced: None,
+                index: None,
+            },
+        }
+    }
+
+    /// The statements fail on `majors` with an error containing `error`.
+    pub const fn fails(majors: RangeInclusive<u32>, error: &'static str) -> Self {
+        Self {
+            majors,
+            outcome: Outcome::Fails(error),
+        }
+    }
+
+    /// The effect on the table the statement names first.
+    pub const fn table(mut self, effect: Effect) -> Self {
+        if let Outcome::Takes { table, .. } = &mut self.outcome {
+            *table = Some(effect);
+        }
+        self
+    }
+
+    /// The effect on the other tables the statement touches.
+    pub const fn referenced(mut self, effect: Effect) -> Self {
+        if let Outcome::Takes { referenced, .. } = &mut self.outcome {
+            *referenced = Some(effect);
+        }
+        self
+    }
+
+    /// The effect on an existing index.
+    pub const fn index(mut self, effect: Effect) -> Self {
+        if let Outcome::Takes { index, .. } = &mut self.outcome {
+            *index = Some(effect);
+        }
+        self
+    }
+}
+
+impl Effect {
+    /// Holds `lock`, without rewrite or scan.
+    pub const fn lock(lock: LockMode) -> Self {
+        Self {
+            lock,
+            rewrite: false,
+            scan: false,
+        }
+    }
+
+    /// Also rewrites the relation.
+    pub const fn rewrite(mut self) -> Self {
+        self.rewrite = true;
+        self
+    }
+
+    /// Also scans the relation.
+    pub const fn scan(mut self) -> Self {
+        self.scan = true;
+        self
+    }
+}
+
+impl fmt::Display for Effect {
+    /// `ACCESS EXCLUSIVE, rewrite, scan`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.lock.sql())?;
+        if self.rewrite {
+            f.write_str(", rewrite")?;
+        }
+        if self.scan {
+            f.write_str(", scan")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Outcome {
+    /// `table: ACCESS EXCLUSIVE, scan; referenced: SHARE ROW EXCLUSIVE` or `fails: "…"`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Fails(error) => write!(f, "fails: \"{error}\""),
+            Outcome::Takes {
+                table,
+                referenced,
+                index,
+            } => {
+                let parts: Vec<String> = [
+                    ("table", table),
+                    ("referenced", referenced),
+                    ("index", index),
+                ]
+                .into_iter()
+                .filter_map(|(role, effect)| effect.map(|e| format!("{role}: {e}")))
+                .collect();
+                if parts.is_empty() {
+                    f.write_str("no lock on an existing relation")
+                } else {
+                    f.write_str(&parts.join("; "))
+                }
+            }
+        }
+    }
 }
 
 impl RuleMeta {
@@ -191,7 +372,8 @@ macro_rules! declare_rule {
             category: $category:ident,
             severity: $severity:ident,
             summary: $summary:literal,
-            since: $since:literal $(,)?
+            since: $since:literal
+            $(, claims: [$($claim:expr),* $(,)?])? $(,)?
         }
     ) => {
         $(#[doc = $doc])*
@@ -205,6 +387,13 @@ macro_rules! declare_rule {
                 summary: $summary,
                 since: $since,
                 docs: concat!($($doc, "\n"),*),
+                claims: {
+                    #[allow(unused_imports)]
+                    use $crate::model::LockMode::*;
+                    #[allow(unused_imports)]
+                    use $crate::rule::{Claim, Effect};
+                    &[$($($claim),*)?]
+                },
             };
         }
 

@@ -2,6 +2,17 @@
 //! constraints (with their validation state), partitioned tables and their partitions, indexes,
 //! views, enum types and domains. Rules ask it whether a table is new, a column's type, whether
 //! a validated check proves a column non-null, which tables reference a key, and so on.
+//!
+//! The catalog is keyed by schema-qualified name. An unqualified name is resolved the way
+//! PostgreSQL resolves it: through the `search_path` in force (by default `public`), so a table
+//! created as `app.t` is not the `t` that a later unqualified statement touches. Every lookup
+//! is a hash lookup, and a down migration is checked against the schema its up migration left
+//! by recording how to undo what it changes, not by copying the schema.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
 
 use crate::lexer::{TokenKind, tokenize};
 use crate::model::{
@@ -9,22 +20,164 @@ use crate::model::{
     DomainConstraint, Name, ObjectKind, StatementKind, TypeName,
 };
 
+/// The schema that an unqualified name resolves to when `search_path` is not set.
+pub(crate) const DEFAULT_SCHEMA: &str = "public";
+
+/// A catalog key: a schema and an object's name, as PostgreSQL stores them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    schema: String,
+    name: String,
+}
+
+impl Key {
+    fn new(schema: &str, name: &str) -> Self {
+        Self {
+            schema: schema.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+}
+
+/// A map from catalog keys that can record how to undo its changes, and that keeps the order
+/// its entries were created in (which is the order rules list them in).
+#[derive(Debug, Clone)]
+struct Catalog<V> {
+    entries: HashMap<Key, (u64, V)>,
+    next: u64,
+    /// While recording: the value each changed key had before the first change (`None`: absent).
+    undo: Option<HashMap<Key, Option<(u64, V)>>>,
+}
+
+impl<V> Default for Catalog<V> {
+    fn default() -> Self {
+        Self {
+            entries: HashMap::new(),
+            next: 0,
+            undo: None,
+        }
+    }
+}
+
+impl<V: Clone> Catalog<V> {
+    fn get(&self, key: &Key) -> Option<&V> {
+        self.entries.get(key).map(|(_, v)| v)
+    }
+
+    fn contains(&self, key: &Key) -> bool {
+        self.entries.contains_key(key)
+    }
+
+    fn get_mut(&mut self, key: &Key) -> Option<&mut V> {
+        self.remember(key);
+        self.entries.get_mut(key).map(|(_, v)| v)
+    }
+
+    /// Insert a new entry (last in order), replacing any under the same key.
+    fn insert(&mut self, key: Key, value: V) {
+        self.remember(&key);
+        self.next += 1;
+        self.entries.insert(key, (self.next, value));
+    }
+
+    fn remove(&mut self, key: &Key) -> Option<V> {
+        self.remember(key);
+        self.entries.remove(key).map(|(_, v)| v)
+    }
+
+    /// Move an entry to another key, keeping its place in the order.
+    fn rekey(&mut self, from: &Key, to: Key) {
+        self.remember(from);
+        self.remember(&to);
+        if let Some(entry) = self.entries.remove(from) {
+            self.entries.insert(to, entry);
+        }
+    }
+
+    /// The entries, in the order they were created.
+    fn ordered(&self) -> Vec<&V> {
+        let mut entries: Vec<_> = self.entries.values().collect();
+        entries.sort_unstable_by_key(|(order, _)| *order);
+        entries.into_iter().map(|(_, v)| v).collect()
+    }
+
+    /// Change every entry that `wanted` selects.
+    fn update_where(&mut self, wanted: impl Fn(&V) -> bool, mut change: impl FnMut(&mut V)) {
+        let keys: Vec<Key> = self
+            .entries
+            .iter()
+            .filter(|(_, (_, v))| wanted(v))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in keys {
+            if let Some(v) = self.get_mut(&key) {
+                change(v);
+            }
+        }
+    }
+
+    fn remember(&mut self, key: &Key) {
+        if let Some(undo) = &mut self.undo
+            && !undo.contains_key(key)
+        {
+            undo.insert(key.clone(), self.entries.get(key).cloned());
+        }
+    }
+
+    fn record(&mut self) {
+        self.undo = Some(HashMap::new());
+    }
+
+    fn rollback(&mut self) {
+        for (key, before) in self.undo.take().into_iter().flatten() {
+            match before {
+                Some(entry) => self.entries.insert(key, entry),
+                None => self.entries.remove(&key),
+            };
+        }
+    }
+}
+
 /// Knowledge of the schema, replayed from the migrations in order.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Schema {
-    tables: Vec<Table>,
-    views: Vec<View>,
+    tables: Catalog<Table>,
+    views: Catalog<View>,
     dropped_views: Vec<DroppedView>,
-    indexes: Vec<Index>,
-    enums: Vec<EnumType>,
-    domains: Vec<Domain>,
+    /// While recording: how many views had been dropped when recording began.
+    dropped_views_mark: Option<usize>,
+    indexes: Catalog<Index>,
+    enums: Catalog<EnumType>,
+    domains: Catalog<Domain>,
+    /// The `search_path` in force for the statement being checked, schemas in order.
+    search_path: Arc<[String]>,
+}
+
+impl Default for Schema {
+    fn default() -> Self {
+        Self {
+            tables: Catalog::default(),
+            views: Catalog::default(),
+            dropped_views: Vec::new(),
+            dropped_views_mark: None,
+            indexes: Catalog::default(),
+            enums: Catalog::default(),
+            domains: Catalog::default(),
+            search_path: default_search_path(),
+        }
+    }
+}
+
+/// The `search_path` of a session that has not set one.
+pub(crate) fn default_search_path() -> Arc<[String]> {
+    Arc::from([DEFAULT_SCHEMA.to_owned()])
 }
 
 /// A table and the migration file (ordinal) that created it.
 #[derive(Debug, Clone)]
 pub(crate) struct Table {
     pub(crate) name: Name,
-    pub(crate) columns: Vec<Column>,
+    columns: IndexMap<String, Column>,
     /// The file that created it; `None` for a table that existed before the migrations checked
     /// (known only from what they did to it).
     pub(crate) file: Option<usize>,
@@ -34,6 +187,8 @@ pub(crate) struct Table {
     pub(crate) partitioned: bool,
     /// The partitioned table it is a partition of.
     pub(crate) partition_of: Option<Name>,
+    /// The indexes created on it.
+    indexes: Vec<Key>,
 }
 
 #[derive(Debug, Clone)]
@@ -58,7 +213,6 @@ pub(crate) struct TableConstraint {
 /// An index, by name.
 #[derive(Debug, Clone)]
 pub(crate) struct Index {
-    pub(crate) name: Name,
     pub(crate) table: Name,
     pub(crate) unique: bool,
     /// `false` for an index built `ON ONLY` a table that is (or may be) partitioned.
@@ -112,7 +266,12 @@ pub(crate) struct Referencing {
 
 impl Table {
     pub(crate) fn column(&self, name: &str) -> Option<&Column> {
-        self.columns.iter().find(|c| c.name == name)
+        self.columns.get(name)
+    }
+
+    /// Its columns, in order.
+    pub(crate) fn columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns.values()
     }
 
     pub(crate) fn constraint(&self, name: &str) -> Option<&TableConstraint> {
@@ -158,12 +317,34 @@ impl Table {
 }
 
 impl Schema {
-    pub(crate) fn table(&self, name: &Name) -> Option<&Table> {
-        self.tables.iter().rev().find(|t| t.name.matches(name))
+    /// Set the `search_path` that unqualified names resolve through, for the statements that
+    /// follow.
+    pub(crate) fn set_search_path(&mut self, search_path: Arc<[String]>) {
+        self.search_path = search_path;
     }
 
-    fn table_mut(&mut self, name: &Name) -> Option<&mut Table> {
-        self.tables.iter_mut().rev().find(|t| t.name.matches(name))
+    /// The schema an unqualified new object is created in: the first of the `search_path`.
+    fn creation_schema(&self) -> &str {
+        self.search_path
+            .first()
+            .map_or(DEFAULT_SCHEMA, String::as_str)
+    }
+
+    /// The key `name` denotes in `catalog`: its own schema, or the first schema of the
+    /// `search_path` that has it; for an object that no schema has, where it would be created.
+    fn resolve<V: Clone>(&self, catalog: &Catalog<V>, name: &Name) -> Key {
+        if let Some(schema) = &name.schema {
+            return Key::new(schema, &name.name);
+        }
+        self.search_path
+            .iter()
+            .map(|schema| Key::new(schema, &name.name))
+            .find(|key| catalog.contains(key))
+            .unwrap_or_else(|| Key::new(self.creation_schema(), &name.name))
+    }
+
+    pub(crate) fn table(&self, name: &Name) -> Option<&Table> {
+        self.tables.get(&self.resolve(&self.tables, name))
     }
 
     /// The views dropped so far, most recent first.
@@ -172,15 +353,15 @@ impl Schema {
     }
 
     pub(crate) fn index(&self, name: &Name) -> Option<&Index> {
-        self.indexes.iter().rev().find(|i| i.name.matches(name))
+        self.indexes.get(&self.resolve(&self.indexes, name))
     }
 
     pub(crate) fn enum_type(&self, name: &Name) -> Option<&EnumType> {
-        self.enums.iter().rev().find(|e| e.name.matches(name))
+        self.enums.get(&self.resolve(&self.enums, name))
     }
 
     pub(crate) fn domain(&self, name: &Name) -> Option<&Domain> {
-        self.domains.iter().rev().find(|d| d.name.matches(name))
+        self.domains.get(&self.resolve(&self.domains, name))
     }
 
     /// The domain a column type names, if it is a known domain.
@@ -193,12 +374,16 @@ impl Schema {
 
     /// The tables (and their columns) that have a column of the domain `name`.
     pub(crate) fn domain_users(&self, name: &Name) -> Vec<(Name, String)> {
+        let domain = self.resolve(&self.domains, name);
         self.tables
-            .iter()
+            .ordered()
+            .into_iter()
             .flat_map(|t| {
-                t.columns
-                    .iter()
-                    .filter(|c| !c.data_type.array && type_name(&c.data_type).matches(name))
+                t.columns()
+                    .filter(|c| {
+                        !c.data_type.array
+                            && self.resolve(&self.domains, &type_name(&c.data_type)) == domain
+                    })
                     .map(|c| (t.name.clone(), c.name.clone()))
             })
             .collect()
@@ -207,7 +392,8 @@ impl Schema {
     /// The partitions of `parent` known so far.
     pub(crate) fn partitions(&self, parent: &Name) -> Vec<&Table> {
         self.tables
-            .iter()
+            .ordered()
+            .into_iter()
             .filter(|t| t.partition_of.as_ref().is_some_and(|p| p.matches(parent)))
             .collect()
     }
@@ -216,7 +402,7 @@ impl Schema {
     pub(crate) fn referencing(&self, table: &Name, column: &str) -> Vec<Referencing> {
         let primary_key = self.table(table).and_then(Table::primary_key);
         let mut out: Vec<Referencing> = Vec::new();
-        for child in &self.tables {
+        for child in self.tables.ordered() {
             for constraint in &child.constraints {
                 let ConstraintKind::ForeignKey {
                     references,
@@ -244,6 +430,29 @@ impl Schema {
         out
     }
 
+    /// Start recording how to undo the changes that follow (for a down migration, which is
+    /// checked against the schema its up migration left and undoes nothing for the later ones).
+    pub(crate) fn record(&mut self) {
+        self.tables.record();
+        self.views.record();
+        self.indexes.record();
+        self.enums.record();
+        self.domains.record();
+        self.dropped_views_mark = Some(self.dropped_views.len());
+    }
+
+    /// Undo every change made since [`Schema::record`].
+    pub(crate) fn rollback(&mut self) {
+        self.tables.rollback();
+        self.views.rollback();
+        self.indexes.rollback();
+        self.enums.rollback();
+        self.domains.rollback();
+        if let Some(mark) = self.dropped_views_mark.take() {
+            self.dropped_views.truncate(mark);
+        }
+    }
+
     /// Record the effect of a statement of file `file` (top-level statement `statement`).
     pub(crate) fn apply(&mut self, kind: &StatementKind, file: usize, statement: usize) {
         match kind {
@@ -251,12 +460,16 @@ impl Schema {
                 if create.if_not_exists && self.table(&create.table).is_some() {
                     return;
                 }
-                let mut columns: Vec<Column> = create.columns.iter().map(column).collect();
+                let mut columns: IndexMap<String, Column> = create
+                    .columns
+                    .iter()
+                    .map(|def| (def.name.clone(), column(def)))
+                    .collect();
                 if let Some(parent) = create.partition_of.as_ref().and_then(|p| self.table(p)) {
-                    for inherited in &parent.columns {
-                        if !columns.iter().any(|c| c.name == inherited.name) {
-                            columns.push(inherited.clone());
-                        }
+                    for inherited in parent.columns() {
+                        columns
+                            .entry(inherited.name.clone())
+                            .or_insert_with(|| inherited.clone());
                     }
                 }
                 let mut table = Table {
@@ -266,6 +479,7 @@ impl Schema {
                     constraints: Vec::new(),
                     partitioned: create.partition_by,
                     partition_of: create.partition_of.clone(),
+                    indexes: Vec::new(),
                 };
                 for def in &create.columns {
                     table.add_column_constraints(def);
@@ -273,7 +487,15 @@ impl Schema {
                 for constraint in &create.constraints {
                     table.add_constraint(constraint, true);
                 }
-                self.tables.push(table);
+                let key = Key::new(
+                    create
+                        .table
+                        .schema
+                        .as_deref()
+                        .unwrap_or(self.creation_schema()),
+                    &create.table.name,
+                );
+                self.tables.insert(key, table);
             }
             StatementKind::AlterTable(alter) => {
                 for action in &alter.actions {
@@ -282,35 +504,49 @@ impl Schema {
             }
             StatementKind::CreateIndex(index) => {
                 if let Some(name) = &index.name {
-                    self.indexes.retain(|i| !i.name.matches(name));
                     // `ON ONLY` a partitioned table: invalid until every partition's index is attached.
                     let only = index.only
                         && self
                             .table(&index.table)
                             .is_none_or(|t| t.partitioned || t.file.is_none());
-                    self.indexes.push(Index {
-                        name: name.clone(),
-                        table: index.table.clone(),
-                        unique: index.unique,
-                        valid: !only,
-                    });
+                    // An index lives in its table's schema.
+                    let table = self.known_table(&index.table);
+                    let key = Key::new(&table.schema, &name.name);
+                    if let Some(t) = self.tables.get_mut(&table) {
+                        t.indexes.push(key.clone());
+                    }
+                    self.indexes.insert(
+                        key,
+                        Index {
+                            table: index.table.clone(),
+                            unique: index.unique,
+                            valid: !only,
+                        },
+                    );
                 }
             }
             StatementKind::DropIndex { names, .. } => {
-                self.indexes
-                    .retain(|i| !names.iter().any(|n| n.matches(&i.name)));
+                for name in names {
+                    let key = self.resolve(&self.indexes, name);
+                    self.indexes.remove(&key);
+                }
             }
             StatementKind::CreateType {
                 name,
                 enum_labels: Some(labels),
             } => {
-                self.enums.push(EnumType {
-                    name: name.clone(),
-                    labels: labels.clone(),
-                });
+                let key = self.creation_key(name);
+                self.enums.insert(
+                    key,
+                    EnumType {
+                        name: name.clone(),
+                        labels: labels.clone(),
+                    },
+                );
             }
             StatementKind::AlterType { name, action } => {
-                if let Some(e) = self.enums.iter_mut().rev().find(|e| e.name.matches(name)) {
+                let key = self.resolve(&self.enums, name);
+                if let Some(e) = self.enums.get_mut(&key) {
                     match action {
                         AlterTypeAction::AddValue { value } => {
                             if !e.labels.contains(value) {
@@ -330,20 +566,26 @@ impl Schema {
                 name,
                 base,
                 constraints,
-            } => self.domains.push(Domain {
-                name: name.clone(),
-                base: base.clone(),
-                constraints: constraints
-                    .iter()
-                    .map(|c| DomainConstraintState {
-                        constraint: c.clone(),
-                        validated: true,
-                    })
-                    .collect(),
-            }),
+            } => {
+                let key = self.creation_key(name);
+                self.domains.insert(
+                    key,
+                    Domain {
+                        name: name.clone(),
+                        base: base.clone(),
+                        constraints: constraints
+                            .iter()
+                            .map(|c| DomainConstraintState {
+                                constraint: c.clone(),
+                                validated: true,
+                            })
+                            .collect(),
+                    },
+                );
+            }
             StatementKind::AlterDomain { name, action } => {
-                let Some(domain) = self.domains.iter_mut().rev().find(|d| d.name.matches(name))
-                else {
+                let key = self.resolve(&self.domains, name);
+                let Some(domain) = self.domains.get_mut(&key) else {
                     return;
                 };
                 let constraints = &mut domain.constraints;
@@ -381,38 +623,55 @@ impl Schema {
             }
             StatementKind::Drop { object, names } => match object {
                 ObjectKind::Table => {
-                    self.tables
-                        .retain(|t| !names.iter().any(|n| n.matches(&t.name)));
-                    self.indexes
-                        .retain(|i| !names.iter().any(|n| n.matches(&i.table)));
+                    for name in names {
+                        let key = self.resolve(&self.tables, name);
+                        if let Some(table) = self.tables.remove(&key) {
+                            for index in &table.indexes {
+                                if self
+                                    .indexes
+                                    .get(index)
+                                    .is_some_and(|i| i.table.name == table.name.name)
+                                {
+                                    self.indexes.remove(index);
+                                }
+                            }
+                        }
+                    }
                 }
                 ObjectKind::View | ObjectKind::MaterializedView => {
-                    let (dropped, kept) = std::mem::take(&mut self.views)
-                        .into_iter()
-                        .partition(|v| names.iter().any(|n| n.matches(&v.name)));
-                    self.views = kept;
-                    self.dropped_views
-                        .extend(dropped.into_iter().map(|view: View| DroppedView {
-                            view,
-                            file,
-                            statement,
-                        }));
+                    for name in names {
+                        let key = self.resolve(&self.views, name);
+                        if let Some(view) = self.views.remove(&key) {
+                            self.dropped_views.push(DroppedView {
+                                view,
+                                file,
+                                statement,
+                            });
+                        }
+                    }
                 }
                 ObjectKind::Type => {
-                    self.enums
-                        .retain(|e| !names.iter().any(|n| n.matches(&e.name)));
-                    self.domains
-                        .retain(|d| !names.iter().any(|n| n.matches(&d.name)));
+                    for name in names {
+                        let key = self.resolve(&self.enums, name);
+                        self.enums.remove(&key);
+                        let key = self.resolve(&self.domains, name);
+                        self.domains.remove(&key);
+                    }
                 }
                 ObjectKind::Other(_) => {}
             },
             StatementKind::CreateView { name, reads, .. } => {
-                self.views.retain(|v| !v.name.matches(name));
-                self.views.push(View {
-                    name: name.clone(),
-                    reads: reads.clone(),
-                    file,
-                });
+                let key = self.resolve(&self.views, name);
+                self.views.remove(&key);
+                let key = self.creation_key(name);
+                self.views.insert(
+                    key,
+                    View {
+                        name: name.clone(),
+                        reads: reads.clone(),
+                        file,
+                    },
+                );
             }
             StatementKind::Do { body } => {
                 for inner in body {
@@ -423,58 +682,96 @@ impl Schema {
         }
     }
 
+    /// Where a new object called `name` is created.
+    fn creation_key(&self, name: &Name) -> Key {
+        Key::new(
+            name.schema.as_deref().unwrap_or(self.creation_schema()),
+            &name.name,
+        )
+    }
+
+    /// The key of the table `name` denotes, recording a table that existed before the
+    /// migrations checked (known only from what they do to it) on first mention.
+    fn known_table(&mut self, name: &Name) -> Key {
+        let key = self.resolve(&self.tables, name);
+        if !self.tables.contains(&key) {
+            self.tables.insert(
+                key.clone(),
+                Table {
+                    name: name.clone(),
+                    columns: IndexMap::new(),
+                    file: None,
+                    constraints: Vec::new(),
+                    partitioned: false,
+                    partition_of: None,
+                    indexes: Vec::new(),
+                },
+            );
+        }
+        key
+    }
+
     fn apply_action(&mut self, table_name: &Name, action: &ActionKind) {
         if let ActionKind::RenameTable { to } = action {
             self.rename_references(table_name, to);
         }
-        if self.table(table_name).is_none() {
-            self.tables.push(Table {
-                name: table_name.clone(),
-                columns: Vec::new(),
-                file: None,
-                constraints: Vec::new(),
-                partitioned: false,
-                partition_of: None,
-            });
-        }
+        let key = self.known_table(table_name);
         if let ActionKind::AttachPartition { partition }
         | ActionKind::DetachPartition { partition, .. } = action
         {
-            let parent = self.table(table_name).map(|t| t.name.clone());
-            if let Some(p) = self.table_mut(partition) {
-                p.partition_of =
-                    parent.filter(|_| matches!(action, ActionKind::AttachPartition { .. }));
-            } else if matches!(action, ActionKind::AttachPartition { .. }) {
-                self.tables.push(Table {
-                    name: partition.clone(),
-                    columns: Vec::new(),
-                    file: None,
-                    constraints: Vec::new(),
-                    partitioned: false,
-                    partition_of: parent,
-                });
+            let parent = self.tables.get(&key).map(|t| t.name.clone());
+            let attach = matches!(action, ActionKind::AttachPartition { .. });
+            if attach || self.table(partition).is_some() {
+                let partition = self.known_table(partition);
+                if let Some(p) = self.tables.get_mut(&partition) {
+                    p.partition_of = parent.filter(|_| attach);
+                }
             }
-            if let Some(t) = self.table_mut(table_name) {
+            if let Some(t) = self.tables.get_mut(&key) {
                 t.partitioned = true;
             }
             return;
         }
-        let Some(table) = self.table_mut(table_name) else {
+        match action {
+            ActionKind::RenameTable { to } => {
+                let renamed = Key::new(&key.schema, &to.name);
+                self.tables.rekey(&key, renamed.clone());
+                if let Some(table) = self.tables.get_mut(&renamed) {
+                    table.name = to.clone();
+                }
+                return;
+            }
+            ActionKind::SetSchema { schema } => {
+                let moved = Key::new(schema, &key.name);
+                self.tables.rekey(&key, moved.clone());
+                if let Some(table) = self.tables.get_mut(&moved) {
+                    table.name.schema = Some(schema.clone());
+                }
+                return;
+            }
+            _ => {}
+        }
+        let Some(table) = self.tables.get_mut(&key) else {
             return;
         };
         match action {
             ActionKind::AddColumn(def) => {
-                table.columns.retain(|c| c.name != def.name);
-                table.columns.push(column(def));
+                table.columns.shift_remove(&def.name);
+                table.columns.insert(def.name.clone(), column(def));
                 table.add_column_constraints(def);
             }
             ActionKind::DropColumn { column } => {
-                table.columns.retain(|c| &c.name != column);
+                table.columns.shift_remove(column);
                 table.constraints.retain(|c| !c.columns.contains(column));
             }
             ActionKind::RenameColumn { from, to } => {
-                for column in table.columns.iter_mut().filter(|c| &c.name == from) {
-                    column.name.clone_from(to);
+                if let Some(index) = table.columns.get_index_of(from)
+                    && let Some((_, mut renamed)) = table.columns.shift_remove_index(index)
+                {
+                    renamed.name.clone_from(to);
+                    table.columns.shift_remove(to);
+                    let index = index.min(table.columns.len());
+                    table.columns.shift_insert(index, to.clone(), renamed);
                 }
                 for constraint in &mut table.constraints {
                     for column in constraint.columns.iter_mut().filter(|c| *c == from) {
@@ -491,22 +788,20 @@ impl Schema {
                     }
                 }
             }
-            ActionKind::RenameTable { to } => table.name = to.clone(),
-            ActionKind::SetSchema { schema } => table.name.schema = Some(schema.clone()),
             ActionKind::AlterColumnType {
                 column, data_type, ..
             } => {
-                for c in table.columns.iter_mut().filter(|c| &c.name == column) {
+                if let Some(c) = table.columns.get_mut(column) {
                     c.data_type = data_type.clone();
                 }
             }
             ActionKind::SetNotNull { column } => {
-                for c in table.columns.iter_mut().filter(|c| &c.name == column) {
+                if let Some(c) = table.columns.get_mut(column) {
                     c.not_null = true;
                 }
             }
             ActionKind::DropNotNull { column } => {
-                for c in table.columns.iter_mut().filter(|c| &c.name == column) {
+                if let Some(c) = table.columns.get_mut(column) {
                     c.not_null = false;
                 }
                 table.constraints.retain(|c| {
@@ -542,19 +837,37 @@ impl Schema {
 
     /// `from` is renamed `to`: views, indexes, partitions and foreign keys follow it.
     fn rename_references(&mut self, from: &Name, to: &Name) {
-        for view in &mut self.views {
-            for read in &mut view.reads {
-                if read.matches(from) {
-                    *read = to.clone();
+        self.views.update_where(
+            |view| view.reads.iter().any(|r| r.matches(from)),
+            |view| {
+                for read in &mut view.reads {
+                    if read.matches(from) {
+                        *read = to.clone();
+                    }
                 }
-            }
-        }
-        for index in &mut self.indexes {
-            if index.table.matches(from) {
+            },
+        );
+        let indexes = self
+            .table(from)
+            .map(|t| t.indexes.clone())
+            .unwrap_or_default();
+        for index in &indexes {
+            if let Some(index) = self.indexes.get_mut(index)
+                && index.table.matches(from)
+            {
                 index.table = to.clone();
             }
         }
-        for table in &mut self.tables {
+        let references = |table: &Table| {
+            table
+                .partition_of
+                .as_ref()
+                .is_some_and(|parent| parent.matches(from))
+                || table.constraints.iter().any(|c| {
+                    matches!(&c.kind, ConstraintKind::ForeignKey { references, .. } if references.matches(from))
+                })
+        };
+        self.tables.update_where(references, |table| {
             if let Some(parent) = &mut table.partition_of
                 && parent.matches(from)
             {
@@ -567,7 +880,7 @@ impl Schema {
                     *references = to.clone();
                 }
             }
-        }
+        });
     }
 }
 
@@ -583,12 +896,10 @@ impl Table {
             ConstraintKind::Exclude => Vec::new(),
         };
         if matches!(constraint.kind, ConstraintKind::PrimaryKey { .. }) {
-            for c in self
-                .columns
-                .iter_mut()
-                .filter(|c| columns.contains(&c.name))
-            {
-                c.not_null = true;
+            for name in &columns {
+                if let Some(c) = self.columns.get_mut(name) {
+                    c.not_null = true;
+                }
             }
         }
         self.constraints.push(TableConstraint {

@@ -1,8 +1,11 @@
-//! What the engine is told about the project: target PostgreSQL major, framework, rule levels.
+//! What the engine is told about the project: target PostgreSQL major, framework, rule levels,
+//! the session settings assumed in force, and which migrations are reported.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use crate::Error;
+use crate::layout::Migration;
 use crate::rule::Severity;
 
 /// The oldest PostgreSQL major version still supported upstream, the default target.
@@ -13,6 +16,26 @@ pub const SUPPORTED_PG_VERSIONS: std::ops::RangeInclusive<u32> = 10..=18;
 
 pub use crate::layout::Framework;
 
+/// `auto` (`None`: detected per directory) or a framework's name; the error names the choices.
+pub(crate) fn framework_choice(name: &str) -> Result<Option<Framework>, String> {
+    if name == "auto" {
+        return Ok(None);
+    }
+    Framework::from_name(name).map(Some).ok_or_else(|| {
+        let names = Framework::ALL.iter().map(|f| f.name());
+        format!(
+            "unknown framework `{name}`{}; expected `auto`, `{}`",
+            crate::rules::did_you_mean(name, names.clone())
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default(),
+            names.collect::<Vec<_>>().join("`, `")
+        )
+    })
+}
+
+/// The session settings [`Settings::assume`] accepts: those the rules read.
+pub const ASSUMABLE_SETTINGS: &[&str] = &["lock_timeout", "statement_timeout", "timezone"];
+
 /// Engine settings.
 ///
 /// ```
@@ -22,8 +45,11 @@ pub use crate::layout::Framework;
 ///     .pg_version(16)?
 ///     .framework(Framework::Plain)
 ///     .allow("drop-column")?
-///     .severity("missing-lock-timeout", Severity::Error)?;
+///     .severity("missing-lock-timeout", Severity::Error)?
+///     .assume("statement_timeout", "1min")?
+///     .start_after("20240101000000");
 /// assert_eq!(settings.target_pg_version(), 16);
+/// assert_eq!(settings.assumed("statement_timeout"), Some("1min"));
 /// assert_eq!(settings.target_framework(), Some(Framework::Plain));
 /// assert_eq!(settings.detect_framework().target_framework(), None);
 /// # Ok::<(), migration_safety::Error>(())
@@ -37,6 +63,11 @@ pub struct Settings {
     /// `None`: the rule is off.
     levels: BTreeMap<&'static str, Option<Severity>>,
     fail_on: FailOn,
+    /// Session settings in force before a migration's first statement.
+    assumed: BTreeMap<&'static str, String>,
+    /// Only migrations after this version are reported.
+    start_after: Option<String>,
+    exclude: Option<Exclude>,
 }
 
 impl Default for Settings {
@@ -47,6 +78,9 @@ impl Default for Settings {
             check_down: false,
             levels: BTreeMap::new(),
             fail_on: FailOn::default(),
+            assumed: BTreeMap::new(),
+            start_after: None,
+            exclude: None,
         }
     }
 }
@@ -79,17 +113,119 @@ impl Settings {
         self
     }
 
-    /// Turn a rule off.
-    pub fn allow(mut self, rule: &str) -> Result<Self, Error> {
-        let name = crate::rules::lookup(rule)?.name;
-        self.levels.insert(name, None);
+    /// Turn a rule off, or every rule of a category (such as `design`).
+    pub fn allow(mut self, rule_or_category: &str) -> Result<Self, Error> {
+        for rule in crate::rules::select(rule_or_category)? {
+            self.levels.insert(rule.name, None);
+        }
         Ok(self)
     }
 
-    /// Report a rule at `severity` instead of its default.
-    pub fn severity(mut self, rule: &str, severity: Severity) -> Result<Self, Error> {
-        let name = crate::rules::lookup(rule)?.name;
-        self.levels.insert(name, Some(severity));
+    /// Report a rule, or every rule of a category, at `severity` instead of its default.
+    pub fn severity(mut self, rule_or_category: &str, severity: Severity) -> Result<Self, Error> {
+        for rule in crate::rules::select(rule_or_category)? {
+            self.levels.insert(rule.name, Some(severity));
+        }
+        Ok(self)
+    }
+
+    /// Assume a session setting is in force before every migration, because the migration
+    /// runner or the database role sets it (`ALTER ROLE migrator SET lock_timeout = '5s'`).
+    /// `name` is one of [`ASSUMABLE_SETTINGS`]; a timeout is a PostgreSQL duration such as
+    /// `5s`, `500ms` or `1min` (a bare number is milliseconds). An assumed `lock_timeout`
+    /// satisfies `missing-lock-timeout`; a `RESET` in a migration returns to the assumed value.
+    ///
+    /// ```
+    /// use migration_safety::{Settings, lint_sql};
+    ///
+    /// let sql = "ALTER TABLE users ADD COLUMN nickname text;";
+    /// let nagged = lint_sql(sql, &Settings::default());
+    /// assert_eq!(nagged.diagnostics().next().unwrap().1.rule, "missing-lock-timeout");
+    /// let assumed = Settings::default().assume("lock_timeout", "5s")?;
+    /// assert_eq!(lint_sql(sql, &assumed).diagnostics().count(), 0);
+    /// assert!(Settings::default().assume("lock_timeout", "5 seconds").is_err());
+    /// # Ok::<(), migration_safety::Error>(())
+    /// ```
+    pub fn assume(mut self, name: &str, value: &str) -> Result<Self, Error> {
+        let Some(&known) = ASSUMABLE_SETTINGS.iter().find(|s| **s == name) else {
+            return Err(Error::UnknownSetting {
+                name: name.to_owned(),
+                suggestion: crate::rules::did_you_mean(name, ASSUMABLE_SETTINGS.iter().copied())
+                    .map(str::to_owned),
+            });
+        };
+        let valid = match known {
+            "timezone" => !value.trim().is_empty(),
+            _ => is_duration(value),
+        };
+        if !valid {
+            let expected = match known {
+                "timezone" => "a time zone name, such as `UTC` or `Europe/Paris`",
+                _ => "a duration, such as `5s`, `500ms` or `1min` (a bare number is milliseconds)",
+            };
+            return Err(Error::BadSettingValue {
+                name: known,
+                value: value.to_owned(),
+                expected,
+            });
+        }
+        self.assumed.insert(known, value.trim().to_owned());
+        Ok(self)
+    }
+
+    /// Report only the migrations whose version sorts after `version`: the earlier ones
+    /// already ran in production. They are still read, so the later ones know their schema.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # std::fs::write(dir.path().join("1_users.sql"), "CREATE TABLE users (id bigint, email text);").unwrap();
+    /// # std::fs::write(dir.path().join("2_old.sql"), "ALTER TABLE users DROP COLUMN email;").unwrap();
+    /// # std::fs::write(dir.path().join("3_new.sql"), "CREATE INDEX CONCURRENTLY users_id_idx ON users (id);").unwrap();
+    /// let settings = migration_safety::Settings::default().start_after("2");
+    /// let report = migration_safety::lint_dir(dir.path(), &settings)?;
+    /// let files: Vec<_> = report.files.iter().map(|f| f.path.rsplit('/').next().unwrap()).collect();
+    /// assert_eq!(files, ["3_new.sql"]);
+    /// # Ok::<(), migration_safety::Error>(())
+    /// ```
+    pub fn start_after(mut self, version: &str) -> Self {
+        self.start_after = Some(version.to_owned());
+        self
+    }
+
+    /// Do not report the migration files that match one of the glob `patterns` (`*` also
+    /// matches `/`), written relative to `root`; like migrations before
+    /// [`start_after`](Settings::start_after), they are still read for their schema.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # std::fs::create_dir(dir.path().join("migrations")).unwrap();
+    /// # std::fs::write(dir.path().join("migrations/1_users.sql"), "CREATE TABLE users (id bigint, email text);").unwrap();
+    /// # std::fs::write(dir.path().join("migrations/2_legacy.sql"), "ALTER TABLE users DROP COLUMN email;").unwrap();
+    /// let settings = migration_safety::Settings::default()
+    ///     .exclude(dir.path(), &["migrations/*_legacy.sql"])?;
+    /// let report = migration_safety::lint_dir(dir.path().join("migrations"), &settings)?;
+    /// assert_eq!(report.files.len(), 1);
+    /// assert!(migration_safety::Settings::default().exclude(".", &["[oops"]).is_err());
+    /// # Ok::<(), migration_safety::Error>(())
+    /// ```
+    pub fn exclude(mut self, root: impl AsRef<Path>, patterns: &[&str]) -> Result<Self, Error> {
+        let mut builder = globset::GlobSetBuilder::new();
+        for pattern in patterns {
+            let glob = globset::Glob::new(pattern).map_err(|e| Error::BadGlob {
+                pattern: (*pattern).to_owned(),
+                reason: e.kind().to_string(),
+            })?;
+            builder.add(glob);
+        }
+        let set = builder.build().map_err(|e| Error::BadGlob {
+            pattern: patterns.join(", "),
+            reason: e.kind().to_string(),
+        })?;
+        self.exclude = Some(Exclude {
+            root: absolute(root.as_ref()),
+            patterns: patterns.iter().map(|p| (*p).to_owned()).collect(),
+            set,
+        });
         Ok(self)
     }
 
@@ -119,6 +255,22 @@ impl Settings {
         self.check_down
     }
 
+    /// The value of a session setting assumed in force before every migration.
+    pub fn assumed(&self, name: &str) -> Option<&str> {
+        self.assumed.get(name).map(String::as_str)
+    }
+
+    /// Whether the findings of `file` are reported: it is not excluded and, when its
+    /// migration is known, comes after `start_after`.
+    pub(crate) fn reports(&self, file: &Path, migration: Option<&Migration>) -> bool {
+        let excluded = self.exclude.as_ref().is_some_and(|e| e.matches(file));
+        let applied = match (&self.start_after, migration) {
+            (Some(after), Some(migration)) => !migration.is_after(after),
+            _ => false,
+        };
+        !excluded && !applied
+    }
+
     /// The severity a rule reports at, or `None` when it is off.
     pub(crate) fn level(&self, rule: &crate::rule::RuleMeta) -> Option<Severity> {
         self.levels
@@ -126,6 +278,56 @@ impl Settings {
             .copied()
             .unwrap_or(Some(rule.default_severity))
     }
+}
+
+/// Glob patterns of files not to report, relative to a root directory.
+#[derive(Debug, Clone)]
+struct Exclude {
+    root: PathBuf,
+    patterns: Vec<String>,
+    set: globset::GlobSet,
+}
+
+impl Exclude {
+    fn matches(&self, file: &Path) -> bool {
+        let file = absolute(file);
+        let relative = file.strip_prefix(&self.root).unwrap_or(&file);
+        let text: Vec<_> = relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect();
+        self.set.is_match(text.join("/"))
+    }
+}
+
+impl PartialEq for Exclude {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.root, &self.patterns) == (&other.root, &other.patterns)
+    }
+}
+
+impl Eq for Exclude {}
+
+/// `path` made absolute against the working directory, without `.` components.
+fn absolute(path: &Path) -> PathBuf {
+    let joined = std::env::current_dir()
+        .map(|cwd| cwd.join(path))
+        .unwrap_or_else(|_| path.to_path_buf());
+    joined
+        .components()
+        .filter(|c| *c != std::path::Component::CurDir)
+        .collect()
+}
+
+/// A PostgreSQL duration: a number with an optional unit (`us`, `ms`, `s`, `min`, `h`, `d`).
+fn is_duration(value: &str) -> bool {
+    let value = value.trim();
+    let number_end = value
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(number_end);
+    number.parse::<f64>().is_ok()
+        && ["", "us", "ms", "s", "min", "h", "d"].contains(&unit.trim_start())
 }
 
 /// Which findings fail a check: `migration-safety check` exits 1, a generated test panics.

@@ -5,6 +5,9 @@
 //! A fixture's first line may pick settings: `-- settings: pg_version = 10, framework = sqlx`
 //! (a directory's framework is otherwise detected from its layout).
 
+#[path = "common/fixture_settings.rs"]
+mod fixture_settings;
+
 use std::path::{Path, PathBuf};
 
 use migration_safety::{Settings, lint_paths, rules};
@@ -14,36 +17,7 @@ fn fixtures_dir() -> PathBuf {
 }
 
 fn settings_for(path: &Path) -> Settings {
-    let first = if path.is_dir() {
-        migration_safety::migration_files(path)
-            .unwrap()
-            .into_iter()
-            .next()
-    } else {
-        Some(path.to_path_buf())
-    };
-    let header = first
-        .and_then(|f| std::fs::read_to_string(f).ok())
-        .and_then(|text| text.lines().next().map(str::to_owned))
-        .unwrap_or_default();
-    let mut settings = Settings::default();
-    if let Some(rest) = header.strip_prefix("-- settings:") {
-        for pair in rest.split(',') {
-            let (key, value) = pair.split_once('=').expect("`key = value`");
-            match key.trim() {
-                "pg_version" => {
-                    settings = settings.pg_version(value.trim().parse().unwrap()).unwrap()
-                }
-                "framework" => {
-                    settings = settings.framework(
-                        migration_safety::Framework::from_name(value.trim()).expect("a framework"),
-                    )
-                }
-                other => panic!("unknown fixture setting `{other}`"),
-            }
-        }
-    }
-    settings
+    fixture_settings::settings_for(path).0
 }
 
 fn fixtures(rule: &str) -> Vec<PathBuf> {

@@ -35,6 +35,9 @@ declare_rule! {
         severity: Error,
         summary: "adding a CHECK constraint without NOT VALID scans the table under an ACCESS EXCLUSIVE lock",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
+        ],
     }
 }
 
@@ -81,7 +84,7 @@ impl Rule for AddCheckConstraint {
                 "ALTER TABLE {table} ADD CONSTRAINT {constraint} {body} NOT VALID;  -- brief lock, no scan; new rows are checked at once"
             ));
             plan.push(format!(
-                "in a separate transaction: ALTER TABLE {table} VALIDATE CONSTRAINT {constraint};  -- scans under SHARE UPDATE EXCLUSIVE: reads and writes continue"
+                "ALTER TABLE {table} VALIDATE CONSTRAINT {constraint};  -- in a separate transaction: scans under SHARE UPDATE EXCLUSIVE, reads and writes continue"
             ));
             let what = match column {
                 Some(c) => format!("adding column `{}` with a CHECK constraint", c.name),

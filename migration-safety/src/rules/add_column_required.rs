@@ -1,7 +1,7 @@
 use crate::context::Context;
 use crate::model::{ActionKind, Statement, quote_ident};
 use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::{alter_actions, batched_update, steps};
+use crate::rules::{alter_actions, batched_update, not_null_steps, steps};
 
 declare_rule! {
     /// ## What it does
@@ -34,6 +34,9 @@ declare_rule! {
         severity: Error,
         summary: "adding a NOT NULL column without a default fails on a table with rows",
         since: "0.1.0",
+        claims: [
+            Claim::fails(12..=18, "contains null values"),
+        ],
     }
 }
 
@@ -55,7 +58,6 @@ impl Rule for AddColumnRequired {
             let table = &alter.table;
             let name = &column.name;
             let col = quote_ident(name);
-            let check = quote_ident(&format!("{}_{name}_not_null", table.name));
             let mut plan = Vec::new();
             if cx.pg_version() >= 11 {
                 plan.push(format!(
@@ -64,16 +66,20 @@ impl Rule for AddColumnRequired {
                 ));
             }
             plan.extend([
-                format!("otherwise add it nullable: ALTER TABLE {table} ADD COLUMN {col} {};", column.data_type),
-                format!("deploy code that writes `{name}`, then backfill in batches: {}", batched_update(table, &format!("{col} = <value>"), &format!("{col} IS NULL"))),
-                format!("ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({col} IS NOT NULL) NOT VALID;"),
-                format!("in a separate transaction: ALTER TABLE {table} VALIDATE CONSTRAINT {check};"),
+                format!(
+                    "otherwise add it nullable: ALTER TABLE {table} ADD COLUMN {col} {};",
+                    column.data_type
+                ),
+                format!(
+                    "deploy code that writes `{name}`, then: {}",
+                    batched_update(
+                        table,
+                        &format!("{col} = <value>"),
+                        &format!("{col} IS NULL")
+                    )
+                ),
             ]);
-            if cx.pg_version() >= 12 {
-                plan.push(format!(
-                    "ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL;  -- no scan: the validated check proves it; then DROP CONSTRAINT {check}"
-                ));
-            }
+            plan.extend(not_null_steps(cx.pg_version(), table, name));
             out.report(
                 action.range.clone(),
                 format!(

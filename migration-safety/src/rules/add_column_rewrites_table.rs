@@ -1,7 +1,7 @@
 use crate::context::Context;
 use crate::model::{ActionKind, Generated, Statement, quote_ident};
 use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::{alter_actions, batched_update, steps};
+use crate::rules::{alter_actions, batched_update, not_null_steps, steps};
 
 declare_rule! {
     /// ## What it does
@@ -47,6 +47,10 @@ declare_rule! {
         severity: Error,
         summary: "adding a serial, identity, stored generated or constrained-domain column rewrites the table",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()),
+            Claim::fails(12..=17, "syntax error"),
+        ],
     }
 }
 
@@ -71,18 +75,15 @@ impl Rule for AddColumnRewritesTable {
                     format!(
                         "ALTER TABLE {table} ALTER COLUMN {col} SET DEFAULT nextval('{sequence}');  -- new rows only, no rewrite"
                     ),
-                    format!(
-                        "backfill in batches: {}",
-                        batched_update(
-                            table,
-                            &format!("{col} = nextval('{sequence}')"),
-                            &format!("{col} IS NULL")
-                        )
-                    ),
-                    format!(
-                        "enforce NOT NULL without a long lock: ADD CONSTRAINT … CHECK ({col} IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT in a separate transaction, then SET NOT NULL"
+                    batched_update(
+                        table,
+                        &format!("{col} = nextval('{sequence}')"),
+                        &format!("{col} IS NULL"),
                     ),
                 ]
+                .into_iter()
+                .chain(not_null_steps(cx.pg_version(), table, name))
+                .collect::<Vec<_>>()
             };
             let (why, intro, plan) = if ty.is_serial() {
                 let int = match ty.name.as_str() {
@@ -111,13 +112,10 @@ impl Rule for AddColumnRewritesTable {
                     format!(
                         "compute `{name}` for new and changed rows with a BEFORE INSERT OR UPDATE trigger on {table}"
                     ),
-                    format!(
-                        "backfill in batches: {}",
-                        batched_update(
-                            table,
-                            &format!("{col} = <the generation expression>"),
-                            &format!("{col} IS NULL")
-                        )
+                    batched_update(
+                        table,
+                        &format!("{col} = <the generation expression>"),
+                        &format!("{col} IS NULL"),
                     ),
                 ];
                 if cx.pg_version() >= 18 {
@@ -142,7 +140,7 @@ impl Rule for AddColumnRewritesTable {
                         &[
                             format!("ALTER TABLE {table} ADD COLUMN {col} {ty};"),
                             format!("compute `{name}` for new and changed rows with a BEFORE INSERT OR UPDATE trigger on {table}"),
-                            format!("backfill in batches: {}", batched_update(table, &format!("{col} = <the generation expression>"), &format!("{col} IS NULL"))),
+                            batched_update(table, &format!("{col} = <the generation expression>"), &format!("{col} IS NULL")),
                         ],
                     ),
                 );
@@ -161,7 +159,7 @@ impl Rule for AddColumnRewritesTable {
                     vec![
                         format!("ALTER TABLE {table} ADD COLUMN {col} {};", domain.base),
                         format!(
-                            "backfill in batches if it needs values: {}",
+                            "if it needs values: {}",
                             batched_update(table, &format!("{col} = …"), &format!("{col} IS NULL"))
                         ),
                         format!(
@@ -169,7 +167,7 @@ impl Rule for AddColumnRewritesTable {
                             quote_ident(&format!("{}_{name}_check", table.name))
                         ),
                         format!(
-                            "in a separate transaction: ALTER TABLE {table} VALIDATE CONSTRAINT {};  -- SHARE UPDATE EXCLUSIVE: reads and writes continue",
+                            "ALTER TABLE {table} VALIDATE CONSTRAINT {};  -- in a separate transaction: SHARE UPDATE EXCLUSIVE, reads and writes continue",
                             quote_ident(&format!("{}_{name}_check", table.name))
                         ),
                     ],

@@ -1,7 +1,7 @@
 use crate::context::Context;
 use crate::model::{ActionKind, Statement, Volatility, quote_ident};
 use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::{alter_actions, batched_update, steps};
+use crate::rules::{alter_actions, batched_update, not_null_steps, steps};
 
 declare_rule! {
     /// ## What it does
@@ -37,6 +37,9 @@ declare_rule! {
         severity: Error,
         summary: "adding a column with a volatile default (or any default before PostgreSQL 11) rewrites the table",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()),
+        ],
     }
 }
 
@@ -76,20 +79,14 @@ impl Rule for AddColumnWithDefault {
                     "ALTER TABLE {table} ALTER COLUMN {col} SET DEFAULT {};  -- applies to new rows, no rewrite",
                     default.text
                 ),
-                format!(
-                    "backfill in batches: {}",
-                    batched_update(
-                        table,
-                        &format!("{col} = {}", default.text),
-                        &format!("{col} IS NULL")
-                    )
+                batched_update(
+                    table,
+                    &format!("{col} = {}", default.text),
+                    &format!("{col} IS NULL"),
                 ),
             ];
             if column.not_null {
-                plan.push(format!(
-                    "enforce NOT NULL without a long lock: ALTER TABLE {table} ADD CONSTRAINT {} CHECK ({col} IS NOT NULL) NOT VALID; then VALIDATE CONSTRAINT in a separate transaction, then SET NOT NULL",
-                    quote_ident(&format!("{}_{name}_not_null", table.name))
-                ));
+                plan.extend(not_null_steps(cx.pg_version(), table, name));
             }
             out.report(
                 action.range.clone(),

@@ -37,6 +37,9 @@ declare_rule! {
         severity: Error,
         summary: "adding a validated domain constraint scans every table using the domain while blocking their writes",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).referenced(Effect::lock(Share).scan()),
+        ],
     }
 }
 

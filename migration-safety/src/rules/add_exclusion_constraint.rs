@@ -34,6 +34,9 @@ declare_rule! {
         severity: Error,
         summary: "adding an exclusion constraint builds its index under an ACCESS EXCLUSIVE lock, with no online alternative",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
+        ],
     }
 }
 

@@ -43,6 +43,9 @@ declare_rule! {
         severity: Error,
         summary: "adding a foreign key without NOT VALID blocks writes on both tables while every row is checked",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(ShareRowExclusive).scan()).referenced(Effect::lock(ShareRowExclusive).scan()),
+        ],
     }
 }
 
@@ -183,7 +186,7 @@ fn plan(
             "ALTER TABLE {table} ADD CONSTRAINT {constraint} {body} NOT VALID;  -- brief locks, no scan; new rows are checked at once"
         ));
         plan.push(format!(
-            "in a separate transaction: ALTER TABLE {table} VALIDATE CONSTRAINT {constraint};  -- SHARE UPDATE EXCLUSIVE and ROW SHARE: reads and writes continue on both tables"
+            "ALTER TABLE {table} VALIDATE CONSTRAINT {constraint};  -- in a separate transaction: SHARE UPDATE EXCLUSIVE and ROW SHARE, reads and writes continue on both tables"
         ));
     }
     steps(

@@ -35,6 +35,9 @@ declare_rule! {
         severity: Error,
         summary: "adding a primary key builds its index under an ACCESS EXCLUSIVE lock",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
+        ],
     }
 }
 

@@ -41,6 +41,9 @@ declare_rule! {
         severity: Error,
         summary: "attaching a partition without a validated CHECK matching its bounds scans it under an ACCESS EXCLUSIVE lock",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(ShareUpdateExclusive)).referenced(Effect::lock(AccessExclusive).scan()),
+        ],
     }
 }
 
@@ -91,7 +94,7 @@ impl Rule for AttachPartitionWithoutCheck {
                     "prove the bounds first, without blocking traffic, so that the attach skips its scan:",
                     &[
                         format!("ALTER TABLE {partition} ADD CONSTRAINT {check} CHECK (<the partition key IS NOT NULL and within {bounds}>) NOT VALID;"),
-                        format!("in a separate transaction: ALTER TABLE {partition} VALIDATE CONSTRAINT {check};  -- SHARE UPDATE EXCLUSIVE: reads and writes continue"),
+                        format!("ALTER TABLE {partition} VALIDATE CONSTRAINT {check};  -- in a separate transaction: SHARE UPDATE EXCLUSIVE, reads and writes continue"),
                         format!("ALTER TABLE {table} ATTACH PARTITION {partition} {bounds};  -- no scan"),
                         format!("ALTER TABLE {partition} DROP CONSTRAINT {check};"),
                     ],

@@ -52,6 +52,11 @@ declare_rule! {
         severity: Error,
         summary: "changing a column's type rewrites the table under an ACCESS EXCLUSIVE lock",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()),
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()).referenced(Effect::lock(AccessExclusive).rewrite().scan()),
+        ],
     }
 }
 
@@ -161,7 +166,7 @@ impl Rule for ChangeColumnType {
                     &[
                         format!("ALTER TABLE {table} ADD COLUMN {new} {data_type};"),
                         format!("deploy code that writes both `{column}` and `{column}_new` (or sync them with a trigger)"),
-                        format!("backfill in batches: {}", batched_update(table, &format!("{new} = {col}::{data_type}"), &format!("{new} IS NULL AND {col} IS NOT NULL"))),
+                        batched_update(table, &format!("{new} = {col}::{data_type}"), &format!("{new} IS NULL AND {col} IS NOT NULL")),
                         format!("deploy code that reads and writes only `{column}_new`"),
                         format!("in a later migration: ALTER TABLE {table} DROP COLUMN {col};"),
                     ],
@@ -208,7 +213,7 @@ fn check_plan(table: &Name, column: &str, data_type: &TypeName, checks: Vec<Stri
                 names.join(", ")
             ),
             format!(
-                "in a separate transaction: ALTER TABLE {table} VALIDATE CONSTRAINT …;  -- SHARE UPDATE EXCLUSIVE: reads and writes continue"
+                "ALTER TABLE {table} VALIDATE CONSTRAINT …;  -- in a separate transaction: SHARE UPDATE EXCLUSIVE, reads and writes continue"
             ),
         ],
     )

@@ -40,6 +40,9 @@ declare_rule! {
         severity: Error,
         summary: "CONCURRENTLY index builds and drops fail on a partitioned table",
         since: "0.1.0",
+        claims: [
+            Claim::fails(12..=18, "cannot create index on partitioned table"),
+        ],
     }
 }
 

@@ -46,6 +46,9 @@ declare_rule! {
         severity: Error,
         summary: "building an index without CONCURRENTLY blocks writes for the whole build",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(Share).scan()),
+        ],
     }
 }
 

@@ -40,6 +40,9 @@ declare_rule! {
         severity: Error,
         summary: "creating a partition with PARTITION OF locks the whole partitioned table",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive)),
+        ],
     }
 }
 

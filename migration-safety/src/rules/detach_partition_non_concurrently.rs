@@ -38,6 +38,10 @@ declare_rule! {
         severity: Error,
         summary: "detaching a partition without CONCURRENTLY blocks every read and write on the partitioned table",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=13).table(Effect::lock(AccessExclusive)).referenced(Effect::lock(ShareUpdateExclusive)),
+            Claim::takes(14..=18).table(Effect::lock(AccessExclusive)).referenced(Effect::lock(AccessExclusive)),
+        ],
     }
 }
 

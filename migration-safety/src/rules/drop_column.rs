@@ -34,6 +34,9 @@ declare_rule! {
         severity: Error,
         summary: "dropping a column breaks the application version still running",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive)),
+        ],
     }
 }
 

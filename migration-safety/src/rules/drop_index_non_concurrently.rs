@@ -36,6 +36,9 @@ declare_rule! {
         severity: Error,
         summary: "dropping an index without CONCURRENTLY blocks every read and write on its table",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).referenced(Effect::lock(AccessExclusive)).index(Effect::lock(AccessExclusive)),
+        ],
     }
 }
 

@@ -38,6 +38,9 @@ declare_rule! {
         severity: Error,
         summary: "DROP SCHEMA … CASCADE drops every object in the schema",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).referenced(Effect::lock(AccessExclusive)),
+        ],
     }
 }
 

@@ -35,6 +35,10 @@ declare_rule! {
         severity: Error,
         summary: "dropping a table breaks the application version still running",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive)),
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive)).referenced(Effect::lock(AccessExclusive)),
+        ],
     }
 }
 

@@ -43,6 +43,11 @@ declare_rule! {
         severity: Error,
         summary: "an explicit LOCK TABLE in SHARE mode or stronger blocks writes until the transaction ends",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive)),
+            Claim::takes(12..=18).table(Effect::lock(Share)),
+            Claim::fails(12..=18, "can only be used in transaction blocks"),
+        ],
     }
 }
 

@@ -7,10 +7,10 @@ use crate::context::Context;
 use crate::lexer::{self, Token, TokenKind, tokenize};
 use crate::model::{
     Action, ActionKind, AlterTable, ColumnDef, ConstraintKind, Name, Statement, StatementKind,
-    TypeName,
+    TypeName, quote_ident,
 };
 use crate::recognize;
-use crate::rule::{Rule, RuleMeta};
+use crate::rule::{Category, Rule, RuleMeta};
 
 mod add_check_constraint;
 mod add_column_required;
@@ -132,23 +132,49 @@ pub(crate) fn all() -> Vec<&'static RuleMeta> {
     all
 }
 
-/// Find a rule by name; the error lists the names that exist and suggests the closest.
+/// Find a rule by name; the error suggests the closest name.
 pub(crate) fn lookup(name: &str) -> Result<&'static RuleMeta, Error> {
-    let all = all();
-    if let Some(meta) = all.iter().find(|m| m.name == name) {
-        return Ok(meta);
+    find(name).ok_or_else(|| unknown_rule(name, &[]))
+}
+
+/// The rules a rule or category name selects: the rule, or every rule of the category.
+pub(crate) fn select(name: &str) -> Result<Vec<&'static RuleMeta>, Error> {
+    if let Some(category) = Category::from_name(name) {
+        return Ok(all()
+            .into_iter()
+            .filter(|m| m.category == category)
+            .collect());
     }
-    let suggestion = all
-        .iter()
-        .map(|m| (strsim::levenshtein(m.name, name), m.name))
+    let categories = Category::ALL.map(Category::as_str);
+    find(name)
+        .map(|rule| vec![rule])
+        .ok_or_else(|| unknown_rule(name, &categories))
+}
+
+fn find(name: &str) -> Option<&'static RuleMeta> {
+    all().into_iter().find(|m| m.name == name)
+}
+
+/// An unknown rule name, with the closest rule (or one of `also`) as a suggestion.
+fn unknown_rule(name: &str, also: &[&str]) -> Error {
+    let names = all().into_iter().map(|m| m.name);
+    Error::UnknownRule {
+        name: name.to_owned(),
+        suggestion: did_you_mean(name, names.chain(also.iter().copied())).map(str::to_owned),
+    }
+}
+
+/// The candidate closest to `name`, when it is close enough to be a typo.
+pub(crate) fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::levenshtein(c, name), c))
         .filter(|(distance, _)| *distance <= 3.max(name.len() / 3))
         .min()
-        .map(|(_, n)| n.to_owned());
-    Err(Error::UnknownRule {
-        name: name.to_owned(),
-        suggestion,
-        known: all.iter().map(|m| m.name).collect::<Vec<_>>().join(", "),
-    })
+        .map(|(_, c)| c)
 }
 
 /// The actions of an `ALTER TABLE` statement.
@@ -163,9 +189,35 @@ pub(crate) fn alter_actions(statement: &Statement) -> impl Iterator<Item = (&Alt
 }
 
 /// A batched backfill that needs no knowledge of the table's key: `ctid` batches.
+/// The steps that make `column` NOT NULL without a long lock: a `NOT VALID` check, validated in
+/// a separate transaction, then (PostgreSQL 12+) `SET NOT NULL`, which the check spares a scan.
+pub(crate) fn not_null_steps(pg_version: u32, table: &Name, column: &str) -> Vec<String> {
+    let col = quote_ident(column);
+    let check = quote_ident(&format!("{}_{column}_not_null", table.name));
+    let mut plan = vec![
+        format!(
+            "ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({col} IS NOT NULL) NOT VALID;  -- brief lock, no scan"
+        ),
+        format!(
+            "ALTER TABLE {table} VALIDATE CONSTRAINT {check};  -- in a separate transaction: scans under SHARE UPDATE EXCLUSIVE, reads and writes continue"
+        ),
+    ];
+    if pg_version >= 12 {
+        plan.push(format!(
+            "ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL;  -- no scan: the validated check proves it"
+        ));
+        plan.push(format!("ALTER TABLE {table} DROP CONSTRAINT {check};"));
+    } else {
+        plan.push(format!(
+            "before PostgreSQL 12 (the target is {pg_version}) SET NOT NULL always scans: keep the validated check instead of SET NOT NULL"
+        ));
+    }
+    plan
+}
+
 pub(crate) fn batched_update(table: &Name, set: &str, pending: &str) -> String {
     format!(
-        "UPDATE {table} SET {set} WHERE ctid IN (SELECT ctid FROM {table} WHERE {pending} LIMIT 10000);  -- repeat until it updates 0 rows"
+        "UPDATE {table} SET {set} WHERE ctid IN (SELECT ctid FROM {table} WHERE {pending} LIMIT 10000);  -- backfill in batches: repeat until it updates 0 rows"
     )
 }
 
@@ -270,7 +322,7 @@ pub(crate) fn designed_columns<'s>(
                 } if cx
                     .schema
                     .table(&alter.table)
-                    .and_then(|t| t.columns.iter().find(|c| &c.name == column))
+                    .and_then(|t| t.column(column))
                     .is_none_or(|c| c.data_type.name != data_type.name) =>
                 {
                     Some(DesignedColumn {

@@ -38,6 +38,10 @@ declare_rule! {
         severity: Error,
         summary: "REINDEX without CONCURRENTLY blocks writes, and reads that use the index, for the whole rebuild",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).referenced(Effect::lock(Share).scan()).index(Effect::lock(AccessExclusive).rewrite()),
+            Claim::takes(12..=18).table(Effect::lock(Share).scan()).index(Effect::lock(AccessExclusive).rewrite()),
+        ],
     }
 }
 

@@ -38,6 +38,9 @@ declare_rule! {
         severity: Error,
         summary: "renaming a column breaks the application version still running",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive)),
+        ],
     }
 }
 
@@ -54,7 +57,7 @@ impl Rule for RenameColumn {
             let data_type = cx
                 .schema
                 .table(table)
-                .and_then(|t| t.columns.iter().find(|c| &c.name == from))
+                .and_then(|t| t.column(from))
                 .map_or_else(|| format!("<type of {from}>"), |c| c.data_type.text.clone());
             let (old, new) = (quote_ident(from), quote_ident(to));
             out.report(
@@ -67,7 +70,7 @@ impl Rule for RenameColumn {
                     &[
                         format!("ALTER TABLE {table} ADD COLUMN {new} {data_type};"),
                         format!("deploy code that writes both `{from}` and `{to}`"),
-                        format!("backfill in batches: {}", batched_update(table, &format!("{new} = {old}"), &format!("{new} IS NULL AND {old} IS NOT NULL"))),
+                        batched_update(table, &format!("{new} = {old}"), &format!("{new} IS NULL AND {old} IS NOT NULL")),
                         format!("deploy code that reads and writes only `{to}`"),
                         format!("in a later migration: ALTER TABLE {table} DROP COLUMN {old};"),
                     ],

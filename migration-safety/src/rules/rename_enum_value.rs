@@ -36,6 +36,9 @@ declare_rule! {
         severity: Error,
         summary: "renaming an enum value breaks the application version still running",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18),
+        ],
     }
 }
 

@@ -40,6 +40,9 @@ declare_rule! {
         severity: Error,
         summary: "renaming a table breaks the application version still running",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive)),
+        ],
     }
 }
 

@@ -1,7 +1,7 @@
 use crate::context::Context;
 use crate::model::{ActionKind, ConstraintKind, Name, Statement, quote_ident};
 use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::{alter_actions, steps};
+use crate::rules::{alter_actions, not_null_steps, steps};
 
 declare_rule! {
     /// ## What it does
@@ -40,6 +40,10 @@ declare_rule! {
         severity: Error,
         summary: "SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
+            Claim::fails(12..=17, "syntax error"),
+        ],
     }
 }
 
@@ -97,26 +101,11 @@ fn is_proven(cx: &Context<'_>, table: &Name, column: &str) -> bool {
 fn help(pg_version: u32, table: &Name, column: &str) -> String {
     let col = quote_ident(column);
     let check = quote_ident(&format!("{}_{column}_not_null", table.name));
-    let mut plan = vec![
-        format!(
-            "ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({col} IS NOT NULL) NOT VALID;  -- brief lock, no scan"
-        ),
-        format!(
-            "in a separate transaction: ALTER TABLE {table} VALIDATE CONSTRAINT {check};  -- scans under SHARE UPDATE EXCLUSIVE: reads and writes continue"
-        ),
-    ];
-    if pg_version >= 12 {
-        plan.push(format!("ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL;  -- no scan: the validated check proves it"));
-        plan.push(format!("ALTER TABLE {table} DROP CONSTRAINT {check};"));
-    } else {
-        plan.push(format!(
-            "before PostgreSQL 12 (the target is {pg_version}) SET NOT NULL always scans: keep the validated check instead of SET NOT NULL"
-        ));
-    }
+    let plan = not_null_steps(pg_version, table, column);
     let mut help = steps("prove the column non-null without the long lock:", &plan);
     if pg_version >= 18 {
         help.push_str(&format!(
-            "\non PostgreSQL 18 a native constraint works the same way: ALTER TABLE {table} ADD CONSTRAINT {check} NOT NULL {col} NOT VALID; then VALIDATE CONSTRAINT {check}"
+            "\non PostgreSQL 18 a native constraint works the same way: `ALTER TABLE {table} ADD CONSTRAINT {check} NOT NULL {col} NOT VALID;` then `ALTER TABLE {table} VALIDATE CONSTRAINT {check};`"
         ));
     }
     help

@@ -40,6 +40,10 @@ declare_rule! {
         severity: Error,
         summary: "moving a table to another schema, or renaming a schema, breaks the application version still running",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive)),
+            Claim::takes(12..=18),
+        ],
     }
 }
 

@@ -32,6 +32,9 @@ declare_rule! {
         severity: Error,
         summary: "the statement is not valid PostgreSQL",
         since: "0.1.0",
+        claims: [
+            Claim::fails(12..=18, "syntax error"),
+        ],
     }
 }
 

@@ -39,6 +39,9 @@ declare_rule! {
         severity: Error,
         summary: "VACUUM FULL, CLUSTER and ALTER TABLE SET LOGGED/UNLOGGED/TABLESPACE/ACCESS METHOD rewrite the table under an ACCESS EXCLUSIVE lock",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()),
+        ],
     }
 }
 

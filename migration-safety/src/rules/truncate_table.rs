@@ -34,6 +34,9 @@ declare_rule! {
         severity: Error,
         summary: "TRUNCATE deletes every row under an ACCESS EXCLUSIVE lock",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite()),
+        ],
     }
 }
 

@@ -50,6 +50,9 @@ declare_rule! {
         severity: Error,
         summary: "an UPDATE or DELETE over a whole existing table runs as one long transaction",
         since: "0.1.0",
+        claims: [
+            Claim::takes(12..=18).table(Effect::lock(RowExclusive).scan()),
+        ],
     }
 }
 

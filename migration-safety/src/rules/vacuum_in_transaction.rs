@@ -37,6 +37,9 @@ declare_rule! {
         severity: Error,
         summary: "VACUUM fails inside a transaction block",
         since: "0.1.0",
+        claims: [
+            Claim::fails(12..=18, "cannot run inside a transaction block"),
+        ],
     }
 }
 
