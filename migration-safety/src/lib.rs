@@ -48,6 +48,8 @@ mod suppression;
 mod changed;
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "trace")]
+pub mod trace;
 
 #[doc = include_str!("check_migrations.md")]
 pub use migration_safety_macros::check_migrations;

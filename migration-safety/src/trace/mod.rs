@@ -1,0 +1,80 @@
+//! Observe what migrations really do on PostgreSQL (feature `trace`).
+//!
+//! - [`Cluster`] makes a throwaway cluster with `initdb` and `pg_ctl` on a free loopback
+//!   port and removes it when dropped.
+//! - [`Observer`] runs statements on a connection and reports, per statement, the locks taken on
+//!   relations that existed before, the relations rewritten, the tables scanned, the duration
+//!   and the error: an [`Observation`].
+
+mod cluster;
+mod observe;
+
+/// The PostgreSQL client the observer uses, re-exported so that callers name the same types.
+pub use postgres;
+
+pub use cluster::{Cluster, ClusterOptions, Stopper};
+pub use observe::{
+    Changes, Method, Observation, ObservedLock, Observer, Relation, RelationKind, Status,
+};
+
+/// Why a trace could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TraceError {
+    /// Running as root without a user to run the server as.
+    #[error(
+        "cannot start a throwaway PostgreSQL as root: initdb refuses to run as root, because a server running as root could be used to take over the machine. Run migration-safety as an unprivileged user, pass --run-as USER (an unprivileged user the server runs as), or trace against an existing server with --database-url"
+    )]
+    Root,
+    /// No PostgreSQL server binaries were found.
+    #[error("{0}")]
+    NoServer(String),
+    /// The throwaway cluster could not be made or started.
+    #[error("{0}")]
+    Cluster(String),
+    /// A database URL names a host that is not this machine.
+    #[error(
+        "`{0}` is not a loopback address: trace runs every migration on the database it connects to (and rolls it back), taking their real locks there; pass --allow-remote if that is what you want"
+    )]
+    Remote(String),
+    /// The connection or a query of the observer failed.
+    #[error("PostgreSQL: {0}")]
+    Database(#[from] postgres::Error),
+    /// The migrations could not be read.
+    #[error(transparent)]
+    Input(#[from] crate::Error),
+}
+
+/// The first host of a connection string that is not this machine, or `None` when every host
+/// is a Unix socket, `localhost` or a loopback address.
+///
+/// ```
+/// use migration_safety::trace::remote_host;
+///
+/// assert_eq!(remote_host("postgresql://app@127.0.0.1:5432/app")?, None);
+/// assert_eq!(remote_host("host=/var/run/postgresql dbname=app")?, None);
+/// assert_eq!(remote_host("postgresql://app@[::1]/app")?, None);
+/// assert_eq!(remote_host("postgresql://app@db.example.com/app")?.as_deref(), Some("db.example.com"));
+/// # Ok::<(), migration_safety::trace::TraceError>(())
+/// ```
+pub fn remote_host(url: &str) -> Result<Option<String>, TraceError> {
+    let config: postgres::Config = url.parse()?;
+    let host = config.get_hosts().iter().find_map(|host| match host {
+        postgres::config::Host::Tcp(name) => {
+            let local = name.eq_ignore_ascii_case("localhost")
+                || name
+                    .trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            (!local).then(|| name.clone())
+        }
+        #[cfg(unix)]
+        postgres::config::Host::Unix(_) => None,
+    });
+    let addr = config
+        .get_hostaddrs()
+        .iter()
+        .find(|ip| !ip.is_loopback())
+        .map(ToString::to_string);
+    Ok(host.or(addr))
+}
