@@ -5,7 +5,8 @@ use syn::parse::{Parse, ParseStream};
 use syn::{Ident, LitBool, LitInt, LitStr, Token};
 
 use crate::layout::Framework;
-use crate::rules::{RULE_NAMES, suggestion};
+use crate::rules::suggestion;
+use migration_safety_core::{RULE_NAMES, SUPPORTED_PG_VERSIONS};
 
 const KEYS: &[&str] = &[
     "framework",
@@ -16,9 +17,6 @@ const KEYS: &[&str] = &[
     "start_after",
     "check_down",
 ];
-
-/// The oldest and newest PostgreSQL majors the rules know.
-const PG_VERSIONS: std::ops::RangeInclusive<u32> = 10..=18;
 
 /// What the attribute says.
 pub(crate) struct Args {
@@ -101,14 +99,10 @@ impl Parse for Args {
                     input.parse::<Token![=]>()?;
                     let value: LitInt = input.parse()?;
                     match value.base10_parse::<u32>() {
-                        Ok(v) if PG_VERSIONS.contains(&v) => args.pg_version = Some(v),
+                        Ok(v) if SUPPORTED_PG_VERSIONS.contains(&v) => args.pg_version = Some(v),
                         _ => push(syn::Error::new(
                             value.span(),
-                            format!(
-                                "PostgreSQL {value} is not supported: choose a major version from {} to {}",
-                                PG_VERSIONS.start(),
-                                PG_VERSIONS.end()
-                            ),
+                            migration_safety_core::unsupported_pg_version(&value),
                         )),
                     }
                 }

@@ -11,8 +11,9 @@ use proc_macro::TokenStream;
 
 mod args;
 mod expand;
-mod layout;
 mod rules;
+
+use migration_safety_core::layout;
 
 /// Generate one `#[test]` per migration of a directory: see `migration_safety::check_migrations`.
 #[proc_macro_attribute]

@@ -305,7 +305,7 @@ impl Config {
             "# migration-safety configuration, read by `migration-safety check` and by the tests\n\
              # `#[check_migrations]` generates. Command-line flags and the macro's options override it.\n\
              \n\
-             # The PostgreSQL major version production runs (10 to 18).\n\
+             # The PostgreSQL major version production runs ({first} to {last}).\n\
              pg_version = {pg}\n\
              \n\
              {framework}\
@@ -336,6 +336,8 @@ impl Config {
              # statement_timeout = \"1min\"\n\
              # timezone = \"UTC\"\n",
             pg = settings::DEFAULT_PG_VERSION,
+            first = settings::SUPPORTED_PG_VERSIONS.start(),
+            last = settings::SUPPORTED_PG_VERSIONS.end(),
         )
     }
 }

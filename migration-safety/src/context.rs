@@ -30,6 +30,8 @@ pub(crate) struct Session {
     pub(crate) lock_timeout: Option<String>,
     /// The `search_path` in force: the schemas unqualified names resolve through, in order.
     pub(crate) search_path: Arc<[String]>,
+    /// The `TimeZone` the file sets (`SET TIME ZONE`, `SET timezone`), when it sets one.
+    pub(crate) time_zone: Option<String>,
 }
 
 impl Default for Session {
@@ -39,6 +41,7 @@ impl Default for Session {
             wrapper: None,
             lock_timeout: None,
             search_path: default_search_path(),
+            time_zone: None,
         }
     }
 }
@@ -116,6 +119,7 @@ pub(crate) fn sessions(
         session: assumed.clone(),
         local: None,
     };
+    let mut time_zone: Scoped<Option<String>> = Scoped::default();
     let mut search_path = Scoped {
         session: default_search_path(),
         local: None,
@@ -133,6 +137,7 @@ pub(crate) fn sessions(
             });
             lock_timeout.end_transaction();
             search_path.end_transaction();
+            time_zone.end_transaction();
             current = implicit.map(|w| {
                 blocks += 1;
                 (blocks, w)
@@ -150,6 +155,7 @@ pub(crate) fn sessions(
                 let ended = current;
                 lock_timeout.end_transaction();
                 search_path.end_transaction();
+                time_zone.end_transaction();
                 current = implicit.map(|w| {
                     blocks += 1;
                     (blocks, w)
@@ -169,12 +175,18 @@ pub(crate) fn sessions(
                     .map_or_else(default_search_path, parse_search_path);
                 search_path.set(value, *local, current.is_some());
             }
+            StatementKind::Set { name, value, local } if name == "timezone" => {
+                time_zone.set(value.clone(), *local, current.is_some());
+            }
             StatementKind::Reset { name } => {
                 if name.as_deref().is_none_or(|n| n == "lock_timeout") {
                     lock_timeout.reset(assumed.clone());
                 }
                 if name.as_deref().is_none_or(|n| n == "search_path") {
                     search_path.reset(default_search_path());
+                }
+                if name.as_deref().is_none_or(|n| n == "timezone") {
+                    time_zone.reset(None);
                 }
             }
             _ => {}
@@ -184,6 +196,7 @@ pub(crate) fn sessions(
             wrapper: transaction.map(|(_, w)| w),
             lock_timeout: lock_timeout.current(),
             search_path: search_path.current(),
+            time_zone: time_zone.current(),
         });
     }
     out
@@ -204,6 +217,16 @@ fn parse_search_path(value: &str) -> Arc<[String]> {
         )
         .filter(|s| !s.starts_with('$'))
         .collect()
+}
+
+/// Time zones whose offset from UTC is always zero.
+fn is_utc(zone: &str) -> bool {
+    let zone = zone.trim().trim_matches('\'').to_ascii_lowercase();
+    let zone = zone.strip_prefix("etc/").unwrap_or(&zone);
+    matches!(
+        zone,
+        "utc" | "uct" | "gmt" | "gmt0" | "gmt+0" | "gmt-0" | "zulu" | "universal" | "greenwich"
+    ) || zone.parse::<f64>().is_ok_and(|offset| offset == 0.0)
 }
 
 /// `0`, `'0'`, `0s`, `0ms`… mean "no timeout".
@@ -241,6 +264,17 @@ impl Context<'_> {
 
     pub(crate) fn session(&self) -> &Session {
         &self.sessions[self.index]
+    }
+
+    /// Whether the session `TimeZone` is known to be UTC (or another zone always at offset 0):
+    /// set by `SET TIME ZONE` / `SET timezone` earlier in the file, or else assumed by the
+    /// settings.
+    pub(crate) fn time_zone_is_utc(&self) -> bool {
+        self.session()
+            .time_zone
+            .as_deref()
+            .or_else(|| self.settings.assumed("timezone"))
+            .is_some_and(is_utc)
     }
 
     /// Whether the statement runs inside a transaction block.
@@ -370,6 +404,38 @@ mod tests {
             ),
             [None, None]
         );
+    }
+
+    #[test]
+    fn time_zone_scopes() {
+        let s = sessions_of(
+            "set time zone 'UTC'; select 1; begin; set local timezone = 'Europe/Paris'; select 2; \
+             commit; select 3; reset all; select 4; set foo.timezone = 'x'; select 5;",
+        );
+        let zones: Vec<_> = s.iter().map(|s| s.time_zone.as_deref()).collect();
+        assert_eq!(
+            zones,
+            [
+                Some("UTC"),
+                Some("UTC"),
+                Some("UTC"),
+                Some("Europe/Paris"),
+                Some("Europe/Paris"),
+                Some("UTC"),
+                Some("UTC"),
+                None,
+                None,
+                None,
+                None
+            ]
+        );
+        assert!(is_utc("'Etc/UTC'") && is_utc("0") && is_utc("GMT") && !is_utc("Europe/London"));
+    }
+
+    #[test]
+    fn custom_settings_are_not_lock_timeout() {
+        let s = sessions_of("set foo.lock_timeout = '5s'; select 1;");
+        assert_eq!(s[1].lock_timeout, None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use crate::layout::Framework;
+use crate::layout::{Framework, Skipped};
 use crate::render::{self, Format};
 use crate::rule::Severity;
 use crate::settings::FailOn;
@@ -72,6 +72,9 @@ pub struct Report {
     pub directories: Vec<Directory>,
     /// One entry per file, in migration order.
     pub files: Vec<FileReport>,
+    /// Entries of the directories linted that look like migrations but were passed over
+    /// (FIFOs and other special files, symbolic links back into a searched directory).
+    pub skipped: Vec<Skipped>,
 }
 
 impl Report {

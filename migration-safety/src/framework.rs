@@ -8,6 +8,11 @@ use std::ops::Range;
 
 use crate::layout::{Direction, Framework};
 
+/// `Framework` is `#[non_exhaustive]` for users, and defined in `migration-safety-core`, which
+/// is released with this crate at the same version: every variant is matched here, and
+/// `every_framework_has_a_plan_and_advice` proves it.
+const UNKNOWN_FRAMEWORK: &str = "a framework of migration-safety-core unknown to migration-safety";
+
 /// A part of a file that the framework runs as one unit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Unit {
@@ -46,18 +51,29 @@ pub(crate) struct Sidecar {
 }
 
 impl Plan {
-    /// Blank out (with spaces, keeping line breaks) the text outside the units, so that
-    /// positions stay those of the file.
+    /// Blank out the text outside the units, keeping line breaks, so that byte offsets,
+    /// lines and columns stay those of the file: each character outside becomes as many spaces
+    /// as it has UTF-8 bytes.
     pub(crate) fn mask(&self, text: &str) -> String {
-        text.char_indices()
-            .map(|(i, c)| {
-                if c == '\n' || self.units.iter().any(|u| u.range.contains(&i)) {
-                    c
-                } else {
-                    ' '
+        let mut out = String::with_capacity(text.len());
+        let mut kept = 0;
+        let blank = |out: &mut String, gap: &str| {
+            for c in gap.chars() {
+                match c {
+                    '\n' | '\r' => out.push(c),
+                    _ => out.extend(std::iter::repeat_n(' ', c.len_utf8())),
                 }
-            })
-            .collect()
+            }
+        };
+        for unit in &self.units {
+            let start = unit.range.start.clamp(kept, text.len());
+            let end = unit.range.end.clamp(start, text.len());
+            blank(&mut out, &text[kept..start]);
+            out.push_str(&text[start..end]);
+            kept = end;
+        }
+        blank(&mut out, &text[kept..]);
+        out
     }
 }
 
@@ -126,6 +142,7 @@ pub(crate) fn plan(
             whole(!conf_off && !flyway_non_transactional(text), false)
         }
         Framework::Atlas => whole(atlas_transaction(text, &mut markers), false),
+        _ => unreachable!("{}", UNKNOWN_FRAMEWORK),
     };
     Plan {
         framework,
@@ -339,6 +356,7 @@ pub(crate) fn outside_transaction_advice(framework: Framework) -> &'static str {
         Framework::Atlas => {
             "start the file with the header `-- atlas:txmode none` followed by a blank line"
         }
+        _ => unreachable!("{}", UNKNOWN_FRAMEWORK),
     }
 }
 
@@ -505,5 +523,35 @@ mod tests {
         .mask(text);
         assert_eq!(masked.len(), text.len());
         assert!(masked.contains("SELECT 1;") && !masked.contains("SELECT 2;"));
+    }
+
+    #[test]
+    fn masking_keeps_byte_offsets_after_non_ascii_text() {
+        // Each character outside the section becomes as many spaces as it has bytes: a
+        // one-byte blank for `é` or `🦀` used to shift every later offset.
+        let text = "-- +goose Down\r\nSELECT 'é🦀';\n-- +goose Up\nDROP TABLE t;\n";
+        let masked = plan(
+            Framework::Goose,
+            Direction::Up,
+            text,
+            false,
+            &Sidecar::default(),
+        )
+        .mask(text);
+        assert_eq!(masked.len(), text.len());
+        let at = text.find("DROP TABLE t;").unwrap();
+        assert_eq!(&masked[at..at + 13], "DROP TABLE t;");
+        assert_eq!(masked.matches(['\n', '\r']).count(), 5);
+    }
+
+    #[test]
+    fn every_framework_has_a_plan_and_advice() {
+        for framework in Framework::ALL.iter().copied() {
+            for direction in [Direction::Up, Direction::Down] {
+                let text = "SELECT 1;\n";
+                plan(framework, direction, text, false, &Sidecar::default()).mask(text);
+            }
+            assert!(!outside_transaction_advice(framework).is_empty());
+        }
     }
 }

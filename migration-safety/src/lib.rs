@@ -22,6 +22,8 @@
 
 use std::path::{Path, PathBuf};
 
+use migration_safety_core::layout;
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
@@ -30,7 +32,6 @@ mod context;
 mod diagnostic;
 mod engine;
 mod framework;
-mod layout;
 mod lexer;
 mod lower;
 mod model;
@@ -55,7 +56,7 @@ pub mod trace;
 pub use migration_safety_macros::check_migrations;
 
 pub use diagnostic::{Diagnostic, Directory, FileReport, Report, Suppressed};
-pub use layout::{Direction, LayoutError, Migration};
+pub use layout::{Direction, LayoutError, Migration, Skipped};
 pub use model::LockMode;
 pub use render::Format;
 pub use rule::{Category, Claim, Effect, Outcome, RuleMeta, Severity};
@@ -122,7 +123,7 @@ pub enum Error {
     #[error(transparent)]
     Layout(#[from] LayoutError),
     /// A PostgreSQL major version the rules do not know.
-    #[error("PostgreSQL {0} is not supported: choose a major version from 10 to 18")]
+    #[error("{}", migration_safety_core::unsupported_pg_version(.0))]
     UnsupportedPgVersion(u32),
 }
 
@@ -269,13 +270,16 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
             let framework = settings
                 .target_framework()
                 .unwrap_or_else(|| Framework::detect(path));
-            let migrations = match layout::discover(path, framework) {
-                Ok(migrations) => migrations,
-                Err(LayoutError::Empty(..)) if migration_files(path)?.is_empty() => Vec::new(),
+            let found = match layout::discover_all(path, framework) {
+                Ok(found) => found,
+                Err(LayoutError::Empty(..)) if migration_files(path)?.is_empty() => {
+                    layout::Discovery::default()
+                }
                 Err(error) => return Err(error.into()),
             };
+            report.skipped.extend(found.skipped);
             let mut count = 0;
-            for migration in migrations {
+            for migration in found.migrations {
                 if migration.direction == Direction::Down && !settings.checks_down() {
                     continue;
                 }
@@ -397,7 +401,8 @@ pub fn check_dir_with(dir: impl AsRef<Path>, settings: &Settings) {
 }
 
 /// The `.sql` files below `dir`, recursively, in migration order: paths compared with digit
-/// runs as numbers, so `9_x.sql` comes before `10_x.sql`.
+/// runs as numbers, so `9_x.sql` comes before `10_x.sql`. Hidden directories, special files
+/// (such as FIFOs) and symbolic links back into a searched directory are passed over.
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
@@ -412,27 +417,9 @@ pub fn migration_files(dir: impl AsRef<Path>) -> Result<Vec<PathBuf>, Error> {
     if !dir.exists() {
         return Err(Error::NotFound(dir.to_path_buf()));
     }
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        let entries = std::fs::read_dir(&current).map_err(|source| Error::Io {
-            path: current.clone(),
-            source,
-        })?;
-        for entry in entries {
-            let path = entry
-                .map_err(|source| Error::Io {
-                    path: current.clone(),
-                    source,
-                })?
-                .path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "sql") {
-                files.push(path);
-            }
-        }
+    match layout::discover(dir, Framework::Plain) {
+        Ok(found) => Ok(found.into_iter().map(|m| dir.join(m.file)).collect()),
+        Err(LayoutError::Empty(..)) => Ok(Vec::new()),
+        Err(error) => Err(error.into()),
     }
-    files.sort_by_cached_key(|p| layout::natural_key(&p.to_string_lossy()));
-    Ok(files)
 }

@@ -379,6 +379,11 @@ macro_rules! declare_rule {
         $(#[doc = $doc])*
         $vis struct $rule;
 
+        const _: () = assert!(
+            migration_safety_core::is_rule_name($name),
+            concat!("add `", $name, "` to RULE_NAMES in migration-safety-core/src/lib.rs")
+        );
+
         impl $rule {
             pub(crate) const META: $crate::rule::RuleMeta = $crate::rule::RuleMeta {
                 name: $name,

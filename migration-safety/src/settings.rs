@@ -8,11 +8,7 @@ use crate::Error;
 use crate::layout::Migration;
 use crate::rule::Severity;
 
-/// The oldest PostgreSQL major version still supported upstream, the default target.
-pub const DEFAULT_PG_VERSION: u32 = 14;
-
-/// The PostgreSQL majors the rules know the behaviour of.
-pub const SUPPORTED_PG_VERSIONS: std::ops::RangeInclusive<u32> = 10..=18;
+pub use migration_safety_core::{DEFAULT_PG_VERSION, SUPPORTED_PG_VERSIONS};
 
 pub use crate::layout::Framework;
 

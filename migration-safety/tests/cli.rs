@@ -265,3 +265,102 @@ fn down_migrations_are_checked_on_request() {
         stdout(&down)
     );
 }
+
+#[test]
+fn non_ascii_text_outside_the_checked_section_keeps_positions() {
+    // Text outside the checked goose section is blanked; a multi-byte character there used to
+    // shift every later offset: the human output panicked and the JSON positions were wrong.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("1_users.sql"),
+        "-- +goose Up\n-- café 🦀 naïve\nCREATE TABLE users (id bigint, email text);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("2_drop.sql"),
+        "-- +goose Down\nSELECT 'é🦀é🦀';\nDROP TABLE users;\n-- +goose Up\nSELECT 'ü';  DROP TABLE users;\n",
+    )
+    .unwrap();
+    let path = dir.path().to_str().unwrap();
+    let human = cli()
+        .args(["check", "--check-down", path])
+        .output()
+        .unwrap();
+    assert_eq!(human.status.code(), Some(1), "{human:?}");
+    let text = stdout(&human);
+    assert!(text.contains("2_drop.sql:5:14"), "{text}");
+    assert!(text.contains("2_drop.sql:3:1"), "{text}");
+    let json = cli()
+        .args(["check", "--check-down", "--format", "json", path])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let positions: Vec<(String, u64, u64, u64)> = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| {
+            f["diagnostics"].as_array().unwrap().iter().map(|d| {
+                (
+                    d["rule"].as_str().unwrap().to_owned(),
+                    d["line"].as_u64().unwrap(),
+                    d["column"].as_u64().unwrap(),
+                    d["end_column"].as_u64().unwrap(),
+                )
+            })
+        })
+        .filter(|(rule, ..)| rule == "drop-table")
+        .collect();
+    assert_eq!(
+        positions,
+        [
+            ("drop-table".to_owned(), 5, 14, 30),
+            ("drop-table".to_owned(), 3, 1, 17)
+        ],
+        "{json}"
+    );
+}
+
+#[test]
+fn hostile_directories_end_with_notes() {
+    // Two symbolic links back into the directory used to hang with unbounded memory, and a
+    // FIFO named like a migration waited forever.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("1_users.sql"), "DROP TABLE users;\n").unwrap();
+    std::os::unix::fs::symlink(".", dir.path().join("again")).unwrap();
+    std::os::unix::fs::symlink(".", dir.path().join("and_again")).unwrap();
+    let fifo = dir.path().join("2_pipe.sql");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let path = dir.path().to_str().unwrap();
+    let output = cli()
+        .args(["check", "--framework", "plain", path])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let text = stdout(&output);
+    assert_eq!(text.matches("error[drop-table]").count(), 1, "{text}");
+    assert!(
+        text.contains(&format!(
+            "note: skipped `{path}/2_pipe.sql`: a FIFO, not a regular file"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("note: skipped `{path}/again`: a symbolic link to")),
+        "{text}"
+    );
+    let json = cli()
+        .args(["check", "--format", "json", path])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(json["skipped"].as_array().unwrap().len(), 3, "{json}");
+}

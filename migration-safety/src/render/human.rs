@@ -46,6 +46,9 @@ pub(crate) fn render(report: &Report, color: bool) -> String {
             out.push_str("\n\n");
         }
     }
+    for skipped in &report.skipped {
+        out.push_str(&format!("note: {skipped}\n"));
+    }
     for directory in &report.directories {
         out.push_str(&format!("note: {}\n", note(directory)));
     }

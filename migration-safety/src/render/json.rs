@@ -14,7 +14,14 @@ struct JsonReport<'a> {
     tool: Tool,
     directories: Vec<JsonDirectory<'a>>,
     files: Vec<JsonFile<'a>>,
+    skipped: Vec<JsonSkipped>,
     summary: Summary,
+}
+
+#[derive(Serialize)]
+struct JsonSkipped {
+    path: String,
+    reason: String,
 }
 
 #[derive(Serialize)]
@@ -114,6 +121,14 @@ pub(crate) fn render(report: &Report) -> String {
                         reason: s.reason.as_deref(),
                     })
                     .collect(),
+            })
+            .collect(),
+        skipped: report
+            .skipped
+            .iter()
+            .map(|s| JsonSkipped {
+                path: s.path.display().to_string(),
+                reason: s.reason.clone(),
             })
             .collect(),
         summary: Summary {

@@ -164,18 +164,7 @@ fn unknown_rule(name: &str, also: &[&str]) -> Error {
     }
 }
 
-/// The candidate closest to `name`, when it is close enough to be a typo.
-pub(crate) fn did_you_mean<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::levenshtein(c, name), c))
-        .filter(|(distance, _)| *distance <= 3.max(name.len() / 3))
-        .min()
-        .map(|(_, c)| c)
-}
+pub(crate) use migration_safety_core::did_you_mean;
 
 /// The actions of an `ALTER TABLE` statement.
 pub(crate) fn alter_actions(statement: &Statement) -> impl Iterator<Item = (&AlterTable, &Action)> {
@@ -610,5 +599,20 @@ pub(crate) fn pg14_concurrently_caution(pg_version: u32) -> &'static str {
         "\non PostgreSQL 14 make sure the server runs 14.4 or later: 14.0–14.3 could build indexes CONCURRENTLY that silently miss rows"
     } else {
         ""
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_listed_rule_name_has_a_rule() {
+        // `migration-safety-core` lists the names once, for the library and the macro; declaring
+        // a rule missing from it is a compile error, and this checks the other direction.
+        let rules: Vec<&str> = super::all().iter().map(|r| r.name).collect();
+        assert_eq!(
+            rules,
+            migration_safety_core::RULE_NAMES,
+            "RULE_NAMES in migration-safety-core/src/lib.rs lists a rule that does not exist"
+        );
     }
 }

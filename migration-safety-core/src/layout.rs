@@ -1,7 +1,7 @@
 //! Migration layouts: which files of a directory are migrations, their version, name and
 //! direction, and the order a framework applies them in.
 //!
-//! This file depends on `std` only. It is compiled into both `migration-safety-macros` (which
+//! Used by both `migration-safety-macros` (which
 //! finds the migrations at compile time) and `migration-safety` (which finds them again at run
 //! time, to lint them and to notice migrations added since the tests were compiled), so that the
 //! two can never disagree.
@@ -85,7 +85,7 @@ impl Framework {
     /// Look a framework up by name.
     ///
     /// ```
-    /// use migration_safety::Framework;
+    /// use migration_safety_core::layout::Framework;
     /// assert_eq!(Framework::from_name("golang-migrate"), Some(Framework::GolangMigrate));
     /// assert_eq!(Framework::from_name("liquibase"), None);
     /// ```
@@ -103,12 +103,13 @@ impl Framework {
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
     /// std::fs::write(dir.path().join("20240101_users.sql"), "-- +goose Up\nSELECT 1;\n").unwrap();
-    /// assert_eq!(migration_safety::Framework::detect(dir.path()), migration_safety::Framework::Goose);
+    /// use migration_safety_core::layout::Framework;
+    /// assert_eq!(Framework::detect(dir.path()), Framework::Goose);
     /// ```
     pub fn detect(dir: &Path) -> Framework {
         let entries = list(dir).unwrap_or_default();
-        let files = || entries.iter().filter(|e| !e.is_dir);
-        let dirs = || entries.iter().filter(|e| e.is_dir);
+        let files = || entries.iter().filter(|e| e.kind == Kind::File);
+        let dirs = || entries.iter().filter(|e| e.kind == Kind::Dir);
         if files().any(|e| e.name == "atlas.sum") {
             return Framework::Atlas;
         }
@@ -306,9 +307,75 @@ fn expected(framework: Framework) -> &'static str {
     }
 }
 
+/// An entry of a migrations directory that was passed over, with the reason: a file named like
+/// a migration that is not a regular file (a FIFO, a socket, a device), or a symbolic link
+/// back to a directory already being searched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The entry's path.
+    pub path: PathBuf,
+    /// Why it was passed over.
+    pub reason: String,
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "skipped `{}`: {}", self.path.display(), self.reason)
+    }
+}
+
+/// The migrations of a directory and the entries passed over.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Discovery {
+    /// The migrations, in the order the framework applies them.
+    pub migrations: Vec<Migration>,
+    /// Entries that look like migrations but cannot be read as files, to tell the user.
+    pub skipped: Vec<Skipped>,
+}
+
 /// The migrations of `dir` under `framework`, in the order the framework applies them (up
 /// migrations; each down migration right after its up).
+///
+/// ```
+/// use migration_safety_core::layout::{Framework, discover};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # for name in ["10_b.sql", "9_a.sql", "notes.txt"] { std::fs::write(dir.path().join(name), "").unwrap(); }
+/// let files: Vec<_> = discover(dir.path(), Framework::Sqlx)?.into_iter().map(|m| m.file).collect();
+/// assert_eq!(files, ["9_a.sql", "10_b.sql"]);
+/// # Ok::<(), migration_safety_core::layout::LayoutError>(())
+/// ```
 pub fn discover(dir: &Path, framework: Framework) -> Result<Vec<Migration>, LayoutError> {
+    Ok(discover_all(dir, framework)?.migrations)
+}
+
+/// [`discover`], also returning what was passed over: files named like migrations that are
+/// not regular files (reading a FIFO would wait forever) and symbolic links that lead back
+/// into a directory being searched (followed, they would repeat every file without end).
+///
+/// ```
+/// use migration_safety_core::layout::{Framework, discover_all};
+/// # let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("1_a.sql"), "SELECT 1;").unwrap();
+/// std::os::unix::fs::symlink(".", dir.path().join("again")).unwrap();
+/// let found = discover_all(dir.path(), Framework::Plain)?;
+/// assert_eq!(found.migrations.len(), 1);
+/// assert!(found.skipped[0].reason.contains("symbolic link"));
+/// # Ok::<(), migration_safety_core::layout::LayoutError>(())
+/// ```
+pub fn discover_all(dir: &Path, framework: Framework) -> Result<Discovery, LayoutError> {
+    let mut skipped = Vec::new();
+    let migrations = discover_noting(dir, framework, &mut skipped)?;
+    Ok(Discovery {
+        migrations,
+        skipped,
+    })
+}
+
+fn discover_noting(
+    dir: &Path,
+    framework: Framework,
+    skipped: &mut Vec<Skipped>,
+) -> Result<Vec<Migration>, LayoutError> {
     if !dir.is_dir() {
         return Err(LayoutError::NotADirectory(dir.to_path_buf()));
     }
@@ -326,7 +393,7 @@ pub fn discover(dir: &Path, framework: Framework) -> Result<Vec<Migration>, Layo
     };
     match framework {
         Framework::Plain => {
-            for e in walk(dir, "")? {
+            for e in walk(dir, skipped)? {
                 if e.name.ends_with(".sql") {
                     let stem = e.name.trim_end_matches(".sql");
                     let digits: String = stem.chars().take_while(char::is_ascii_digit).collect();
@@ -342,7 +409,7 @@ pub fn discover(dir: &Path, framework: Framework) -> Result<Vec<Migration>, Layo
             }
         }
         Framework::Sqlx => {
-            for e in files(dir)? {
+            for e in files(dir, skipped)? {
                 if let Some((version, name, direction)) = sqlx_name(&e.name) {
                     if version.parse::<i64>().is_err() {
                         return Err(LayoutError::BadName(
@@ -356,14 +423,14 @@ pub fn discover(dir: &Path, framework: Framework) -> Result<Vec<Migration>, Layo
             }
         }
         Framework::GolangMigrate => {
-            for e in files(dir)? {
+            for e in files(dir, skipped)? {
                 if let Some((version, name, direction)) = golang_migrate_name(&e.name) {
                     push(Key::numeric(version), e.rel, version, name, direction);
                 }
             }
         }
         Framework::Goose | Framework::Dbmate | Framework::Atlas => {
-            for e in files(dir)? {
+            for e in files(dir, skipped)? {
                 let parsed = match framework {
                     Framework::Goose => goose_name(&e.name),
                     Framework::Dbmate => dbmate_name(&e.name),
@@ -384,7 +451,7 @@ pub fn discover(dir: &Path, framework: Framework) -> Result<Vec<Migration>, Layo
             }
         }
         Framework::Refinery | Framework::Flyway => {
-            for e in walk(dir, "")? {
+            for e in walk(dir, skipped)? {
                 let parsed = if framework == Framework::Refinery {
                     refinery_name(&e.name).map(|(v, n)| (v, n, Direction::Up))
                 } else {
@@ -406,7 +473,7 @@ pub fn discover(dir: &Path, framework: Framework) -> Result<Vec<Migration>, Layo
             } else {
                 "migration.sql"
             };
-            for e in list(dir)?.into_iter().filter(|e| e.is_dir) {
+            for e in list(dir)?.into_iter().filter(|e| e.kind == Kind::Dir) {
                 if e.name.starts_with('.') || !e.path.join(script).is_file() {
                     continue;
                 }
@@ -436,7 +503,7 @@ pub fn discover(dir: &Path, framework: Framework) -> Result<Vec<Migration>, Layo
                 dir.to_path_buf()
             };
             let prefix = if sqls == dir { "" } else { "sqls/" };
-            for e in files(&sqls)? {
+            for e in files(&sqls, skipped)? {
                 if let Some((version, name, direction)) = db_migrate_name(&e.name) {
                     push(
                         Key::text(version),
@@ -623,21 +690,83 @@ struct Entry {
     /// Relative to the directory being discovered, with `/` separators.
     rel: String,
     name: String,
-    is_dir: bool,
+    kind: Kind,
 }
 
+/// What an entry is, following symbolic links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    File,
+    /// A FIFO, socket or device: reading it may never end.
+    Other(&'static str),
+}
+
+impl Kind {
+    fn of(file_type: std::fs::FileType) -> Kind {
+        if file_type.is_dir() {
+            Kind::Dir
+        } else if file_type.is_file() {
+            Kind::File
+        } else {
+            Kind::Other(Self::special(file_type))
+        }
+    }
+
+    #[cfg(unix)]
+    fn special(file_type: std::fs::FileType) -> &'static str {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            "a FIFO"
+        } else if file_type.is_socket() {
+            "a socket"
+        } else if file_type.is_block_device() || file_type.is_char_device() {
+            "a device"
+        } else {
+            "a special file"
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn special(_: std::fs::FileType) -> &'static str {
+        "a special file"
+    }
+}
+
+/// Whether a name looks like a migration script to any framework.
+fn sql_like(name: &std::ffi::OsStr) -> bool {
+    name.as_encoded_bytes().ends_with(b".sql")
+}
+
+/// The UTF-8 name of an entry; a name that is not UTF-8 is an error only for a `.sql` file
+/// (a migration that cannot be named), and `None` (not a migration) for anything else.
+fn utf8_name(path: &Path) -> Result<Option<String>, LayoutError> {
+    let Some(name) = path.file_name() else {
+        return Ok(None);
+    };
+    match name.to_str() {
+        Some(name) => Ok(Some(name.to_owned())),
+        None if sql_like(name) => Err(LayoutError::NonUtf8(path.to_path_buf())),
+        None => Ok(None),
+    }
+}
+
+/// The entries of `dir` with UTF-8 names, sorted by name; a symbolic link counts as what it
+/// points to (a broken link as a file, so that reading it reports the error).
 fn list(dir: &Path) -> Result<Vec<Entry>, LayoutError> {
     let unreadable = |e: std::io::Error| LayoutError::Unreadable(dir.to_path_buf(), e.to_string());
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(unreadable)? {
-        let path = entry.map_err(unreadable)?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| LayoutError::NonUtf8(path.clone()))?
-            .to_owned();
+        let entry = entry.map_err(unreadable)?;
+        let path = entry.path();
+        let Some(name) = utf8_name(&path)? else {
+            continue;
+        };
+        let kind = std::fs::metadata(&path)
+            .map(|m| Kind::of(m.file_type()))
+            .unwrap_or(Kind::File);
         out.push(Entry {
-            is_dir: path.is_dir(),
+            kind,
             rel: name.clone(),
             name,
             path,
@@ -647,21 +776,91 @@ fn list(dir: &Path) -> Result<Vec<Entry>, LayoutError> {
     Ok(out)
 }
 
-fn files(dir: &Path) -> Result<Vec<Entry>, LayoutError> {
-    Ok(list(dir)?.into_iter().filter(|e| !e.is_dir).collect())
+/// The files of `dir` (not recursive); `.sql` entries that are not regular files are noted in
+/// `skipped`.
+fn files(dir: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<Entry>, LayoutError> {
+    let mut out = Vec::new();
+    for e in list(dir)? {
+        match e.kind {
+            Kind::File => out.push(e),
+            Kind::Other(what) if e.name.ends_with(".sql") => skipped.push(Skipped {
+                path: e.path,
+                reason: format!("{what}, not a regular file"),
+            }),
+            Kind::Dir | Kind::Other(_) => {}
+        }
+    }
+    Ok(out)
 }
 
-/// Every file below `dir`, recursively; hidden directories are skipped.
-fn walk(dir: &Path, prefix: &str) -> Result<Vec<Entry>, LayoutError> {
+/// Every file below `dir`, recursively, in name order, following symbolic links; hidden
+/// directories are skipped, and so are links back to a directory being searched (noted).
+fn walk(dir: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<Entry>, LayoutError> {
     let mut out = Vec::new();
-    for mut e in list(dir)? {
-        e.rel = format!("{prefix}{}", e.name);
-        if e.is_dir {
-            if !e.name.starts_with('.') {
-                out.extend(walk(&e.path, &format!("{}/", e.rel))?);
+    let walker = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0
+                || !e.file_type().is_dir()
+                || !e.file_name().as_encoded_bytes().starts_with(b".")
+        });
+    for entry in walker {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(error) => {
+                let path = error.path().unwrap_or(dir).to_path_buf();
+                if let Some(ancestor) = error.loop_ancestor() {
+                    skipped.push(Skipped {
+                        reason: format!(
+                            "a symbolic link to `{}`, which is already being searched",
+                            ancestor.display()
+                        ),
+                        path,
+                    });
+                    continue;
+                }
+                let broken_link = std::fs::symlink_metadata(&path)
+                    .is_ok_and(|m| m.file_type().is_symlink())
+                    && std::fs::metadata(&path).is_err();
+                if broken_link && !sql_like(path.as_os_str()) {
+                    continue;
+                }
+                let why = error
+                    .io_error()
+                    .map_or_else(|| error.to_string(), ToString::to_string);
+                return Err(LayoutError::Unreadable(path, why));
             }
-        } else {
-            out.push(e);
+        };
+        let kind = Kind::of(entry.file_type());
+        if kind == Kind::Dir {
+            continue;
+        }
+        let path = entry.path();
+        let rel = path.strip_prefix(dir).unwrap_or(path);
+        let rel = match rel.to_str() {
+            Some(rel) => rel.replace(std::path::MAIN_SEPARATOR, "/"),
+            None if sql_like(entry.file_name()) => {
+                return Err(LayoutError::NonUtf8(path.to_path_buf()));
+            }
+            None => continue,
+        };
+        let Some(name) = utf8_name(path)? else {
+            continue;
+        };
+        match kind {
+            Kind::Other(what) if name.ends_with(".sql") => skipped.push(Skipped {
+                path: path.to_path_buf(),
+                reason: format!("{what}, not a regular file"),
+            }),
+            Kind::Other(_) | Kind::Dir => {}
+            Kind::File => out.push(Entry {
+                path: path.to_path_buf(),
+                rel,
+                name,
+                kind,
+            }),
         }
     }
     Ok(out)
@@ -828,5 +1027,114 @@ mod tests {
         );
         assert_eq!(name("1.2", "x", Direction::Down), "v1_2_x_down");
         assert_eq!(name("", "refresh views", Direction::Up), "m_refresh_views");
+    }
+
+    fn plain_files(dir: &Path) -> Result<(Vec<String>, Vec<Skipped>), LayoutError> {
+        let found = discover_all(dir, Framework::Plain)?;
+        let files = found.migrations.into_iter().map(|m| m.file).collect();
+        Ok((files, found.skipped))
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symbolic_links_back_into_the_directory_are_passed_over() {
+        // A link to `.` used to make each file count once per level (41 times), and two such
+        // links never ended.
+        let dir = dir_with(&[("1_a.sql", ""), ("sub/2_b.sql", "")]);
+        std::os::unix::fs::symlink(".", dir.path().join("again")).unwrap();
+        std::os::unix::fs::symlink("..", dir.path().join("sub/up")).unwrap();
+        let (files, skipped) = plain_files(dir.path()).unwrap();
+        assert_eq!(files, ["1_a.sql", "sub/2_b.sql"]);
+        let reasons: Vec<_> = skipped
+            .iter()
+            .map(|s| s.path.strip_prefix(dir.path()).unwrap().to_owned())
+            .collect();
+        assert_eq!(reasons, [Path::new("again"), Path::new("sub/up")]);
+        assert!(skipped[0].to_string().contains("a symbolic link to"));
+        // A link to a directory elsewhere is followed.
+        let elsewhere = dir_with(&[("3_c.sql", "")]);
+        std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("linked")).unwrap();
+        let (files, _) = plain_files(dir.path()).unwrap();
+        assert_eq!(files, ["1_a.sql", "linked/3_c.sql", "sub/2_b.sql"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_named_like_a_migration_is_passed_over_with_a_note() {
+        let dir = dir_with(&[("1_a.sql", "-- +goose Up\nSELECT 1;\n")]);
+        for name in ["2_pipe.sql", "sub/3_pipe.sql"] {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            let status = std::process::Command::new("mkfifo").arg(&path).status();
+            assert!(status.unwrap().success());
+        }
+        // Detection does not read it either.
+        assert_eq!(Framework::detect(dir.path()), Framework::Goose);
+        let found = discover_all(dir.path(), Framework::Goose).unwrap();
+        assert_eq!(found.migrations.len(), 2);
+        assert_eq!(found.skipped.len(), 1);
+        assert!(
+            found.skipped[0]
+                .to_string()
+                .ends_with("2_pipe.sql`: a FIFO, not a regular file"),
+            "{}",
+            found.skipped[0]
+        );
+        let (files, skipped) = plain_files(dir.path()).unwrap();
+        assert_eq!(files, ["1_a.sql"]);
+        assert_eq!(skipped.len(), 2);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_names_are_an_error_only_on_migrations() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = dir_with(&[("1_a.sql", ""), ("sub/2_b.sql", "")]);
+        let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe9");
+        std::fs::write(dir.path().join(latin1), "").unwrap();
+        std::fs::create_dir(dir.path().join("sub").join(latin1)).unwrap();
+        std::fs::write(dir.path().join("sub").join(latin1).join("notes"), "").unwrap();
+        for framework in Framework::ALL.iter().copied() {
+            assert!(
+                !matches!(
+                    discover(dir.path(), framework),
+                    Err(LayoutError::NonUtf8(_))
+                ),
+                "{framework}"
+            );
+        }
+        assert_eq!(
+            plain_files(dir.path()).unwrap().0,
+            ["1_a.sql", "sub/2_b.sql"]
+        );
+        let sql = std::ffi::OsStr::from_bytes(b"3_caf\xe9.sql");
+        std::fs::write(dir.path().join("sub").join(sql), "").unwrap();
+        let error = discover(dir.path(), Framework::Plain).unwrap_err();
+        assert!(matches!(error, LayoutError::NonUtf8(_)), "{error}");
+    }
+
+    #[test]
+    fn directories_deeper_than_path_max_are_an_error_not_skipped() {
+        // Build two chains of directories, each well under PATH_MAX, then move one to the end
+        // of the other: the file at the bottom lies deeper than any path can name.
+        let dir = dir_with(&[("1_a.sql", "")]);
+        let level = "d".repeat(200);
+        let chain = |root: &Path| {
+            let mut path = root.to_path_buf();
+            for _ in 0..12 {
+                path.push(&level);
+            }
+            std::fs::create_dir_all(&path).unwrap();
+            path
+        };
+        let bottom = chain(&dir.path().join("a"));
+        let other = dir.path().join("b");
+        std::fs::write(chain(&other).join("2_deep.sql"), "").unwrap();
+        std::fs::rename(&other, bottom.join("b")).unwrap();
+        let error = discover(dir.path(), Framework::Plain).unwrap_err();
+        assert!(
+            matches!(&error, LayoutError::Unreadable(..)) && error.to_string().contains("too long"),
+            "{error}"
+        );
     }
 }

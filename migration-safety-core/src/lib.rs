@@ -1,0 +1,148 @@
+//! Implementation detail of `migration-safety`: what the library and its attribute macro
+//! (`migration-safety-macros`, which cannot depend on the library) must agree on, kept in one
+//! place: the migration layouts of each framework, the rule names, and the supported
+//! PostgreSQL range.
+//!
+//! ```
+//! use migration_safety_core::{RULE_NAMES, SUPPORTED_PG_VERSIONS, did_you_mean};
+//!
+//! assert!(SUPPORTED_PG_VERSIONS.contains(&migration_safety_core::DEFAULT_PG_VERSION));
+//! assert_eq!(did_you_mean("set-not-nul", RULE_NAMES.iter().copied()), Some("set-not-null"));
+//! ```
+
+pub mod layout;
+
+use std::ops::RangeInclusive;
+
+/// The oldest PostgreSQL major version still supported upstream, the default target.
+pub const DEFAULT_PG_VERSION: u32 = 14;
+
+/// The PostgreSQL majors the rules know the behaviour of.
+pub const SUPPORTED_PG_VERSIONS: RangeInclusive<u32> = 10..=18;
+
+/// The message for a PostgreSQL major outside [`SUPPORTED_PG_VERSIONS`].
+///
+/// ```
+/// assert_eq!(
+///     migration_safety_core::unsupported_pg_version(9),
+///     "PostgreSQL 9 is not supported: choose a major version from 10 to 18"
+/// );
+/// ```
+pub fn unsupported_pg_version(major: impl std::fmt::Display) -> String {
+    format!(
+        "PostgreSQL {major} is not supported: choose a major version from {} to {}",
+        SUPPORTED_PG_VERSIONS.start(),
+        SUPPORTED_PG_VERSIONS.end()
+    )
+}
+
+/// Every rule name, sorted. The library checks at compile time that each rule it declares is
+/// listed here, and a test that every name listed has a rule; the macro validates
+/// `allow(…)`/`warn(…)`/`deny(…)` against it.
+pub const RULE_NAMES: &[&str] = &[
+    "add-check-constraint",
+    "add-column-required",
+    "add-column-rewrites-table",
+    "add-column-with-default",
+    "add-domain-constraint",
+    "add-exclusion-constraint",
+    "add-foreign-key",
+    "add-primary-key",
+    "add-unique-constraint",
+    "attach-partition-without-check",
+    "change-column-type",
+    "concurrently-in-transaction",
+    "concurrently-on-partitioned-table",
+    "create-index-non-concurrently",
+    "create-table-partition-of",
+    "detach-partition-non-concurrently",
+    "drop-column",
+    "drop-index-non-concurrently",
+    "drop-schema",
+    "drop-table",
+    "enum-value-in-transaction",
+    "ineffective-transaction-marker",
+    "invalid-suppression",
+    "lock-table",
+    "missing-lock-timeout",
+    "prefer-bigint",
+    "prefer-identity",
+    "prefer-jsonb",
+    "prefer-text",
+    "prefer-timestamptz",
+    "refresh-materialized-view-non-concurrently",
+    "reindex-non-concurrently",
+    "rename-column",
+    "rename-enum-value",
+    "rename-table",
+    "set-not-null",
+    "set-schema",
+    "syntax-error",
+    "table-rewrite",
+    "truncate-table",
+    "unanalyzed-statement",
+    "unbatched-backfill",
+    "unused-suppression",
+    "vacuum-in-transaction",
+    "validate-constraint-in-same-transaction",
+];
+
+/// Whether `name` is in [`RULE_NAMES`]; usable in constants, so a rule declared under a name
+/// missing from the list fails to compile.
+///
+/// ```
+/// const _: () = assert!(migration_safety_core::is_rule_name("drop-table"));
+/// assert!(!migration_safety_core::is_rule_name("drop-tabel"));
+/// ```
+pub const fn is_rule_name(name: &str) -> bool {
+    let mut i = 0;
+    while i < RULE_NAMES.len() {
+        if const_str_eq(RULE_NAMES[i], name) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+const fn const_str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The candidate closest to `name`, when it is close enough to be a typo.
+///
+/// ```
+/// use migration_safety_core::did_you_mean;
+/// assert_eq!(did_you_mean("sqxl", ["sqlx", "goose"]), Some("sqlx"));
+/// assert_eq!(did_you_mean("liquibase", ["sqlx", "goose"]), None);
+/// ```
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::levenshtein(c, name), c))
+        .filter(|(distance, _)| *distance <= 3.max(name.len() / 3))
+        .min()
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rule_names_are_sorted_and_unique() {
+        assert!(super::RULE_NAMES.windows(2).all(|w| w[0] < w[1]));
+    }
+}

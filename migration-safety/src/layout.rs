@@ -1,1 +1,0 @@
-../../migration-safety-macros/src/layout.rs
