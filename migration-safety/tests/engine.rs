@@ -309,3 +309,40 @@ SELECT 'DROP TABLE users; ALTER TABLE users RENAME TO people;';
         );
     }
 }
+
+#[test]
+fn do_bodies_hide_no_statement() {
+    // A DO nested in a DO body, and DDL under `CASE … THEN`, used to pass silently.
+    for (sql, column) in [
+        (
+            "SET lock_timeout = '1s';\nDO $$ BEGIN DO $inner$ BEGIN ALTER TABLE users DROP COLUMN a; END $inner$; END $$;\n",
+            48,
+        ),
+        (
+            "SET lock_timeout = '1s';\nDO $$ BEGIN CASE WHEN true THEN ALTER TABLE users DROP COLUMN a; ELSE NULL; END CASE; END $$;\n",
+            51,
+        ),
+        (
+            "SET lock_timeout = '1s';\nDO $$ BEGIN CASE 1 WHEN 1 THEN NULL; WHEN 2 THEN ALTER TABLE users DROP COLUMN a; END CASE; END $$;\n",
+            68,
+        ),
+    ] {
+        assert_eq!(rules_found(sql), [("drop-column", 2, column)], "{sql}");
+    }
+}
+
+#[test]
+fn data_modifying_ctes_are_backfills() {
+    for sql in [
+        "WITH moved AS (UPDATE users SET plan = 'free' RETURNING id) SELECT count(*) FROM moved;",
+        "WITH old AS (SELECT id FROM legacy) UPDATE users SET plan = 'free';",
+        "WITH gone AS (DELETE FROM users RETURNING id) INSERT INTO archive SELECT * FROM gone;",
+    ] {
+        let found = rules_found(sql);
+        assert!(
+            found.iter().any(|(rule, ..)| *rule == "unbatched-backfill"),
+            "{sql}: {found:?}"
+        );
+    }
+    assert!(rules_found("WITH s AS (SELECT 1) SELECT * FROM s;").is_empty());
+}
