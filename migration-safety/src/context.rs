@@ -1,12 +1,18 @@
 //! What a rule knows about the statement it checks: the settings, the schema built so far, the
-//! transaction it runs in, the `lock_timeout` in force, and its neighbours in the file.
+//! transaction it runs in, the `lock_timeout` and `search_path` in force, and its neighbours in
+//! the file (what they created, the locks they hold), with the file's line index.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::framework::Plan;
 use crate::layout::Framework;
-use crate::model::{Name, Statement, StatementKind};
+use crate::lexer::Lexed;
+use crate::model::{Name, Statement, StatementKind, TableLock};
+use crate::recognize;
 use crate::schema::{Schema, default_search_path};
 use crate::settings::Settings;
-use std::sync::Arc;
+use crate::source::SourceFile;
 
 /// Who opened the transaction a statement runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +36,8 @@ pub(crate) struct Session {
     pub(crate) lock_timeout: Option<String>,
     /// The `search_path` in force: the schemas unqualified names resolve through, in order.
     pub(crate) search_path: Arc<[String]>,
+    /// The `TimeZone` the file sets (`SET TIME ZONE`, `SET timezone`), when it sets one.
+    pub(crate) time_zone: Option<String>,
 }
 
 impl Default for Session {
@@ -39,6 +47,7 @@ impl Default for Session {
             wrapper: None,
             lock_timeout: None,
             search_path: default_search_path(),
+            time_zone: None,
         }
     }
 }
@@ -116,6 +125,7 @@ pub(crate) fn sessions(
         session: assumed.clone(),
         local: None,
     };
+    let mut time_zone: Scoped<Option<String>> = Scoped::default();
     let mut search_path = Scoped {
         session: default_search_path(),
         local: None,
@@ -133,6 +143,7 @@ pub(crate) fn sessions(
             });
             lock_timeout.end_transaction();
             search_path.end_transaction();
+            time_zone.end_transaction();
             current = implicit.map(|w| {
                 blocks += 1;
                 (blocks, w)
@@ -150,6 +161,7 @@ pub(crate) fn sessions(
                 let ended = current;
                 lock_timeout.end_transaction();
                 search_path.end_transaction();
+                time_zone.end_transaction();
                 current = implicit.map(|w| {
                     blocks += 1;
                     (blocks, w)
@@ -169,12 +181,18 @@ pub(crate) fn sessions(
                     .map_or_else(default_search_path, parse_search_path);
                 search_path.set(value, *local, current.is_some());
             }
+            StatementKind::Set { name, value, local } if name == "timezone" => {
+                time_zone.set(value.clone(), *local, current.is_some());
+            }
             StatementKind::Reset { name } => {
                 if name.as_deref().is_none_or(|n| n == "lock_timeout") {
                     lock_timeout.reset(assumed.clone());
                 }
                 if name.as_deref().is_none_or(|n| n == "search_path") {
                     search_path.reset(default_search_path());
+                }
+                if name.as_deref().is_none_or(|n| n == "timezone") {
+                    time_zone.reset(None);
                 }
             }
             _ => {}
@@ -184,6 +202,7 @@ pub(crate) fn sessions(
             wrapper: transaction.map(|(_, w)| w),
             lock_timeout: lock_timeout.current(),
             search_path: search_path.current(),
+            time_zone: time_zone.current(),
         });
     }
     out
@@ -206,6 +225,16 @@ fn parse_search_path(value: &str) -> Arc<[String]> {
         .collect()
 }
 
+/// Time zones whose offset from UTC is always zero.
+fn is_utc(zone: &str) -> bool {
+    let zone = zone.trim().trim_matches('\'').to_ascii_lowercase();
+    let zone = zone.strip_prefix("etc/").unwrap_or(&zone);
+    matches!(
+        zone,
+        "utc" | "uct" | "gmt" | "gmt0" | "gmt+0" | "gmt-0" | "zulu" | "universal" | "greenwich"
+    ) || zone.parse::<f64>().is_ok_and(|offset| offset == 0.0)
+}
+
 /// `0`, `'0'`, `0s`, `0ms`… mean "no timeout".
 fn is_zero(value: &str) -> bool {
     let digits: String = value
@@ -215,6 +244,112 @@ fn is_zero(value: &str) -> bool {
         .take_while(|c| c.is_ascii_digit() || *c == '.')
         .collect();
     digits.parse::<f64>().is_ok_and(|v| v == 0.0)
+}
+
+/// The kinds of object whose creation earlier in the same migration rules ask about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Created {
+    Schema,
+    MaterializedView,
+    Type,
+}
+
+impl Created {
+    const ALL: [Self; 3] = [Self::Schema, Self::MaterializedView, Self::Type];
+
+    fn words(self) -> &'static str {
+        match self {
+            Self::Schema => "SCHEMA",
+            Self::MaterializedView => "MATERIALIZED VIEW",
+            Self::Type => "TYPE",
+        }
+    }
+}
+
+/// The objects the top-level statements of a file create, found once per file.
+#[derive(Debug, Default)]
+pub(crate) struct CreatedObjects {
+    /// By kind and unqualified name: the statements that create one, and the name as written.
+    by_name: HashMap<(Created, String), Vec<(usize, Name)>>,
+}
+
+impl CreatedObjects {
+    pub(crate) fn find(source: &str, lexed: &Lexed) -> Self {
+        let mut by_name: HashMap<_, Vec<_>> = HashMap::new();
+        for (index, raw) in lexed.statements.iter().enumerate() {
+            let tokens = lexed.statement_tokens(raw);
+            for kind in Created::ALL {
+                if let Some(name) = recognize::created_object(source, tokens, kind.words()) {
+                    by_name
+                        .entry((kind, name.name.clone()))
+                        .or_default()
+                        .push((index, name));
+                }
+            }
+        }
+        Self { by_name }
+    }
+
+    /// Whether a top-level statement before `index` creates `kind` `name`.
+    fn before(&self, kind: Created, name: &Name, index: usize) -> bool {
+        self.by_name
+            .get(&(kind, name.name.clone()))
+            .is_some_and(|found| found.iter().any(|(i, n)| *i < index && n.matches(name)))
+    }
+}
+
+/// A lock, with the top-level statement that took it.
+pub(crate) type HeldLock = (usize, TableLock);
+
+/// The write-blocking locks that the earlier top-level statements of the current transaction
+/// hold on tables that existed before the migration, kept up to date as the file is checked.
+#[derive(Debug, Default)]
+pub(crate) struct HeldLocks {
+    transaction: Option<usize>,
+    /// The strongest lock (the latest of equals), with the statement that took it.
+    strongest: Option<HeldLock>,
+    /// By unqualified table name, in statement order.
+    by_table: HashMap<String, Vec<HeldLock>>,
+}
+
+impl HeldLocks {
+    /// Enter the transaction of the next statement (forgetting the locks of an ended one).
+    pub(crate) fn enter(&mut self, session: &Session) {
+        if session.transaction != self.transaction {
+            *self = Self {
+                transaction: session.transaction,
+                ..Self::default()
+            };
+        }
+    }
+
+    /// Record the locks of top-level statement `index`, which ran in the entered transaction.
+    pub(crate) fn record(
+        &mut self,
+        index: usize,
+        statement: &Statement,
+        is_new_table: impl Fn(&Name) -> bool,
+    ) {
+        if self.transaction.is_none() {
+            return;
+        }
+        for lock in statement.kind.locks() {
+            if !lock.mode.blocks_writes() || is_new_table(&lock.table) {
+                continue;
+            }
+            if self
+                .strongest
+                .as_ref()
+                .is_none_or(|(_, s)| lock.mode >= s.mode)
+            {
+                self.strongest = Some((index, lock.clone()));
+            }
+            self.by_table
+                .entry(lock.table.name.clone())
+                .or_default()
+                .push((index, lock));
+        }
+    }
 }
 
 /// What a rule sees.
@@ -232,6 +367,10 @@ pub(crate) struct Context<'a> {
     pub(crate) index: usize,
     /// Whether the statement is inside a `DO` body (which always runs as one transaction).
     pub(crate) in_do_block: bool,
+    /// The file's line index.
+    pub(crate) lines: &'a SourceFile,
+    pub(crate) created: &'a CreatedObjects,
+    pub(crate) held: &'a HeldLocks,
 }
 
 impl Context<'_> {
@@ -243,9 +382,45 @@ impl Context<'_> {
         &self.sessions[self.index]
     }
 
+    /// Whether the session `TimeZone` is known to be UTC (or another zone always at offset 0):
+    /// set by `SET TIME ZONE` / `SET timezone` earlier in the file, or else assumed by the
+    /// settings.
+    pub(crate) fn time_zone_is_utc(&self) -> bool {
+        self.session()
+            .time_zone
+            .as_deref()
+            .or_else(|| self.settings.assumed("timezone"))
+            .is_some_and(is_utc)
+    }
+
     /// Whether the statement runs inside a transaction block.
     pub(crate) fn in_transaction(&self) -> bool {
         self.in_do_block || self.session().transaction.is_some()
+    }
+
+    /// The 1-based line of a byte offset.
+    pub(crate) fn line(&self, offset: usize) -> usize {
+        self.lines.line(offset)
+    }
+
+    /// Whether a top-level statement of this file before the current one created `kind`
+    /// `name` (an object created by the same migration is new: no running code uses it yet).
+    pub(crate) fn created_earlier_in_file(&self, kind: Created, name: &Name) -> bool {
+        self.created.before(kind, name, self.index)
+    }
+
+    /// Write-blocking locks that earlier top-level statements of this transaction hold on
+    /// tables that existed before the migration: the first on `table`, and the strongest.
+    pub(crate) fn held_locks(&self, table: &Name) -> (Option<&HeldLock>, Option<&HeldLock>) {
+        let held = self.held;
+        if held.transaction.is_none() || held.transaction != self.session().transaction {
+            return (None, None);
+        }
+        let on_table = held
+            .by_table
+            .get(&table.name)
+            .and_then(|locks| locks.iter().find(|(_, l)| l.table.matches(table)));
+        (on_table, held.strongest.as_ref())
     }
 
     /// Whether `name` is a table created earlier in this same migration (new and empty).
@@ -370,6 +545,38 @@ mod tests {
             ),
             [None, None]
         );
+    }
+
+    #[test]
+    fn time_zone_scopes() {
+        let s = sessions_of(
+            "set time zone 'UTC'; select 1; begin; set local timezone = 'Europe/Paris'; select 2; \
+             commit; select 3; reset all; select 4; set foo.timezone = 'x'; select 5;",
+        );
+        let zones: Vec<_> = s.iter().map(|s| s.time_zone.as_deref()).collect();
+        assert_eq!(
+            zones,
+            [
+                Some("UTC"),
+                Some("UTC"),
+                Some("UTC"),
+                Some("Europe/Paris"),
+                Some("Europe/Paris"),
+                Some("UTC"),
+                Some("UTC"),
+                None,
+                None,
+                None,
+                None
+            ]
+        );
+        assert!(is_utc("'Etc/UTC'") && is_utc("0") && is_utc("GMT") && !is_utc("Europe/London"));
+    }
+
+    #[test]
+    fn custom_settings_are_not_lock_timeout() {
+        let s = sessions_of("set foo.lock_timeout = '5s'; select 1;");
+        assert_eq!(s[1].lock_timeout, None);
     }
 
     #[test]

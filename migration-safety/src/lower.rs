@@ -225,6 +225,15 @@ fn lower_plpgsql(source: &str, body: Range<usize>) -> Vec<Statement> {
                     kind: StatementKind::Do { body: statements },
                 }
             }
+            recognize::PlpgsqlStatement::ExecuteFormat { sql, tokens } => {
+                let range = span(tokens);
+                let mut statements = lower_file(&sql, &lexer::split(&sql));
+                relocate(&mut statements, &range);
+                Statement {
+                    range,
+                    kind: StatementKind::Do { body: statements },
+                }
+            }
             recognize::PlpgsqlStatement::ExecuteDynamic(tokens) => Statement {
                 range: span(tokens),
                 kind: StatementKind::Unanalyzed {
@@ -340,7 +349,7 @@ mod tests {
 
     #[test]
     fn dynamic_sql_is_reported_not_trusted() {
-        let kinds = lower("DO $$ BEGIN EXECUTE format('DROP TABLE %I', 't'); END $$;");
+        let kinds = lower("DO $$ BEGIN EXECUTE format('DROP TABLE %I', name); END $$;");
         let StatementKind::Do { body } = &kinds[0] else {
             panic!()
         };

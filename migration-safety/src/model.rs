@@ -606,8 +606,8 @@ pub enum ActionKind {
         column: String,
         /// The new type.
         data_type: TypeName,
-        /// Whether `USING` was given.
-        using: bool,
+        /// The `USING` expression, as SQL.
+        using: Option<String>,
     },
     /// `ALTER COLUMN c SET NOT NULL`.
     SetNotNull {
@@ -707,6 +707,10 @@ pub struct CreateIndex {
     pub concurrently: bool,
     /// `ON ONLY`.
     pub only: bool,
+    /// `IF NOT EXISTS`.
+    pub if_not_exists: bool,
+    /// The indexed columns, in order (an expression is kept as SQL).
+    pub columns: Vec<String>,
     /// Byte offset in the file just after the `INDEX` keyword, where `CONCURRENTLY` goes.
     pub index_keyword_end: usize,
 }

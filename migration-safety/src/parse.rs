@@ -317,7 +317,7 @@ fn action_kind(operation: &AlterTableOperation, table: &Name) -> Option<ActionKi
                 } => ActionKind::AlterColumnType {
                     column,
                     data_type: data_type(t),
-                    using: using.is_some(),
+                    using: using.as_ref().map(ToString::to_string),
                 },
                 AlterColumnOperation::AddGenerated { .. } => other(LockMode::AccessExclusive),
             }
@@ -380,7 +380,7 @@ impl Lowering<'_> {
             S::Set(set) => self.set(set),
             S::Reset(reset) => StatementKind::Reset {
                 name: match reset.reset {
-                    ast::Reset::ConfigurationParameter(n) => Some(name(&n).name),
+                    ast::Reset::ConfigurationParameter(n) => Some(setting_name(&n)),
                     ast::Reset::ALL | ast::Reset::SessionAuthorization => None,
                 },
             },
@@ -392,6 +392,8 @@ impl Lowering<'_> {
                 unique: index.unique,
                 concurrently: index.concurrently,
                 only: false,
+                if_not_exists: index.if_not_exists,
+                columns: index_columns(&index.columns),
                 index_keyword_end: recognize::index_keyword_end(self.source, self.tokens),
             }),
             S::Drop {
@@ -523,6 +525,15 @@ impl Lowering<'_> {
             S::Comment { .. } => harmless("COMMENT"),
             S::Grant(_) => harmless("GRANT"),
             S::Revoke(_) => harmless("REVOKE"),
+            // Renaming a function or moving it to another schema breaks its running callers,
+            // which no rule checks yet; every other form only changes the function's properties.
+            S::AlterFunction(alter) => match alter.operation {
+                ast::AlterFunctionOperation::RenameTo { .. }
+                | ast::AlterFunctionOperation::SetSchema { .. } => StatementKind::Unanalyzed {
+                    reason: "renaming a function or moving it to another schema breaks the code that calls it by name, which is not analysed".to_owned(),
+                },
+                _ => harmless(&format!("ALTER {}", alter.kind)),
+            },
             S::CreateFunction(_) => harmless("CREATE FUNCTION"),
             S::CreateProcedure { .. } => harmless("CREATE PROCEDURE"),
             S::DropFunction(_) => harmless("DROP FUNCTION"),
@@ -602,6 +613,13 @@ impl Lowering<'_> {
     }
 
     fn set(&self, set: Set) -> StatementKind {
+        let value_text = |v: &Expr| match v {
+            Expr::Value(v) => match &v.value {
+                ast::Value::SingleQuotedString(s) => s.clone(),
+                other => other.to_string(),
+            },
+            other => other.to_string(),
+        };
         match set {
             Set::SingleAssignment {
                 scope,
@@ -611,26 +629,24 @@ impl Lowering<'_> {
             } => {
                 let value = match values.as_slice() {
                     [Expr::Identifier(i)] if i.value.eq_ignore_ascii_case("default") => None,
-                    values => Some(
-                        values
-                            .iter()
-                            .map(|v| match v {
-                                Expr::Value(v) => match &v.value {
-                                    ast::Value::SingleQuotedString(s) => s.clone(),
-                                    other => other.to_string(),
-                                },
-                                other => other.to_string(),
-                            })
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    ),
+                    values => Some(values.iter().map(value_text).collect::<Vec<_>>().join(", ")),
                 };
                 StatementKind::Set {
-                    name: name(&variable).name,
+                    name: setting_name(&variable),
                     value,
                     local: matches!(scope, Some(ast::ContextModifier::Local)),
                 }
             }
+            // `SET TIME ZONE x` is `SET timezone = x`.
+            Set::SetTimeZone { local, value } => StatementKind::Set {
+                name: "timezone".to_owned(),
+                value: match &value {
+                    Expr::Identifier(i) if i.value.eq_ignore_ascii_case("default") => None,
+                    Expr::Identifier(i) if i.value.eq_ignore_ascii_case("local") => None,
+                    value => Some(value_text(value)),
+                },
+                local,
+            },
             _ => StatementKind::Harmless {
                 command: "SET".to_owned(),
             },
@@ -678,6 +694,16 @@ impl Lowering<'_> {
             (Some(first), Some(last)) => first.range.start..last.range.end,
             _ => 0..0,
         }
+    }
+}
+
+/// A setting's name, lower case; a custom setting keeps its prefix (`foo.lock_timeout` is not
+/// `lock_timeout`).
+fn setting_name(variable: &ObjectName) -> String {
+    let variable = name(variable);
+    match variable.schema {
+        Some(prefix) => format!("{prefix}.{}", variable.name),
+        None => variable.name,
     }
 }
 

@@ -289,6 +289,19 @@ pub(crate) fn alter_action(source: &str, tokens: &[Token]) -> Option<ActionKind>
     if c.eat_all(&["SET", "SCHEMA"]) {
         return Some(ActionKind::SetSchema { schema: c.ident()? });
     }
+    // `DROP [COLUMN] [IF EXISTS] name`, where the name may be a keyword sqlparser reads as an
+    // object kind (`DROP index` drops the column `index`); `CONSTRAINT` is reserved.
+    let mut drop = Cursor::new(source, tokens);
+    if drop.eat("DROP") && !drop.is("CONSTRAINT") {
+        drop.eat("COLUMN");
+        drop.eat_all(&["IF", "EXISTS"]);
+        if let Some(column) = drop.ident() {
+            let _ = drop.eat("CASCADE") || drop.eat("RESTRICT");
+            if drop.at_end() {
+                return Some(ActionKind::DropColumn { column });
+            }
+        }
+    }
     if c.is("SET")
         && ["TABLESPACE", "LOGGED", "UNLOGGED"]
             .iter()
@@ -365,11 +378,13 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
         });
     }
     if c.eat("REINDEX") {
+        // `REINDEX (CONCURRENTLY [boolean], …)` is the option-list spelling (PostgreSQL 14+).
+        let options = option_enabled(source, &tokens[c.pos..], "CONCURRENTLY");
         c.skip_parens();
         let target = ["INDEX", "TABLE", "SCHEMA", "DATABASE", "SYSTEM"]
             .into_iter()
             .find(|k| c.eat(k))?;
-        let concurrently = c.eat("CONCURRENTLY");
+        let concurrently = c.eat("CONCURRENTLY") || options;
         // Only `REINDEX DATABASE` and `REINDEX SYSTEM` may omit the name (PostgreSQL 16+).
         let name = match c.name() {
             Some(name) => name,
@@ -399,7 +414,13 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
         let tables = if c.at_end() {
             Vec::new()
         } else {
-            vec![c.name()?]
+            let first = c.name()?;
+            // The pre-8.3 spelling, still accepted: `CLUSTER index ON table`.
+            if c.eat("ON") {
+                vec![c.name()?]
+            } else {
+                vec![first]
+            }
         };
         if c.eat("USING") {
             c.ident()?;
@@ -417,17 +438,23 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
         if c.eat("INDEX") {
             let index_keyword_end = tokens[c.pos - 1].range.end;
             let concurrently = c.eat("CONCURRENTLY");
-            c.eat_all(&["IF", "NOT", "EXISTS"]);
+            let if_not_exists = c.eat_all(&["IF", "NOT", "EXISTS"]);
             let name = if c.is("ON") { None } else { Some(c.name()?) };
             c.eat("ON").then_some(())?;
             let only = c.eat("ONLY");
             let table = c.name()?;
+            if c.eat("USING") {
+                c.ident()?;
+            }
+            let columns = index_columns(source, &tokens[c.pos..]);
             return Some(StatementKind::CreateIndex(CreateIndex {
                 name,
                 table,
                 unique,
                 concurrently,
                 only,
+                if_not_exists,
+                columns,
                 index_keyword_end,
             }));
         }
@@ -460,6 +487,63 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
         .or_else(|| alter_view(source, tokens))
         .or_else(|| alter_trigger(source, tokens))
         .or_else(|| alter_schema(source, tokens))
+}
+
+/// Whether the parenthesised option list that `tokens` starts with turns `option` on
+/// (`(option)`, `(option true)`, `(VERBOSE, option on)`).
+fn option_enabled(source: &str, tokens: &[Token], option: &str) -> bool {
+    let Some(close) = matching_paren(source, tokens) else {
+        return false;
+    };
+    split_top_level(source, &tokens[1..close])
+        .into_iter()
+        .any(|element| match element {
+            [name] => name.is_word(source, option),
+            [name, value] => {
+                name.is_word(source, option)
+                    && !["false", "off", "0", "'false'", "'off'", "'0'"]
+                        .iter()
+                        .any(|v| value.text(source).eq_ignore_ascii_case(v))
+            }
+            _ => false,
+        })
+}
+
+/// The elements of an index's parenthesised column list, which `tokens` starts with: a column
+/// by its name, an expression as SQL.
+fn index_columns(source: &str, tokens: &[Token]) -> Vec<String> {
+    let Some(close) = matching_paren(source, tokens) else {
+        return Vec::new();
+    };
+    split_top_level(source, &tokens[1..close])
+        .into_iter()
+        .filter_map(|element| {
+            let first = element.first()?;
+            let column = element.get(1).is_none_or(|t| !t.is_punct(source, "("))
+                && matches!(first.kind, TokenKind::Word | TokenKind::QuotedIdent);
+            Some(if column {
+                Cursor::new(source, element).ident()?
+            } else {
+                source[first.range.start..element.last()?.range.end].to_owned()
+            })
+        })
+        .collect()
+}
+
+/// The position of the `)` closing the `(` that `tokens` starts with.
+fn matching_paren(source: &str, tokens: &[Token]) -> Option<usize> {
+    if !tokens.first()?.is_punct(source, "(") {
+        return None;
+    }
+    let mut depth = 0usize;
+    tokens.iter().position(|t| {
+        if t.is_punct(source, "(") {
+            depth += 1;
+        } else if t.is_punct(source, ")") {
+            depth -= 1;
+        }
+        depth == 0
+    })
 }
 
 /// `CREATE [OR REPLACE] <object> [IF NOT EXISTS] name …` for `object` = `TYPE`, `SCHEMA`,
@@ -1096,8 +1180,107 @@ pub(crate) fn certain_syntax_error(source: &str, tokens: &[Token]) -> Option<(St
                         t.range.start,
                     ));
                 }
-                Some(_) => {}
+                Some(_) => {
+                    if let Some(error) = rejected_alter_action(source, action) {
+                        return Some(error);
+                    }
+                }
             }
+        }
+    }
+    None
+}
+
+/// ALTER TABLE action forms PostgreSQL's grammar rejects (each checked on PostgreSQL 15): a
+/// second command run on without its `;`, `IF NOT EXISTS` after a new column's name, and a
+/// column's `UNIQUE` or `PRIMARY KEY` given a column list.
+fn rejected_alter_action(source: &str, action: &[Token]) -> Option<(String, usize)> {
+    let mut depth = 0usize;
+    let top: Vec<&Token> = action
+        .iter()
+        .filter(|t| {
+            let at_top = depth == 0;
+            if t.is_punct(source, "(") {
+                depth += 1;
+            } else if t.is_punct(source, ")") {
+                depth = depth.saturating_sub(1);
+            }
+            at_top
+        })
+        .collect();
+    // `TABLE` is a reserved word: after ALTER/CREATE/DROP inside an action it starts a command.
+    for pair in top.windows(2) {
+        if pair[1].is_word(source, "TABLE")
+            && ["ALTER", "CREATE", "DROP"]
+                .iter()
+                .any(|k| pair[0].is_word(source, k))
+        {
+            return Some((
+                format!(
+                    "a `;` is missing before `{} {}`: a new command cannot start inside an ALTER TABLE action",
+                    pair[0].text(source),
+                    pair[1].text(source)
+                ),
+                pair[0].range.start,
+            ));
+        }
+    }
+    let mut c = Cursor::new(source, action);
+    c.eat("ADD").then_some(())?;
+    let column = c.eat("COLUMN");
+    if !column
+        && [
+            "CONSTRAINT",
+            "CHECK",
+            "UNIQUE",
+            "PRIMARY",
+            "FOREIGN",
+            "EXCLUDE",
+        ]
+        .iter()
+        .any(|k| c.is(k))
+    {
+        return None;
+    }
+    c.eat_all(&["IF", "NOT", "EXISTS"]);
+    c.ident()?;
+    let name_end = c.pos;
+    let rest: Vec<&Token> = top
+        .iter()
+        .copied()
+        .filter(|t| t.range.start >= action.get(name_end).map_or(usize::MAX, |n| n.range.start))
+        .collect();
+    for (i, token) in rest.iter().enumerate() {
+        let is = |at: usize, k: &str| rest.get(at).is_some_and(|t| t.is_word(source, k));
+        if is(i, "IF") && is(i + 1, "NOT") && is(i + 2, "EXISTS") {
+            return Some((
+                "`IF NOT EXISTS` goes before the column name: ADD COLUMN IF NOT EXISTS name type"
+                    .to_owned(),
+                token.range.start,
+            ));
+        }
+        let list_after = |at: usize| {
+            action
+                .iter()
+                .position(|t| t.range == rest[at].range)
+                .and_then(|p| action.get(p + 1))
+                .is_some_and(|t| t.is_punct(source, "("))
+        };
+        if (is(i, "UNIQUE") && list_after(i))
+            || (is(i, "PRIMARY") && is(i + 1, "KEY") && list_after(i + 1))
+        {
+            return Some((
+                format!(
+                    "a column's `{}` constraint takes no column list: it constrains the column it is declared on (for a list, use ADD CONSTRAINT … {} (…))",
+                    token.text(source),
+                    if is(i, "UNIQUE") {
+                        "UNIQUE"
+                    } else {
+                        "PRIMARY KEY"
+                    }
+                ),
+                token.range.start,
+            ));
         }
     }
     None
@@ -1119,7 +1302,14 @@ pub(crate) fn do_block<'t>(source: &str, tokens: &'t [Token]) -> Option<DoBlock<
     let mut body = None;
     while !c.at_end() {
         if c.eat("LANGUAGE") {
-            language = c.ident()?;
+            // The language may be a name or a string constant: `LANGUAGE 'plpgsql'`.
+            language = match c.peek()? {
+                t if t.kind == TokenKind::String => {
+                    c.pos += 1;
+                    unquote(t.text(source))?
+                }
+                _ => c.ident()?,
+            };
         } else if body.is_none() && c.peek()?.kind == TokenKind::String {
             body = tokens.get(c.pos);
             c.pos += 1;
@@ -1133,12 +1323,75 @@ pub(crate) fn do_block<'t>(source: &str, tokens: &'t [Token]) -> Option<DoBlock<
     })
 }
 
+/// The SQL of `format('template', 'arg', …)` when the template and every argument are string
+/// constants: `%I` quotes an identifier, `%L` a literal, `%s` inserts the text, `%%` is `%`.
+fn constant_format(source: &str, tokens: &[Token]) -> Option<String> {
+    let [function, open, inner @ .., close] = tokens else {
+        return None;
+    };
+    if !(function.is_word(source, "format")
+        && open.is_punct(source, "(")
+        && close.is_punct(source, ")"))
+    {
+        return None;
+    }
+    let mut args = split_top_level(source, inner)
+        .into_iter()
+        .map(|arg| match arg {
+            [string] if string.kind == TokenKind::String => unquote(string.text(source)),
+            _ => None,
+        });
+    let template = args.next()??;
+    let mut out = String::new();
+    let mut chars = template.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next()? {
+            '%' => out.push('%'),
+            'I' => out.push_str(&crate::model::quote_ident(&args.next()??)),
+            'L' => out.push_str(&format!("'{}'", args.next()??.replace('\'', "''"))),
+            's' => out.push_str(&args.next()??),
+            _ => return None,
+        }
+    }
+    args.next().is_none().then_some(out)
+}
+
+/// PL/pgSQL's `INSERT/UPDATE/DELETE … RETURNING … INTO [STRICT] target`: the SQL without the
+/// trailing `INTO` clause, which stores the result in variables.
+fn without_into_target<'t>(source: &str, tokens: &'t [Token]) -> &'t [Token] {
+    let mut depth = 0usize;
+    let mut returning = false;
+    for (i, token) in tokens.iter().enumerate() {
+        if token.is_punct(source, "(") {
+            depth += 1;
+        } else if token.is_punct(source, ")") {
+            depth = depth.saturating_sub(1);
+        } else if depth == 0 && token.is_word(source, "RETURNING") {
+            returning = true;
+        } else if depth == 0 && returning && token.is_word(source, "INTO") {
+            return &tokens[..i];
+        }
+    }
+    tokens
+}
+
 /// One statement found in a PL/pgSQL body.
 pub(crate) enum PlpgsqlStatement<'t> {
     /// An SQL command, with the tokens that make it up.
     Sql(&'t [Token]),
     /// `EXECUTE 'constant'`: SQL in a string (the token is the string).
     ExecuteConstant(&'t Token),
+    /// `EXECUTE format('…', 'constant', …)`: SQL built from constants only, with the SQL it builds.
+    ExecuteFormat {
+        /// The SQL `format` returns.
+        sql: String,
+        /// The `EXECUTE` statement.
+        tokens: &'t [Token],
+    },
     /// `EXECUTE expression`: SQL built at run time.
     ExecuteDynamic(&'t [Token]),
 }
@@ -1183,14 +1436,27 @@ pub(crate) fn plpgsql_statements<'t>(
         }
         let Some(first) = rest.first() else { continue };
         if first.is_word(source, "EXECUTE") {
-            match &rest[1..] {
+            // `EXECUTE 'sql' [INTO [STRICT] target] [USING expr, …]`: the clauses after the
+            // string do not change the SQL it runs.
+            let string_end = rest
+                .iter()
+                .skip(2)
+                .position(|t| t.is_word(source, "INTO") || t.is_word(source, "USING"))
+                .map_or(rest.len(), |i| i + 2);
+            match &rest[1..string_end] {
                 [string] if string.kind == TokenKind::String => {
                     out.push(PlpgsqlStatement::ExecuteConstant(string));
                 }
-                _ => out.push(PlpgsqlStatement::ExecuteDynamic(rest)),
+                expr => out.push(match constant_format(source, expr) {
+                    Some(sql) => PlpgsqlStatement::ExecuteFormat {
+                        sql,
+                        tokens: &rest[..string_end],
+                    },
+                    None => PlpgsqlStatement::ExecuteDynamic(rest),
+                }),
             }
         } else if SQL_COMMANDS.iter().any(|k| first.is_word(source, k)) {
-            out.push(PlpgsqlStatement::Sql(rest));
+            out.push(PlpgsqlStatement::Sql(without_into_target(source, rest)));
         }
     }
     out
@@ -1226,6 +1492,24 @@ mod tests {
         assert!(
             matches!(kind, StatementKind::Reindex { concurrently: true, ref target, .. } if target == "TABLE")
         );
+        for (sql, concurrently) in [
+            ("REINDEX (CONCURRENTLY) TABLE users", true),
+            (
+                "REINDEX (VERBOSE, CONCURRENTLY true) INDEX users_pkey",
+                true,
+            ),
+            ("REINDEX (CONCURRENTLY off) TABLE users", false),
+            ("REINDEX (VERBOSE) TABLE users", false),
+        ] {
+            assert!(
+                matches!(recognise(sql), Some(StatementKind::Reindex { concurrently: c, .. }) if c == concurrently),
+                "{sql}"
+            );
+        }
+        assert!(matches!(
+            recognise("CLUSTER users_pkey ON users"),
+            Some(StatementKind::Rewrite { tables, .. }) if tables == [Name::new("users")]
+        ));
         assert!(recognise("REINDEX FOO bar").is_none());
         assert!(recognise("REINDEX INDEX").is_none());
         assert!(recognise("REINDEX DATABASE").is_some());
@@ -1359,6 +1643,42 @@ mod tests {
     }
 
     #[test]
+    fn rejected_alter_table_forms() {
+        for (sql, at) in [
+            ("ALTER TABLE t ADD COLUMN w int UNIQUE (w)", "UNIQUE"),
+            (
+                "ALTER TABLE t ADD w int NOT NULL PRIMARY KEY (w)",
+                "PRIMARY",
+            ),
+            ("ALTER TABLE t ADD COLUMN v IF NOT EXISTS int", "IF"),
+            ("ALTER TABLE t ADD v int IF NOT EXISTS", "IF"),
+            (
+                "ALTER TABLE t ADD COLUMN q int ALTER TABLE t ADD COLUMN r int",
+                "ALTER",
+            ),
+            (
+                "ALTER TABLE t DROP COLUMN id CREATE TABLE x (a int)",
+                "CREATE",
+            ),
+        ] {
+            let (tokens, _) = tokenize(sql);
+            let (_, offset) = certain_syntax_error(sql, &tokens).unwrap_or_else(|| panic!("{sql}"));
+            assert!(sql[offset..].starts_with(at), "{sql}: at {offset}");
+        }
+        for sql in [
+            "ALTER TABLE t ADD COLUMN if int",
+            "ALTER TABLE t ADD COLUMN IF NOT EXISTS v int UNIQUE NULLS NOT DISTINCT",
+            "ALTER TABLE t ADD CONSTRAINT u UNIQUE (a)",
+            "ALTER TABLE t ADD UNIQUE (a)",
+            "ALTER TABLE t ADD COLUMN x int REFERENCES u (id) CHECK (x > 0)",
+            "ALTER TABLE t DROP index",
+        ] {
+            let (tokens, _) = tokenize(sql);
+            assert_eq!(certain_syntax_error(sql, &tokens), None, "{sql}");
+        }
+    }
+
+    #[test]
     fn certain_syntax_errors() {
         let check = |sql: &str| {
             let (tokens, _) = tokenize(sql);
@@ -1390,7 +1710,9 @@ mod tests {
     #[test]
     fn plpgsql_control_structure_is_stripped() {
         let body = "BEGIN IF NOT EXISTS (SELECT 1) THEN CREATE TYPE s AS ENUM ('a'); END IF; \
-                    EXECUTE 'DROP TABLE x'; EXECUTE format('x %s', 1); x := 1; END";
+                    EXECUTE 'DROP TABLE x'; EXECUTE format('x %s', 1); x := 1; \
+                    EXECUTE 'SELECT 1' INTO n USING 2; EXECUTE format('DROP TABLE %I.%I', 'S', 't'); \
+                    UPDATE t SET a = 1 RETURNING a INTO n; END";
         let lexed = crate::lexer::split(body);
         let pieces = lexed
             .statements
@@ -1403,8 +1725,19 @@ mod tests {
                 PlpgsqlStatement::Sql(t) => command_words(body, t),
                 PlpgsqlStatement::ExecuteConstant(t) => t.text(body).to_owned(),
                 PlpgsqlStatement::ExecuteDynamic(_) => "dynamic".to_owned(),
+                PlpgsqlStatement::ExecuteFormat { sql, .. } => sql.clone(),
             })
             .collect();
-        assert_eq!(found, ["CREATE TYPE S", "'DROP TABLE x'", "dynamic"]);
+        assert_eq!(
+            found,
+            [
+                "CREATE TYPE S",
+                "'DROP TABLE x'",
+                "dynamic",
+                "'SELECT 1'",
+                "DROP TABLE \"S\".t",
+                "UPDATE T SET"
+            ]
+        );
     }
 }

@@ -213,10 +213,14 @@ pub(crate) struct TableConstraint {
 /// An index, by name.
 #[derive(Debug, Clone)]
 pub(crate) struct Index {
+    /// The index's name as written when it was created.
+    pub(crate) name: Name,
     pub(crate) table: Name,
     pub(crate) unique: bool,
     /// `false` for an index built `ON ONLY` a table that is (or may be) partitioned.
     pub(crate) valid: bool,
+    /// The indexed columns in order (an expression as SQL).
+    pub(crate) columns: Vec<String>,
 }
 
 /// An enum type and its labels.
@@ -350,6 +354,21 @@ impl Schema {
     /// The views dropped so far, most recent first.
     pub(crate) fn dropped_views(&self) -> impl Iterator<Item = &DroppedView> {
         self.dropped_views.iter().rev()
+    }
+
+    /// The known indexes of `table` that involve `column` (by name or in an expression).
+    pub(crate) fn indexes_on(&self, table: &Name, column: &str) -> Vec<&Index> {
+        self.table(table).map_or_else(Vec::new, |t| {
+            t.indexes
+                .iter()
+                .filter_map(|key| self.indexes.get(key))
+                .filter(|i| {
+                    i.columns
+                        .iter()
+                        .any(|c| c == column || names_column(c, column))
+                })
+                .collect()
+        })
     }
 
     pub(crate) fn index(&self, name: &Name) -> Option<&Index> {
@@ -518,9 +537,11 @@ impl Schema {
                     self.indexes.insert(
                         key,
                         Index {
+                            name: name.clone(),
                             table: index.table.clone(),
                             unique: index.unique,
                             valid: !only,
+                            columns: index.columns.clone(),
                         },
                     );
                 }
@@ -965,6 +986,19 @@ impl Table {
         }
         out
     }
+}
+
+/// Whether an index expression names `column`.
+fn names_column(expr: &str, column: &str) -> bool {
+    let (tokens, _) = tokenize(expr);
+    tokens.iter().any(|token| {
+        let text = token.text(expr);
+        match token.kind {
+            TokenKind::Word => text.eq_ignore_ascii_case(column),
+            TokenKind::QuotedIdent => text.trim_matches('"').replace("\"\"", "\"") == column,
+            _ => false,
+        }
+    })
 }
 
 fn column(def: &ColumnDef) -> Column {

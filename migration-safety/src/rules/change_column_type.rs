@@ -8,20 +8,30 @@ declare_rule! {
     /// Flags `ALTER TABLE … ALTER COLUMN … TYPE` on an existing table, unless the column's
     /// current type (known from earlier migrations) is binary-coercible to the new one:
     /// `varchar(n)` to `varchar(m ≥ n)`, `varchar` or `text`; `text` to unlimited `varchar`;
+    /// `citext` to and from `text` and `varchar` (unlimited `varchar` only when leaving `citext`);
     /// `numeric(p, s)` to `numeric(p' ≥ p, s)` or `numeric`; more precision for `timestamp`,
-    /// `timestamptz`, `time`, `timetz` and `interval`; `varbit(n)` to `varbit(m ≥ n)`; `cidr` to `inet`;
-    /// to or from a domain over such a type, when the new domain has no constraints. Changing a
-    /// column to a domain with `CHECK` or `NOT NULL` constraints always rewrites.
+    /// `timestamptz`, `time`, `timetz` and `interval`, up to and including the maximum (6, which
+    /// is also what no precision means); `varbit(n)` to `varbit(m ≥ n)`; `cidr` to `inet`; a
+    /// `serial` column (an `integer` with a default) to `integer`; to or from a domain over such
+    /// a type, when the new domain has no constraints. Changing a column to a domain with
+    /// `CHECK` or `NOT NULL` constraints always rewrites. A `USING` clause that is just the
+    /// column, or the column cast to the new type (`USING col::new_type`), converts like no
+    /// `USING` at all; any other `USING` expression computes every value and rewrites.
     ///
     /// Even a binary-coercible change is flagged when the column has a validated `CHECK`
     /// constraint (known from earlier migrations): PostgreSQL re-checks it with a full scan under
-    /// the `ACCESS EXCLUSIVE` lock. When the column is a key that foreign keys of other tables
-    /// reference, the message names those tables: they are locked and re-checked too.
+    /// the `ACCESS EXCLUSIVE` lock. A change between `citext` and `text`/`varchar` changes the
+    /// column's collation and operator class, so it is flagged when the column has a known
+    /// index: PostgreSQL rebuilds it under the lock. When the column is a key that foreign keys
+    /// of other tables reference, the message names those tables: they are locked and
+    /// re-checked too.
     ///
-    /// `timestamp` to `timestamptz` (or back) is flagged on every version: before PostgreSQL 12
-    /// it rewrites the table; since PostgreSQL 12 it skips the rewrite only when the session
-    /// `TimeZone` is UTC, which a migration file does not show, and even then it rebuilds the
-    /// indexes on the column under the lock.
+    /// `timestamp` to `timestamptz` (or back) rewrites the table before PostgreSQL 12. Since
+    /// PostgreSQL 12 it skips the rewrite when the session `TimeZone` is UTC (or another zone
+    /// always at offset 0) and the new type keeps full precision; it still rebuilds the indexes
+    /// on the column. The rule honours `SET TIME ZONE 'UTC'` (or `SET timezone = 'UTC'`) earlier
+    /// in the migration, and otherwise the `timezone` assumed in the configuration (`[assume]`);
+    /// without either the change is flagged.
     ///
     /// ## Why is this bad?
     /// Any other type change rewrites the whole table and rebuilds every index on it while
@@ -64,7 +74,9 @@ impl Rule for ChangeColumnType {
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         for (alter, action) in alter_actions(statement) {
             let ActionKind::AlterColumnType {
-                column, data_type, ..
+                column,
+                data_type,
+                using,
             } = &action.kind
             else {
                 continue;
@@ -84,45 +96,31 @@ impl Rule for ChangeColumnType {
             });
             let constrained = new_domain.filter(|d| !d.constraints.is_empty() && !same_type);
             let new_base = new_domain.map_or(data_type, |d| &d.base);
+            // `USING col` or `USING col::new_type` converts exactly as no USING does.
+            let computed = using
+                .as_deref()
+                .filter(|u| !is_plain_conversion(u, column, data_type));
             let rewrite = "rewrites the whole table and all its indexes under an ACCESS EXCLUSIVE lock, blocking every read and write until it finishes";
-            let message = match (old, constrained) {
-                (_, Some(domain)) => format!(
+            let message = match (old, constrained, computed) {
+                (_, Some(domain), _) => format!(
                     "changing `{table}.{column}` to `{data_type}`, a domain with constraints, checks every value and {rewrite}; `{}` has constraints, so no change to it is binary-coercible",
                     domain.name
                 ),
-                (Some(old), None) => {
+                (_, None, Some(expr)) => format!(
+                    "changing `{table}.{column}` to `{data_type}` computes every value with `USING {expr}` and {rewrite}"
+                ),
+                (Some(old), None, None) => {
                     let old_base = cx.schema.domain_of(old).map_or(old, |d| &d.base);
-                    if is_binary_coercible(old_base, new_base) {
-                        let checks: Vec<String> = known
-                            .map(|t| {
-                                t.checks_on(column)
-                                    .filter(|c| c.validated)
-                                    .map(|c| {
-                                        c.name.as_ref().map_or_else(
-                                            || "an unnamed CHECK".to_owned(),
-                                            |n| format!("`{n}`"),
-                                        )
-                                    })
-                                    .collect()
-                            })
-                            .unwrap_or_default();
-                        if checks.is_empty() {
-                            continue;
-                        }
-                        out.report(
-                            action.range.clone(),
-                            format!(
-                                "changing `{table}.{column}` from `{old}` to `{data_type}` needs no rewrite, but PostgreSQL re-checks the CHECK constraint{} {} on it by scanning the whole table under an ACCESS EXCLUSIVE lock, blocking every read and write until the scan ends",
-                                if checks.len() == 1 { "" } else { "s" },
-                                checks.join(", ")
-                            ),
-                            check_plan(table, column, data_type, known.map(|t| t.checks_on(column).filter(|c| c.validated).filter_map(|c| c.name.clone()).collect()).unwrap_or_default()),
-                        );
+                    let utc = cx.pg_version() >= 12 && cx.time_zone_is_utc();
+                    let coercible = is_binary_coercible(old_base, new_base)
+                        || (utc && is_timezone_change(old_base, new_base));
+                    if coercible {
+                        report_rescans(cx, table, column, old, data_type, action, out);
                         continue;
                     }
                     if is_timezone_change(old_base, new_base) && cx.pg_version() >= 12 {
                         format!(
-                            "changing `{table}.{column}` from `{old}` to `{data_type}` takes an ACCESS EXCLUSIVE lock, blocking every read and write until it finishes; since PostgreSQL 12 it skips the table rewrite only when the session TimeZone is UTC, which the migration does not show, and even then it rebuilds every index on `{column}` under the lock"
+                            "changing `{table}.{column}` from `{old}` to `{data_type}` takes an ACCESS EXCLUSIVE lock, blocking every read and write until it finishes; since PostgreSQL 12 it skips the table rewrite only when the session TimeZone is UTC (say so with SET TIME ZONE 'UTC' before it) and the new type keeps full precision, and even then it rebuilds every index on `{column}` under the lock"
                         )
                     } else if let Some(e) = cx
                         .schema
@@ -140,7 +138,7 @@ impl Rule for ChangeColumnType {
                         )
                     }
                 }
-                (None, None) => format!(
+                (None, None, None) => format!(
                     "changing `{table}.{column}` to `{data_type}` takes an ACCESS EXCLUSIVE lock and, unless the current type is binary-coercible to `{data_type}`, rewrites the whole table and all its indexes, blocking every read and write; the current type is not known from the migrations checked, so this cannot be proven safe"
                 ),
             };
@@ -176,14 +174,174 @@ impl Rule for ChangeColumnType {
     }
 }
 
+/// A change that needs no table rewrite still re-checks the column's validated `CHECK`
+/// constraints with a scan, and rebuilds the column's indexes when their operator class or
+/// collation changes (to or from `citext`, `timestamp` to `timestamptz`).
+fn report_rescans(
+    cx: &Context<'_>,
+    table: &Name,
+    column: &str,
+    old: &TypeName,
+    data_type: &TypeName,
+    action: &crate::model::Action,
+    out: &mut Findings,
+) {
+    let known = cx.schema.table(table);
+    let checks: Vec<&crate::schema::TableConstraint> = known
+        .map(|t| t.checks_on(column).filter(|c| c.validated).collect())
+        .unwrap_or_default();
+    if !checks.is_empty() {
+        let names: Vec<String> = checks
+            .iter()
+            .map(|c| {
+                c.name
+                    .as_ref()
+                    .map_or_else(|| "an unnamed CHECK".to_owned(), |n| format!("`{n}`"))
+            })
+            .collect();
+        out.report(
+            action.range.clone(),
+            format!(
+                "changing `{table}.{column}` from `{old}` to `{data_type}` needs no rewrite, but PostgreSQL re-checks the CHECK constraint{} {} on it by scanning the whole table under an ACCESS EXCLUSIVE lock, blocking every read and write until the scan ends",
+                if checks.len() == 1 { "" } else { "s" },
+                names.join(", ")
+            ),
+            check_plan(
+                table,
+                column,
+                data_type,
+                checks.iter().filter_map(|c| c.name.clone()).collect(),
+            ),
+        );
+        return;
+    }
+    let old_base = cx.schema.domain_of(old).map_or(old, |d| &d.base);
+    let new_base = cx
+        .schema
+        .domain_of(data_type)
+        .map_or(data_type, |d| &d.base);
+    if !rebuilds_indexes(old_base, new_base) {
+        return;
+    }
+    let indexes: Vec<String> = cx
+        .schema
+        .indexes_on(table, column)
+        .into_iter()
+        .map(|i| i.name.to_string())
+        .collect();
+    if indexes.is_empty() {
+        return;
+    }
+    let list = indexes
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    out.report(
+        action.range.clone(),
+        format!(
+            "changing `{table}.{column}` from `{old}` to `{data_type}` needs no table rewrite, but it rebuilds the index{} {list} on `{column}` by scanning the whole table under an ACCESS EXCLUSIVE lock, blocking every read and write until the rebuild ends",
+            if indexes.len() == 1 { "" } else { "es" },
+        ),
+        steps(
+            "take the indexes out of the way, then rebuild them without blocking traffic:",
+            &[
+                format!(
+                    "DROP INDEX CONCURRENTLY {};  -- one statement per index, outside a transaction block",
+                    indexes.join(", ")
+                ),
+                format!(
+                    "ALTER TABLE {table} ALTER COLUMN {} TYPE {data_type};  -- no rewrite, no index to rebuild",
+                    quote_ident(column)
+                ),
+                "CREATE INDEX CONCURRENTLY … ;  -- recreate each index as it was, outside a transaction block; queries that need it run without it until then".to_owned(),
+            ],
+        ),
+    );
+}
+
+/// Whether `USING expr` converts the column exactly as the plain type change would: the column
+/// itself, or the column cast to the new type (`col::t`, `CAST(col AS t)`).
+fn is_plain_conversion(expr: &str, column: &str, data_type: &TypeName) -> bool {
+    let mut text = expr.trim();
+    while let Some(inner) = strip_outer_parens(text) {
+        text = inner;
+    }
+    let is_column = |t: &str| {
+        let mut t = t.trim();
+        while let Some(inner) = strip_outer_parens(t) {
+            t = inner;
+        }
+        match t.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+            Some(quoted) => quoted == column,
+            None => {
+                t.eq_ignore_ascii_case(column)
+                    && t.chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+            }
+        }
+    };
+    let same_type = |t: &str| {
+        let t = TypeName::parse(t);
+        t.name == data_type.name && t.modifiers == data_type.modifiers && t.array == data_type.array
+    };
+    if is_column(text) {
+        return true;
+    }
+    if let Some((value, cast)) = text.split_once("::") {
+        return is_column(value) && !cast.contains("::") && same_type(cast);
+    }
+    let lower = text.to_ascii_lowercase();
+    if let Some(inner) = lower
+        .strip_prefix("cast")
+        .map(str::trim_start)
+        .and_then(|t| t.strip_prefix('('))
+        .and_then(|t| t.strip_suffix(')'))
+    {
+        let start = text.len() - inner.len() - 1;
+        let inner = &text[start..text.len() - 1];
+        if let Some(at) = inner.to_ascii_lowercase().find(" as ") {
+            return is_column(&inner[..at]) && same_type(&inner[at + 4..]);
+        }
+    }
+    false
+}
+
+/// `inner` of `(inner)` when the parentheses enclose the whole text.
+fn strip_outer_parens(text: &str) -> Option<&str> {
+    let inner = text.strip_prefix('(')?.strip_suffix(')')?;
+    let mut depth = 0i32;
+    for c in inner.chars() {
+        depth += match c {
+            '(' => 1,
+            ')' => -1,
+            _ => 0,
+        };
+        if depth < 0 {
+            return None;
+        }
+    }
+    Some(inner.trim())
+}
+
+/// Binary-coercible changes that still rebuild the column's indexes (their operator class or
+/// collation changes): between `citext` and `text`/`varchar`, and `timestamp` ↔ `timestamptz`.
+fn rebuilds_indexes(old: &TypeName, new: &TypeName) -> bool {
+    let citext = |t: &TypeName| t.name == "citext" || t.name.ends_with(".citext");
+    (citext(old) != citext(new)) || is_timezone_change(old, new)
+}
+
 /// `timestamp` ↔ `timestamptz`: binary-coercible since PostgreSQL 12 only when the session
 /// TimeZone is UTC, and the column's indexes are rebuilt even then.
+/// The new type must keep full precision (none given, or 6): PostgreSQL cannot prove a
+/// narrower precision keeps every value, and rewrites.
 fn is_timezone_change(old: &TypeName, new: &TypeName) -> bool {
     old.array == new.array
         && matches!(
             (old.name.as_str(), new.name.as_str()),
             ("timestamp", "timestamptz") | ("timestamptz", "timestamp")
         )
+        && new.modifiers.first().is_none_or(|p| p == "6")
 }
 
 fn check_plan(table: &Name, column: &str, data_type: &TypeName, checks: Vec<String>) -> String {
@@ -219,10 +377,20 @@ fn check_plan(table: &Name, column: &str, data_type: &TypeName, checks: Vec<Stri
     )
 }
 
-/// Whether PostgreSQL changes the type without rewriting the table or rebuilding indexes.
+/// Whether PostgreSQL changes the type without rewriting the table.
 pub(crate) fn is_binary_coercible(old: &TypeName, new: &TypeName) -> bool {
     if old.array != new.array {
         return false;
+    }
+    // `serial` is `integer` with a default, not a type of its own.
+    fn storage(t: &TypeName) -> &str {
+        match t.name.as_str() {
+            "serial2" => "int2",
+            "serial4" => "int4",
+            "serial8" => "int8",
+            "public.citext" => "citext",
+            other => other,
+        }
     }
     let int = |m: &[String], i: usize| m.get(i).and_then(|v| v.parse::<u64>().ok());
     let same_or_wider = |at: usize| match (int(&old.modifiers, at), int(&new.modifiers, at)) {
@@ -230,11 +398,11 @@ pub(crate) fn is_binary_coercible(old: &TypeName, new: &TypeName) -> bool {
         (Some(o), Some(n)) => n >= o,
         _ => false,
     };
-    match (old.name.as_str(), new.name.as_str()) {
+    match (storage(old), storage(new)) {
         (o, n) if o == n && old.modifiers == new.modifiers => true,
         ("varchar", "varchar") | ("varbit", "varbit") => same_or_wider(0),
-        ("varchar", "text") | ("cidr", "inet") => true,
-        ("text", "varchar") => new.modifiers.is_empty(),
+        ("varchar" | "citext", "text" | "citext") | ("cidr", "inet") | ("text", "citext") => true,
+        ("text" | "citext", "varchar") => new.modifiers.is_empty(),
         ("numeric", "numeric") => {
             new.modifiers.is_empty()
                 || (same_or_wider(0)
@@ -242,6 +410,7 @@ pub(crate) fn is_binary_coercible(old: &TypeName, new: &TypeName) -> bool {
                         == new.modifiers.get(1).map_or("0", String::as_str)
                     && !old.modifiers.is_empty())
         }
+        // Precision up to the maximum, 6, which is also what no precision means.
         (o, n)
             if o == n
                 && matches!(
@@ -249,7 +418,8 @@ pub(crate) fn is_binary_coercible(old: &TypeName, new: &TypeName) -> bool {
                     "timestamp" | "timestamptz" | "time" | "timetz" | "interval"
                 ) =>
         {
-            same_or_wider(0)
+            let precision = |t: &TypeName| int(&t.modifiers, 0).unwrap_or(6);
+            precision(new) >= precision(old)
         }
         _ => false,
     }
@@ -275,6 +445,14 @@ mod tests {
         assert!(coercible("timestamptz(3)", "timestamptz"));
         assert!(coercible("cidr", "inet"));
         assert!(coercible("int", "integer"));
+        assert!(coercible("serial", "integer"));
+        assert!(coercible("bigserial", "bigint"));
+        assert!(coercible("citext", "text"));
+        assert!(coercible("varchar(20)", "citext"));
+        assert!(coercible("citext", "varchar"));
+        assert!(coercible("timestamp", "timestamp(6)"));
+        assert!(coercible("interval(2)", "interval"));
+        assert!(coercible("time(2)", "time(6)"));
     }
 
     #[test]
@@ -287,5 +465,28 @@ mod tests {
         assert!(!coercible("timestamp", "timestamptz"));
         assert!(!coercible("timestamp(6)", "timestamp(3)"));
         assert!(!coercible("text", "text[]"));
+        assert!(!coercible("citext", "varchar(30)"));
+        assert!(!coercible("timestamp", "timestamp(5)"));
+        assert!(!coercible("serial", "bigint"));
+    }
+
+    #[test]
+    fn plain_using_converts_like_no_using() {
+        let t = TypeName::parse("varchar(30)");
+        assert!(is_plain_conversion("email", "email", &t));
+        assert!(is_plain_conversion("email::varchar(30)", "email", &t));
+        assert!(is_plain_conversion(
+            "(email)::character varying(30)",
+            "email",
+            &t
+        ));
+        assert!(is_plain_conversion(
+            "CAST(email AS varchar(30))",
+            "email",
+            &t
+        ));
+        assert!(!is_plain_conversion("upper(email)", "email", &t));
+        assert!(!is_plain_conversion("email::text", "email", &t));
+        assert!(!is_plain_conversion("name::varchar(30)", "email", &t));
     }
 }

@@ -10,11 +10,18 @@ declare_rule! {
     ///
     /// ## Why is this bad?
     /// A plain `REINDEX` takes a `SHARE` lock on the table, which blocks every `INSERT`, `UPDATE`
-    /// and `DELETE`, and an `ACCESS EXCLUSIVE` lock on each index it rebuilds, which blocks the
-    /// reads that would use it, for the whole rebuild.
+    /// and `DELETE`, and an `ACCESS EXCLUSIVE` lock on each index it rebuilds, for the whole
+    /// rebuild. That index lock blocks far more than the reads that use the index: planning any
+    /// query on the table opens all of its indexes, so every newly planned read of the table
+    /// waits too, even a sequential scan (measured on PostgreSQL 11–18; only a statement whose
+    /// generic plan was cached before still runs).
     ///
-    /// PostgreSQL 12 added `REINDEX … CONCURRENTLY` (`SHARE UPDATE EXCLUSIVE`: reads and writes
-    /// continue). Before PostgreSQL 12, build a replacement index concurrently and swap it in.
+    /// PostgreSQL 12 added `REINDEX … CONCURRENTLY` (also spelled `REINDEX (CONCURRENTLY) …`):
+    /// `SHARE UPDATE EXCLUSIVE` on the table, so reads and writes continue. It is not free: it
+    /// waits for every transaction with a snapshot older than its own to finish, read-only ones
+    /// too, so one long-running query stalls it; and its final step takes a brief
+    /// `ACCESS EXCLUSIVE` lock on the old index to drop it. Before PostgreSQL 12, build a
+    /// replacement index concurrently and swap it in.
     ///
     /// ## Example
     /// ```sql
@@ -36,7 +43,7 @@ declare_rule! {
         name: "reindex-non-concurrently",
         category: Locking,
         severity: Error,
-        summary: "REINDEX without CONCURRENTLY blocks writes, and reads that use the index, for the whole rebuild",
+        summary: "REINDEX without CONCURRENTLY blocks writes, and every newly planned read of the table, for the whole rebuild",
         since: "0.1.0",
         claims: [
             Claim::takes(12..=18).referenced(Effect::lock(Share).scan()).index(Effect::lock(AccessExclusive).rewrite()),
@@ -75,7 +82,7 @@ impl Rule for ReindexNonConcurrently {
             (None, _) => "each table in turn".to_owned(),
         };
         let message = format!(
-            "rebuilding {what} without CONCURRENTLY takes a SHARE lock on {on} and an ACCESS EXCLUSIVE lock on {}, blocking every INSERT, UPDATE and DELETE, and the reads that use the index, until the rebuild ends",
+            "rebuilding {what} without CONCURRENTLY takes a SHARE lock on {on} and an ACCESS EXCLUSIVE lock on {}, blocking every INSERT, UPDATE and DELETE, and every newly planned read of the table (planning opens all its indexes), until the rebuild ends",
             if target == "INDEX" {
                 "the index"
             } else {
@@ -85,19 +92,32 @@ impl Rule for ReindexNonConcurrently {
         let help = if target == "SYSTEM" {
             "system catalogs cannot be reindexed concurrently: run it in a maintenance window, not in a migration".to_owned()
         } else if cx.pg_version() >= 12 {
-            let rewritten = insert_after(
-                cx.source,
-                &statement.range,
-                &["REINDEX", target],
-                " CONCURRENTLY",
-            )
-            .or_else(|| insert_after(cx.source, &statement.range, &[target], " CONCURRENTLY"))
-            .map_or_else(
-                || format!("REINDEX {target} CONCURRENTLY {name}"),
-                |t| t.trim_end_matches(';').trim_end().to_owned(),
-            );
+            // With an option list that already names CONCURRENTLY (`(CONCURRENTLY false)`),
+            // write the statement afresh rather than spell the option twice.
+            let source_text = cx.source.get(statement.range.clone()).unwrap_or_default();
+            let has_option = crate::lexer::tokenize(source_text)
+                .0
+                .iter()
+                .any(|t| t.is_word(source_text, "CONCURRENTLY"));
+            let rewritten = (!has_option)
+                .then(|| {
+                    insert_after(
+                        cx.source,
+                        &statement.range,
+                        &["REINDEX", target],
+                        " CONCURRENTLY",
+                    )
+                    .or_else(|| {
+                        insert_after(cx.source, &statement.range, &[target], " CONCURRENTLY")
+                    })
+                })
+                .flatten()
+                .map_or_else(
+                    || format!("REINDEX {target} CONCURRENTLY {name}"),
+                    |t| t.trim_end_matches(';').trim_end().to_owned(),
+                );
             format!(
-                "rebuild it without blocking reads and writes:\n  {rewritten};\nCONCURRENTLY cannot run in a transaction block: {}. If it fails it leaves an invalid `…_ccnew` index: drop it with DROP INDEX CONCURRENTLY and retry{}",
+                "rebuild it without blocking reads and writes:\n  {rewritten};\nCONCURRENTLY cannot run in a transaction block: {}. It waits for every older transaction, read-only ones too, so run it when no long query is open, and it ends with a brief ACCESS EXCLUSIVE lock on the old index. If it fails it leaves an invalid `…_ccnew` index: drop it with DROP INDEX CONCURRENTLY and retry{}",
                 crate::framework::outside_transaction_advice(cx.framework),
                 pg14_concurrently_caution(cx.pg_version())
             )

@@ -1,7 +1,7 @@
 //! The settings a fixture asks for in its first line, shared by the fixture snapshots
 //! (`tests/rules.rs`) and the real-server verification (`tests/verification.rs` at the root).
 //!
-//! `-- settings: pg_version = 10, framework = sqlx` (a directory's first migration file says it
+//! `-- settings: pg_version = 10, framework = sqlx, assume.timezone = UTC` (a directory's first migration file says it
 //! for the whole directory).
 
 use std::path::Path;
@@ -38,7 +38,10 @@ pub fn settings_for(path: &Path) -> (Settings, Option<u32>, Option<Framework>) {
                     settings = settings.framework(named);
                     framework = Some(named);
                 }
-                other => panic!("unknown fixture setting `{other}`"),
+                other => match other.strip_prefix("assume.") {
+                    Some(name) => settings = settings.assume(name, value.trim()).unwrap(),
+                    None => panic!("unknown fixture setting `{other}`"),
+                },
             }
         }
     }
