@@ -30,6 +30,9 @@ pub(crate) struct Session {
     pub(crate) lock_timeout: Option<String>,
     /// The `search_path` in force: the schemas unqualified names resolve through, in order.
     pub(crate) search_path: Arc<[String]>,
+    /// The transaction that was open when the statement began, if any (for `BEGIN` and
+    /// `COMMIT`: the one they found).
+    pub(crate) enclosing: Option<Wrapper>,
     /// The `TimeZone` the file sets (`SET TIME ZONE`, `SET timezone`), when it sets one.
     pub(crate) time_zone: Option<String>,
 }
@@ -41,6 +44,7 @@ impl Default for Session {
             wrapper: None,
             lock_timeout: None,
             search_path: default_search_path(),
+            enclosing: None,
             time_zone: None,
         }
     }
@@ -143,6 +147,7 @@ pub(crate) fn sessions(
                 (blocks, w)
             });
         }
+        let enclosing = current.map(|(_, w)| w);
         let transaction = match &statement.kind {
             StatementKind::Begin => {
                 if current.is_none() {
@@ -196,6 +201,7 @@ pub(crate) fn sessions(
             wrapper: transaction.map(|(_, w)| w),
             lock_timeout: lock_timeout.current(),
             search_path: search_path.current(),
+            enclosing,
             time_zone: time_zone.current(),
         });
     }
