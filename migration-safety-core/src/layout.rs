@@ -125,17 +125,24 @@ impl Framework {
             return Framework::Prisma;
         }
         let sql: Vec<&Entry> = files().filter(|e| e.name.ends_with(".sql")).collect();
-        let head = |e: &Entry| std::fs::read(&e.path).unwrap_or_default();
-        if sql
-            .iter()
-            .any(|e| contains_line(&head(e), |l| lower(l).starts_with("-- +goose up")))
-        {
-            return Framework::Goose;
+        // The markers that tell the frameworks apart are at the top of a file: read each
+        // file's first bytes, once.
+        let (mut dbmate, mut no_transaction) = (false, false);
+        for e in &sql {
+            let head = head(&e.path);
+            if contains_line(&head, |l| lower(l).starts_with("-- +goose up")) {
+                return Framework::Goose;
+            }
+            dbmate |= contains_line(&head, |l| l.starts_with("-- migrate:up"));
+            no_transaction |= contains_line(&head, |l| {
+                let l: String = l
+                    .chars()
+                    .filter(|c| !c.is_whitespace() && *c != '\u{feff}')
+                    .collect();
+                l.eq_ignore_ascii_case("--no-transaction")
+            });
         }
-        if sql
-            .iter()
-            .any(|e| contains_line(&head(e), |l| l.starts_with("-- migrate:up")))
-        {
+        if dbmate {
             return Framework::Dbmate;
         }
         if !sql.is_empty() && sql.iter().all(|e| flyway_name(&e.name).is_some()) {
@@ -156,16 +163,7 @@ impl Framework {
             .and_then(|p| std::fs::read_to_string(p.join("Cargo.toml")).ok())
             .unwrap_or_default();
         if !sql.is_empty() && sql.iter().all(|e| sqlx_name(&e.name).is_some()) {
-            let marker = sql.iter().any(|e| {
-                contains_line(&head(e), |l| {
-                    let l: String = l
-                        .chars()
-                        .filter(|c| !c.is_whitespace() && *c != '\u{feff}')
-                        .collect();
-                    l.eq_ignore_ascii_case("--no-transaction")
-                })
-            });
-            if marker || depends_on(&manifest, "sqlx") {
+            if no_transaction || depends_on(&manifest, "sqlx") {
                 return Framework::Sqlx;
             }
             if sql.iter().all(|e| golang_migrate_name(&e.name).is_some()) {
@@ -588,6 +586,19 @@ fn depends_on(manifest: &str, krate: &str) -> bool {
 
 fn lower(line: &str) -> String {
     line.to_ascii_lowercase()
+}
+
+/// How much of a file framework detection reads.
+const HEAD_BYTES: u64 = 16 * 1024;
+
+/// The first [`HEAD_BYTES`] of a file (nothing when it cannot be read).
+fn head(path: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    if let Ok(file) = std::fs::File::open(path) {
+        let _ = file.take(HEAD_BYTES).read_to_end(&mut head);
+    }
+    head
 }
 
 fn contains_line(bytes: &[u8], pred: impl Fn(&str) -> bool) -> bool {

@@ -1,12 +1,18 @@
 //! What a rule knows about the statement it checks: the settings, the schema built so far, the
-//! transaction it runs in, the `lock_timeout` in force, and its neighbours in the file.
+//! transaction it runs in, the `lock_timeout` and `search_path` in force, and its neighbours in
+//! the file (what they created, the locks they hold), with the file's line index.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::framework::Plan;
 use crate::layout::Framework;
-use crate::model::{Name, Statement, StatementKind};
+use crate::lexer::Lexed;
+use crate::model::{Name, Statement, StatementKind, TableLock};
+use crate::recognize;
 use crate::schema::{Schema, default_search_path};
 use crate::settings::Settings;
-use std::sync::Arc;
+use crate::source::SourceFile;
 
 /// Who opened the transaction a statement runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,6 +252,112 @@ fn is_zero(value: &str) -> bool {
     digits.parse::<f64>().is_ok_and(|v| v == 0.0)
 }
 
+/// The kinds of object whose creation earlier in the same migration rules ask about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Created {
+    Schema,
+    MaterializedView,
+    Type,
+}
+
+impl Created {
+    const ALL: [Self; 3] = [Self::Schema, Self::MaterializedView, Self::Type];
+
+    fn words(self) -> &'static str {
+        match self {
+            Self::Schema => "SCHEMA",
+            Self::MaterializedView => "MATERIALIZED VIEW",
+            Self::Type => "TYPE",
+        }
+    }
+}
+
+/// The objects the top-level statements of a file create, found once per file.
+#[derive(Debug, Default)]
+pub(crate) struct CreatedObjects {
+    /// By kind and unqualified name: the statements that create one, and the name as written.
+    by_name: HashMap<(Created, String), Vec<(usize, Name)>>,
+}
+
+impl CreatedObjects {
+    pub(crate) fn find(source: &str, lexed: &Lexed) -> Self {
+        let mut by_name: HashMap<_, Vec<_>> = HashMap::new();
+        for (index, raw) in lexed.statements.iter().enumerate() {
+            let tokens = lexed.statement_tokens(raw);
+            for kind in Created::ALL {
+                if let Some(name) = recognize::created_object(source, tokens, kind.words()) {
+                    by_name
+                        .entry((kind, name.name.clone()))
+                        .or_default()
+                        .push((index, name));
+                }
+            }
+        }
+        Self { by_name }
+    }
+
+    /// Whether a top-level statement before `index` creates `kind` `name`.
+    fn before(&self, kind: Created, name: &Name, index: usize) -> bool {
+        self.by_name
+            .get(&(kind, name.name.clone()))
+            .is_some_and(|found| found.iter().any(|(i, n)| *i < index && n.matches(name)))
+    }
+}
+
+/// A lock, with the top-level statement that took it.
+pub(crate) type HeldLock = (usize, TableLock);
+
+/// The write-blocking locks that the earlier top-level statements of the current transaction
+/// hold on tables that existed before the migration, kept up to date as the file is checked.
+#[derive(Debug, Default)]
+pub(crate) struct HeldLocks {
+    transaction: Option<usize>,
+    /// The strongest lock (the latest of equals), with the statement that took it.
+    strongest: Option<HeldLock>,
+    /// By unqualified table name, in statement order.
+    by_table: HashMap<String, Vec<HeldLock>>,
+}
+
+impl HeldLocks {
+    /// Enter the transaction of the next statement (forgetting the locks of an ended one).
+    pub(crate) fn enter(&mut self, session: &Session) {
+        if session.transaction != self.transaction {
+            *self = Self {
+                transaction: session.transaction,
+                ..Self::default()
+            };
+        }
+    }
+
+    /// Record the locks of top-level statement `index`, which ran in the entered transaction.
+    pub(crate) fn record(
+        &mut self,
+        index: usize,
+        statement: &Statement,
+        is_new_table: impl Fn(&Name) -> bool,
+    ) {
+        if self.transaction.is_none() {
+            return;
+        }
+        for lock in statement.kind.locks() {
+            if !lock.mode.blocks_writes() || is_new_table(&lock.table) {
+                continue;
+            }
+            if self
+                .strongest
+                .as_ref()
+                .is_none_or(|(_, s)| lock.mode >= s.mode)
+            {
+                self.strongest = Some((index, lock.clone()));
+            }
+            self.by_table
+                .entry(lock.table.name.clone())
+                .or_default()
+                .push((index, lock));
+        }
+    }
+}
+
 /// What a rule sees.
 pub(crate) struct Context<'a> {
     pub(crate) settings: &'a Settings,
@@ -261,6 +373,10 @@ pub(crate) struct Context<'a> {
     pub(crate) index: usize,
     /// Whether the statement is inside a `DO` body (which always runs as one transaction).
     pub(crate) in_do_block: bool,
+    /// The file's line index.
+    pub(crate) lines: &'a SourceFile,
+    pub(crate) created: &'a CreatedObjects,
+    pub(crate) held: &'a HeldLocks,
 }
 
 impl Context<'_> {
@@ -286,6 +402,31 @@ impl Context<'_> {
     /// Whether the statement runs inside a transaction block.
     pub(crate) fn in_transaction(&self) -> bool {
         self.in_do_block || self.session().transaction.is_some()
+    }
+
+    /// The 1-based line of a byte offset.
+    pub(crate) fn line(&self, offset: usize) -> usize {
+        self.lines.line(offset)
+    }
+
+    /// Whether a top-level statement of this file before the current one created `kind`
+    /// `name` (an object created by the same migration is new: no running code uses it yet).
+    pub(crate) fn created_earlier_in_file(&self, kind: Created, name: &Name) -> bool {
+        self.created.before(kind, name, self.index)
+    }
+
+    /// Write-blocking locks that earlier top-level statements of this transaction hold on
+    /// tables that existed before the migration: the first on `table`, and the strongest.
+    pub(crate) fn held_locks(&self, table: &Name) -> (Option<&HeldLock>, Option<&HeldLock>) {
+        let held = self.held;
+        if held.transaction.is_none() || held.transaction != self.session().transaction {
+            return (None, None);
+        }
+        let on_table = held
+            .by_table
+            .get(&table.name)
+            .and_then(|locks| locks.iter().find(|(_, l)| l.table.matches(table)));
+        (on_table, held.strongest.as_ref())
     }
 
     /// Whether `name` is a table created earlier in this same migration (new and empty).

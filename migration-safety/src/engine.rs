@@ -1,9 +1,10 @@
 //! Linting a run of migrations: each file is split, lowered, checked by every rule with the
 //! schema the earlier migrations built, and its findings filtered by settings and suppressions.
 
+use std::collections::HashMap;
 use std::ops::Range;
 
-use crate::context::{self, Context};
+use crate::context::{self, Context, CreatedObjects, HeldLocks};
 use crate::diagnostic::{Diagnostic, FileReport};
 use crate::framework::{self, Sidecar};
 use crate::layout::{Direction, Framework};
@@ -15,6 +16,65 @@ use crate::settings::Settings;
 use crate::source::SourceFile;
 use crate::suppression::{self, Scope, Suppressions};
 use crate::{lexer, lower};
+
+/// A migration file read, split and parsed: all that does not depend on the migrations
+/// before it, so that files are prepared in parallel and checked in order.
+pub(crate) struct Prepared {
+    path: String,
+    pub(crate) source: SourceFile,
+    framework: Framework,
+    pub(crate) direction: Direction,
+    markers: Vec<framework::Marker>,
+    /// The text with what the framework does not run blanked out.
+    pub(crate) masked: String,
+    lexed: lexer::Lexed,
+    pub(crate) statements: Vec<Statement>,
+    pub(crate) sessions: Vec<context::Session>,
+    created: CreatedObjects,
+}
+
+/// Split and parse `direction` of a migration file, run as `framework` runs it.
+pub(crate) fn prepare(
+    settings: &Settings,
+    path: String,
+    bytes: &[u8],
+    framework: Framework,
+    direction: Direction,
+    sidecar: &Sidecar,
+) -> Prepared {
+    let source = SourceFile::from_bytes(bytes);
+    let bom = bytes.starts_with(b"\xEF\xBB\xBF");
+    let plan = framework::plan(framework, direction, source.text(), bom, sidecar);
+    let masked = plan.mask(source.text());
+    let lexed = lexer::split(&masked);
+    let statements = lower::lower_file(&masked, &lexed);
+    let sessions = context::sessions(&statements, &plan, settings.assumed("lock_timeout"));
+    let created = CreatedObjects::find(&masked, &lexed);
+    Prepared {
+        path,
+        source,
+        framework,
+        direction,
+        markers: plan.markers,
+        masked,
+        lexed,
+        statements,
+        sessions,
+        created,
+    }
+}
+
+/// What the rules know about the file being checked, besides the schema.
+struct FileFacts<'a> {
+    source: &'a str,
+    lines: &'a SourceFile,
+    file: usize,
+    framework: Framework,
+    statements: &'a [Statement],
+    sessions: &'a [context::Session],
+    created: &'a CreatedObjects,
+    held: &'a HeldLocks,
+}
 
 /// Migrations linted in order, sharing what they build.
 pub(crate) struct Run<'s> {
@@ -52,6 +112,25 @@ impl<'s> Run<'s> {
         direction: Direction,
         sidecar: &Sidecar,
     ) -> FileReport {
+        let prepared = prepare(self.settings, path, bytes, framework, direction, sidecar);
+        self.check(prepared)
+    }
+
+    /// Check the next migration file, prepared by [`prepare`], against the schema the earlier
+    /// ones built.
+    pub(crate) fn check(&mut self, prepared: Prepared) -> FileReport {
+        let Prepared {
+            path,
+            source,
+            framework,
+            direction,
+            markers,
+            masked,
+            lexed,
+            statements,
+            sessions,
+            created,
+        } = prepared;
         // A down migration is checked against the schema its up migration left, and undoes
         // nothing for the migrations after it.
         let down = direction == Direction::Down;
@@ -60,18 +139,23 @@ impl<'s> Run<'s> {
         }
         let file = self.files;
         self.files += 1;
-        let source = SourceFile::from_bytes(bytes);
-        let bom = bytes.starts_with(b"\xEF\xBB\xBF");
-        let plan = framework::plan(framework, direction, source.text(), bom, sidecar);
-        let masked = plan.mask(source.text());
         let text = masked.as_str();
-        let lexed = lexer::split(text);
-        let statements = lower::lower_file(text, &lexed);
-        let sessions = context::sessions(&statements, &plan, self.settings.assumed("lock_timeout"));
+        let mut held = HeldLocks::default();
         let mut findings = Vec::new();
         for (index, statement) in statements.iter().enumerate() {
             self.schema
                 .set_search_path(sessions[index].search_path.clone());
+            held.enter(&sessions[index]);
+            let facts = FileFacts {
+                source: text,
+                lines: &source,
+                file,
+                framework,
+                statements: &statements,
+                sessions: &sessions,
+                created: &created,
+                held: &held,
+            };
             // A DO body's statements run in order, each seeing what the ones before it built.
             let (targets, in_do_block) = match &statement.kind {
                 StatementKind::Do { body } => (flatten(body), true),
@@ -79,25 +163,26 @@ impl<'s> Run<'s> {
             };
             if in_do_block {
                 check(
-                    &self.context(text, file, framework, &statements, &sessions, index, false),
+                    &self.context(&facts, index, false),
                     statement,
                     index,
                     &mut findings,
                 );
             }
             for target in targets {
-                let cx = self.context(
-                    text,
-                    file,
-                    framework,
-                    &statements,
-                    &sessions,
+                check(
+                    &self.context(&facts, index, in_do_block),
+                    target,
                     index,
-                    in_do_block,
+                    &mut findings,
                 );
-                check(&cx, target, index, &mut findings);
                 self.schema.apply(&target.kind, file, index);
             }
+            held.record(index, statement, |table| {
+                self.schema
+                    .table(table)
+                    .is_some_and(|t| t.file == Some(file))
+            });
         }
         for &offset in source.invalid_utf8() {
             findings.push(Finding {
@@ -108,7 +193,7 @@ impl<'s> Run<'s> {
                 anchor: None,
             });
         }
-        for marker in plan.markers {
+        for marker in markers {
             findings.push(Finding {
                 rule: meta::INEFFECTIVE_TRANSACTION_MARKER,
                 range: marker.range,
@@ -117,7 +202,7 @@ impl<'s> Run<'s> {
                 anchor: None,
             });
         }
-        let suppressions = suppression::parse(text, &lexed.comments, &statements);
+        let suppressions = suppression::parse(text, &source, &lexed.comments, &statements);
         let diagnostics = self.finish(&source, findings, &suppressions);
         if down {
             self.schema.rollback();
@@ -130,27 +215,25 @@ impl<'s> Run<'s> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn context<'a>(
         &'a self,
-        source: &'a str,
-        file: usize,
-        framework: Framework,
-        statements: &'a [Statement],
-        sessions: &'a [context::Session],
+        facts: &FileFacts<'a>,
         index: usize,
         in_do_block: bool,
     ) -> Context<'a> {
         Context {
             settings: self.settings,
-            framework,
+            framework: facts.framework,
             schema: &self.schema,
-            source,
-            file,
-            statements,
-            sessions,
+            source: facts.source,
+            file: facts.file,
+            statements: facts.statements,
+            sessions: facts.sessions,
             index,
             in_do_block,
+            lines: facts.lines,
+            created: facts.created,
+            held: facts.held,
         }
     }
 
@@ -169,16 +252,25 @@ impl<'s> Run<'s> {
             .iter()
             .map(|d| vec![false; d.rules.len().max(1)])
             .collect();
+        // The directives each finding may match, found without scanning them all.
+        let mut file_wide: Vec<usize> = Vec::new();
+        let mut on_statement: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (i, directive) in suppressions.directives.iter().enumerate() {
+            match directive.scope {
+                Scope::File => file_wide.push(i),
+                Scope::Statement(Some(target)) => on_statement.entry(target).or_default().push(i),
+                Scope::Statement(None) => {}
+            }
+        }
         let mut kept: Vec<Finding> = Vec::new();
         'findings: for finding in findings {
-            for (directive, used) in suppressions.directives.iter().zip(&mut used) {
-                let applies = match directive.scope {
-                    Scope::File => true,
-                    Scope::Statement(target) => target.is_some() && target == finding.anchor,
-                };
-                if !applies {
-                    continue;
-                }
+            let mut candidates = file_wide.clone();
+            if let Some(found) = finding.anchor.and_then(|a| on_statement.get(&a)) {
+                candidates.extend(found);
+                candidates.sort_unstable();
+            }
+            for i in candidates {
+                let (directive, used) = (&suppressions.directives[i], &mut used[i]);
                 if directive.rules.is_empty() {
                     used[0] = true;
                     continue 'findings;

@@ -23,7 +23,7 @@ pub(crate) fn human(report: &Report, color: bool) -> String {
                 Severity::Error => Level::ERROR,
                 Severity::Warning => Level::WARNING,
             };
-            let (excerpt, span) = excerpt(&file.source, &diagnostic.range);
+            let (excerpt, excerpt_span) = excerpt(&file.source, &diagnostic.range);
             let mut group: Group<'_> = level
                 .primary_title(diagnostic.message.as_str())
                 .id(diagnostic.rule)
@@ -31,7 +31,7 @@ pub(crate) fn human(report: &Report, color: bool) -> String {
                     Snippet::source(excerpt)
                         .line_start(diagnostic.start.line)
                         .path(file.path.as_str())
-                        .annotation(AnnotationKind::Primary.span(span)),
+                        .annotation(AnnotationKind::Primary.span(excerpt_span.clone())),
                 );
             if let Some(help) = &diagnostic.help {
                 group = group.element(Level::HELP.message(help.as_str()));
@@ -44,7 +44,19 @@ pub(crate) fn human(report: &Report, color: bool) -> String {
                     diagnostic.rule
                 )));
             }
-            out.push_str(&renderer.render(&[group]));
+            let mut rendered = renderer.render(&[group]);
+            // The excerpt of a long line starts inside it, so the column annotate-snippets
+            // counts is the one within the excerpt: put the file's column in its place.
+            let counted = excerpt[..excerpt_span.start].chars().count() + 1;
+            if counted != diagnostic.start.column {
+                let (line, path) = (diagnostic.start.line, &file.path);
+                rendered = rendered.replacen(
+                    &format!("{path}:{line}:{counted}"),
+                    &format!("{path}:{line}:{}", diagnostic.start.column),
+                    1,
+                );
+            }
+            out.push_str(&rendered);
             out.push_str("\n\n");
         }
     }
@@ -56,13 +68,33 @@ pub(crate) fn human(report: &Report, color: bool) -> String {
     out
 }
 
-/// The whole lines a range covers, and the range within them: rendering a diagnostic costs
-/// the size of its statement, not of the file.
+/// How much of a long line around a span the excerpt keeps, in bytes on each side.
+const CONTEXT: usize = 256;
+
+/// The lines a range covers, cut to [`CONTEXT`] bytes on either side of the range, and the
+/// range within them: rendering a diagnostic costs the size of its statement, not of the
+/// file, even when the whole file is one line.
 fn excerpt<'s>(source: &'s str, range: &Range<usize>) -> (&'s str, Range<usize>) {
-    let start = source[..range.start].rfind('\n').map_or(0, |i| i + 1);
-    let mut end = source[range.end..]
+    let floor = |mut i: usize| {
+        while !source.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let ceil = |mut i: usize| {
+        while !source.is_char_boundary(i) {
+            i += 1;
+        }
+        i
+    };
+    let window_start = floor(range.start.saturating_sub(CONTEXT));
+    let start = source[window_start..range.start]
+        .rfind('\n')
+        .map_or(window_start, |i| window_start + i + 1);
+    let window_end = ceil((range.end + CONTEXT).min(source.len()));
+    let mut end = source[range.end..window_end]
         .find('\n')
-        .map_or(source.len(), |i| range.end + i);
+        .map_or(window_end, |i| range.end + i);
     if end > range.end && source[..end].ends_with('\r') {
         end -= 1;
     }

@@ -19,6 +19,9 @@ pub struct Position {
 pub(crate) struct SourceFile {
     text: String,
     line_starts: Vec<usize>,
+    /// For each character longer than one byte: its offset, and the bytes beyond the first of
+    /// it and of every such character before it. Columns count characters in O(log n).
+    wide: Vec<(usize, usize)>,
     /// Byte offsets (in `text`) where invalid UTF-8 was replaced.
     invalid_utf8: Vec<usize>,
 }
@@ -42,9 +45,21 @@ impl SourceFile {
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
+        let wide = if text.is_ascii() {
+            Vec::new()
+        } else {
+            text.char_indices()
+                .filter(|(_, c)| !c.is_ascii())
+                .scan(0, |extra, (i, c)| {
+                    *extra += c.len_utf8() - 1;
+                    Some((i, *extra))
+                })
+                .collect()
+        };
         Self {
             text,
             line_starts,
+            wide,
             invalid_utf8,
         }
     }
@@ -57,15 +72,27 @@ impl SourceFile {
         &self.invalid_utf8
     }
 
+    /// The 1-based line of a byte offset (clamped to the text).
+    pub(crate) fn line(&self, offset: usize) -> usize {
+        self.line_starts
+            .partition_point(|&s| s <= offset.min(self.text.len()))
+    }
+
     /// The 1-based position of a byte offset (clamped to the text).
     pub(crate) fn position(&self, offset: usize) -> Position {
         let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
-        let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
-        let start = self.line_starts[line];
-        let column = self.text[start..offset].chars().count() + 1;
-        Position {
-            line: line + 1,
-            column,
+        let line = self.line(offset);
+        let start = self.line_starts[line - 1];
+        let column =
+            offset - start - (self.extra_bytes_before(offset) - self.extra_bytes_before(start)) + 1;
+        Position { line, column }
+    }
+
+    /// The bytes beyond the first of the characters that start before `offset`.
+    fn extra_bytes_before(&self, offset: usize) -> usize {
+        match self.wide.partition_point(|&(i, _)| i < offset) {
+            0 => 0,
+            n => self.wide[n - 1].1,
         }
     }
 

@@ -8,6 +8,7 @@ use regex::Regex;
 
 use crate::lexer::Comment;
 use crate::model::Statement;
+use crate::source::SourceFile;
 
 /// The marker that turns every check off for a file.
 pub const IGNORE_FILE_MARKER: &str = "IGNORE_MIGRATION_CHECKS";
@@ -62,7 +63,12 @@ static DIRECTIVE: LazyLock<Regex> = LazyLock::new(|| {
 static RULE_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[^\s,]+").expect("valid regex"));
 
 /// Read the directives from the file's comments and attach them to statements.
-pub(crate) fn parse(source: &str, comments: &[Comment], statements: &[Statement]) -> Suppressions {
+pub(crate) fn parse(
+    source: &str,
+    line_index: &SourceFile,
+    comments: &[Comment],
+    statements: &[Statement],
+) -> Suppressions {
     let mut out = Suppressions::default();
     for comment in comments {
         let body = &source[comment.body.clone()];
@@ -109,7 +115,7 @@ pub(crate) fn parse(source: &str, comments: &[Comment], statements: &[Statement]
                 }),
                 "ignore" => out.directives.push(Directive {
                     range: range.clone(),
-                    scope: Scope::Statement(target(source, &range, statements)),
+                    scope: Scope::Statement(target(line_index, &range, statements)),
                     rules,
                     reason,
                 }),
@@ -135,28 +141,23 @@ fn lines(body: &str) -> impl Iterator<Item = (usize, &str)> {
 }
 
 /// The statement a directive at `range` applies to: the statement it is inside, the statement
-/// that ends on its line (a trailing comment), or else the next statement.
-fn target(source: &str, range: &Range<usize>, statements: &[Statement]) -> Option<usize> {
-    let line_of = |offset: usize| {
-        source.as_bytes()[..offset]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-    };
-    let line = line_of(range.start);
-    if let Some(i) = statements
-        .iter()
-        .position(|s| s.range.contains(&range.start))
+/// that ends on its line (a trailing comment), or else the next statement. Statements are in
+/// file order, so each case is a binary search.
+fn target(lines: &SourceFile, range: &Range<usize>, statements: &[Statement]) -> Option<usize> {
+    let ended = statements.partition_point(|s| s.range.end <= range.start);
+    if statements
+        .get(ended)
+        .is_some_and(|s| s.range.contains(&range.start))
+    {
+        return Some(ended);
+    }
+    if let Some(i) = ended.checked_sub(1)
+        && lines.line(statements[i].range.end.saturating_sub(1)) == lines.line(range.start)
     {
         return Some(i);
     }
-    if let Some(i) = statements
-        .iter()
-        .rposition(|s| s.range.end <= range.start && line_of(s.range.end.saturating_sub(1)) == line)
-    {
-        return Some(i);
-    }
-    statements.iter().position(|s| s.range.start >= range.end)
+    let next = statements.partition_point(|s| s.range.start < range.end);
+    (next < statements.len()).then_some(next)
 }
 
 #[cfg(test)]
@@ -167,7 +168,8 @@ mod tests {
 
     fn parse_sql(sql: &str) -> Suppressions {
         let lexed = split(sql);
-        parse(sql, &lexed.comments, &lower_file(sql, &lexed))
+        let lines = SourceFile::from_bytes(sql.as_bytes());
+        parse(sql, &lines, &lexed.comments, &lower_file(sql, &lexed))
     }
 
     #[test]

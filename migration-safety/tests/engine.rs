@@ -260,3 +260,34 @@ SELECT 'DROP TABLE users; ALTER TABLE users RENAME TO people;';
         );
     }
 }
+
+#[test]
+fn long_lines_keep_their_columns_in_human_output() {
+    let sql = format!(
+        "/*{}*/CREATE INDEX i ON t (c);{}SELECT 1;",
+        "é ".repeat(400),
+        " ".repeat(600)
+    );
+    let report = lint_sql(&sql, &Settings::default());
+    let (_, first) = report.diagnostics().next().unwrap();
+    assert_eq!(first.rule, "create-index-non-concurrently");
+    assert_eq!((first.start.line, first.start.column), (1, 805));
+    let rendered = report.to_human(false);
+    assert!(rendered.contains("input.sql:1:805"), "{rendered}");
+    assert!(rendered.contains("CREATE INDEX i ON t (c);"), "{rendered}");
+}
+
+#[test]
+fn suppressions_target_their_statement_on_one_line() {
+    let sql = "SET lock_timeout = '1s'; CREATE INDEX a ON t (c); -- migration-safety: ignore create-index-non-concurrently -- small table\n\
+               CREATE INDEX b ON t (c); CREATE INDEX c ON t (c);";
+    let found = rules_found(sql);
+    let lines: Vec<_> = found.iter().map(|(rule, line, _)| (*rule, *line)).collect();
+    assert_eq!(
+        lines,
+        [
+            ("create-index-non-concurrently", 2),
+            ("create-index-non-concurrently", 2)
+        ]
+    );
+}

@@ -1,7 +1,7 @@
-use crate::context::Context;
+use crate::context::{Context, Created};
 use crate::model::{Name, ObjectKind, Statement, StatementKind};
 use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::{created_earlier_in_file, statement_tokens, steps};
+use crate::rules::{statement_tokens, steps};
 
 declare_rule! {
     /// ## What it does
@@ -62,7 +62,7 @@ impl Rule for DropSchema {
         }
         for schema in names {
             let schema = &schema.name;
-            if created_earlier_in_file(cx, "SCHEMA", &Name::new(schema.clone())) {
+            if cx.created_earlier_in_file(Created::Schema, &Name::new(schema.clone())) {
                 continue;
             }
             let schema = crate::model::quote_ident(schema);

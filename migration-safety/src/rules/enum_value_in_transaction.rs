@@ -95,7 +95,7 @@ impl Rule for EnumValueInTransaction {
         let Some(user) = first_use(cx, statement, value) else {
             return;
         };
-        let line = cx.source[..user.range.start].matches('\n').count() + 1;
+        let line = cx.line(user.range.start);
         out.report(
             statement.range.clone(),
             format!(

@@ -290,15 +290,6 @@ pub(crate) fn statement_tokens<'a>(
     (text, tokens)
 }
 
-/// Whether a top-level statement of this file before the current one ran `CREATE <object> name`
-/// (an object created by the same migration is new: no running code uses it yet).
-pub(crate) fn created_earlier_in_file(cx: &Context<'_>, object: &str, name: &Name) -> bool {
-    cx.statements[..cx.index].iter().any(|s| {
-        let (text, tokens) = statement_tokens(cx, s);
-        recognize::created_object(text, &tokens, object).is_some_and(|n| n.matches(name))
-    })
-}
-
 /// The identifier a token denotes, folded as PostgreSQL folds it.
 pub(crate) fn token_ident(text: &str, token: &Token) -> Option<String> {
     let raw = token.text(text);

@@ -1,7 +1,7 @@
-use crate::context::Context;
+use crate::context::{Context, Created};
 use crate::model::{Statement, StatementKind};
 use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::{created_earlier_in_file, statement_tokens};
+use crate::rules::statement_tokens;
 
 declare_rule! {
     /// ## What it does
@@ -49,7 +49,7 @@ impl Rule for RefreshMaterializedViewNonConcurrently {
         let StatementKind::RefreshMaterializedView { name, concurrently } = &statement.kind else {
             return;
         };
-        if *concurrently || created_earlier_in_file(cx, "MATERIALIZED VIEW", name) {
+        if *concurrently || cx.created_earlier_in_file(Created::MaterializedView, name) {
             return;
         }
         let (text, tokens) = statement_tokens(cx, statement);

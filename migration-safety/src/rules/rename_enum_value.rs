@@ -1,7 +1,7 @@
-use crate::context::Context;
+use crate::context::{Context, Created};
 use crate::model::{AlterTypeAction, Statement, StatementKind};
 use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::{created_earlier_in_file, steps};
+use crate::rules::steps;
 
 declare_rule! {
     /// ## What it does
@@ -51,7 +51,7 @@ impl Rule for RenameEnumValue {
         else {
             return;
         };
-        if created_earlier_in_file(cx, "TYPE", name) {
+        if cx.created_earlier_in_file(Created::Type, name) {
             return;
         }
         let quote = |v: &str| format!("'{}'", v.replace('\'', "''"));

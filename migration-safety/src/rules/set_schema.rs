@@ -1,7 +1,7 @@
-use crate::context::Context;
+use crate::context::{Context, Created};
 use crate::model::{ActionKind, Name, Statement, StatementKind, quote_ident};
 use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::{alter_actions, created_earlier_in_file};
+use crate::rules::alter_actions;
 
 declare_rule! {
     /// ## What it does
@@ -53,7 +53,7 @@ declare_rule! {
 impl Rule for SetSchema {
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         if let StatementKind::RenameSchema { from, to } = &statement.kind {
-            if created_earlier_in_file(cx, "SCHEMA", &Name::new(from.clone())) {
+            if cx.created_earlier_in_file(Created::Schema, &Name::new(from.clone())) {
                 return;
             }
             let (old, new) = (quote_ident(from), quote_ident(to));

@@ -1,6 +1,6 @@
 use crate::context::Context;
 use crate::lexer::{Token, TokenKind};
-use crate::model::{Name, Statement, StatementKind};
+use crate::model::{Name, Statement, StatementKind, TableLock};
 use crate::recognize::split_top_level;
 use crate::rule::{Findings, Rule, declare_rule};
 use crate::rules::statement_tokens;
@@ -295,47 +295,44 @@ fn strong_lock_held(
     statement: &Statement,
     table: &Name,
 ) -> Option<(Held, usize)> {
-    let mut earlier: Vec<&Statement> = Vec::new();
-    if cx.session().transaction.is_some() {
-        earlier.extend(
-            (0..cx.index)
-                .filter(|&i| cx.same_transaction(i))
-                .map(|i| &cx.statements[i]),
-        );
-    }
+    // Earlier top-level statements of the transaction: the first lock on the table (if any)
+    // comes first, then the strongest.
+    let (on_table, strongest) = cx.held_locks(table);
+    let mut candidates: Vec<(&Statement, TableLock)> = on_table
+        .or(strongest)
+        .map(|(i, lock)| (&cx.statements[*i], lock.clone()))
+        .into_iter()
+        .collect();
     if cx.in_do_block
         && let StatementKind::Do { body } = &cx.statements[cx.index].kind
     {
-        earlier.extend(body.iter().filter(|s| s.range.end <= statement.range.start));
+        candidates.extend(
+            body.iter()
+                .filter(|s| s.range.end <= statement.range.start)
+                .flat_map(|s| {
+                    s.kind
+                        .locks()
+                        .into_iter()
+                        .filter(|l| l.mode.blocks_writes() && !cx.is_new_table(&l.table))
+                        .map(move |l| (s, l))
+                }),
+        );
     }
-    let held: Vec<(Held, usize)> = earlier
-        .into_iter()
-        .flat_map(|s| {
-            let line = cx.source[..s.range.start].matches('\n').count() + 1;
-            s.kind
-                .locks()
-                .into_iter()
-                .filter(|l| l.mode.blocks_writes() && !cx.is_new_table(&l.table))
-                .map(move |l| {
-                    (
-                        Held {
-                            command: s.kind.command(),
-                            table: l.table,
-                            mode: l.mode,
-                        },
-                        line,
-                    )
-                })
-        })
-        .collect();
-    let on_table = held.iter().position(|(h, _)| h.table.matches(table));
-    let strongest = held
+    let on_table = candidates.iter().position(|(_, l)| l.table.matches(table));
+    let strongest = candidates
         .iter()
         .enumerate()
-        .max_by_key(|(_, (h, _))| h.mode)
+        .max_by_key(|(_, (_, l))| l.mode)
         .map(|(i, _)| i);
-    let pick = on_table.or(strongest)?;
-    held.into_iter().nth(pick)
+    let (s, lock) = candidates.into_iter().nth(on_table.or(strongest)?)?;
+    Some((
+        Held {
+            command: s.kind.command(),
+            table: lock.table,
+            mode: lock.mode,
+        },
+        cx.line(s.range.start),
+    ))
 }
 
 struct Held {
