@@ -256,18 +256,37 @@ fn is_zero(value: &str) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Created {
     Schema,
+    View,
     MaterializedView,
     Type,
+    Domain,
+    Function,
+    Procedure,
+    Sequence,
 }
 
 impl Created {
-    const ALL: [Self; 3] = [Self::Schema, Self::MaterializedView, Self::Type];
+    const ALL: [Self; 8] = [
+        Self::Schema,
+        Self::View,
+        Self::MaterializedView,
+        Self::Type,
+        Self::Domain,
+        Self::Function,
+        Self::Procedure,
+        Self::Sequence,
+    ];
 
     fn words(self) -> &'static str {
         match self {
             Self::Schema => "SCHEMA",
+            Self::View => "VIEW",
             Self::MaterializedView => "MATERIALIZED VIEW",
             Self::Type => "TYPE",
+            Self::Domain => "DOMAIN",
+            Self::Function => "FUNCTION",
+            Self::Procedure => "PROCEDURE",
+            Self::Sequence => "SEQUENCE",
         }
     }
 }
@@ -301,6 +320,13 @@ impl CreatedObjects {
         self.by_name
             .get(&(kind, name.name.clone()))
             .is_some_and(|found| found.iter().any(|(i, n)| *i < index && n.matches(name)))
+    }
+
+    /// Whether a top-level statement after `index` creates `kind` `name`.
+    fn after(&self, kind: Created, name: &Name, index: usize) -> bool {
+        self.by_name
+            .get(&(kind, name.name.clone()))
+            .is_some_and(|found| found.iter().any(|(i, n)| *i > index && n.matches(name)))
     }
 }
 
@@ -413,6 +439,12 @@ impl Context<'_> {
     /// `name` (an object created by the same migration is new: no running code uses it yet).
     pub(crate) fn created_earlier_in_file(&self, kind: Created, name: &Name) -> bool {
         self.created.before(kind, name, self.index)
+    }
+
+    /// Whether a top-level statement of this file after the current one creates `kind` `name`
+    /// (a drop followed by the object created again).
+    pub(crate) fn created_later_in_file(&self, kind: Created, name: &Name) -> bool {
+        self.created.after(kind, name, self.index)
     }
 
     /// Write-blocking locks that earlier top-level statements of this transaction hold on

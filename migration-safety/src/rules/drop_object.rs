@@ -1,8 +1,7 @@
-use crate::context::Context;
-use crate::model::{AlterTypeAction, Name, ObjectKind, Statement, StatementKind, quote_ident};
-use crate::recognize;
+use crate::context::{Context, Created};
+use crate::model::{AlterTypeAction, ObjectKind, Statement, StatementKind, quote_ident};
 use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::{created_earlier_in_file, dropped_defaults, statement_tokens, steps};
+use crate::rules::{dropped_defaults, steps};
 
 declare_rule! {
     /// ## What it does
@@ -70,22 +69,26 @@ impl Rule for DropObject {
         };
         match &statement.kind {
             StatementKind::Drop { object, names } => {
-                let (kind, sql_kind) = match object {
-                    ObjectKind::View => ("view", "VIEW"),
-                    ObjectKind::MaterializedView => ("materialized view", "MATERIALIZED VIEW"),
-                    ObjectKind::Type => ("type", "TYPE"),
+                let (kind, created) = match object {
+                    ObjectKind::View => ("view", Created::View),
+                    ObjectKind::MaterializedView => ("materialized view", Created::MaterializedView),
+                    ObjectKind::Type => ("type", Created::Type),
                     ObjectKind::Other(other) => match other.as_str() {
-                        "FUNCTION" => ("function", "FUNCTION"),
-                        "PROCEDURE" => ("procedure", "PROCEDURE"),
-                        "ROUTINE" => ("routine", "FUNCTION"),
-                        "SEQUENCE" => ("sequence", "SEQUENCE"),
-                        "DOMAIN" => ("domain", "DOMAIN"),
+                        "FUNCTION" => ("function", Created::Function),
+                        "PROCEDURE" => ("procedure", Created::Procedure),
+                        "ROUTINE" => ("routine", Created::Function),
+                        "SEQUENCE" => ("sequence", Created::Sequence),
+                        "DOMAIN" => ("domain", Created::Domain),
                         _ => return,
                     },
                     ObjectKind::Table => return,
                 };
                 for name in names {
-                    if is_new_object(cx, sql_kind, name) || recreated_later(cx, sql_kind, name) {
+                    // New in this migration, or dropped to be created again: no running code
+                    // loses it.
+                    if cx.created_earlier_in_file(created, name)
+                        || cx.created_later_in_file(created, name)
+                    {
                         continue;
                     }
                     out.report(
@@ -152,17 +155,4 @@ impl Rule for DropObject {
             }
         }
     }
-}
-
-/// Whether an object this migration created earlier (no running code uses it yet).
-fn is_new_object(cx: &Context<'_>, sql_kind: &str, name: &Name) -> bool {
-    created_earlier_in_file(cx, sql_kind, name)
-}
-
-/// Whether a later statement of the file creates the object again (a drop and re-create).
-fn recreated_later(cx: &Context<'_>, sql_kind: &str, name: &Name) -> bool {
-    cx.statements[cx.index + 1..].iter().any(|s| {
-        let (text, tokens) = statement_tokens(cx, s);
-        recognize::created_object(text, &tokens, sql_kind).is_some_and(|n| n.matches(name))
-    })
 }

@@ -1,7 +1,7 @@
-use crate::context::Context;
+use crate::context::{Context, Created};
 use crate::model::{Statement, StatementKind};
 use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::{created_earlier_in_file, steps};
+use crate::rules::steps;
 
 declare_rule! {
     /// ## What it does
@@ -57,7 +57,12 @@ impl Rule for RenameView {
         } else {
             "VIEW"
         };
-        if created_earlier_in_file(cx, kind, view) {
+        let created = if *materialized {
+            Created::MaterializedView
+        } else {
+            Created::View
+        };
+        if cx.created_earlier_in_file(created, view) {
             return;
         }
         let what = if *materialized {
