@@ -1099,3 +1099,97 @@ fn detach_concurrently_queues_behind_readers_of_the_partition() {
     assert_eq!(parents.trim(), "0");
     server.psql("DROP SCHEMA lab_detach CASCADE").unwrap();
 }
+
+/// `DROP INDEX CONCURRENTLY` and `REINDEX INDEX CONCURRENTLY` end by taking an ACCESS EXCLUSIVE
+/// lock on the old index, to remove it. To catch that final step, another session holds a row
+/// lock on the old index's `pg_attribute` rows, which the final step deletes: the statement
+/// then stops there, waiting for that transaction, and `pg_locks` shows it holding ACCESS
+/// EXCLUSIVE on the old index's OID. (The earlier steps' waits for older transactions are
+/// `concurrent_index_operations_wait_for_readers`.)
+#[test]
+fn concurrent_index_drops_end_with_access_exclusive_on_the_old_index() {
+    let Some(server) = server_or_skip() else {
+        return;
+    };
+    server
+        .psql(
+            "DROP SCHEMA IF EXISTS lab_final CASCADE; CREATE SCHEMA lab_final;
+             CREATE TABLE lab_final.t (id bigint PRIMARY KEY, a int);
+             INSERT INTO lab_final.t SELECT g, g FROM generate_series(1, 1000) g;",
+        )
+        .unwrap();
+    for (step, statement) in [
+        "DROP INDEX CONCURRENTLY lab_final.t_a_idx",
+        "REINDEX INDEX CONCURRENTLY lab_final.t_a_idx",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        server
+            .psql(
+                "DROP INDEX IF EXISTS lab_final.t_a_idx; CREATE INDEX t_a_idx ON lab_final.t (a);",
+            )
+            .unwrap();
+        let old_index = server
+            .psql("SELECT 'lab_final.t_a_idx'::regclass::oid")
+            .unwrap()
+            .trim()
+            .to_owned();
+        let catalog_row_lock = HeldSession::start(
+            &server,
+            &format!("ms_catalog_rows_{step}"),
+            &format!(
+                "BEGIN; SELECT attnum FROM pg_attribute WHERE attrelid = {old_index} FOR KEY SHARE;"
+            ),
+        );
+        let separator = if server.url.contains('?') { '&' } else { '?' };
+        let url = format!(
+            "{}{separator}application_name=ms_index_final_{step}",
+            server.url
+        );
+        // The timeout only bounds the test if the statement never reaches its final step.
+        let running = Command::new("psql")
+            .args([url.as_str(), "-X", "-q", "-v", "ON_ERROR_STOP=1"])
+            .args(["-c", "SET lock_timeout = '60s'", "-c", statement])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("psql runs");
+        // Stopped in its final step: waiting for the row lock's transaction.
+        let locks = format!(
+            "SELECT l.locktype || ' ' || l.mode || ' ' || l.granted FROM pg_locks l
+               JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE a.application_name = 'ms_index_final_{step}'
+               AND (l.relation = {old_index} OR l.locktype = 'transactionid')
+             ORDER BY 1"
+        );
+        let mut observed = String::new();
+        for _ in 0..600 {
+            observed = server.psql(&locks).unwrap();
+            if observed.contains("transactionid ShareLock false") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(
+            observed.contains("transactionid ShareLock false"),
+            "{statement}: {observed}"
+        );
+        assert!(
+            observed
+                .lines()
+                .any(|l| l == "relation AccessExclusiveLock true"),
+            "{statement}: {observed}"
+        );
+        drop(catalog_row_lock);
+        let output = running.wait_with_output().expect("psql runs");
+        assert!(output.status.success(), "{statement}: {output:?}");
+        let remaining = server
+            .psql(&format!(
+                "SELECT count(*) FROM pg_class WHERE oid = {old_index}"
+            ))
+            .unwrap();
+        assert_eq!(remaining.trim(), "0", "{statement}");
+    }
+    server.psql("DROP SCHEMA lab_final CASCADE").unwrap();
+}
