@@ -803,8 +803,7 @@ struct HeldSession {
 impl HeldSession {
     fn start(server: &Server, name: &str, script: &str) -> Self {
         use std::io::Write;
-        let separator = if server.url.contains('?') { '&' } else { '?' };
-        let url = format!("{}{separator}application_name={name}", server.url);
+        let url = server.named_url(name);
         let mut child = Command::new("psql")
             .args([url.as_str(), "-X", "-q", "-v", "ON_ERROR_STOP=1"])
             .stdin(std::process::Stdio::piped())
@@ -819,13 +818,52 @@ impl HeldSession {
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{name}' AND state = 'idle in transaction'"
         );
         let held = Self { child };
+        let idle = server.poll(&query, |count| count.trim() == "1");
+        assert_eq!(
+            idle.trim(),
+            "1",
+            "the held session `{name}` never became idle in its transaction"
+        );
+        held
+    }
+}
+
+impl Server {
+    /// The server's URL, with `name` as the session's `application_name`.
+    fn named_url(&self, name: &str) -> String {
+        let separator = if self.url.contains('?') { '&' } else { '?' };
+        format!("{}{separator}application_name={name}", self.url)
+    }
+
+    /// Runs `query` until `done` accepts its output (for up to 30 seconds); the last output.
+    fn poll(&self, query: &str, done: impl Fn(&str) -> bool) -> String {
+        let mut output = String::new();
         for _ in 0..600 {
-            if server.psql(&query).unwrap().trim() == "1" {
-                return held;
+            output = self.psql(query).unwrap();
+            if done(&output) {
+                break;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        panic!("the held session `{name}` never became idle in its transaction");
+        output
+    }
+
+    /// Starts `statement` in its own session named `name`, outside any transaction block,
+    /// after `SET lock_timeout = '60s'` (which only bounds a statement that is never let go).
+    fn spawn(&self, name: &str, statement: &str) -> std::process::Child {
+        Command::new("psql")
+            .args([
+                self.named_url(name).as_str(),
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+            ])
+            .args(["-c", "SET lock_timeout = '60s'", "-c", statement])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("psql runs")
     }
 }
 
@@ -1056,27 +1094,11 @@ fn detach_concurrently_queues_behind_readers_of_the_partition() {
         "ms_partition_reader",
         "BEGIN; SELECT count(*) FROM lab_detach.events_2024;",
     );
-    let separator = if server.url.contains('?') { '&' } else { '?' };
-    let url = format!("{}{separator}application_name=ms_detacher", server.url);
-    // The timeout only bounds the test if the detach never gets past the reader.
-    let detacher = Command::new("psql")
-        .args([url.as_str(), "-X", "-q", "-v", "ON_ERROR_STOP=1"])
-        .args(["-c", "SET lock_timeout = '60s'", "-c", detach])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("psql runs");
+    let detacher = server.spawn("ms_detacher", detach);
     let waiting = "SELECT l.mode FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
                    WHERE a.application_name = 'ms_detacher' AND NOT l.granted
                      AND l.relation = 'lab_detach.events_2024'::regclass";
-    let mut modes = String::new();
-    for _ in 0..600 {
-        modes = server.psql(waiting).unwrap();
-        if !modes.trim().is_empty() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let modes = server.poll(waiting, |modes| !modes.trim().is_empty());
     assert_eq!(modes.trim(), "AccessExclusiveLock");
     // The reader still holds its ACCESS SHARE lock on the partition.
     let held = server
@@ -1142,19 +1164,7 @@ fn concurrent_index_drops_end_with_access_exclusive_on_the_old_index() {
                 "BEGIN; SELECT attnum FROM pg_attribute WHERE attrelid = {old_index} FOR KEY SHARE;"
             ),
         );
-        let separator = if server.url.contains('?') { '&' } else { '?' };
-        let url = format!(
-            "{}{separator}application_name=ms_index_final_{step}",
-            server.url
-        );
-        // The timeout only bounds the test if the statement never reaches its final step.
-        let running = Command::new("psql")
-            .args([url.as_str(), "-X", "-q", "-v", "ON_ERROR_STOP=1"])
-            .args(["-c", "SET lock_timeout = '60s'", "-c", statement])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("psql runs");
+        let running = server.spawn(&format!("ms_index_final_{step}"), statement);
         // Stopped in its final step: waiting for the row lock's transaction.
         let locks = format!(
             "SELECT l.locktype || ' ' || l.mode || ' ' || l.granted FROM pg_locks l
@@ -1163,14 +1173,7 @@ fn concurrent_index_drops_end_with_access_exclusive_on_the_old_index() {
                AND (l.relation = {old_index} OR l.locktype = 'transactionid')
              ORDER BY 1"
         );
-        let mut observed = String::new();
-        for _ in 0..600 {
-            observed = server.psql(&locks).unwrap();
-            if observed.contains("transactionid ShareLock false") {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        let observed = server.poll(&locks, |l| l.contains("transactionid ShareLock false"));
         assert!(
             observed.contains("transactionid ShareLock false"),
             "{statement}: {observed}"
