@@ -236,6 +236,10 @@ pub struct Observer {
     pid: i32,
     database: u32,
     existing: BTreeMap<u32, Relation>,
+    /// In `RolledBack` mode, the locks held when the current transaction (a savepoint) began:
+    /// the earlier statements', which the one transaction keeps and a real run would have
+    /// released. They are not reported as held before.
+    inherited: BTreeMap<u32, BTreeSet<LockMode>>,
     /// Open transaction of the statements (a savepoint in `RolledBack` mode).
     in_transaction: bool,
 }
@@ -267,6 +271,7 @@ impl Observer {
             pid: row.get(0),
             database: row.get(1),
             existing: BTreeMap::new(),
+            inherited: BTreeMap::new(),
             in_transaction: false,
         };
         observer.mark_existing()?;
@@ -281,6 +286,11 @@ impl Observer {
         Ok(row.get::<_, i32>(0).unsigned_abs() / 10000)
     }
 
+    /// What happens to the changes.
+    pub fn changes(&self) -> Changes {
+        self.changes
+    }
+
     /// The connection, for queries of the caller's own.
     pub fn client(&mut self) -> &mut Client {
         &mut self.client
@@ -289,6 +299,11 @@ impl Observer {
     /// Take the relations that exist now as the pre-existing ones, whose locks and rewrites
     /// are reported (relations created later are new: nobody else uses them yet). Call it
     /// before each migration file.
+    ///
+    /// In [`Changes::RolledBack`] mode the one transaction keeps every lock taken so far until
+    /// it is rolled back; those are not reported again, and a later statement that takes one
+    /// of those modes again on the same relation shows no lock for it (PostgreSQL records a
+    /// mode once per transaction).
     pub fn mark_existing(&mut self) -> Result<(), TraceError> {
         let rows = self.client.query(
             "SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text
@@ -332,7 +347,11 @@ impl Observer {
     pub fn begin(&mut self) -> Result<(), TraceError> {
         let sql = match self.changes {
             Changes::Kept => "BEGIN".to_owned(),
-            Changes::RolledBack => format!("SAVEPOINT {SAVEPOINT}"),
+            Changes::RolledBack => {
+                // What the earlier statements hold would be released in a real run.
+                self.inherited = own_locks(&mut self.client, self.database)?;
+                format!("SAVEPOINT {SAVEPOINT}")
+            }
         };
         self.client.batch_execute(&sql)?;
         self.in_transaction = true;
@@ -437,11 +456,16 @@ impl Observer {
                 continue;
             };
             let held = before.locks.get(oid);
+            let inherited = self.inherited.get(oid);
             let new = modes
                 .iter()
                 .filter(|m| held.is_none_or(|h| !h.contains(m)))
                 .max();
-            let old = held.and_then(|h| h.iter().max());
+            let old = held.and_then(|h| {
+                h.iter()
+                    .filter(|m| inherited.is_none_or(|i| !i.contains(m)))
+                    .max()
+            });
             if let Some(mode) = new {
                 locks.push(ObservedLock {
                     relation: relation.clone(),
