@@ -1,7 +1,7 @@
 //! Implementation detail of `migration-safety`: what the library and its attribute macro
 //! (`migration-safety-macros`, which cannot depend on the library) must agree on, kept in one
-//! place: the migration layouts of each framework, the rule names, and the supported
-//! PostgreSQL range.
+//! place: the migration layouts of each framework, the rule and category names, the
+//! configuration file's name, and the supported PostgreSQL range.
 //!
 //! ```
 //! use migration_safety_core::{RULE_NAMES, SUPPORTED_PG_VERSIONS, did_you_mean};
@@ -86,6 +86,21 @@ pub const RULE_NAMES: &[&str] = &[
     "vacuum-in-transaction",
     "validate-constraint-in-same-transaction",
 ];
+
+/// Every rule category's name: `[rules]` in the configuration file and the macro's
+/// `allow(…)`/`warn(…)`/`deny(…)` take one for all the rules of the category.
+pub const CATEGORY_NAMES: &[&str] = &[
+    "locking",
+    "rewrite",
+    "backward-incompatible",
+    "transaction",
+    "design",
+    "meta",
+];
+
+/// The configuration file's name, looked for from the working directory (the command line)
+/// or the crate's directory (the macro) upwards.
+pub const CONFIG_FILE_NAME: &str = "migration-safety.toml";
 
 /// Whether `name` is in [`RULE_NAMES`]; usable in constants, so a rule declared under a name
 /// missing from the list fails to compile.
