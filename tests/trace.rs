@@ -299,6 +299,14 @@ fn statements_that_cannot_run_in_a_transaction_are_sampled() {
         LockMode::ShareUpdateExclusive,
         false,
     );
+    // Plain VACUUM waits for no one: it is caught waiting for the watcher's lock.
+    expect(
+        &mut observer,
+        "VACUUM users",
+        "users",
+        LockMode::ShareUpdateExclusive,
+        false,
+    );
     expect(
         &mut observer,
         "VACUUM FULL users",

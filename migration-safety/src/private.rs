@@ -187,7 +187,7 @@ impl Suite {
     pub fn check(&self, index: usize) {
         let report = Report {
             files: vec![self.reports[index].clone()],
-            skipped: Vec::new(),
+            ..Report::default()
         };
         if report.fails(self.fail_on) {
             let how = if self.config.detected {

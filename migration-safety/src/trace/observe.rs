@@ -141,11 +141,12 @@ pub enum Method {
     /// after it: every lock it took is seen, with its mode.
     InTransaction,
     /// The statement cannot run inside a transaction (`CREATE INDEX CONCURRENTLY`, `VACUUM`…),
-    /// so a second session sampled `pg_locks` while it ran. That session holds a snapshot and
-    /// `ACCESS SHARE` on every pre-existing table, so that a statement which waits for older
-    /// transactions or for those locks (the `CONCURRENTLY` forms, `VACUUM FULL`) is seen with
-    /// the locks it holds and the one it waits for; a lock held only between two samples can
-    /// be missed. Scans are not observed.
+    /// so a second session sampled `pg_locks` while it ran. That session first holds
+    /// `SHARE UPDATE EXCLUSIVE` on every pre-existing table (what every such statement takes at
+    /// least), so the statement is seen waiting for its first table lock, with the mode it
+    /// asks for; then the session lets it go and samples until it ends, so a lock taken later
+    /// and held only between two samples can be missed. A statement whose `lock_timeout` runs
+    /// out while it waits for that session runs again, only sampled. Scans are not observed.
     Sampled,
     /// The statement did not run.
     NotObserved,
@@ -424,7 +425,7 @@ impl Observer {
         }
         match (&observation.status, self.changes) {
             (Status::Failed { code, .. }, Changes::Kept) if code == "25001" => {
-                self.observe_outside_transaction(sql)
+                self.observe_outside_transaction(sql, true)
             }
             (Status::Failed { code, .. }, Changes::RolledBack) if code == "25001" => {
                 Observation::not_run(
@@ -497,12 +498,13 @@ impl Observer {
         }
     }
 
-    fn observe_outside_transaction(&mut self, sql: &str) -> Observation {
+    /// `hold`: the watcher holds the pre-existing tables until the statement waits for them.
+    fn observe_outside_transaction(&mut self, sql: &str, hold: bool) -> Observation {
         let before = match self.state(false) {
             Ok(state) => state,
             Err(error) => return failed(&error, Duration::ZERO),
         };
-        let mut watcher = match self.watcher() {
+        let mut watcher = match self.watcher(hold) {
             Ok(watcher) => Some(watcher),
             Err(error) => return failed(&error, Duration::ZERO),
         };
@@ -516,7 +518,7 @@ impl Observer {
                 let result = client.execute(sql, &[]);
                 (result, start.elapsed())
             });
-            let mut holding = true;
+            let mut holding = hold;
             while !statement.is_finished() {
                 let Some(session) = watcher.as_mut() else {
                     std::thread::sleep(Duration::from_millis(1));
@@ -541,10 +543,15 @@ impl Observer {
             }
             statement
                 .join()
-                .unwrap_or_else(|_| panic!("the statement thread panicked"))
+                .unwrap_or_else(|payload| std::panic::resume_unwind(payload))
         });
         drop(watcher);
         if let Err(error) = result {
+            // A `lock_timeout` shorter than the watcher's reaction: run it again, only sampled.
+            let lock_timeout = error.code().is_some_and(|c| c.code() == "55P03");
+            if hold && lock_timeout {
+                return self.observe_outside_transaction(sql, false);
+            }
             return failed(&TraceError::from(error), duration);
         }
         let after = match self.state(false) {
@@ -571,30 +578,38 @@ impl Observer {
         }
     }
 
-    /// A second session holding a snapshot and `ACCESS SHARE` on every pre-existing table, so
-    /// that statements which wait for older transactions or conflicting locks wait for it.
-    fn watcher(&self) -> Result<Client, TraceError> {
+    /// A second session, holding (with `hold`) `SHARE UPDATE EXCLUSIVE` on every pre-existing
+    /// table, so that a statement outside a transaction waits for it at its first table lock.
+    fn watcher(&self, hold: bool) -> Result<Client, TraceError> {
         let mut watcher = self.config.connect(NoTls)?;
+        if !hold {
+            return Ok(watcher);
+        }
         let tables: Vec<String> = self
             .existing
             .values()
             .filter(|r| matches!(r.kind, RelationKind::Table | RelationKind::PartitionedTable))
-            .map(|r| {
-                format!(
-                    "{}.{}",
-                    crate::model::quote_ident(&r.schema),
-                    crate::model::quote_ident(&r.name)
-                )
-            })
+            .map(|r| r.oid.to_string())
             .collect();
-        let mut sql = "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1;".to_owned();
-        if !tables.is_empty() {
-            sql.push_str(&format!(
-                " LOCK TABLE {} IN ACCESS SHARE MODE;",
-                tables.join(", ")
-            ));
-        }
-        watcher.batch_execute(&sql)?;
+        // A table another session holds is skipped (NOWAIT): the statement waits for that
+        // session anyway, and waiting here could deadlock with it.
+        watcher.batch_execute(&format!(
+            "BEGIN;
+             DO $watch$
+             DECLARE
+                 t regclass;
+             BEGIN
+                 FOR t IN SELECT oid::regclass FROM pg_class WHERE oid = ANY ('{{{}}}'::oid[]) LOOP
+                     BEGIN
+                         EXECUTE format('LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE NOWAIT', t);
+                     EXCEPTION WHEN lock_not_available THEN
+                         NULL;
+                     END;
+                 END LOOP;
+             END
+             $watch$;",
+            tables.join(",")
+        ))?;
         Ok(watcher)
     }
 
