@@ -297,6 +297,13 @@ impl<'s> Run<'s> {
         if suppressions.ignore_everything {
             return (Vec::new(), self.suppressed(source, suppressed));
         }
+        for near_miss in &suppressions.near_misses {
+            kept.push(meta_finding(
+                meta::UNUSED_SUPPRESSION,
+                near_miss.range.clone(),
+                near_miss.message.clone(),
+            ));
+        }
         for malformed in &suppressions.malformed {
             kept.push(meta_finding(
                 meta::INVALID_SUPPRESSION,
