@@ -89,7 +89,7 @@ impl Rule for PrimaryKeyOnNullableColumn {
                         .join(", ");
                     let mut plan: Vec<String> = nullable
                         .iter()
-                        .flat_map(|c| not_null_steps(cx.pg_version(), table, c))
+                        .flat_map(|c| not_null_steps(cx.pg_version(), table, c, None))
                         .collect();
                     plan.push(format!(
                         "then attach the index: ALTER TABLE {table} ADD PRIMARY KEY USING INDEX {};  -- no scan",

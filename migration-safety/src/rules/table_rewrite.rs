@@ -47,6 +47,8 @@ declare_rule! {
             Claim::takes(12..=18).referenced(Effect::lock(AccessExclusive).rewrite().scan()),
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite()),
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()).index(Effect::lock(AccessExclusive).rewrite()),
+            // SET TABLESPACE to the table's current tablespace copies nothing.
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive)),
         ],
     }
 }
