@@ -230,3 +230,14 @@ impl Suite {
         );
     }
 }
+
+/// For the benchmarks: split a file into statements; the number of statements.
+pub fn split_statements(sql: &str) -> usize {
+    crate::lexer::split(sql).statements.len()
+}
+
+/// For the benchmarks: split and parse a file into the statement model; the number of
+/// statements.
+pub fn parse_statements(sql: &str) -> usize {
+    crate::lower::lower_file(sql, &crate::lexer::split(sql)).len()
+}
