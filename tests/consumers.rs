@@ -201,7 +201,7 @@ fn dbmate_reports_the_near_miss_marker() {
     );
     let failure = run.failure("v20240102000000_users_email_idx");
     assert!(
-        failure.contains("(run as dbmate migrations: from the attribute)"),
+        failure.contains("(run as dbmate migrations: as configured)"),
         "{failure}"
     );
     assert!(failure.contains("warning[ineffective-transaction-marker]: dbmate reads options as `key:value` with no space"), "{failure}");
@@ -300,4 +300,101 @@ fn a_migration_added_after_compiling_is_never_silently_skipped() {
         fixed.output
     );
     assert_eq!(fixed.results["v3_drop_email"], "FAILED", "{}", fixed.output);
+}
+
+/// `reported path → ok or FAILED` from the JSON of `migration-safety check`: every object
+/// with a `path` and `diagnostics`, wherever the format nests it.
+fn cli_verdicts(
+    json: &serde_json::Value,
+    fails: &dyn Fn(&str) -> bool,
+) -> BTreeMap<String, String> {
+    let mut verdicts = BTreeMap::new();
+    let mut pending = vec![json];
+    while let Some(value) = pending.pop() {
+        match value {
+            serde_json::Value::Object(object) => {
+                if let (Some(path), Some(diagnostics)) = (
+                    object.get("path").and_then(|p| p.as_str()),
+                    object.get("diagnostics").and_then(|d| d.as_array()),
+                ) {
+                    let failed = diagnostics
+                        .iter()
+                        .any(|d| d["severity"].as_str().is_some_and(fails));
+                    let stem = Path::new(path).file_stem().unwrap().to_string_lossy();
+                    let verdict = if failed { "FAILED" } else { "ok" };
+                    verdicts.insert(format!("v{stem}"), verdict.to_owned());
+                }
+                pending.extend(object.values());
+            }
+            serde_json::Value::Array(items) => pending.extend(items),
+            _ => {}
+        }
+    }
+    verdicts
+}
+
+#[test]
+fn the_cli_and_the_macro_read_the_same_configuration_and_agree() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("consumers/config");
+    let run = consumer("config");
+    // framework, start_after, exclude, fail_on, [rules] (a category, and a rule overriding
+    // it) and [assume] all come from migration-safety.toml.
+    assert_eq!(
+        run.status(),
+        [
+            ("migrations_directory_matches_the_tests", "ok"),
+            ("v20240100000000_create_users", "ignored"),
+            ("v20240101000000_drop_name", "ignored"),
+            ("v20240102000000_rename_nickname", "ok"),
+            ("v20240103000000_drop_email", "ignored"),
+            ("v20240104000000_users_handle_idx", "FAILED"),
+            ("v20240105000000_users_payload", "FAILED"),
+        ],
+        "{}",
+        run.output
+    );
+    let warning = run.failure("v20240105000000_users_payload");
+    assert!(warning.contains("warning[prefer-jsonb]"), "{warning}");
+    assert!(
+        warning.contains("#[check_migrations(\"migrations\", allow(\"prefer-jsonb\"))]"),
+        "{warning}"
+    );
+    assert!(
+        warning.contains("or in migration-safety.toml:\n[rules]\nprefer-jsonb = \"allow\""),
+        "{warning}"
+    );
+
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let config = dir.join("migration-safety.toml");
+    let migrations = dir.join("migrations");
+    let code = migration_safety::cli::run(
+        [
+            "migration-safety".as_ref(),
+            "check".as_ref(),
+            "--format".as_ref(),
+            "json".as_ref(),
+            "--config".as_ref(),
+            config.as_os_str(),
+            migrations.as_os_str(),
+        ],
+        &mut out,
+        &mut err,
+        false,
+    );
+    assert_eq!(code, 1, "{}", String::from_utf8_lossy(&err));
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    // fail_on = "warning": any finding fails.
+    let cli = cli_verdicts(&json, &|severity| {
+        migration_safety::FailOn::Warning.fails(match severity {
+            "error" => migration_safety::Severity::Error,
+            _ => migration_safety::Severity::Warning,
+        })
+    });
+    let macro_verdicts: BTreeMap<String, String> = run
+        .results
+        .iter()
+        .filter(|(name, status)| name.starts_with('v') && *status != "ignored")
+        .map(|(name, status)| (name.clone(), status.clone()))
+        .collect();
+    assert_eq!(cli, macro_verdicts);
 }

@@ -1,7 +1,7 @@
 //! Implementation detail of `migration-safety`: what the library and its attribute macro
 //! (`migration-safety-macros`, which cannot depend on the library) must agree on, kept in one
-//! place: the migration layouts of each framework, the rule names, and the supported
-//! PostgreSQL range.
+//! place: the migration layouts of each framework, the rule and category names, the
+//! configuration file's name, and the supported PostgreSQL range.
 //!
 //! ```
 //! use migration_safety_core::{RULE_NAMES, SUPPORTED_PG_VERSIONS, did_you_mean};
@@ -51,16 +51,22 @@ pub const RULE_NAMES: &[&str] = &[
     "add-unique-constraint",
     "attach-partition-without-check",
     "change-column-type",
+    "concurrently-if-not-exists",
     "concurrently-in-transaction",
     "concurrently-on-partitioned-table",
     "create-index-non-concurrently",
     "create-table-partition-of",
     "detach-partition-non-concurrently",
     "drop-column",
+    "drop-database",
     "drop-index-non-concurrently",
+    "drop-object",
+    "drop-required-column-default",
     "drop-schema",
     "drop-table",
     "enum-value-in-transaction",
+    "extension-in-migration",
+    "foreign-key-without-index",
     "ineffective-transaction-marker",
     "invalid-suppression",
     "lock-table",
@@ -70,22 +76,40 @@ pub const RULE_NAMES: &[&str] = &[
     "prefer-jsonb",
     "prefer-text",
     "prefer-timestamptz",
+    "primary-key-on-nullable-column",
     "refresh-materialized-view-non-concurrently",
     "reindex-non-concurrently",
     "rename-column",
     "rename-enum-value",
     "rename-table",
+    "rename-view",
     "set-not-null",
     "set-schema",
     "syntax-error",
     "table-rewrite",
     "truncate-table",
     "unanalyzed-statement",
+    "unbalanced-transaction",
     "unbatched-backfill",
     "unused-suppression",
     "vacuum-in-transaction",
     "validate-constraint-in-same-transaction",
 ];
+
+/// Every rule category's name: `[rules]` in the configuration file and the macro's
+/// `allow(…)`/`warn(…)`/`deny(…)` take one for all the rules of the category.
+pub const CATEGORY_NAMES: &[&str] = &[
+    "locking",
+    "rewrite",
+    "backward-incompatible",
+    "transaction",
+    "design",
+    "meta",
+];
+
+/// The configuration file's name, looked for from the working directory (the command line)
+/// or the crate's directory (the macro) upwards.
+pub const CONFIG_FILE_NAME: &str = "migration-safety.toml";
 
 /// Whether `name` is in [`RULE_NAMES`]; usable in constants, so a rule declared under a name
 /// missing from the list fails to compile.

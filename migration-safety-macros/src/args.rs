@@ -6,7 +6,7 @@ use syn::{Ident, LitBool, LitInt, LitStr, Token};
 
 use crate::layout::Framework;
 use crate::rules::suggestion;
-use migration_safety_core::{RULE_NAMES, SUPPORTED_PG_VERSIONS};
+use migration_safety_core::{CATEGORY_NAMES, RULE_NAMES, SUPPORTED_PG_VERSIONS};
 
 const KEYS: &[&str] = &[
     "framework",
@@ -30,7 +30,11 @@ pub(crate) struct Args {
     pub(crate) deny: Vec<String>,
     /// `start_after = "…"`: migrations up to this version get ignored tests.
     pub(crate) start_after: Option<String>,
-    pub(crate) check_down: bool,
+    /// `check_down = …`; `None` when absent (the configuration file decides).
+    pub(crate) check_down: Option<bool>,
+    /// The options other than `allow`, `warn` and `deny`, as written, in order (for the
+    /// attribute a failing test suggests).
+    pub(crate) written: Vec<String>,
 }
 
 impl Parse for Args {
@@ -50,8 +54,11 @@ impl Parse for Args {
             warn: Vec::new(),
             deny: Vec::new(),
             start_after: None,
-            check_down: false,
+            check_down: None,
+            written: Vec::new(),
         };
+        // Each rule's level so far, to refuse one given two levels.
+        let mut levels: Vec<(String, String)> = Vec::new();
         let mut seen: Vec<String> = Vec::new();
         let mut errors: Option<syn::Error> = None;
         let mut push = |error: syn::Error| match &mut errors {
@@ -77,6 +84,7 @@ impl Parse for Args {
                     input.parse::<Token![=]>()?;
                     let value: LitStr = input.parse()?;
                     let text = value.value();
+                    args.written.push(format!("framework = {text:?}"));
                     if text != "auto" {
                         match Framework::from_name(&text) {
                             Some(framework) => args.framework = Some(framework),
@@ -99,7 +107,10 @@ impl Parse for Args {
                     input.parse::<Token![=]>()?;
                     let value: LitInt = input.parse()?;
                     match value.base10_parse::<u32>() {
-                        Ok(v) if SUPPORTED_PG_VERSIONS.contains(&v) => args.pg_version = Some(v),
+                        Ok(v) if SUPPORTED_PG_VERSIONS.contains(&v) => {
+                            args.written.push(format!("pg_version = {v}"));
+                            args.pg_version = Some(v);
+                        }
                         _ => push(syn::Error::new(
                             value.span(),
                             migration_safety_core::unsupported_pg_version(&value),
@@ -112,14 +123,30 @@ impl Parse for Args {
                     let rules = content.parse_terminated(<LitStr as Parse>::parse, Token![,])?;
                     for rule in rules {
                         let value = rule.value();
-                        if !RULE_NAMES.contains(&value.as_str()) {
+                        if !RULE_NAMES.contains(&value.as_str())
+                            && !CATEGORY_NAMES.contains(&value.as_str())
+                        {
+                            let names = RULE_NAMES.iter().chain(CATEGORY_NAMES).copied();
                             push(syn::Error::new(
                                 rule.span(),
                                 format!(
-                                    "unknown rule `{value}`{}; `migration-safety rules` lists them",
-                                    suggestion(&value, RULE_NAMES.iter().copied())
+                                    "unknown rule `{value}`{}; `migration-safety rules` lists the rules and their categories",
+                                    suggestion(&value, names)
                                 ),
                             ));
+                        }
+                        match levels.iter().find(|(r, _)| *r == value) {
+                            Some((_, level)) if *level != name => push(syn::Error::new(
+                                rule.span(),
+                                format!(
+                                    "`{value}` is in both `{level}(…)` and `{name}(…)`: give it one level"
+                                ),
+                            )),
+                            Some(_) => push(syn::Error::new(
+                                rule.span(),
+                                format!("`{value}` is given twice in `{name}(…)`"),
+                            )),
+                            None => levels.push((value.clone(), name.clone())),
                         }
                         match name.as_str() {
                             "allow" => args.allow.push(value),
@@ -137,6 +164,8 @@ impl Parse for Args {
                             "`start_after` needs a migration version, such as \"20240101000000\"",
                         ));
                     }
+                    args.written
+                        .push(format!("start_after = {:?}", value.value()));
                     args.start_after = Some(value.value());
                 }
                 "check_down" => {
@@ -144,7 +173,8 @@ impl Parse for Args {
                     let value: LitBool = input.parse().map_err(|e| {
                         syn::Error::new(e.span(), "`check_down` takes `true` or `false`")
                     })?;
-                    args.check_down = value.value;
+                    args.written.push(format!("check_down = {}", value.value));
+                    args.check_down = Some(value.value);
                 }
                 _ => {
                     push(syn::Error::new(

@@ -8,6 +8,7 @@ use quote::{format_ident, quote};
 use syn::{Item, ItemMod};
 
 use crate::args::Args;
+use crate::config::FileConfig;
 use crate::layout::{self, Direction, Framework, Migration};
 
 /// Expand `#[check_migrations(args)] item`, resolving the directory against `manifest_dir`.
@@ -52,14 +53,24 @@ pub(crate) fn expand(
             ),
         ));
     }
-    let (framework, detected) = match args.framework {
+    // The attribute's options override the configuration file's.
+    let file = FileConfig::find(manifest_dir);
+    let (framework, detected) = match args.framework.or(file.as_ref().and_then(|f| f.framework)) {
         Some(framework) => (framework, false),
         None => (Framework::detect(&dir), true),
     };
+    let check_down = args
+        .check_down
+        .or(file.as_ref().and_then(|f| f.check_down))
+        .unwrap_or(false);
+    let start_after = args
+        .start_after
+        .clone()
+        .or_else(|| file.as_ref().and_then(|f| f.start_after.clone()));
     let migrations: Vec<Migration> = layout::discover(&dir, framework)
         .map_err(|e| syn::Error::new(span, e.to_string()))?
         .into_iter()
-        .filter(|m| args.check_down || m.direction == Direction::Up)
+        .filter(|m| check_down || m.direction == Direction::Up)
         .collect();
     let mut names: BTreeMap<String, &Migration> = BTreeMap::new();
     for migration in &migrations {
@@ -110,17 +121,17 @@ pub(crate) fn expand(
     });
     let tests = migrations.iter().enumerate().map(|(index, m)| {
         let name = format_ident!("{}", m.test_name(), span = Span::call_site());
-        let applied = args
-            .start_after
-            .as_deref()
-            .is_some_and(|after| !m.is_after(after));
-        let ignore = applied.then(|| {
-            let reason = format!(
+        let applied = start_after.as_deref().is_some_and(|after| !m.is_after(after));
+        let excluded = file.as_ref().is_some_and(|f| f.excludes(&dir.join(&m.file)));
+        let reason = if applied {
+            Some(format!(
                 "at or before start_after = \"{}\": already applied in production",
-                args.start_after.as_deref().unwrap_or_default()
-            );
-            quote!(#[ignore = #reason])
-        });
+                start_after.as_deref().unwrap_or_default()
+            ))
+        } else {
+            excluded.then(|| "excluded by `exclude` in migration-safety.toml".to_owned())
+        };
+        let ignore = reason.map(|reason| quote!(#[ignore = #reason]));
         let doc = format!(" Checks `{}/{}`.", written.trim_start_matches("./"), m.file);
         quote! {
             #[doc = #doc]
@@ -136,7 +147,15 @@ pub(crate) fn expand(
         Some(v) => quote!(::core::option::Option::Some(#v)),
         None => quote!(::core::option::Option::None),
     };
-    let (allow, warn, deny, check_down) = (&args.allow, &args.warn, &args.deny, args.check_down);
+    let (allow, warn, deny, options) = (&args.allow, &args.warn, &args.deny, &args.written);
+    // Embedded, so that an edit to the file rebuilds the tests, and read by them at run time.
+    let config_file = match &file {
+        Some(file) => {
+            let path = file.path.to_string_lossy().into_owned();
+            quote!(::core::option::Option::Some((#path, ::core::include_bytes!(#path))))
+        }
+        None => quote!(::core::option::Option::None),
+    };
     let ItemMod {
         attrs,
         vis,
@@ -160,6 +179,8 @@ pub(crate) fn expand(
                 warn: &[#(#warn),*],
                 deny: &[#(#deny),*],
                 check_down: #check_down,
+                options: &[#(#options),*],
+                config_file: #config_file,
                 migrations: &[#(#embedded),*],
                 sidecars: &[#(#sidecars),*],
             };
@@ -272,6 +293,75 @@ mod tests {
             root.path(),
             quote!("./migrations", check_down = true)
         ));
+    }
+
+    #[test]
+    fn the_configuration_file_is_found_upwards_and_the_attribute_overrides_it() {
+        let root = tempfile::tempdir().unwrap();
+        write(
+            root.path(),
+            &[
+                (
+                    "migration-safety.toml",
+                    "framework = \"sqlx\"\ncheck_down = true\nstart_after = 20240101000000\nexclude = [\"app/migrations/*_seed.up.sql\"]\n\n[rules]\ndrop-column = \"allow\"\n",
+                ),
+                (
+                    "app/migrations/20240101000000_users.up.sql",
+                    "CREATE TABLE users (id bigint);",
+                ),
+                (
+                    "app/migrations/20240101000000_users.down.sql",
+                    "DROP TABLE users;",
+                ),
+                (
+                    "app/migrations/20240201000000_seed.up.sql",
+                    "INSERT INTO users VALUES (1);",
+                ),
+                (
+                    "app/migrations/20240301000000_email.up.sql",
+                    "ALTER TABLE users ADD COLUMN email text;",
+                ),
+            ],
+        );
+        let crate_dir = root.path().join("app");
+        let from_file = expansion(&crate_dir, quote!("migrations"))
+            .replace(&root.path().to_string_lossy().into_owned(), "$ROOT");
+        for expected in [
+            "framework: \"sqlx\"",
+            "detected: false",
+            "check_down: true",
+            "::core::include_bytes!(\"$ROOT/migration-safety.toml\"),",
+            "#[ignore = \"at or before start_after = \\\"20240101000000\\\": already applied in production\"]\n    fn v20240101000000_users()",
+            "#[ignore = \"excluded by `exclude` in migration-safety.toml\"]\n    fn v20240201000000_seed()",
+            "#[test]\n    fn v20240301000000_email()",
+            "fn v20240101000000_users_down()",
+        ] {
+            assert!(
+                from_file.contains(expected),
+                "{expected}\nnot in:\n{from_file}"
+            );
+        }
+        let overridden = expansion(
+            &crate_dir,
+            quote!(
+                "migrations",
+                framework = "golang-migrate",
+                check_down = false,
+                start_after = "0"
+            ),
+        );
+        for expected in [
+            "framework: \"golang-migrate\"",
+            "check_down: false",
+            "\"check_down = false\",\n",
+            "#[test]\n    fn v20240101000000_users()",
+        ] {
+            assert!(
+                overridden.contains(expected),
+                "{expected}\nnot in:\n{overridden}"
+            );
+        }
+        assert!(!overridden.contains("_down()"), "{overridden}");
     }
 
     #[test]
@@ -445,6 +535,18 @@ mod tests {
                 "`pg_version` is given twice",
             ),
             (quote!(), "expected the migrations directory"),
+            (
+                quote!("m", allow("drop-column"), deny("drop-column")),
+                "`drop-column` is in both `allow(…)` and `deny(…)`: give it one level",
+            ),
+            (
+                quote!("m", warn("drop-column", "drop-column")),
+                "`drop-column` is given twice in `warn(…)`",
+            ),
+            (
+                quote!("m", allow("desing")),
+                "unknown rule `desing` (did you mean `design`?); `migration-safety rules` lists the rules and their categories",
+            ),
         ];
         for (args, expected) in cases {
             let message = error(root.path(), args, item.clone());

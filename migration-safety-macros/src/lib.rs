@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use proc_macro::TokenStream;
 
 mod args;
+mod config;
 mod expand;
 mod rules;
 

@@ -3,6 +3,8 @@
 //! ```text
 //! migration-safety check [--config PATH] [--format human|json] [--framework auto|NAME] [--check-down]
 //!                        [--pg-version MAJOR] [--start-after VERSION] [--allow|--warn|--deny RULE]… PATH…
+//! migration-safety trace [--pg-bin DIR [--run-as USER] | --database-url URL [--allow-remote]]
+//!                        [--config PATH] [--framework auto|NAME] [--format human|json] PATH…
 //! migration-safety init [--force]
 //! migration-safety rules
 //! migration-safety explain RULE
@@ -12,16 +14,21 @@
 //! has one (see [`crate::config`]); its flags override the file.
 //!
 //! Exit codes: 0 when no finding fails the check, 1 when one does, 2 for bad usage, unreadable
-//! input or an invalid configuration file.
+//! input or an invalid configuration file. `trace` exits with 1 when a statement failed on the
+//! server or the server did something hazardous that no finding reports, and with 2 when it
+//! cannot reach or start a server.
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, Once};
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, FILE_NAME};
+use crate::trace;
 use crate::{Framework, Settings};
 
 #[derive(Parser)]
@@ -35,22 +42,29 @@ struct Cli {
     command: Command,
 }
 
+/// The options `check` and `trace` share.
+#[derive(Args)]
+struct Common {
+    /// The configuration file (default: `migration-safety.toml` in the working directory
+    /// or the nearest parent directory that has one).
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// How the migrations are laid out and run: `auto` (detected per directory), `plain`,
+    /// `sqlx`, `diesel`, `refinery`, `golang-migrate`, `goose`, `dbmate`, `flyway`, `prisma`,
+    /// `db-migrate` or `atlas` [default: the file's, or auto].
+    #[arg(long, value_name = "NAME", value_parser = framework)]
+    framework: Option<FrameworkChoice>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check migration files, or directories of them (recursively, in migration order).
     Check {
-        /// The configuration file (default: `migration-safety.toml` in the working directory
-        /// or the nearest parent directory that has one).
-        #[arg(long, value_name = "PATH")]
-        config: Option<PathBuf>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
-        /// How the migrations are laid out and run: `auto` (detected per directory), `plain`,
-        /// `sqlx`, `diesel`, `refinery`, `golang-migrate`, `goose`, `dbmate`, `flyway`, `prisma`,
-        /// `db-migrate` or `atlas` [default: the file's, or auto].
-        #[arg(long, value_name = "NAME", value_parser = framework)]
-        framework: Option<FrameworkChoice>,
+        #[command(flatten)]
+        common: Common,
         /// Also check down migrations.
         #[arg(long)]
         check_down: bool,
@@ -70,6 +84,31 @@ enum Command {
         /// Report a rule, or a category, as an error (repeatable).
         #[arg(long, value_name = "RULE")]
         deny: Vec<String>,
+        /// Migration files or directories.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Apply migrations to a real PostgreSQL and report what each statement did: the locks it
+    /// took on existing relations and what they block, the rewrites, the scans, the duration,
+    /// and where the static findings disagree. By default on a throwaway cluster, removed
+    /// afterwards.
+    Trace {
+        #[command(flatten)]
+        common: Common,
+        /// Where `initdb`, `pg_ctl` and `postgres` are [default: $PG_BIN, else PATH, else the
+        /// newest /usr/lib/postgresql/<major>/bin].
+        #[arg(long, value_name = "DIR", conflicts_with = "database_url")]
+        pg_bin: Option<PathBuf>,
+        /// Run the throwaway cluster as this unprivileged user (through `su`; for root).
+        #[arg(long, value_name = "USER", conflicts_with = "database_url")]
+        run_as: Option<String>,
+        /// Trace on this database instead, inside one transaction that is always rolled back
+        /// (statements that cannot run in a transaction are not run).
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        /// Allow a --database-url whose host is not this machine.
+        #[arg(long, requires = "database_url")]
+        allow_remote: bool,
         /// Migration files or directories.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
@@ -167,14 +206,66 @@ where
     }
 }
 
+/// The settings of the configuration file (given, or found from the working directory), with
+/// the framework chosen on the command line.
+fn settings(
+    config: Option<PathBuf>,
+    framework: Option<FrameworkChoice>,
+) -> Result<Settings, String> {
+    let config = match config {
+        Some(path) => Some(Config::load(&path)),
+        None => Config::discover(Path::new(".")).transpose(),
+    };
+    let mut settings = match config {
+        Some(config) => config.map_err(|e| e.to_string())?.settings().clone(),
+        None => Settings::default(),
+    };
+    if let Some(FrameworkChoice(framework)) = framework {
+        settings = match framework {
+            Some(framework) => settings.framework(framework),
+            None => settings.detect_framework(),
+        };
+    }
+    Ok(settings)
+}
+
+/// The cluster Ctrl-C must remove (the handler is installed once per process).
+static INTERRUPTED_CLUSTER: Mutex<Option<trace::Stopper>> = Mutex::new(None);
+/// Whether Ctrl-C was pressed.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// On Ctrl-C, stop and remove the throwaway cluster, then exit with 130 (130 too when the
+/// trace, whose connection the stop closed, returns first).
+fn stop_on_interrupt(stopper: trace::Stopper) {
+    static HANDLER: Once = Once::new();
+    if let Ok(mut current) = INTERRUPTED_CLUSTER.lock() {
+        *current = Some(stopper);
+    }
+    HANDLER.call_once(|| {
+        // Without a handler (another one is installed), the cluster is still removed on every
+        // path except the signal itself.
+        let _ = ctrlc::set_handler(|| {
+            // No message: the interrupted thread holds the standard streams' locks.
+            INTERRUPTED.store(true, Ordering::SeqCst);
+            if let Some(stopper) = INTERRUPTED_CLUSTER.lock().ok().and_then(|mut c| c.take()) {
+                stopper.stop();
+            }
+            std::process::exit(130);
+        });
+    });
+}
+
 fn execute(command: Command, stdout: &mut dyn Write, color: bool) -> Result<u8, String> {
     let mut print =
         |text: &str| write!(stdout, "{text}").map_err(|e| format!("cannot write output: {e}"));
     match command {
         Command::Check {
-            config,
-            format,
-            framework,
+            common:
+                Common {
+                    config,
+                    format,
+                    framework,
+                },
             check_down,
             pg_version,
             start_after,
@@ -183,20 +274,7 @@ fn execute(command: Command, stdout: &mut dyn Write, color: bool) -> Result<u8, 
             deny,
             paths,
         } => {
-            let config = match config {
-                Some(path) => Some(Config::load(&path)),
-                None => Config::discover(Path::new(".")).transpose(),
-            };
-            let mut settings = match config {
-                Some(config) => config.map_err(|e| e.to_string())?.settings().clone(),
-                None => Settings::default(),
-            };
-            if let Some(FrameworkChoice(framework)) = framework {
-                settings = match framework {
-                    Some(framework) => settings.framework(framework),
-                    None => settings.detect_framework(),
-                };
-            }
+            let mut settings = settings(config, framework)?;
             if check_down {
                 settings = settings.check_down(true);
             }
@@ -225,6 +303,55 @@ fn execute(command: Command, stdout: &mut dyn Write, color: bool) -> Result<u8, 
                 Format::Json => print(&format!("{}\n", report.to_json()))?,
             }
             Ok(u8::from(report.fails(settings.failure_threshold())))
+        }
+        Command::Trace {
+            common:
+                Common {
+                    config,
+                    format,
+                    framework,
+                },
+            pg_bin,
+            run_as,
+            database_url,
+            allow_remote,
+            paths,
+        } => {
+            let settings = settings(config, framework)?;
+            let report = match database_url {
+                Some(url) => {
+                    let remote = trace::remote_host(&url).map_err(|e| e.to_string())?;
+                    if let Some(host) = remote.filter(|_| !allow_remote) {
+                        return Err(trace::TraceError::Remote(host).to_string());
+                    }
+                    trace::trace_paths(&url, trace::Changes::RolledBack, &paths, &settings)
+                }
+                None => {
+                    let mut options = trace::ClusterOptions::new();
+                    if let Some(dir) = pg_bin {
+                        options = options.bin_dir(dir);
+                    }
+                    if let Some(user) = run_as {
+                        options = options.run_as(user);
+                    }
+                    let cluster = trace::Cluster::start(&options).map_err(|e| e.to_string())?;
+                    stop_on_interrupt(cluster.stopper());
+                    let report =
+                        trace::trace_paths(cluster.url(), trace::Changes::Kept, &paths, &settings);
+                    // Waits until an interrupt has removed the cluster.
+                    drop(cluster);
+                    if INTERRUPTED.load(Ordering::SeqCst) {
+                        return Ok(130);
+                    }
+                    report
+                }
+            }
+            .map_err(|e| e.to_string())?;
+            match format {
+                Format::Human => print(&report.to_human())?,
+                Format::Json => print(&format!("{}\n", report.to_json()))?,
+            }
+            Ok(u8::from(report.has_problems()))
         }
         Command::Init { force } => {
             let path = Path::new(FILE_NAME);

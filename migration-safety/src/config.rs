@@ -37,7 +37,7 @@ use crate::settings::{self, FailOn, Settings};
 use crate::{Error, Severity};
 
 /// The file's name.
-pub const FILE_NAME: &str = "migration-safety.toml";
+pub const FILE_NAME: &str = migration_safety_core::CONFIG_FILE_NAME;
 
 /// The top-level keys.
 const KEYS: &[&str] = &[
@@ -100,7 +100,8 @@ pub struct Config {
 }
 
 impl Config {
-    /// The configuration file in `start` or the nearest of its parents, if any.
+    /// The configuration file in `start` or the nearest of its parents, if any; relative
+    /// when `start` is (`migration-safety.toml`, `../migration-safety.toml`).
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
@@ -111,13 +112,22 @@ impl Config {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn find(start: &Path) -> Option<PathBuf> {
-        let start = std::env::current_dir()
-            .map(|cwd| cwd.join(start))
-            .unwrap_or_else(|_| start.to_path_buf());
-        start
+        let depth = settings::absolute(start)
             .ancestors()
-            .map(|dir| dir.join(FILE_NAME))
-            .find(|path| path.is_file())
+            .position(|dir| dir.join(FILE_NAME).is_file())?;
+        let mut path: PathBuf = start
+            .components()
+            .filter(|c| *c != std::path::Component::CurDir)
+            .collect();
+        if start.is_absolute() {
+            path = settings::absolute(start);
+            for _ in 0..depth {
+                path.pop();
+            }
+        } else {
+            path.extend(std::iter::repeat_n("..", depth));
+        }
+        Some(path.join(FILE_NAME))
     }
 
     /// Read the configuration file [`find`](Config::find) finds from `start`; `None` when
@@ -249,7 +259,15 @@ impl Config {
             let Some(text) = scalar(value.get_ref()) else {
                 return Err(at(
                     value.span(),
-                    format!("`{}` takes a string, such as \"5s\"", name.get_ref()),
+                    format!(
+                        "`{}` takes a string, such as \"{}\"",
+                        name.get_ref(),
+                        if name.get_ref() == "timezone" {
+                            "UTC"
+                        } else {
+                            "5s"
+                        }
+                    ),
                 ));
             };
             settings = settings.assume(name.get_ref(), &text).map_err(|e| {

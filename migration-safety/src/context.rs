@@ -36,6 +36,9 @@ pub(crate) struct Session {
     pub(crate) lock_timeout: Option<String>,
     /// The `search_path` in force: the schemas unqualified names resolve through, in order.
     pub(crate) search_path: Arc<[String]>,
+    /// The transaction that was open when the statement began, if any (for `BEGIN` and
+    /// `COMMIT`: the one they found).
+    pub(crate) enclosing: Option<Wrapper>,
     /// The `TimeZone` the file sets (`SET TIME ZONE`, `SET timezone`), when it sets one.
     pub(crate) time_zone: Option<String>,
 }
@@ -47,6 +50,7 @@ impl Default for Session {
             wrapper: None,
             lock_timeout: None,
             search_path: default_search_path(),
+            enclosing: None,
             time_zone: None,
         }
     }
@@ -149,6 +153,7 @@ pub(crate) fn sessions(
                 (blocks, w)
             });
         }
+        let enclosing = current.map(|(_, w)| w);
         let transaction = match &statement.kind {
             StatementKind::Begin => {
                 if current.is_none() {
@@ -202,6 +207,7 @@ pub(crate) fn sessions(
             wrapper: transaction.map(|(_, w)| w),
             lock_timeout: lock_timeout.current(),
             search_path: search_path.current(),
+            enclosing,
             time_zone: time_zone.current(),
         });
     }
@@ -250,18 +256,37 @@ fn is_zero(value: &str) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Created {
     Schema,
+    View,
     MaterializedView,
     Type,
+    Domain,
+    Function,
+    Procedure,
+    Sequence,
 }
 
 impl Created {
-    const ALL: [Self; 3] = [Self::Schema, Self::MaterializedView, Self::Type];
+    const ALL: [Self; 8] = [
+        Self::Schema,
+        Self::View,
+        Self::MaterializedView,
+        Self::Type,
+        Self::Domain,
+        Self::Function,
+        Self::Procedure,
+        Self::Sequence,
+    ];
 
     fn words(self) -> &'static str {
         match self {
             Self::Schema => "SCHEMA",
+            Self::View => "VIEW",
             Self::MaterializedView => "MATERIALIZED VIEW",
             Self::Type => "TYPE",
+            Self::Domain => "DOMAIN",
+            Self::Function => "FUNCTION",
+            Self::Procedure => "PROCEDURE",
+            Self::Sequence => "SEQUENCE",
         }
     }
 }
@@ -295,6 +320,13 @@ impl CreatedObjects {
         self.by_name
             .get(&(kind, name.name.clone()))
             .is_some_and(|found| found.iter().any(|(i, n)| *i < index && n.matches(name)))
+    }
+
+    /// Whether a top-level statement after `index` creates `kind` `name`.
+    fn after(&self, kind: Created, name: &Name, index: usize) -> bool {
+        self.by_name
+            .get(&(kind, name.name.clone()))
+            .is_some_and(|found| found.iter().any(|(i, n)| *i > index && n.matches(name)))
     }
 }
 
@@ -407,6 +439,12 @@ impl Context<'_> {
     /// `name` (an object created by the same migration is new: no running code uses it yet).
     pub(crate) fn created_earlier_in_file(&self, kind: Created, name: &Name) -> bool {
         self.created.before(kind, name, self.index)
+    }
+
+    /// Whether a top-level statement of this file after the current one creates `kind` `name`
+    /// (a drop followed by the object created again).
+    pub(crate) fn created_later_in_file(&self, kind: Created, name: &Name) -> bool {
+        self.created.after(kind, name, self.index)
     }
 
     /// Write-blocking locks that earlier top-level statements of this transaction hold on

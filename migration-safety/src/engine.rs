@@ -21,15 +21,15 @@ use crate::{lexer, lower};
 /// before it, so that files are prepared in parallel and checked in order.
 pub(crate) struct Prepared {
     path: String,
-    source: SourceFile,
+    pub(crate) source: SourceFile,
     framework: Framework,
-    direction: Direction,
+    pub(crate) direction: Direction,
     markers: Vec<framework::Marker>,
     /// The text with what the framework does not run blanked out.
-    masked: String,
+    pub(crate) masked: String,
     lexed: lexer::Lexed,
-    statements: Vec<Statement>,
-    sessions: Vec<context::Session>,
+    pub(crate) statements: Vec<Statement>,
+    pub(crate) sessions: Vec<context::Session>,
     created: CreatedObjects,
 }
 

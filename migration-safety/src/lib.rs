@@ -226,6 +226,56 @@ pub fn lint_dir(path: impl AsRef<Path>, settings: &Settings) -> Result<Report, E
 /// Migrations that [`Settings::start_after`] or [`Settings::exclude`] leave out are read, for
 /// the schema they build, but not reported.
 pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Error> {
+    let (jobs, skipped) = jobs(paths, settings)?;
+    let prepare = |job: &Job| prepare_job(settings, job);
+    // Files are read, split and parsed in parallel, one bounded batch ahead of the checks,
+    // which replay the schema in migration order: memory follows the batch, not the directory.
+    let mut batches = jobs.chunks(rayon::current_num_threads() * 4);
+    let mut pending: Vec<_> = batches
+        .next()
+        .map(|batch| batch.par_iter().map(prepare).collect())
+        .unwrap_or_default();
+    let mut run = engine::Run::new(settings);
+    let mut report = Report {
+        skipped,
+        ..Report::default()
+    };
+    loop {
+        let next = batches.next();
+        let current = std::mem::take(&mut pending);
+        let (prepared, checked) = rayon::join(
+            || next.map(|batch| batch.par_iter().map(prepare).collect::<Vec<_>>()),
+            || {
+                for prepared in current {
+                    let (prepared, reported) = prepared?;
+                    // An unreported migration is still checked: it builds the schema the later
+                    // ones see.
+                    let linted = run.check(prepared);
+                    if reported {
+                        report.files.push(linted);
+                    }
+                }
+                Ok::<_, Error>(())
+            },
+        );
+        checked?;
+        match prepared {
+            Some(prepared) => pending = prepared,
+            None => break,
+        }
+    }
+    Ok(report)
+}
+
+/// One migration of a run: its file, how its framework runs it, and whether it is reported
+/// (see [`Settings::start_after`]).
+pub(crate) type Job = (PathBuf, Framework, Direction, bool);
+
+/// The migrations of files and directories, in order, and the entries the layouts skip.
+pub(crate) fn jobs(
+    paths: &[PathBuf],
+    settings: &Settings,
+) -> Result<(Vec<Job>, Vec<layout::Skipped>), Error> {
     let mut jobs = Vec::new();
     let mut directories: HashMap<PathBuf, (Framework, HashMap<String, Migration>)> = HashMap::new();
     let mut skipped = Vec::new();
@@ -269,76 +319,41 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
             return Err(Error::NotFound(path.clone()));
         }
     }
-    let prepare =
-        |(file, framework, direction, reported): &(PathBuf, Framework, Direction, bool)| {
-            let read = |path: &Path| {
-                std::fs::read(path).map_err(|source| Error::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })
-            };
-            let bytes = read(file)?;
-            let sidecar_text = |path: PathBuf| -> Result<Option<String>, Error> {
-                if path.is_file() {
-                    Ok(Some(String::from_utf8_lossy(&read(&path)?).into_owned()))
-                } else {
-                    Ok(None)
-                }
-            };
-            let sidecar = framework::Sidecar {
-                diesel_metadata: match (framework, file.parent()) {
-                    (Framework::Diesel, Some(dir)) => sidecar_text(dir.join("metadata.toml"))?,
-                    _ => None,
-                },
-                flyway_conf: match framework {
-                    Framework::Flyway => {
-                        sidecar_text(PathBuf::from(format!("{}.conf", file.display())))?
-                    }
-                    _ => None,
-                },
-            };
-            let path = file.display().to_string();
-            let prepared =
-                engine::prepare(settings, path, &bytes, *framework, *direction, &sidecar);
-            Ok::<_, Error>((prepared, *reported))
-        };
-    // Files are read, split and parsed in parallel, one bounded batch ahead of the checks,
-    // which replay the schema in migration order: memory follows the batch, not the directory.
-    let mut batches = jobs.chunks(rayon::current_num_threads() * 4);
-    let mut pending: Vec<_> = batches
-        .next()
-        .map(|batch| batch.par_iter().map(prepare).collect())
-        .unwrap_or_default();
-    let mut run = engine::Run::new(settings);
-    let mut report = Report {
-        skipped,
-        ..Report::default()
+    Ok((jobs, skipped))
+}
+
+/// Read a migration and its side files, then split and parse it.
+pub(crate) fn prepare_job(
+    settings: &Settings,
+    (file, framework, direction, reported): &Job,
+) -> Result<(engine::Prepared, bool), Error> {
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })
     };
-    loop {
-        let next = batches.next();
-        let current = std::mem::take(&mut pending);
-        let (prepared, checked) = rayon::join(
-            || next.map(|batch| batch.par_iter().map(prepare).collect::<Vec<_>>()),
-            || {
-                for prepared in current {
-                    let (prepared, reported) = prepared?;
-                    // An unreported migration is still checked: it builds the schema the later
-                    // ones see.
-                    let linted = run.check(prepared);
-                    if reported {
-                        report.files.push(linted);
-                    }
-                }
-                Ok::<_, Error>(())
-            },
-        );
-        checked?;
-        match prepared {
-            Some(prepared) => pending = prepared,
-            None => break,
+    let bytes = read(file)?;
+    let sidecar_text = |path: PathBuf| -> Result<Option<String>, Error> {
+        if path.is_file() {
+            Ok(Some(String::from_utf8_lossy(&read(&path)?).into_owned()))
+        } else {
+            Ok(None)
         }
-    }
-    Ok(report)
+    };
+    let sidecar = framework::Sidecar {
+        diesel_metadata: match (framework, file.parent()) {
+            (Framework::Diesel, Some(dir)) => sidecar_text(dir.join("metadata.toml"))?,
+            _ => None,
+        },
+        flyway_conf: match framework {
+            Framework::Flyway => sidecar_text(PathBuf::from(format!("{}.conf", file.display())))?,
+            _ => None,
+        },
+    };
+    let path = file.display().to_string();
+    let prepared = engine::prepare(settings, path, &bytes, *framework, *direction, &sidecar);
+    Ok((prepared, *reported))
 }
 
 /// The migrations of a directory under a framework (detected when `None`), in the order the

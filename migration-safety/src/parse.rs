@@ -533,10 +533,22 @@ impl Lowering<'_> {
             },
             S::CreateFunction(_) => harmless("CREATE FUNCTION"),
             S::CreateProcedure { .. } => harmless("CREATE PROCEDURE"),
-            S::DropFunction(_) => harmless("DROP FUNCTION"),
-            S::DropProcedure { .. } => harmless("DROP PROCEDURE"),
-            S::CreateExtension(_) => harmless("CREATE EXTENSION"),
-            S::DropExtension(_) => harmless("DROP EXTENSION"),
+            S::DropFunction(drop) => StatementKind::Drop {
+                object: ObjectKind::Other("FUNCTION".to_owned()),
+                names: drop.func_desc.iter().map(|f| name(&f.name)).collect(),
+            },
+            S::DropProcedure { proc_desc, .. } => StatementKind::Drop {
+                object: ObjectKind::Other("PROCEDURE".to_owned()),
+                names: proc_desc.iter().map(|f| name(&f.name)).collect(),
+            },
+            S::CreateExtension(create) => StatementKind::Extension {
+                name: ident(&create.name),
+                create: true,
+            },
+            S::DropExtension(drop) => StatementKind::Extension {
+                name: drop.names.iter().map(ident).collect::<Vec<_>>().join(", "),
+                create: false,
+            },
             S::CreateSchema { .. } => harmless("CREATE SCHEMA"),
             S::CreateSequence { .. } => harmless("CREATE SEQUENCE"),
             S::CreateType {

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use crate::diagnostic::{FileReport, Report};
 use crate::framework::Sidecar;
 use crate::layout::{self, Direction, Framework};
-use crate::{Settings, engine};
+use crate::{FailOn, Settings, engine};
 
 /// A migration file embedded into the test binary.
 #[derive(Debug)]
@@ -39,8 +39,12 @@ pub struct Config {
     pub warn: &'static [&'static str],
     /// `deny(…)`.
     pub deny: &'static [&'static str],
-    /// `check_down = true`.
+    /// Whether down migrations have tests (the attribute's `check_down`, else the file's).
     pub check_down: bool,
+    /// The attribute's options other than `allow`, `warn` and `deny`, as written.
+    pub options: &'static [&'static str],
+    /// The configuration file found from the crate's directory, and its bytes.
+    pub config_file: Option<(&'static str, &'static [u8])>,
     /// The migrations, in the framework's order.
     pub migrations: &'static [Embedded],
     /// Files next to migrations that change how they run (diesel's `metadata.toml`, Flyway's
@@ -53,36 +57,67 @@ pub struct Config {
 pub struct Suite {
     config: &'static Config,
     framework: Framework,
+    fail_on: FailOn,
     reports: Vec<FileReport>,
 }
 
 impl Config {
-    fn settings(&self) -> Settings {
-        let mut settings = Settings::default().check_down(self.check_down);
+    /// The configuration file's settings, overridden by the attribute's options.
+    fn settings(&self) -> Result<Settings, crate::Error> {
+        let mut settings = match self.config_file {
+            Some((path, bytes)) => {
+                crate::config::Config::parse(&String::from_utf8_lossy(bytes), path)?
+                    .settings()
+                    .clone()
+            }
+            None => Settings::default(),
+        };
+        settings = settings.check_down(self.check_down);
         if let Some(framework) = Framework::from_name(self.framework) {
             settings = settings.framework(framework);
         }
         if let Some(version) = self.pg_version {
-            settings = settings
-                .pg_version(version)
-                .expect("#[check_migrations] checked pg_version at compile time");
+            settings = settings.pg_version(version)?;
         }
         for rule in self.allow {
-            settings = settings
-                .allow(rule)
-                .expect("#[check_migrations] checked the rule names at compile time");
+            settings = settings.allow(rule)?;
         }
         for (rules, severity) in [
             (self.warn, crate::Severity::Warning),
             (self.deny, crate::Severity::Error),
         ] {
             for rule in rules {
-                settings = settings
-                    .severity(rule, severity)
-                    .expect("#[check_migrations] checked the rule names at compile time");
+                settings = settings.severity(rule, severity)?;
             }
         }
-        settings
+        Ok(settings)
+    }
+
+    /// The attribute with `rules` turned off as well: the options as written, `allow(…)`
+    /// with each rule once, and `rules` taken out of `warn(…)` and `deny(…)`.
+    fn allowing(&self, rules: &[&str]) -> String {
+        let mut allow: Vec<&str> = Vec::new();
+        for rule in self.allow.iter().chain(rules) {
+            if !allow.contains(rule) {
+                allow.push(rule);
+            }
+        }
+        let list = |rules: &mut dyn Iterator<Item = &&str>| {
+            rules
+                .map(|r| format!("\"{r}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut parts = vec![format!("\"{}\"", self.dir)];
+        parts.extend(self.options.iter().map(|o| (*o).to_owned()));
+        parts.push(format!("allow({})", list(&mut allow.iter())));
+        for (key, levels) in [("warn", self.warn), ("deny", self.deny)] {
+            let mut kept = levels.iter().filter(|r| !rules.contains(r)).peekable();
+            if kept.peek().is_some() {
+                parts.push(format!("{key}({})", list(&mut kept)));
+            }
+        }
+        format!("#[check_migrations({})]", parts.join(", "))
     }
 
     /// The directory as users see it: relative to the crate, without a leading `./`.
@@ -102,7 +137,9 @@ impl Config {
 impl Suite {
     /// Lint every embedded migration, in order, as one history.
     pub fn new(config: &'static Config) -> Suite {
-        let settings = config.settings();
+        let settings = config
+            .settings()
+            .unwrap_or_else(|error| panic!("migration-safety: {error}"));
         let framework = Framework::from_name(config.framework).unwrap_or_default();
         let mut run = engine::Run::new(&settings);
         let reports = config
@@ -135,6 +172,7 @@ impl Suite {
         Suite {
             config,
             framework,
+            fail_on: settings.failure_threshold(),
             reports,
         }
     }
@@ -151,26 +189,26 @@ impl Suite {
             files: vec![self.reports[index].clone()],
             skipped: Vec::new(),
         };
-        if report.has_errors() {
+        if report.fails(self.fail_on) {
             let how = if self.config.detected {
                 "detected; set it with `framework = \"…\"`"
             } else {
-                "from the attribute"
+                "as configured"
             };
-            let mut rules: Vec<&str> = report
-                .diagnostics()
-                .filter(|(_, d)| d.severity == crate::Severity::Error)
-                .map(|(_, d)| d.rule)
-                .collect();
-            rules.dedup();
-            let allow: Vec<String> = rules.iter().map(|r| format!("\"{r}\"")).collect();
+            let mut rules: Vec<&str> = Vec::new();
+            for (_, d) in report.diagnostics() {
+                if self.fail_on.fails(d.severity) && !rules.contains(&d.rule) {
+                    rules.push(d.rule);
+                }
+            }
+            let levels: Vec<String> = rules.iter().map(|r| format!("{r} = \"allow\"")).collect();
             panic!(
-                "migration-safety: `{}` is not safe to deploy (run as {} migrations: {how})\n\n{}\nto turn the rule off for every migration instead: #[check_migrations(\"{}\", allow({}))]",
+                "migration-safety: `{}` is not safe to deploy (run as {} migrations: {how})\n\n{}\nto turn the rule off for every migration instead: {}\nor in migration-safety.toml:\n[rules]\n{}",
                 report.files[0].path,
                 self.framework,
                 report.to_human(false),
-                self.config.dir,
-                allow.join(", "),
+                self.config.allowing(&rules),
+                levels.join("\n"),
             );
         }
         if report.warning_count() > 0 {
@@ -204,11 +242,27 @@ impl Suite {
             .iter()
             .map(|m| (m.file.to_owned(), m.down))
             .collect();
-        if found == compiled {
-            return;
-        }
         let dir = self.config.display_dir();
         let mut problems = Vec::new();
+        let config_now = crate::config::Config::find(Path::new(self.config.manifest_dir));
+        let config_then = self.config.config_file.map(|(path, _)| Path::new(path));
+        if let Some(now) = config_now
+            .as_deref()
+            .filter(|now| Some(*now) != config_then)
+        {
+            problems.push(format!(
+                "`{}` is not the configuration file the tests were compiled with",
+                now.display()
+            ));
+        } else if let Some(then) = config_then.filter(|_| config_now.is_none()) {
+            problems.push(format!(
+                "`{}` was removed after the tests were compiled",
+                then.display()
+            ));
+        }
+        if found == compiled && problems.is_empty() {
+            return;
+        }
         for (file, _) in found.iter().filter(|m| !compiled.contains(m)) {
             problems.push(format!(
                 "`{dir}/{file}` has no test: it was added after the tests were compiled"
@@ -219,7 +273,7 @@ impl Suite {
                 "`{dir}/{file}` has a test but is no longer in `{dir}`"
             ));
         }
-        if problems.is_empty() {
+        if found != compiled && problems.is_empty() {
             problems.push(format!(
                 "the migrations of `{dir}` are in a different order than when the tests were compiled"
             ));

@@ -410,3 +410,12 @@ macro_rules! declare_rule {
     };
 }
 pub(crate) use declare_rule;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_categories_are_the_ones_the_macro_and_the_configuration_know() {
+        let names: Vec<_> = super::Category::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names, migration_safety_core::CATEGORY_NAMES);
+    }
+}

@@ -371,6 +371,24 @@ impl Schema {
         })
     }
 
+    /// Whether an index (or a primary key or unique constraint) of `table` starts with
+    /// `columns`, in any order: PostgreSQL can then find the rows that hold given values.
+    pub(crate) fn has_index_leading_with(&self, table: &Name, columns: &[String]) -> bool {
+        use crate::rules::leads_with;
+        self.table(table).is_some_and(|t| {
+            t.indexes
+                .iter()
+                .filter_map(|key| self.indexes.get(key))
+                .any(|i| leads_with(&i.columns, columns))
+                || t.constraints.iter().any(|c| {
+                    matches!(
+                        c.kind,
+                        ConstraintKind::PrimaryKey { .. } | ConstraintKind::Unique { .. }
+                    ) && leads_with(&c.columns, columns)
+                })
+        })
+    }
+
     pub(crate) fn index(&self, name: &Name) -> Option<&Index> {
         self.indexes.get(&self.resolve(&self.indexes, name))
     }
@@ -579,7 +597,8 @@ impl Schema {
                                 label.clone_from(to);
                             }
                         }
-                        AlterTypeAction::Other => {}
+                        // It fails on every version: the labels stay.
+                        AlterTypeAction::DropValue { .. } | AlterTypeAction::Other => {}
                     }
                 }
             }

@@ -304,15 +304,22 @@ impl PartialEq for Exclude {
 
 impl Eq for Exclude {}
 
-/// `path` made absolute against the working directory, without `.` components.
-fn absolute(path: &Path) -> PathBuf {
+/// `path` made absolute against the working directory, with `.` and `..` resolved lexically.
+pub(crate) fn absolute(path: &Path) -> PathBuf {
     let joined = std::env::current_dir()
         .map(|cwd| cwd.join(path))
         .unwrap_or_else(|_| path.to_path_buf());
-    joined
-        .components()
-        .filter(|c| *c != std::path::Component::CurDir)
-        .collect()
+    let mut out = PathBuf::new();
+    for component in joined.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// A PostgreSQL duration: a number with an optional unit (`us`, `ms`, `s`, `min`, `h`, `d`).

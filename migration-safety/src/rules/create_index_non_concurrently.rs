@@ -20,7 +20,10 @@ declare_rule! {
     ///
     /// ## Use instead
     /// Build it concurrently (`SHARE UPDATE EXCLUSIVE`: reads and writes continue), outside
-    /// any transaction block, and check afterwards that the index is valid:
+    /// any transaction block, and check afterwards that the index is valid. A concurrent build
+    /// is slower, and it waits for every transaction with a snapshot older than its own to
+    /// finish, read-only ones too (measured on PostgreSQL 12–18), so one long-running query
+    /// stalls it:
     /// ```sql
     /// CREATE INDEX CONCURRENTLY users_email_idx ON users (email);
     /// ```
@@ -33,6 +36,9 @@ declare_rule! {
     /// CREATE INDEX CONCURRENTLY events_2024_user_id_idx ON events_2024 (user_id);
     /// ALTER INDEX events_user_id_idx ATTACH PARTITION events_2024_user_id_idx;
     /// ```
+    /// Each `ATTACH PARTITION` takes an `ACCESS EXCLUSIVE` lock on the partition's index, which
+    /// blocks reads and writes of the partition while it runs (briefly: nothing is built), so
+    /// run it under a short `lock_timeout`.
     ///
     /// PostgreSQL 14.0 to 14.3 could build indexes concurrently that silently miss rows (fixed
     /// in 14.4). Target versions are major versions, so when the target is 14 the help reminds

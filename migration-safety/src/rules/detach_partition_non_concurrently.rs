@@ -9,14 +9,20 @@ declare_rule! {
     /// table existed before this migration.
     ///
     /// ## Why is this bad?
-    /// A plain detach takes an `ACCESS EXCLUSIVE` lock on the partitioned table and on the
-    /// partition, which blocks every read and write on the whole partitioned table while it waits
-    /// for running queries and until it commits.
+    /// A plain detach takes an `ACCESS EXCLUSIVE` lock on the partitioned table, which blocks
+    /// every read and write on the whole partitioned table while it waits for running queries
+    /// and until it commits. On the partition it takes `ACCESS EXCLUSIVE` too from PostgreSQL 14
+    /// on; on 12 and 13 only `SHARE UPDATE EXCLUSIVE`, so a query that names the partition
+    /// directly can still read it (measured on PostgreSQL 12–18).
     ///
     /// PostgreSQL 14 added `DETACH PARTITION … CONCURRENTLY`, which takes only a
-    /// `SHARE UPDATE EXCLUSIVE` lock on the partitioned table. It runs as two transactions, so it
-    /// cannot run in a transaction block, and it is not allowed while the table has a default
-    /// partition. If it is interrupted, finish it with `DETACH PARTITION … FINALIZE`. Before
+    /// `SHARE UPDATE EXCLUSIVE` lock on the partitioned table. It is not lock-free: it runs as
+    /// two transactions, waits between them for every older snapshot of a reader of the
+    /// partitioned table, and its second transaction requests an `ACCESS EXCLUSIVE` lock on the
+    /// partition, which queues behind running readers of the partition and blocks its new
+    /// readers while it waits. It cannot run in a transaction block, and it is not allowed while
+    /// the table has a default partition. If it is interrupted, finish it with
+    /// `DETACH PARTITION … FINALIZE`. Before
     /// PostgreSQL 14 there is no online form: the rule still reports the lock, and the help says
     /// how to keep it short.
     ///
@@ -69,7 +75,7 @@ impl Rule for DetachPartitionNonConcurrently {
                     |t| format!("{} CONCURRENTLY", t.trim_end()),
                 );
                 format!(
-                    "detach it without blocking the partitioned table:\n  ALTER TABLE {table} {rewritten};\nit cannot run in a transaction block ({}) nor while `{table}` has a default partition; if it is interrupted, run ALTER TABLE {table} DETACH PARTITION {partition} FINALIZE",
+                    "detach it without blocking the partitioned table:\n  SET lock_timeout = '5s';\n  ALTER TABLE {table} {rewritten};\nit cannot run in a transaction block ({}) nor while `{table}` has a default partition; its second step still takes an ACCESS EXCLUSIVE lock on `{partition}`, queued behind running readers of it (hence the lock_timeout); if it is interrupted, run ALTER TABLE {table} DETACH PARTITION {partition} FINALIZE",
                     crate::framework::outside_transaction_advice(cx.framework)
                 )
             } else {
@@ -81,7 +87,12 @@ impl Rule for DetachPartitionNonConcurrently {
             out.report(
                 action.range.clone(),
                 format!(
-                    "detaching `{partition}` without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the partitioned table `{table}` and on `{partition}`, blocking every read and write on all of `{table}` while it waits for running queries and until it commits"
+                    "detaching `{partition}` without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the partitioned table `{table}` and {}, blocking every read and write on all of `{table}` while it waits for running queries and until it commits",
+                    if cx.pg_version() >= 14 {
+                        format!("an ACCESS EXCLUSIVE lock on `{partition}`")
+                    } else {
+                        format!("a SHARE UPDATE EXCLUSIVE lock on `{partition}`")
+                    }
                 ),
                 help,
             );

@@ -23,16 +23,22 @@ mod add_primary_key;
 mod add_unique_constraint;
 mod attach_partition_without_check;
 mod change_column_type;
+mod concurrently_if_not_exists;
 mod concurrently_in_transaction;
 mod concurrently_on_partitioned_table;
 mod create_index_non_concurrently;
 mod create_table_partition_of;
 mod detach_partition_non_concurrently;
 mod drop_column;
+mod drop_database;
 mod drop_index_non_concurrently;
+mod drop_object;
+mod drop_required_column_default;
 mod drop_schema;
 mod drop_table;
 mod enum_value_in_transaction;
+mod extension_in_migration;
+mod foreign_key_without_index;
 mod ineffective_transaction_marker;
 mod invalid_suppression;
 mod lock_table;
@@ -42,17 +48,20 @@ mod prefer_identity;
 mod prefer_jsonb;
 mod prefer_text;
 mod prefer_timestamptz;
+mod primary_key_on_nullable_column;
 mod refresh_materialized_view_non_concurrently;
 mod reindex_non_concurrently;
 mod rename_column;
 mod rename_enum_value;
 mod rename_table;
+mod rename_view;
 mod set_not_null;
 mod set_schema;
 mod syntax_error;
 mod table_rewrite;
 mod truncate_table;
 mod unanalyzed_statement;
+mod unbalanced_transaction;
 mod unbatched_backfill;
 mod unused_suppression;
 mod vacuum_in_transaction;
@@ -77,6 +86,7 @@ pub(crate) static ALL: &[&dyn Rule] = &[
     &unanalyzed_statement::UnanalyzedStatement,
     &rename_column::RenameColumn,
     &rename_table::RenameTable,
+    &rename_view::RenameView,
     &change_column_type::ChangeColumnType,
     &add_column_with_default::AddColumnWithDefault,
     &add_column_required::AddColumnRequired,
@@ -86,6 +96,7 @@ pub(crate) static ALL: &[&dyn Rule] = &[
     &add_foreign_key::AddForeignKey,
     &add_unique_constraint::AddUniqueConstraint,
     &add_primary_key::AddPrimaryKey,
+    &primary_key_on_nullable_column::PrimaryKeyOnNullableColumn,
     &add_exclusion_constraint::AddExclusionConstraint,
     &validate_constraint_in_same_transaction::ValidateConstraintInSameTransaction,
     &add_domain_constraint::AddDomainConstraint,
@@ -97,8 +108,14 @@ pub(crate) static ALL: &[&dyn Rule] = &[
     &attach_partition_without_check::AttachPartitionWithoutCheck,
     &detach_partition_non_concurrently::DetachPartitionNonConcurrently,
     &concurrently_in_transaction::ConcurrentlyInTransaction,
+    &concurrently_if_not_exists::ConcurrentlyIfNotExists,
+    &unbalanced_transaction::UnbalancedTransaction,
     &drop_column::DropColumn,
     &drop_table::DropTable,
+    &drop_object::DropObject,
+    &drop_required_column_default::DropRequiredColumnDefault,
+    &drop_database::DropDatabase,
+    &extension_in_migration::ExtensionInMigration,
     &set_schema::SetSchema,
     &drop_schema::DropSchema,
     &rename_enum_value::RenameEnumValue,
@@ -115,6 +132,7 @@ pub(crate) static ALL: &[&dyn Rule] = &[
     &prefer_text::PreferText,
     &prefer_timestamptz::PreferTimestamptz,
     &prefer_jsonb::PreferJsonb,
+    &foreign_key_without_index::ForeignKeyWithoutIndex,
 ];
 
 /// Every rule's metadata, sorted by name.
@@ -175,6 +193,46 @@ pub(crate) fn alter_actions(statement: &Statement) -> impl Iterator<Item = (&Alt
     alter
         .into_iter()
         .flat_map(|a| a.actions.iter().map(move |action| (a, action)))
+}
+
+/// A `DROP DEFAULT` of a column of a table that existed before this migration.
+pub(crate) struct DroppedDefault<'s> {
+    pub(crate) table: &'s Name,
+    pub(crate) column: &'s str,
+    pub(crate) range: Range<usize>,
+    /// The column is known to be `NOT NULL`.
+    pub(crate) not_null: bool,
+}
+
+/// The `ALTER COLUMN … DROP DEFAULT` actions of the statement on existing tables.
+pub(crate) fn dropped_defaults<'s>(
+    cx: &Context<'_>,
+    statement: &'s Statement,
+) -> Vec<DroppedDefault<'s>> {
+    alter_actions(statement)
+        .filter_map(|(alter, action)| match &action.kind {
+            ActionKind::DropDefault { column } if !cx.is_new_table(&alter.table) => {
+                Some(DroppedDefault {
+                    table: &alter.table,
+                    column,
+                    range: action.range.clone(),
+                    not_null: cx
+                        .schema
+                        .table(&alter.table)
+                        .and_then(|t| t.column(column))
+                        .is_some_and(|c| c.not_null),
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether an index on `indexed` can find rows by `columns`: it starts with them, in any order.
+pub(crate) fn leads_with(indexed: &[String], columns: &[String]) -> bool {
+    !columns.is_empty()
+        && indexed.len() >= columns.len()
+        && indexed[..columns.len()].iter().all(|c| columns.contains(c))
 }
 
 /// A batched backfill that needs no knowledge of the table's key: `ctid` batches.
@@ -511,7 +569,7 @@ pub(crate) fn partitioned_index_plan(
             index.table
         ));
         plan.push(format!(
-            "ALTER INDEX {parent_index} ATTACH PARTITION p_idx;  -- for each partition"
+            "ALTER INDEX {parent_index} ATTACH PARTITION p_idx;  -- for each partition: a brief ACCESS EXCLUSIVE lock on p_idx blocks reads and writes of p while it runs"
         ));
     } else {
         for partition in partitions {
@@ -527,7 +585,8 @@ pub(crate) fn partitioned_index_plan(
                 partition.name
             ));
             plan.push(format!(
-                "ALTER INDEX {parent_index} ATTACH PARTITION {child};"
+                "ALTER INDEX {parent_index} ATTACH PARTITION {child};  -- a brief ACCESS EXCLUSIVE lock on {child} blocks reads and writes of {} while it runs",
+                partition.name
             ));
         }
     }

@@ -13,7 +13,10 @@ declare_rule! {
     /// Both are renames in disguise: the application version still running during the deploy
     /// keeps using the old qualified name (or a `search_path` that no longer finds the table),
     /// and every such query fails once the change commits. Moving a table takes an
-    /// `ACCESS EXCLUSIVE` lock on it, blocking every read and write while it waits.
+    /// `ACCESS EXCLUSIVE` lock on it, blocking every read and write while it waits. Renaming a
+    /// schema takes no lock on its tables at all (measured on PostgreSQL 12–18: other sessions
+    /// keep reading and writing them while the rename is uncommitted), so it is no lock hazard,
+    /// only a name-resolution one.
     ///
     /// ## Example
     /// ```sql

@@ -137,12 +137,15 @@ struct Running {
 
 impl Stopper {
     /// Stop the server (immediately: the cluster is thrown away) and remove its directory.
+    ///
+    /// A second caller waits until the first one has finished, so that whoever returns from
+    /// `stop` knows the cluster is gone.
     pub fn stop(&self) {
-        let running = match self.inner.lock() {
-            Ok(mut guard) => guard.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
+        let mut guard = match self.inner.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some(running) = running {
+        if let Some(running) = guard.take() {
             let data = running.root.join("data");
             let _ = server_command(
                 &running.run_as,

@@ -5,9 +5,22 @@
 //! - [`Observer`] runs statements on a connection and reports, per statement, the locks taken on
 //!   relations that existed before, the relations rewritten, the tables scanned, the duration
 //!   and the error: an [`Observation`].
+//! - [`trace_paths`] applies migration files in order, each as its framework runs it (in a
+//!   transaction or not), observes every statement, and sets the observations beside the static
+//!   findings: a [`TraceReport`].
+//!
+//! ```no_run
+//! use migration_safety::trace::{Changes, Cluster, ClusterOptions, trace_paths};
+//!
+//! let cluster = Cluster::start(&ClusterOptions::new())?;
+//! let report = trace_paths(cluster.url(), Changes::Kept, &["migrations".into()], &Default::default())?;
+//! print!("{}", report.to_human());
+//! # Ok::<(), migration_safety::trace::TraceError>(())
+//! ```
 
 mod cluster;
 mod observe;
+mod run;
 
 /// The PostgreSQL client the observer uses, re-exported so that callers name the same types.
 pub use postgres;
@@ -16,6 +29,7 @@ pub use cluster::{Cluster, ClusterOptions, Stopper};
 pub use observe::{
     Changes, Method, Observation, ObservedLock, Observer, Relation, RelationKind, Status,
 };
+pub use run::{Disagreement, FileTrace, StatementTrace, TraceReport, trace_paths};
 
 /// Why a trace could not run.
 #[derive(Debug, thiserror::Error)]

@@ -141,11 +141,12 @@ pub enum Method {
     /// after it: every lock it took is seen, with its mode.
     InTransaction,
     /// The statement cannot run inside a transaction (`CREATE INDEX CONCURRENTLY`, `VACUUM`…),
-    /// so a second session sampled `pg_locks` while it ran. That session holds a snapshot and
-    /// `ACCESS SHARE` on every pre-existing table, so that a statement which waits for older
-    /// transactions or for those locks (the `CONCURRENTLY` forms, `VACUUM FULL`) is seen with
-    /// the locks it holds and the one it waits for; a lock held only between two samples can
-    /// be missed. Scans are not observed.
+    /// so a second session sampled `pg_locks` while it ran. That session first holds
+    /// `SHARE UPDATE EXCLUSIVE` on every pre-existing table (what every such statement takes at
+    /// least), so the statement is seen waiting for its first table lock, with the mode it
+    /// asks for; then the session lets it go and samples until it ends, so a lock taken later
+    /// and held only between two samples can be missed. A statement whose `lock_timeout` runs
+    /// out while it waits for that session runs again, only sampled. Scans are not observed.
     Sampled,
     /// The statement did not run.
     NotObserved,
@@ -236,6 +237,10 @@ pub struct Observer {
     pid: i32,
     database: u32,
     existing: BTreeMap<u32, Relation>,
+    /// In `RolledBack` mode, the locks held when the current transaction (a savepoint) began:
+    /// the earlier statements', which the one transaction keeps and a real run would have
+    /// released. They are not reported as held before.
+    inherited: BTreeMap<u32, BTreeSet<LockMode>>,
     /// Open transaction of the statements (a savepoint in `RolledBack` mode).
     in_transaction: bool,
 }
@@ -267,6 +272,7 @@ impl Observer {
             pid: row.get(0),
             database: row.get(1),
             existing: BTreeMap::new(),
+            inherited: BTreeMap::new(),
             in_transaction: false,
         };
         observer.mark_existing()?;
@@ -281,6 +287,11 @@ impl Observer {
         Ok(row.get::<_, i32>(0).unsigned_abs() / 10000)
     }
 
+    /// What happens to the changes.
+    pub fn changes(&self) -> Changes {
+        self.changes
+    }
+
     /// The connection, for queries of the caller's own.
     pub fn client(&mut self) -> &mut Client {
         &mut self.client
@@ -289,6 +300,11 @@ impl Observer {
     /// Take the relations that exist now as the pre-existing ones, whose locks and rewrites
     /// are reported (relations created later are new: nobody else uses them yet). Call it
     /// before each migration file.
+    ///
+    /// In [`Changes::RolledBack`] mode the one transaction keeps every lock taken so far until
+    /// it is rolled back; those are not reported again, and a later statement that takes one
+    /// of those modes again on the same relation shows no lock for it (PostgreSQL records a
+    /// mode once per transaction).
     pub fn mark_existing(&mut self) -> Result<(), TraceError> {
         let rows = self.client.query(
             "SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text
@@ -332,7 +348,11 @@ impl Observer {
     pub fn begin(&mut self) -> Result<(), TraceError> {
         let sql = match self.changes {
             Changes::Kept => "BEGIN".to_owned(),
-            Changes::RolledBack => format!("SAVEPOINT {SAVEPOINT}"),
+            Changes::RolledBack => {
+                // What the earlier statements hold would be released in a real run.
+                self.inherited = own_locks(&mut self.client, self.database)?;
+                format!("SAVEPOINT {SAVEPOINT}")
+            }
         };
         self.client.batch_execute(&sql)?;
         self.in_transaction = true;
@@ -405,7 +425,7 @@ impl Observer {
         }
         match (&observation.status, self.changes) {
             (Status::Failed { code, .. }, Changes::Kept) if code == "25001" => {
-                self.observe_outside_transaction(sql)
+                self.observe_outside_transaction(sql, true)
             }
             (Status::Failed { code, .. }, Changes::RolledBack) if code == "25001" => {
                 Observation::not_run(
@@ -437,11 +457,16 @@ impl Observer {
                 continue;
             };
             let held = before.locks.get(oid);
+            let inherited = self.inherited.get(oid);
             let new = modes
                 .iter()
                 .filter(|m| held.is_none_or(|h| !h.contains(m)))
                 .max();
-            let old = held.and_then(|h| h.iter().max());
+            let old = held.and_then(|h| {
+                h.iter()
+                    .filter(|m| inherited.is_none_or(|i| !i.contains(m)))
+                    .max()
+            });
             if let Some(mode) = new {
                 locks.push(ObservedLock {
                     relation: relation.clone(),
@@ -473,12 +498,13 @@ impl Observer {
         }
     }
 
-    fn observe_outside_transaction(&mut self, sql: &str) -> Observation {
+    /// `hold`: the watcher holds the pre-existing tables until the statement waits for them.
+    fn observe_outside_transaction(&mut self, sql: &str, hold: bool) -> Observation {
         let before = match self.state(false) {
             Ok(state) => state,
             Err(error) => return failed(&error, Duration::ZERO),
         };
-        let mut watcher = match self.watcher() {
+        let mut watcher = match self.watcher(hold) {
             Ok(watcher) => Some(watcher),
             Err(error) => return failed(&error, Duration::ZERO),
         };
@@ -492,7 +518,7 @@ impl Observer {
                 let result = client.execute(sql, &[]);
                 (result, start.elapsed())
             });
-            let mut holding = true;
+            let mut holding = hold;
             while !statement.is_finished() {
                 let Some(session) = watcher.as_mut() else {
                     std::thread::sleep(Duration::from_millis(1));
@@ -517,10 +543,15 @@ impl Observer {
             }
             statement
                 .join()
-                .unwrap_or_else(|_| panic!("the statement thread panicked"))
+                .unwrap_or_else(|payload| std::panic::resume_unwind(payload))
         });
         drop(watcher);
         if let Err(error) = result {
+            // A `lock_timeout` shorter than the watcher's reaction: run it again, only sampled.
+            let lock_timeout = error.code().is_some_and(|c| c.code() == "55P03");
+            if hold && lock_timeout {
+                return self.observe_outside_transaction(sql, false);
+            }
             return failed(&TraceError::from(error), duration);
         }
         let after = match self.state(false) {
@@ -547,30 +578,38 @@ impl Observer {
         }
     }
 
-    /// A second session holding a snapshot and `ACCESS SHARE` on every pre-existing table, so
-    /// that statements which wait for older transactions or conflicting locks wait for it.
-    fn watcher(&self) -> Result<Client, TraceError> {
+    /// A second session, holding (with `hold`) `SHARE UPDATE EXCLUSIVE` on every pre-existing
+    /// table, so that a statement outside a transaction waits for it at its first table lock.
+    fn watcher(&self, hold: bool) -> Result<Client, TraceError> {
         let mut watcher = self.config.connect(NoTls)?;
+        if !hold {
+            return Ok(watcher);
+        }
         let tables: Vec<String> = self
             .existing
             .values()
             .filter(|r| matches!(r.kind, RelationKind::Table | RelationKind::PartitionedTable))
-            .map(|r| {
-                format!(
-                    "{}.{}",
-                    crate::model::quote_ident(&r.schema),
-                    crate::model::quote_ident(&r.name)
-                )
-            })
+            .map(|r| r.oid.to_string())
             .collect();
-        let mut sql = "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1;".to_owned();
-        if !tables.is_empty() {
-            sql.push_str(&format!(
-                " LOCK TABLE {} IN ACCESS SHARE MODE;",
-                tables.join(", ")
-            ));
-        }
-        watcher.batch_execute(&sql)?;
+        // A table another session holds is skipped (NOWAIT): the statement waits for that
+        // session anyway, and waiting here could deadlock with it.
+        watcher.batch_execute(&format!(
+            "BEGIN;
+             DO $watch$
+             DECLARE
+                 t regclass;
+             BEGIN
+                 FOR t IN SELECT oid::regclass FROM pg_class WHERE oid = ANY ('{{{}}}'::oid[]) LOOP
+                     BEGIN
+                         EXECUTE format('LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE NOWAIT', t);
+                     EXCEPTION WHEN lock_not_available THEN
+                         NULL;
+                     END;
+                 END LOOP;
+             END
+             $watch$;",
+            tables.join(",")
+        ))?;
         Ok(watcher)
     }
 

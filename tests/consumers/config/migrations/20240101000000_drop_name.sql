@@ -1,0 +1,2 @@
+-- Already ran in production: before start_after.
+ALTER TABLE users DROP COLUMN name;

@@ -1,0 +1,2 @@
+-- Excluded.
+ALTER TABLE users DROP COLUMN email;

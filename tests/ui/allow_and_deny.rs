@@ -1,0 +1,4 @@
+#[migration_safety::check_migrations("migrations", allow("drop-column"), deny("set-not-null", "drop-column"))]
+mod migrations {}
+
+fn main() {}
