@@ -286,6 +286,13 @@ impl<'s> Run<'s> {
             }
             kept.push(finding);
         }
+        for near_miss in &suppressions.near_misses {
+            kept.push(meta_finding(
+                meta::UNUSED_SUPPRESSION,
+                near_miss.range.clone(),
+                near_miss.message.clone(),
+            ));
+        }
         for malformed in &suppressions.malformed {
             kept.push(meta_finding(
                 meta::INVALID_SUPPRESSION,

@@ -168,19 +168,16 @@ impl Lexer<'_> {
         }
     }
 
+    /// `--` to the end of the line. PostgreSQL (its scanner and psql's) ends the comment at a
+    /// carriage return as well as a line feed, so text after a bare CR is SQL.
     fn line_comment(&mut self) {
         let start = self.pos;
         let end = self.src[start..]
-            .find('\n')
+            .find(['\n', '\r'])
             .map_or(self.bytes.len(), |i| start + i);
-        let end_text = if self.src[start..end].ends_with('\r') {
-            end - 1
-        } else {
-            end
-        };
         self.out.comments.push(Comment {
-            range: start..end_text,
-            body: start + 2..end_text,
+            range: start..end,
+            body: start + 2..end,
         });
         self.pos = end;
     }

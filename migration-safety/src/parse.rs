@@ -513,8 +513,11 @@ impl Lowering<'_> {
                 tables: vacuum.table_name.iter().map(name).collect(),
             },
             S::Vacuum(_) | S::Analyze(_) => StatementKind::Vacuum,
-            S::Query(_) => recognize::set_config(self.source, self.tokens)
-                .unwrap_or_else(|| harmless("SELECT")),
+            S::Query(query) => match self.data_modifying(&query) {
+                Some(kind) => kind,
+                None => recognize::set_config(self.source, self.tokens)
+                    .unwrap_or_else(|| harmless("SELECT")),
+            },
             S::AlterIndex {
                 operation: ast::AlterIndexOperation::RenameIndex { .. },
                 ..
@@ -579,6 +582,46 @@ impl Lowering<'_> {
                 ),
             },
         }
+    }
+
+    /// The write of a query with data-modifying parts: `WITH … UPDATE/DELETE/INSERT …`, or a
+    /// `WITH w AS (UPDATE …)` in front of any query. A statement with several writes is
+    /// reported as its riskiest: an `UPDATE`/`DELETE` without `WHERE`, then any
+    /// `UPDATE`/`DELETE`, then an `INSERT`.
+    fn data_modifying(&self, query: &ast::Query) -> Option<StatementKind> {
+        fn writes<'q>(query: &'q ast::Query, out: &mut Vec<&'q ast::Statement>) {
+            for cte in query.with.iter().flat_map(|w| &w.cte_tables) {
+                writes(&cte.query, out);
+            }
+            body(&query.body, out);
+        }
+        fn body<'q>(set: &'q ast::SetExpr, out: &mut Vec<&'q ast::Statement>) {
+            match set {
+                ast::SetExpr::Update(s) | ast::SetExpr::Delete(s) | ast::SetExpr::Insert(s) => {
+                    out.push(s)
+                }
+                ast::SetExpr::Query(q) => writes(q, out),
+                ast::SetExpr::SetOperation { left, right, .. } => {
+                    body(left, out);
+                    body(right, out);
+                }
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        writes(query, &mut found);
+        let kinds: Vec<StatementKind> = found
+            .into_iter()
+            .map(|s| self.statement(s.clone()))
+            .collect();
+        let rank = |kind: &StatementKind| match kind {
+            StatementKind::Dml {
+                filtered: false, ..
+            } => 0,
+            StatementKind::Dml { .. } => 1,
+            _ => 2,
+        };
+        kinds.into_iter().min_by_key(rank)
     }
 
     fn set(&self, set: Set) -> StatementKind {

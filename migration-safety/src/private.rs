@@ -1,7 +1,7 @@
 //! What the tests `#[check_migrations]` generates call at run time. Not a public API: it
 //! changes with the macro, which is pinned to this crate's exact version.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::diagnostic::{FileReport, Report};
@@ -53,12 +53,21 @@ pub struct Config {
 }
 
 /// The whole directory linted once per test binary; each generated test reads its file's part.
+///
+/// Under a runner that starts one process per test (`cargo nextest`), every process would lint
+/// the whole directory again. So the reports are also cached next to the test binary, one file
+/// per migration, keyed by a hash of the binary itself (which holds this crate's code), the
+/// crate version and everything the attribute fixed (settings, file names and contents): a test
+/// process reads only its own migration's report when another process has linted the directory.
 #[derive(Debug)]
 pub struct Suite {
     config: &'static Config,
     framework: Framework,
     fail_on: FailOn,
-    reports: Vec<FileReport>,
+    settings: Settings,
+    reports: OnceLock<Vec<FileReport>>,
+    /// `<test binary's directory>/../migration-safety/<key>`, when the binary can be found.
+    cache: Option<PathBuf>,
 }
 
 impl Config {
@@ -135,14 +144,56 @@ impl Config {
 }
 
 impl Suite {
-    /// Lint every embedded migration, in order, as one history.
+    /// A suite for `config`; nothing is linted until a test asks for a report.
     pub fn new(config: &'static Config) -> Suite {
         let settings = config
             .settings()
             .unwrap_or_else(|error| panic!("migration-safety: {error}"));
-        let framework = Framework::from_name(config.framework).unwrap_or_default();
-        let mut run = engine::Run::new(&settings);
-        let reports = config
+        Suite {
+            config,
+            framework: Framework::from_name(config.framework).unwrap_or_default(),
+            fail_on: settings.failure_threshold(),
+            settings,
+            reports: OnceLock::new(),
+            cache: cache_dir(config),
+        }
+    }
+
+    /// The suite of a test binary, created on first use.
+    pub fn get(cell: &'static OnceLock<Suite>, config: &'static Config) -> &'static Suite {
+        cell.get_or_init(|| Suite::new(config))
+    }
+
+    /// Every embedded migration linted, in order, as one history (once per process), and
+    /// written to the cache.
+    fn reports(&self) -> &[FileReport] {
+        self.reports.get_or_init(|| {
+            let reports = self.lint();
+            if let Some(dir) = &self.cache {
+                // A cache that cannot be written only costs the next process a lint.
+                let _ = cache::write(dir, &reports);
+            }
+            reports
+        })
+    }
+
+    /// The report of migration `index`: this process's lint, another process's from the
+    /// cache, or a lint of the whole directory.
+    fn report(&self, index: usize) -> FileReport {
+        if let Some(reports) = self.reports.get() {
+            return reports[index].clone();
+        }
+        self.cache
+            .as_deref()
+            .and_then(|dir| cache::read(dir, index))
+            .unwrap_or_else(|| self.reports()[index].clone())
+    }
+
+    fn lint(&self) -> Vec<FileReport> {
+        let config = self.config;
+        let framework = self.framework;
+        let mut run = engine::Run::new(&self.settings);
+        config
             .migrations
             .iter()
             .map(|m| {
@@ -168,25 +219,14 @@ impl Suite {
                     &sidecar,
                 )
             })
-            .collect();
-        Suite {
-            config,
-            framework,
-            fail_on: settings.failure_threshold(),
-            reports,
-        }
-    }
-
-    /// The suite of a test binary, linted on first use.
-    pub fn get(cell: &'static OnceLock<Suite>, config: &'static Config) -> &'static Suite {
-        cell.get_or_init(|| Suite::new(config))
+            .collect()
     }
 
     /// The test of migration `index`: panic with the rendered findings when any is an error.
     #[track_caller]
     pub fn check(&self, index: usize) {
         let report = Report {
-            files: vec![self.reports[index].clone()],
+            files: vec![self.report(index)],
             skipped: Vec::new(),
         };
         if report.fails(self.fail_on) {
@@ -282,6 +322,159 @@ impl Suite {
             "migration-safety: the tests are out of date with `{dir}`:\n  {}\n\nCargo does not rebuild a test when a file is added to a directory. Add a `build.rs` next to this crate's Cargo.toml:\n\n    fn main() {{ println!(\"cargo::rerun-if-changed={dir}\"); }}\n\nand run `cargo test` again (any edit to this test file also rebuilds it once).",
             problems.join("\n  ")
         );
+    }
+}
+
+/// The cache directory for `config`: `<directory of the test binary>/../migration-safety/<key>`.
+fn cache_dir(config: &Config) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let meta = std::fs::metadata(&exe).ok()?;
+    let modified = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    let key = cache::key(&(
+        env!("CARGO_PKG_VERSION"),
+        &exe,
+        meta.len(),
+        modified,
+        format!("{config:?}"),
+    ));
+    Some(exe.parent()?.parent()?.join("migration-safety").join(key))
+}
+
+/// The reports of a suite on disk, one JSON file per migration, shared by the processes of one
+/// test binary.
+mod cache {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    use std::path::Path;
+
+    use serde_json::{Value, json};
+
+    use crate::diagnostic::{Diagnostic, FileReport};
+    use crate::rule::Severity;
+    use crate::source::Position;
+
+    /// A 128-bit hex key for `value`.
+    pub(super) fn key(value: &impl Hash) -> String {
+        let half = |salt: u8| {
+            let mut hasher = DefaultHasher::new();
+            salt.hash(&mut hasher);
+            value.hash(&mut hasher);
+            hasher.finish()
+        };
+        format!("{:016x}{:016x}", half(1), half(2))
+    }
+
+    /// Write the reports into a fresh directory and rename it to `dir`: processes that lint at
+    /// the same time each write their own, the first rename wins, and a reader sees a
+    /// complete directory or none.
+    pub(super) fn write(dir: &Path, reports: &[FileReport]) -> std::io::Result<()> {
+        if dir.is_dir() {
+            return Ok(());
+        }
+        let parent = dir.parent().unwrap_or(dir);
+        std::fs::create_dir_all(parent)?;
+        let name = dir.file_name().unwrap_or_default().to_string_lossy();
+        let scratch = parent.join(format!(".{name}.{}", std::process::id()));
+        std::fs::create_dir_all(&scratch)?;
+        let written = reports.iter().enumerate().try_for_each(|(i, report)| {
+            std::fs::write(
+                scratch.join(format!("{i}.json")),
+                encode(report).to_string(),
+            )
+        });
+        let renamed = written.and_then(|()| std::fs::rename(&scratch, dir));
+        if renamed.is_err() {
+            std::fs::remove_dir_all(&scratch)?;
+        }
+        renamed
+    }
+
+    /// The report of migration `index`, when the cache has it.
+    pub(super) fn read(dir: &Path, index: usize) -> Option<FileReport> {
+        let text = std::fs::read_to_string(dir.join(format!("{index}.json"))).ok()?;
+        decode(&serde_json::from_str(&text).ok()?)
+    }
+
+    fn encode(report: &FileReport) -> Value {
+        let diagnostics: Vec<Value> = report
+            .diagnostics
+            .iter()
+            .map(|d| {
+                json!({
+                    "rule": d.rule,
+                    "severity": d.severity.as_str(),
+                    "message": d.message,
+                    "help": d.help,
+                    "range": [d.range.start, d.range.end],
+                    "start": [d.start.line, d.start.column],
+                    "end": [d.end.line, d.end.column],
+                })
+            })
+            .collect();
+        json!({ "path": report.path, "source": report.source, "diagnostics": diagnostics })
+    }
+
+    fn decode(value: &Value) -> Option<FileReport> {
+        let pair = |v: &Value| -> Option<(usize, usize)> {
+            let a = v.as_array()?;
+            Some((
+                usize::try_from(a.first()?.as_u64()?).ok()?,
+                usize::try_from(a.get(1)?.as_u64()?).ok()?,
+            ))
+        };
+        let position = |v: &Value| pair(v).map(|(line, column)| Position { line, column });
+        let diagnostics = value["diagnostics"]
+            .as_array()?
+            .iter()
+            .map(|d| {
+                let (start, end) = pair(&d["range"])?;
+                Some(Diagnostic {
+                    rule: crate::rules::lookup(d["rule"].as_str()?).ok()?.name,
+                    severity: match d["severity"].as_str()? {
+                        "error" => Severity::Error,
+                        "warning" => Severity::Warning,
+                        _ => return None,
+                    },
+                    message: d["message"].as_str()?.to_owned(),
+                    help: d["help"].as_str().map(str::to_owned),
+                    range: start..end,
+                    start: position(&d["start"])?,
+                    end: position(&d["end"])?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(FileReport {
+            path: value["path"].as_str()?.to_owned(),
+            source: value["source"].as_str()?.to_owned(),
+            diagnostics,
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn reports_survive_the_cache() {
+            let report = crate::lint_sql(
+                "SET lock_timeout = '1s';\nALTER TABLE users DROP COLUMN é;\nCREATE INDEX i ON users (c);",
+                &crate::Settings::default(),
+            )
+            .files
+            .remove(0);
+            assert!(report.diagnostics.len() >= 2);
+            let root = tempfile::tempdir().unwrap();
+            let dir = root.path().join("key");
+            super::write(&dir, std::slice::from_ref(&report)).unwrap();
+            assert_eq!(super::read(&dir, 0), Some(report.clone()));
+            assert_eq!(super::read(&dir, 1), None);
+            // A second writer (another test process) leaves the first one's files in place.
+            super::write(&dir, &[]).unwrap();
+            assert_eq!(super::read(&dir, 0), Some(report));
+            assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1);
+            assert_ne!(super::key(&1), super::key(&2));
+        }
     }
 }
 

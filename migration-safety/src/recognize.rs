@@ -1480,7 +1480,7 @@ pub(crate) fn plpgsql_statements<'t>(
     const SQL_COMMANDS: &[&str] = &[
         "ALTER", "CREATE", "DROP", "UPDATE", "DELETE", "INSERT", "TRUNCATE", "LOCK", "REINDEX",
         "REFRESH", "CLUSTER", "VACUUM", "COMMENT", "GRANT", "REVOKE", "SET", "RESET", "MERGE",
-        "COMMIT", "ROLLBACK",
+        "COMMIT", "ROLLBACK", "DO", "WITH",
     ];
     let mut out = Vec::new();
     for piece in pieces {
@@ -1496,7 +1496,9 @@ pub(crate) fn plpgsql_statements<'t>(
                     .position(|t| t.is_punct(source, ">"))
                     .map_or(rest.len(), |i| i + 2);
                 rest = &rest[end.min(rest.len())..];
-            } else if is("IF") || is("ELSIF") || is("ELSEIF") || is("WHEN") {
+            } else if is("IF") || is("ELSIF") || is("ELSEIF") || is("WHEN") || is("CASE") {
+                // `CASE x WHEN v THEN …` and `CASE WHEN cond THEN …` alike: the statement
+                // follows the first THEN.
                 let then = rest.iter().position(|t| t.is_word(source, "THEN"));
                 rest = then.map_or(&[][..], |i| &rest[i + 1..]);
             } else if is("WHILE") || is("FOR") || is("FOREACH") {

@@ -49,10 +49,13 @@ pub(crate) struct Malformed {
 /// The suppressions of one file.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Suppressions {
-    /// `IGNORE_MIGRATION_CHECKS` is present.
+    /// A comment starts with `IGNORE_MIGRATION_CHECKS`.
     pub(crate) ignore_everything: bool,
     pub(crate) directives: Vec<Directive>,
     pub(crate) malformed: Vec<Malformed>,
+    /// Comments that look meant to turn the checks off but do not: the marker in another case,
+    /// misspelt, or not the first word.
+    pub(crate) near_misses: Vec<Malformed>,
 }
 
 static DIRECTIVE: LazyLock<Regex> = LazyLock::new(|| {
@@ -72,8 +75,10 @@ pub(crate) fn parse(
     let mut out = Suppressions::default();
     for comment in comments {
         let body = &source[comment.body.clone()];
-        if body.contains(IGNORE_FILE_MARKER) {
-            out.ignore_everything = true;
+        match marker(body, comment.body.start) {
+            Some(Marker::Honoured) => out.ignore_everything = true,
+            Some(Marker::NearMiss(near_miss)) => out.near_misses.push(near_miss),
+            None => {}
         }
         for (line_start, line) in lines(body) {
             let Some(captures) = DIRECTIVE.captures(line) else {
@@ -99,6 +104,10 @@ pub(crate) fn parse(
             let range = base..base + line.trim_end().len();
             let reason = reason.filter(|r| !r.is_empty());
             match verb {
+                "ignore-file" if reason.is_none() => out.malformed.push(Malformed {
+                    range,
+                    message: "a file suppression must give its reason after `--`, as in `-- migration-safety: ignore-file rule-name -- why this is safe here`".to_owned(),
+                }),
                 "ignore-file" => out.directives.push(Directive {
                     range,
                     scope: Scope::File,
@@ -129,6 +138,70 @@ pub(crate) fn parse(
         }
     }
     out
+}
+
+/// What a comment says about `IGNORE_MIGRATION_CHECKS`.
+enum Marker {
+    /// The first word is the marker: every check is off.
+    Honoured,
+    /// Meant as the marker, but not honoured.
+    NearMiss(Malformed),
+}
+
+/// Read the marker from a comment body starting at byte `base`: honoured only as the comment's
+/// first word, so that a comment that merely mentions it (`-- do not add
+/// IGNORE_MIGRATION_CHECKS here`) turns nothing off; another letter case or a typo in the first
+/// word, or the exact marker later in the comment, is a near miss to tell the user about.
+fn marker(body: &str, base: usize) -> Option<Marker> {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let mut words: Vec<(usize, &str)> = Vec::new();
+    let mut rest = body;
+    while let Some(start) = rest.find(is_word) {
+        let len = rest[start..]
+            .find(|c| !is_word(c))
+            .unwrap_or(rest.len() - start);
+        let word = &rest[start..start + len];
+        let trimmed = word.trim_start_matches('-');
+        let at = body.len() - rest.len() + start + (word.len() - trimmed.len());
+        let trimmed = trimmed.trim_end_matches('-');
+        if !trimmed.is_empty() {
+            words.push((at, trimmed));
+        }
+        rest = &rest[start + len..];
+    }
+    let (&(first_at, first), rest) = words.split_first()?;
+    let near_miss = |at: usize, word: &str, why: String| {
+        Marker::NearMiss(Malformed {
+            range: base + at..base + at + word.len(),
+            message: why,
+        })
+    };
+    if first == IGNORE_FILE_MARKER {
+        return Some(Marker::Honoured);
+    }
+    let normal = first.to_ascii_uppercase().replace('-', "_");
+    if normal.len().abs_diff(IGNORE_FILE_MARKER.len()) <= 3
+        && migration_safety_core::did_you_mean(&normal, [IGNORE_FILE_MARKER]).is_some()
+    {
+        return Some(near_miss(
+            first_at,
+            first,
+            format!(
+                "`{first}` is not `{IGNORE_FILE_MARKER}`: this comment turns no check off; write `{IGNORE_FILE_MARKER}` exactly, as the first word of the comment, to turn every check of the file off"
+            ),
+        ));
+    }
+    rest.iter()
+        .find(|(_, word)| word.eq_ignore_ascii_case(IGNORE_FILE_MARKER))
+        .map(|&(at, word)| {
+            near_miss(
+                at,
+                word,
+                format!(
+                    "`{IGNORE_FILE_MARKER}` turns the checks off only as the first word of a comment: this one turns no check off"
+                ),
+            )
+        })
 }
 
 /// Lines of a comment body with their byte offsets (block comments can span lines).
@@ -205,10 +278,41 @@ mod tests {
 
     #[test]
     fn file_directives_and_marker() {
-        let s = parse_sql("-- migration-safety: ignore-file missing-lock-timeout\nselect 1;");
+        let s = parse_sql(
+            "-- migration-safety: ignore-file missing-lock-timeout -- set by the runner\nselect 1;",
+        );
         assert_eq!(s.directives[0].scope, Scope::File);
         assert!(!s.ignore_everything);
-        assert!(parse_sql("/* IGNORE_MIGRATION_CHECKS */ select 1;").ignore_everything);
+        for marker in [
+            "/* IGNORE_MIGRATION_CHECKS */",
+            "/** IGNORE_MIGRATION_CHECKS: generated */",
+            "--- IGNORE_MIGRATION_CHECKS",
+        ] {
+            let s = parse_sql(&format!("{marker}\nselect 1;"));
+            assert!(s.ignore_everything && s.near_misses.is_empty(), "{marker}");
+        }
+        let missing = parse_sql("-- migration-safety: ignore-file\nselect 1;");
+        assert!(missing.malformed[0].message.contains("reason"));
+    }
+
+    #[test]
+    fn near_misses_of_the_marker() {
+        let sql = "-- Ignore_Migration_Checks\n-- IGNORE_MIGRATION_CHECK\n/* ok, IGNORE_MIGRATION_CHECKS */\n-- ignoring migration checks is not allowed\nselect 1;";
+        let s = parse_sql(sql);
+        assert!(!s.ignore_everything);
+        let words: Vec<_> = s
+            .near_misses
+            .iter()
+            .map(|m| &sql[m.range.clone()])
+            .collect();
+        assert_eq!(
+            words,
+            [
+                "Ignore_Migration_Checks",
+                "IGNORE_MIGRATION_CHECK",
+                "IGNORE_MIGRATION_CHECKS"
+            ]
+        );
     }
 
     #[test]

@@ -14,19 +14,67 @@ fn rules_found(sql: &str) -> Vec<(&'static str, usize, usize)> {
 }
 
 #[test]
-fn ignore_migration_checks_anywhere_silences_the_file() {
+fn ignore_migration_checks_as_the_first_word_of_a_comment_silences_the_file() {
+    for sql in [
+        "ALTER TABLE users DROP COLUMN email;\n/* IGNORE_MIGRATION_CHECKS: reviewed */",
+        "-- IGNORE_MIGRATION_CHECKS\nALTER TABLE users DROP COLUMN email;",
+    ] {
+        assert!(rules_found(sql).is_empty(), "{sql}");
+    }
+}
+
+#[test]
+fn ignore_migration_checks_elsewhere_or_misspelt_is_a_warning_not_a_silence() {
+    // `-- do not add IGNORE_MIGRATION_CHECKS here` used to turn every check off.
+    let sql = "SET lock_timeout = '1s';\n-- do not add IGNORE_MIGRATION_CHECKS here\n-- ignore_migration_checks\n/* IGNORE_MIGRATION_CHEKS */\n-- IGNORE-MIGRATION-CHECKS\nALTER TABLE users DROP COLUMN email;\n";
+    let report = lint_sql(sql, &Settings::default());
+    let found: Vec<_> = report
+        .diagnostics()
+        .map(|(_, d)| (d.rule, d.start.line, d.message.as_str()))
+        .collect();
+    assert_eq!(found.len(), 5, "{found:#?}");
+    assert_eq!(found[4].0, "drop-column");
+    for (i, (rule, line, message)) in found[..4].iter().enumerate() {
+        assert_eq!((*rule, *line), ("unused-suppression", i + 2), "{message}");
+        assert!(message.contains("`IGNORE_MIGRATION_CHECKS`"), "{message}");
+    }
     assert!(
-        rules_found(
-            "ALTER TABLE users DROP COLUMN email;\n/* reviewed: IGNORE_MIGRATION_CHECKS */"
-        )
-        .is_empty()
+        found[0].2.contains("only as the first word"),
+        "{}",
+        found[0].2
+    );
+}
+
+#[test]
+fn ignore_file_needs_a_reason() {
+    let found = rules_found(
+        "-- migration-safety: ignore-file missing-lock-timeout\nALTER TABLE users DROP COLUMN email;\n",
+    );
+    assert_eq!(
+        found,
+        [
+            ("invalid-suppression", 1, 3),
+            ("missing-lock-timeout", 2, 1),
+            ("drop-column", 2, 19)
+        ]
+    );
+}
+
+#[test]
+fn a_bare_carriage_return_ends_a_line_comment() {
+    // Checked on PostgreSQL 15, in psql and in one simple-protocol query alike: the table is
+    // dropped.
+    let found = rules_found("-- drop the old table\rALTER TABLE users DROP COLUMN email;\n");
+    assert_eq!(
+        found,
+        [("missing-lock-timeout", 1, 23), ("drop-column", 1, 41)]
     );
 }
 
 #[test]
 fn ignore_file_with_rules_silences_only_those_rules() {
     let found = rules_found(
-        "-- migration-safety: ignore-file missing-lock-timeout\nALTER TABLE users DROP COLUMN email;\n",
+        "-- migration-safety: ignore-file missing-lock-timeout -- lock_timeout is set by the runner\nALTER TABLE users DROP COLUMN email;\n",
     );
     assert_eq!(found, [("drop-column", 2, 19)]);
 }
@@ -259,6 +307,43 @@ SELECT 'DROP TABLE users; ALTER TABLE users RENAME TO people;';
             report.to_human(false)
         );
     }
+}
+
+#[test]
+fn do_bodies_hide_no_statement() {
+    // A DO nested in a DO body, and DDL under `CASE … THEN`, used to pass silently.
+    for (sql, column) in [
+        (
+            "SET lock_timeout = '1s';\nDO $$ BEGIN DO $inner$ BEGIN ALTER TABLE users DROP COLUMN a; END $inner$; END $$;\n",
+            48,
+        ),
+        (
+            "SET lock_timeout = '1s';\nDO $$ BEGIN CASE WHEN true THEN ALTER TABLE users DROP COLUMN a; ELSE NULL; END CASE; END $$;\n",
+            51,
+        ),
+        (
+            "SET lock_timeout = '1s';\nDO $$ BEGIN CASE 1 WHEN 1 THEN NULL; WHEN 2 THEN ALTER TABLE users DROP COLUMN a; END CASE; END $$;\n",
+            68,
+        ),
+    ] {
+        assert_eq!(rules_found(sql), [("drop-column", 2, column)], "{sql}");
+    }
+}
+
+#[test]
+fn data_modifying_ctes_are_backfills() {
+    for sql in [
+        "WITH moved AS (UPDATE users SET plan = 'free' RETURNING id) SELECT count(*) FROM moved;",
+        "WITH old AS (SELECT id FROM legacy) UPDATE users SET plan = 'free';",
+        "WITH gone AS (DELETE FROM users RETURNING id) INSERT INTO archive SELECT * FROM gone;",
+    ] {
+        let found = rules_found(sql);
+        assert!(
+            found.iter().any(|(rule, ..)| *rule == "unbatched-backfill"),
+            "{sql}: {found:?}"
+        );
+    }
+    assert!(rules_found("WITH s AS (SELECT 1) SELECT * FROM s;").is_empty());
 }
 
 #[test]

@@ -212,9 +212,12 @@ fn human_statement(out: &mut String, path: &str, statement: &StatementTrace) {
             }
         )),
         Status::Failed { code, message } => {
-            out.push_str(&format!(
-                "    failed {place}: {message} (SQLSTATE {code})\n"
-            ));
+            let code = if code.is_empty() {
+                String::new()
+            } else {
+                format!(" (SQLSTATE {code})")
+            };
+            out.push_str(&format!("    failed {place}: {message}{code}\n"));
         }
         Status::NotRun(reason) => out.push_str(&format!("    not observed: {reason}\n")),
     }
