@@ -803,8 +803,7 @@ struct HeldSession {
 impl HeldSession {
     fn start(server: &Server, name: &str, script: &str) -> Self {
         use std::io::Write;
-        let separator = if server.url.contains('?') { '&' } else { '?' };
-        let url = format!("{}{separator}application_name={name}", server.url);
+        let url = server.named_url(name);
         let mut child = Command::new("psql")
             .args([url.as_str(), "-X", "-q", "-v", "ON_ERROR_STOP=1"])
             .stdin(std::process::Stdio::piped())
@@ -819,13 +818,52 @@ impl HeldSession {
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{name}' AND state = 'idle in transaction'"
         );
         let held = Self { child };
+        let idle = server.poll(&query, |count| count.trim() == "1");
+        assert_eq!(
+            idle.trim(),
+            "1",
+            "the held session `{name}` never became idle in its transaction"
+        );
+        held
+    }
+}
+
+impl Server {
+    /// The server's URL, with `name` as the session's `application_name`.
+    fn named_url(&self, name: &str) -> String {
+        let separator = if self.url.contains('?') { '&' } else { '?' };
+        format!("{}{separator}application_name={name}", self.url)
+    }
+
+    /// Runs `query` until `done` accepts its output (for up to 30 seconds); the last output.
+    fn poll(&self, query: &str, done: impl Fn(&str) -> bool) -> String {
+        let mut output = String::new();
         for _ in 0..600 {
-            if server.psql(&query).unwrap().trim() == "1" {
-                return held;
+            output = self.psql(query).unwrap();
+            if done(&output) {
+                break;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        panic!("the held session `{name}` never became idle in its transaction");
+        output
+    }
+
+    /// Starts `statement` in its own session named `name`, outside any transaction block,
+    /// after `SET lock_timeout = '60s'` (which only bounds a statement that is never let go).
+    fn spawn(&self, name: &str, statement: &str) -> std::process::Child {
+        Command::new("psql")
+            .args([
+                self.named_url(name).as_str(),
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+            ])
+            .args(["-c", "SET lock_timeout = '60s'", "-c", statement])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("psql runs")
     }
 }
 
@@ -1022,4 +1060,139 @@ fn enum_values_cannot_be_dropped() {
         "{}",
         report.to_human(false)
     );
+}
+
+/// `DETACH PARTITION … CONCURRENTLY` (PostgreSQL 14+) still requests an ACCESS EXCLUSIVE lock
+/// on the partition in its second transaction, so it queues behind a running reader of the
+/// partition: while the reader's transaction is open, `pg_locks` shows the detaching session's
+/// ACCESS EXCLUSIVE request on the partition, not granted. Before 14 the form is a syntax error.
+#[test]
+fn detach_concurrently_queues_behind_readers_of_the_partition() {
+    let Some(server) = server_or_skip() else {
+        return;
+    };
+    server
+        .psql(
+            "DROP SCHEMA IF EXISTS lab_detach CASCADE; CREATE SCHEMA lab_detach;
+             CREATE TABLE lab_detach.events (id bigint, at date) PARTITION BY RANGE (at);
+             CREATE TABLE lab_detach.events_2024 PARTITION OF lab_detach.events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');",
+        )
+        .unwrap();
+    let detach =
+        "ALTER TABLE lab_detach.events DETACH PARTITION lab_detach.events_2024 CONCURRENTLY";
+    if server.major() < 14 {
+        let result = server.psql(detach);
+        assert!(
+            result.as_ref().is_err_and(|e| e.contains("syntax error")),
+            "{result:?}"
+        );
+        server.psql("DROP SCHEMA lab_detach CASCADE").unwrap();
+        return;
+    }
+    let reader = HeldSession::start(
+        &server,
+        "ms_partition_reader",
+        "BEGIN; SELECT count(*) FROM lab_detach.events_2024;",
+    );
+    let detacher = server.spawn("ms_detacher", detach);
+    let waiting = "SELECT l.mode FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                   WHERE a.application_name = 'ms_detacher' AND NOT l.granted
+                     AND l.relation = 'lab_detach.events_2024'::regclass";
+    let modes = server.poll(waiting, |modes| !modes.trim().is_empty());
+    assert_eq!(modes.trim(), "AccessExclusiveLock");
+    // The reader still holds its ACCESS SHARE lock on the partition.
+    let held = server
+        .psql(
+            "SELECT l.mode FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE a.application_name = 'ms_partition_reader' AND l.granted
+               AND l.relation = 'lab_detach.events_2024'::regclass",
+        )
+        .unwrap();
+    assert_eq!(held.trim(), "AccessShareLock");
+    // Once the reader ends, the detach completes.
+    drop(reader);
+    let output = detacher.wait_with_output().expect("psql runs");
+    assert!(output.status.success(), "{output:?}");
+    let parents = server
+        .psql(
+            "SELECT count(*) FROM pg_inherits WHERE inhrelid = 'lab_detach.events_2024'::regclass",
+        )
+        .unwrap();
+    assert_eq!(parents.trim(), "0");
+    server.psql("DROP SCHEMA lab_detach CASCADE").unwrap();
+}
+
+/// `DROP INDEX CONCURRENTLY` and `REINDEX INDEX CONCURRENTLY` end by taking an ACCESS EXCLUSIVE
+/// lock on the old index, to remove it. To catch that final step, another session holds a row
+/// lock on the old index's `pg_attribute` rows, which the final step deletes: the statement
+/// then stops there, waiting for that transaction, and `pg_locks` shows it holding ACCESS
+/// EXCLUSIVE on the old index's OID. (The earlier steps' waits for older transactions are
+/// `concurrent_index_operations_wait_for_readers`.)
+#[test]
+fn concurrent_index_drops_end_with_access_exclusive_on_the_old_index() {
+    let Some(server) = server_or_skip() else {
+        return;
+    };
+    server
+        .psql(
+            "DROP SCHEMA IF EXISTS lab_final CASCADE; CREATE SCHEMA lab_final;
+             CREATE TABLE lab_final.t (id bigint PRIMARY KEY, a int);
+             INSERT INTO lab_final.t SELECT g, g FROM generate_series(1, 1000) g;",
+        )
+        .unwrap();
+    for (step, statement) in [
+        "DROP INDEX CONCURRENTLY lab_final.t_a_idx",
+        "REINDEX INDEX CONCURRENTLY lab_final.t_a_idx",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        server
+            .psql(
+                "DROP INDEX IF EXISTS lab_final.t_a_idx; CREATE INDEX t_a_idx ON lab_final.t (a);",
+            )
+            .unwrap();
+        let old_index = server
+            .psql("SELECT 'lab_final.t_a_idx'::regclass::oid")
+            .unwrap()
+            .trim()
+            .to_owned();
+        let catalog_row_lock = HeldSession::start(
+            &server,
+            &format!("ms_catalog_rows_{step}"),
+            &format!(
+                "BEGIN; SELECT attnum FROM pg_attribute WHERE attrelid = {old_index} FOR KEY SHARE;"
+            ),
+        );
+        let running = server.spawn(&format!("ms_index_final_{step}"), statement);
+        // Stopped in its final step: waiting for the row lock's transaction.
+        let locks = format!(
+            "SELECT l.locktype || ' ' || l.mode || ' ' || l.granted FROM pg_locks l
+               JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE a.application_name = 'ms_index_final_{step}'
+               AND (l.relation = {old_index} OR l.locktype = 'transactionid')
+             ORDER BY 1"
+        );
+        let observed = server.poll(&locks, |l| l.contains("transactionid ShareLock false"));
+        assert!(
+            observed.contains("transactionid ShareLock false"),
+            "{statement}: {observed}"
+        );
+        assert!(
+            observed
+                .lines()
+                .any(|l| l == "relation AccessExclusiveLock true"),
+            "{statement}: {observed}"
+        );
+        drop(catalog_row_lock);
+        let output = running.wait_with_output().expect("psql runs");
+        assert!(output.status.success(), "{statement}: {output:?}");
+        let remaining = server
+            .psql(&format!(
+                "SELECT count(*) FROM pg_class WHERE oid = {old_index}"
+            ))
+            .unwrap();
+        assert_eq!(remaining.trim(), "0", "{statement}");
+    }
+    server.psql("DROP SCHEMA lab_final CASCADE").unwrap();
 }

@@ -488,3 +488,32 @@ pub fn split_statements(sql: &str) -> usize {
 pub fn parse_statements(sql: &str) -> usize {
     crate::lower::lower_file(sql, &crate::lexer::split(sql)).len()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+
+    static CONFIG: Config = Config {
+        dir: "migrations",
+        manifest_dir: "/nowhere",
+        framework: "sqlx",
+        detected: false,
+        pg_version: Some(16),
+        allow: &["drop-column"],
+        warn: &["set-not-null"],
+        deny: &["rename-column", "drop-table"],
+        check_down: false,
+        options: &["framework = \"sqlx\"", "pg_version = 16"],
+        config_file: None,
+        migrations: &[],
+        sidecars: &[],
+    };
+
+    #[test]
+    fn the_suggested_attribute_keeps_the_options_and_names_each_rule_once() {
+        assert_eq!(
+            CONFIG.allowing(&["drop-column", "rename-column", "set-not-null"]),
+            "#[check_migrations(\"migrations\", framework = \"sqlx\", pg_version = 16, allow(\"drop-column\", \"rename-column\", \"set-not-null\"), deny(\"drop-table\"))]"
+        );
+    }
+}
