@@ -1,8 +1,10 @@
 //! The `migration-safety` command line (feature `cli`).
 //!
 //! ```text
-//! migration-safety check [--config PATH] [--format human|json] [--framework auto|NAME] [--check-down]
+//! migration-safety check [--config PATH] [--format FORMAT] [--color WHEN] [--fail-on LEVEL]
+//!                        [--changed-since GIT_REF] [--framework auto|NAME] [--check-down]
 //!                        [--pg-version MAJOR] [--start-after VERSION] [--allow|--warn|--deny RULE]… PATH…
+//! migration-safety check [--stdin-filename PATH] … -
 //! migration-safety trace [--pg-bin DIR [--run-as USER] | --database-url URL [--allow-remote]]
 //!                        [--config PATH] [--framework auto|NAME] [--format human|json] PATH…
 //! migration-safety init [--force]
@@ -13,23 +15,24 @@
 //! `check` reads `migration-safety.toml` from the working directory or its nearest parent that
 //! has one (see [`crate::config`]); its flags override the file.
 //!
-//! Exit codes: 0 when no finding fails the check, 1 when one does, 2 for bad usage, unreadable
+//! Exit codes: 0 when no finding fails the check (`--fail-on`, errors by default), 1 when one does, 2 for bad usage, unreadable
 //! input or an invalid configuration file. `trace` exits with 1 when a statement failed on the
 //! server or the server did something hazardous that no finding reports, and with 2 when it
 //! cannot reach or start a server.
 
 use std::ffi::OsString;
-use std::io::{IsTerminal, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, ColorChoice, Parser, Subcommand, ValueEnum};
 
+use crate::changed::Changed;
 use crate::config::{Config, FILE_NAME};
 use crate::trace;
-use crate::{Framework, Settings};
+use crate::{FailOn, Format, Framework, Report, Settings};
 
 #[derive(Parser)]
 #[command(
@@ -49,9 +52,6 @@ struct Common {
     /// or the nearest parent directory that has one).
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    format: Format,
     /// How the migrations are laid out and run: `auto` (detected per directory), `plain`,
     /// `sqlx`, `diesel`, `refinery`, `golang-migrate`, `goose`, `dbmate`, `flyway`, `prisma`,
     /// `db-migrate` or `atlas` [default: the file's, or auto].
@@ -65,6 +65,24 @@ enum Command {
     Check {
         #[command(flatten)]
         common: Common,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// When to colour human output: `auto` colours a terminal, unless `NO_COLOR` is set
+        /// (non-empty); a non-empty `CLICOLOR_FORCE` colours any output.
+        #[arg(long, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+        color: ColorChoice,
+        /// Which findings fail the check, making the exit status 1 [default: error]
+        #[arg(long, value_enum, value_name = "LEVEL")]
+        fail_on: Option<FailOn>,
+        /// Report only the migrations added or modified since this git ref (where it and HEAD
+        /// diverged); every earlier migration is still read for what it builds.
+        #[arg(long, value_name = "GIT_REF")]
+        changed_since: Option<String>,
+        /// With `-` as the path: the path standard input is reported under, and whose
+        /// directory the framework is detected from.
+        #[arg(long, value_name = "PATH")]
+        stdin_filename: Option<PathBuf>,
         /// Also check down migrations.
         #[arg(long)]
         check_down: bool,
@@ -95,6 +113,9 @@ enum Command {
     Trace {
         #[command(flatten)]
         common: Common,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TraceFormat::Human)]
+        format: TraceFormat,
         /// Where `initdb`, `pg_ctl` and `postgres` are [default: $PG_BIN, else PATH, else the
         /// newest /usr/lib/postgresql/<major>/bin].
         #[arg(long, value_name = "DIR", conflicts_with = "database_url")]
@@ -129,8 +150,9 @@ enum Command {
     },
 }
 
+/// The output formats of `trace`.
 #[derive(Clone, Copy, ValueEnum)]
-enum Format {
+enum TraceFormat {
     /// Rustc-style diagnostics.
     Human,
     /// Machine-readable JSON.
@@ -159,7 +181,8 @@ fn framework(name: &str) -> Result<FrameworkChoice, String> {
 /// Run the command line with the process's arguments and standard streams.
 pub fn main() -> ExitCode {
     let stdout = std::io::stdout();
-    let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    // What `--color auto` means here: a terminal, `NO_COLOR` and `CLICOLOR_FORCE` decide.
+    let color = anstream::AutoStream::choice(&stdout) != anstream::ColorChoice::Never;
     let code = run(
         std::env::args_os(),
         &mut stdout.lock(),
@@ -170,6 +193,7 @@ pub fn main() -> ExitCode {
 }
 
 /// Run the command line with `args` (the first is the program name); returns the exit code.
+/// `color` is what `--color auto` resolves to. `check -` reads the process's standard input.
 ///
 /// ```
 /// let mut out = Vec::new();
@@ -197,7 +221,7 @@ where
             return code;
         }
     };
-    match execute(cli.command, stdout, color) {
+    match execute(cli.command, stdout, stderr, color) {
         Ok(code) => code,
         Err(message) => {
             let _ = writeln!(stderr, "error: {message}");
@@ -255,17 +279,22 @@ fn stop_on_interrupt(stopper: trace::Stopper) {
     });
 }
 
-fn execute(command: Command, stdout: &mut dyn Write, color: bool) -> Result<u8, String> {
+fn execute(
+    command: Command,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    color: bool,
+) -> Result<u8, String> {
     let mut print =
         |text: &str| write!(stdout, "{text}").map_err(|e| format!("cannot write output: {e}"));
     match command {
         Command::Check {
-            common:
-                Common {
-                    config,
-                    format,
-                    framework,
-                },
+            common: Common { config, framework },
+            format,
+            color: color_choice,
+            fail_on,
+            changed_since,
+            stdin_filename,
             check_down,
             pg_version,
             start_after,
@@ -297,20 +326,60 @@ fn execute(command: Command, stdout: &mut dyn Write, color: bool) -> Result<u8, 
                         .map_err(|e| e.to_string())?;
                 }
             }
-            let report = crate::lint_paths(&paths, &settings).map_err(|e| e.to_string())?;
+            let fail_on = fail_on.unwrap_or(settings.failure_threshold());
+            let color = match color_choice {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => color,
+            };
+            let mut notes = Vec::new();
+            let report = if paths.iter().any(|p| p.as_os_str() == "-") {
+                if paths.len() > 1 || changed_since.is_some() {
+                    return Err("`-` (standard input) is checked on its own: give no other path and no --changed-since".to_owned());
+                }
+                let mut bytes = Vec::new();
+                std::io::stdin()
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| format!("cannot read standard input: {e}"))?;
+                let path = stdin_filename.unwrap_or_else(|| PathBuf::from("<stdin>"));
+                crate::lint_source(&path, &bytes, &settings)
+            } else {
+                if stdin_filename.is_some() {
+                    return Err(
+                        "--stdin-filename names standard input: use it with `-` as the path"
+                            .to_owned(),
+                    );
+                }
+                let mut report = crate::lint_paths(&paths, &settings).map_err(|e| e.to_string())?;
+                if let Some(git_ref) = &changed_since {
+                    let changed = Changed::since(git_ref, &paths)?;
+                    let all = report.files.len();
+                    report
+                        .files
+                        .retain(|f| changed.contains(Path::new(&f.path)));
+                    notes.push(format!(
+                        "{} of {} migration files changed since `{git_ref}`: only they are reported",
+                        report.files.len(),
+                        all
+                    ));
+                }
+                report
+            };
+            if format != Format::Human {
+                notes.extend(empty_directories(&report));
+            }
+            for note in notes {
+                let _ = writeln!(stderr, "note: {note}");
+            }
             match format {
                 Format::Human => print(&report.to_human(color))?,
-                Format::Json => print(&format!("{}\n", report.to_json()))?,
+                format => print(&format!("{}\n", report.render(format, fail_on).trim_end()))?,
             }
-            Ok(u8::from(report.fails(settings.failure_threshold())))
+            Ok(u8::from(report.fails(fail_on)))
         }
         Command::Trace {
-            common:
-                Common {
-                    config,
-                    format,
-                    framework,
-                },
+            common: Common { config, framework },
+            format,
             pg_bin,
             run_as,
             database_url,
@@ -348,8 +417,8 @@ fn execute(command: Command, stdout: &mut dyn Write, color: bool) -> Result<u8, 
             }
             .map_err(|e| e.to_string())?;
             match format {
-                Format::Human => print(&report.to_human())?,
-                Format::Json => print(&format!("{}\n", report.to_json()))?,
+                TraceFormat::Human => print(&report.to_human())?,
+                TraceFormat::Json => print(&format!("{}\n", report.to_json()))?,
             }
             Ok(u8::from(report.has_problems()))
         }
@@ -396,4 +465,13 @@ fn execute(command: Command, stdout: &mut dyn Write, color: bool) -> Result<u8, 
             Ok(0)
         }
     }
+}
+
+/// Notes for the directories that hold no migration (the human format prints them itself).
+fn empty_directories(report: &Report) -> impl Iterator<Item = String> + '_ {
+    report
+        .directories
+        .iter()
+        .filter(|d| d.migrations == 0)
+        .map(crate::render::human::note)
 }

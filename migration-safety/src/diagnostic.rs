@@ -2,8 +2,8 @@
 
 use std::ops::Range;
 
-use crate::layout::Skipped;
-use crate::render;
+use crate::layout::{Framework, Skipped};
+use crate::render::{self, Format};
 use crate::rule::Severity;
 use crate::settings::FailOn;
 use crate::source::Position;
@@ -27,20 +27,49 @@ pub struct Diagnostic {
     pub end: Position,
 }
 
+/// A finding that a `-- migration-safety: ignore…` directive (or `IGNORE_MIGRATION_CHECKS`)
+/// suppressed: it does not count, but machine formats such as SARIF still report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suppressed {
+    /// The finding, as it would have been reported.
+    pub diagnostic: Diagnostic,
+    /// Why it is accepted, as the directive says after `--`.
+    pub reason: Option<String>,
+}
+
 /// The findings of one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileReport {
     /// The path as given (relative paths stay relative).
     pub path: String,
+    /// The framework the file was run as.
+    pub framework: Framework,
     /// The file's text (decoded, without a byte-order mark).
     pub source: String,
     /// Findings, in source order.
     pub diagnostics: Vec<Diagnostic>,
+    /// Findings that a directive suppressed, in source order.
+    pub suppressed: Vec<Suppressed>,
+}
+
+/// A directory of migrations that was linted, and how it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Directory {
+    /// The path as given.
+    pub path: String,
+    /// The framework whose layout and transaction semantics were assumed.
+    pub framework: Framework,
+    /// Whether the framework was detected from the directory rather than set.
+    pub detected: bool,
+    /// How many migration files it holds (up and, when checked, down).
+    pub migrations: usize,
 }
 
 /// The findings of a lint run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
+    /// The directories linted, in the order given (files given on their own are not listed).
+    pub directories: Vec<Directory>,
     /// One entry per file, in migration order.
     pub files: Vec<FileReport>,
     /// Entries of the directories linted that look like migrations but were passed over
@@ -70,6 +99,11 @@ impl Report {
             .count()
     }
 
+    /// Number of findings that directives suppressed.
+    pub fn suppressed_count(&self) -> usize {
+        self.files.iter().map(|f| f.suppressed.len()).sum()
+    }
+
     /// Whether any finding is an error.
     pub fn has_errors(&self) -> bool {
         self.error_count() > 0
@@ -92,12 +126,26 @@ impl Report {
 
     /// Rustc-style text; `color` adds ANSI styling.
     pub fn to_human(&self, color: bool) -> String {
-        render::human(self, color)
+        render::human::render(self, color)
     }
 
-    /// The JSON format: `{"files": [{"path", "diagnostics": [{"rule", "severity", "line", …}]}]}`.
+    /// The JSON format (see [`Format::Json`]).
     pub fn to_json(&self) -> String {
-        render::json(self)
+        render::json::render(self)
+    }
+
+    /// The report in one of the output formats (human text without colour). `fail_on` decides
+    /// which findings fail a test case in [`Format::Junit`], as they fail the run.
+    ///
+    /// ```
+    /// use migration_safety::{FailOn, Format, Settings, lint_sql};
+    ///
+    /// let report = lint_sql("CREATE INDEX users_email_idx ON users (email);", &Settings::default());
+    /// let concise = report.render(Format::Concise, FailOn::Error);
+    /// assert!(concise.starts_with("input.sql:1:1: error[create-index-non-concurrently] "));
+    /// ```
+    pub fn render(&self, format: Format, fail_on: FailOn) -> String {
+        render::render(self, format, fail_on)
     }
 
     /// Panic with the rendered findings when any of them is an error; print warnings otherwise.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use crate::context::{self, Context, CreatedObjects, HeldLocks};
-use crate::diagnostic::{Diagnostic, FileReport};
+use crate::diagnostic::{Diagnostic, FileReport, Suppressed};
 use crate::framework::{self, Sidecar};
 use crate::layout::{Direction, Framework};
 use crate::model::{Statement, StatementKind};
@@ -203,15 +203,17 @@ impl<'s> Run<'s> {
             });
         }
         let suppressions = suppression::parse(text, &source, &lexed.comments, &statements);
-        let diagnostics = self.finish(&source, findings, &suppressions);
+        let (diagnostics, suppressed) = self.finish(&source, findings, &suppressions);
         if down {
             self.schema.rollback();
         }
         self.schema.set_search_path(schema::default_search_path());
         FileReport {
             path,
+            framework,
             source: source.text().to_owned(),
             diagnostics,
+            suppressed,
         }
     }
 
@@ -238,15 +240,14 @@ impl<'s> Run<'s> {
     }
 
     /// Apply settings and suppressions, add the suppression findings, and position everything.
+    /// Returns the findings that stand and, apart, the ones a directive suppressed, each with
+    /// the directive's reason.
     fn finish(
         &self,
         source: &SourceFile,
         findings: Vec<Finding>,
         suppressions: &Suppressions,
-    ) -> Vec<Diagnostic> {
-        if suppressions.ignore_everything {
-            return Vec::new();
-        }
+    ) -> (Vec<Diagnostic>, Vec<Suppressed>) {
         let mut used: Vec<Vec<bool>> = suppressions
             .directives
             .iter()
@@ -263,7 +264,13 @@ impl<'s> Run<'s> {
             }
         }
         let mut kept: Vec<Finding> = Vec::new();
+        let mut suppressed: Vec<(Finding, Option<String>)> = Vec::new();
         'findings: for finding in findings {
+            if suppressions.ignore_everything {
+                let reason = format!("the file contains `{}`", suppression::IGNORE_FILE_MARKER);
+                suppressed.push((finding, Some(reason)));
+                continue;
+            }
             let mut candidates = file_wide.clone();
             if let Some(found) = finding.anchor.and_then(|a| on_statement.get(&a)) {
                 candidates.extend(found);
@@ -271,20 +278,24 @@ impl<'s> Run<'s> {
             }
             for i in candidates {
                 let (directive, used) = (&suppressions.directives[i], &mut used[i]);
-                if directive.rules.is_empty() {
-                    used[0] = true;
-                    continue 'findings;
-                }
-                if let Some(i) = directive
-                    .rules
-                    .iter()
-                    .position(|r| r.name == finding.rule.name)
-                {
+                let rule = if directive.rules.is_empty() {
+                    Some(0)
+                } else {
+                    directive
+                        .rules
+                        .iter()
+                        .position(|r| r.name == finding.rule.name)
+                };
+                if let Some(i) = rule {
                     used[i] = true;
+                    suppressed.push((finding, directive.reason.clone()));
                     continue 'findings;
                 }
             }
             kept.push(finding);
+        }
+        if suppressions.ignore_everything {
+            return (Vec::new(), self.suppressed(source, suppressed));
         }
         for near_miss in &suppressions.near_misses {
             kept.push(meta_finding(
@@ -336,22 +347,45 @@ impl<'s> Run<'s> {
         }
         let mut diagnostics: Vec<Diagnostic> = kept
             .into_iter()
-            .filter_map(|f| {
-                let severity = self.settings.level(f.rule)?;
-                let (start, end) = source.span(&f.range);
-                Some(Diagnostic {
-                    rule: f.rule.name,
-                    severity,
-                    message: f.message,
-                    help: f.help,
-                    range: f.range,
-                    start,
-                    end,
-                })
-            })
+            .filter_map(|f| self.diagnostic(source, f))
             .collect();
         diagnostics.sort_by(|a, b| (a.range.start, a.rule).cmp(&(b.range.start, b.rule)));
-        diagnostics
+        (diagnostics, self.suppressed(source, suppressed))
+    }
+
+    /// The suppressed findings of rules the settings leave on, positioned, in source order.
+    fn suppressed(
+        &self,
+        source: &SourceFile,
+        findings: Vec<(Finding, Option<String>)>,
+    ) -> Vec<Suppressed> {
+        let mut suppressed: Vec<Suppressed> = findings
+            .into_iter()
+            .filter_map(|(f, reason)| {
+                let diagnostic = self.diagnostic(source, f)?;
+                Some(Suppressed { diagnostic, reason })
+            })
+            .collect();
+        suppressed.sort_by(|a, b| {
+            let key = |s: &Suppressed| (s.diagnostic.range.start, s.diagnostic.rule);
+            key(a).cmp(&key(b))
+        });
+        suppressed
+    }
+
+    /// A finding at its settings' severity and positions; `None` when its rule is off.
+    fn diagnostic(&self, source: &SourceFile, finding: Finding) -> Option<Diagnostic> {
+        let severity = self.settings.level(finding.rule)?;
+        let (start, end) = source.span(&finding.range);
+        Some(Diagnostic {
+            rule: finding.rule.name,
+            severity,
+            message: finding.message,
+            help: finding.help,
+            range: finding.range,
+            start,
+            end,
+        })
     }
 }
 

@@ -49,6 +49,8 @@ mod source;
 mod suppression;
 
 #[cfg(feature = "cli")]
+mod changed;
+#[cfg(feature = "cli")]
 pub mod cli;
 #[cfg(feature = "trace")]
 pub mod trace;
@@ -56,9 +58,10 @@ pub mod trace;
 #[doc = include_str!("check_migrations.md")]
 pub use migration_safety_macros::check_migrations;
 
-pub use diagnostic::{Diagnostic, FileReport, Report};
+pub use diagnostic::{Diagnostic, Directory, FileReport, Report, Suppressed};
 pub use layout::{Direction, LayoutError, Migration, Skipped};
 pub use model::LockMode;
+pub use render::Format;
 pub use rule::{Category, Claim, Effect, Outcome, RuleMeta, Severity};
 pub use settings::{
     ASSUMABLE_SETTINGS, DEFAULT_PG_VERSION, FailOn, Framework, SUPPORTED_PG_VERSIONS, Settings,
@@ -181,7 +184,41 @@ pub fn lint_sql(sql: &str, settings: &Settings) -> Report {
     let mut run = engine::Run::new(settings);
     Report {
         files: vec![run.lint("input.sql".to_owned(), sql.as_bytes())],
-        skipped: Vec::new(),
+        ..Report::default()
+    }
+}
+
+/// Lint the text of one migration, such as standard input, reported under `path`: it runs as
+/// the settings' framework, or the one detected from the directory of `path` (which need not
+/// exist: then it runs as [`Framework::Plain`]).
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # std::fs::write(dir.path().join("20240101000000_init.sql"), "-- migrate:up\n").unwrap();
+/// // The directory holds dbmate migrations: only the up section of the text is checked.
+/// let path = dir.path().join("20240102000000_drop.sql");
+/// let sql = b"-- migrate:up\nCREATE TABLE t (id bigint);\n-- migrate:down\nDROP TABLE users;\n";
+/// let report = migration_safety::lint_source(&path, sql, &Default::default());
+/// assert_eq!(report.files[0].framework, migration_safety::Framework::Dbmate);
+/// assert_eq!(report.files[0].path, path.display().to_string());
+/// assert!(!report.has_errors());
+/// ```
+pub fn lint_source(path: impl AsRef<Path>, bytes: &[u8], settings: &Settings) -> Report {
+    let path = path.as_ref();
+    let framework = settings
+        .target_framework()
+        .unwrap_or_else(|| path.parent().map_or(Framework::Plain, Framework::detect));
+    let mut run = engine::Run::new(settings);
+    let file = run.lint_migration(
+        path.display().to_string(),
+        bytes,
+        framework,
+        Direction::Up,
+        &framework::Sidecar::default(),
+    );
+    Report {
+        files: vec![file],
+        ..Report::default()
     }
 }
 
@@ -225,8 +262,11 @@ pub fn lint_dir(path: impl AsRef<Path>, settings: &Settings) -> Result<Report, E
 /// A file given on its own is run as the framework of the settings or of its directory runs it.
 /// Migrations that [`Settings::start_after`] or [`Settings::exclude`] leave out are read, for
 /// the schema they build, but not reported.
+///
+/// A directory that holds no `.sql` file at all is listed in [`Report::directories`] with no
+/// migrations, not an error; one whose `.sql` files its framework would not run is an error.
 pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Error> {
-    let (jobs, skipped) = jobs(paths, settings)?;
+    let (jobs, mut report) = jobs(paths, settings)?;
     let prepare = |job: &Job| prepare_job(settings, job);
     // Files are read, split and parsed in parallel, one bounded batch ahead of the checks,
     // which replay the schema in migration order: memory follows the batch, not the directory.
@@ -236,10 +276,6 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
         .map(|batch| batch.par_iter().map(prepare).collect())
         .unwrap_or_default();
     let mut run = engine::Run::new(settings);
-    let mut report = Report {
-        skipped,
-        ..Report::default()
-    };
     loop {
         let next = batches.next();
         let current = std::mem::take(&mut pending);
@@ -271,29 +307,41 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
 /// (see [`Settings::start_after`]).
 pub(crate) type Job = (PathBuf, Framework, Direction, bool);
 
-/// The migrations of files and directories, in order, and the entries the layouts skip.
-pub(crate) fn jobs(
-    paths: &[PathBuf],
-    settings: &Settings,
-) -> Result<(Vec<Job>, Vec<layout::Skipped>), Error> {
+/// The migrations of files and directories, in order, and a report without files yet: the
+/// directories and how they are read, the entries the layouts skip.
+pub(crate) fn jobs(paths: &[PathBuf], settings: &Settings) -> Result<(Vec<Job>, Report), Error> {
     let mut jobs = Vec::new();
     let mut directories: HashMap<PathBuf, (Framework, HashMap<String, Migration>)> = HashMap::new();
-    let mut skipped = Vec::new();
+    let mut report = Report::default();
     for path in paths {
         if path.is_dir() {
             let framework = settings
                 .target_framework()
                 .unwrap_or_else(|| Framework::detect(path));
-            let found = layout::discover_all(path, framework)?;
-            skipped.extend(found.skipped);
+            let found = match layout::discover_all(path, framework) {
+                Ok(found) => found,
+                Err(LayoutError::Empty(..)) if migration_files(path)?.is_empty() => {
+                    layout::Discovery::default()
+                }
+                Err(error) => return Err(error.into()),
+            };
+            report.skipped.extend(found.skipped);
+            let mut count = 0;
             for migration in found.migrations {
                 if migration.direction == Direction::Down && !settings.checks_down() {
                     continue;
                 }
+                count += 1;
                 let file = path.join(&migration.file);
                 let reported = settings.reports(&file, Some(&migration));
                 jobs.push((file, framework, migration.direction, reported));
             }
+            report.directories.push(Directory {
+                path: path.display().to_string(),
+                framework,
+                detected: settings.target_framework().is_none(),
+                migrations: count,
+            });
         } else if path.exists() {
             let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
             let parent = parent.unwrap_or(Path::new("."));
@@ -319,7 +367,7 @@ pub(crate) fn jobs(
             return Err(Error::NotFound(path.clone()));
         }
     }
-    Ok((jobs, skipped))
+    Ok((jobs, report))
 }
 
 /// Read a migration and its side files, then split and parse it.

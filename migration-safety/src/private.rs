@@ -227,7 +227,7 @@ impl Suite {
     pub fn check(&self, index: usize) {
         let report = Report {
             files: vec![self.report(index)],
-            skipped: Vec::new(),
+            ..Report::default()
         };
         if report.fails(self.fail_on) {
             let how = if self.config.detected {
@@ -352,7 +352,8 @@ mod cache {
 
     use serde_json::{Value, json};
 
-    use crate::diagnostic::{Diagnostic, FileReport};
+    use crate::diagnostic::{Diagnostic, FileReport, Suppressed};
+    use crate::layout::Framework;
     use crate::rule::Severity;
     use crate::source::Position;
 
@@ -398,23 +399,32 @@ mod cache {
         decode(&serde_json::from_str(&text).ok()?)
     }
 
+    fn encode_diagnostic(d: &Diagnostic) -> Value {
+        json!({
+            "rule": d.rule,
+            "severity": d.severity.as_str(),
+            "message": d.message,
+            "help": d.help,
+            "range": [d.range.start, d.range.end],
+            "start": [d.start.line, d.start.column],
+            "end": [d.end.line, d.end.column],
+        })
+    }
+
     fn encode(report: &FileReport) -> Value {
-        let diagnostics: Vec<Value> = report
-            .diagnostics
+        let diagnostics: Vec<Value> = report.diagnostics.iter().map(encode_diagnostic).collect();
+        let suppressed: Vec<Value> = report
+            .suppressed
             .iter()
-            .map(|d| {
-                json!({
-                    "rule": d.rule,
-                    "severity": d.severity.as_str(),
-                    "message": d.message,
-                    "help": d.help,
-                    "range": [d.range.start, d.range.end],
-                    "start": [d.start.line, d.start.column],
-                    "end": [d.end.line, d.end.column],
-                })
-            })
+            .map(|s| json!({ "diagnostic": encode_diagnostic(&s.diagnostic), "reason": s.reason }))
             .collect();
-        json!({ "path": report.path, "source": report.source, "diagnostics": diagnostics })
+        json!({
+            "path": report.path,
+            "framework": report.framework.name(),
+            "source": report.source,
+            "diagnostics": diagnostics,
+            "suppressed": suppressed,
+        })
     }
 
     fn decode(value: &Value) -> Option<FileReport> {
@@ -426,30 +436,43 @@ mod cache {
             ))
         };
         let position = |v: &Value| pair(v).map(|(line, column)| Position { line, column });
+        let diagnostic = |d: &Value| {
+            let (start, end) = pair(&d["range"])?;
+            Some(Diagnostic {
+                rule: crate::rules::lookup(d["rule"].as_str()?).ok()?.name,
+                severity: match d["severity"].as_str()? {
+                    "error" => Severity::Error,
+                    "warning" => Severity::Warning,
+                    _ => return None,
+                },
+                message: d["message"].as_str()?.to_owned(),
+                help: d["help"].as_str().map(str::to_owned),
+                range: start..end,
+                start: position(&d["start"])?,
+                end: position(&d["end"])?,
+            })
+        };
         let diagnostics = value["diagnostics"]
             .as_array()?
             .iter()
-            .map(|d| {
-                let (start, end) = pair(&d["range"])?;
-                Some(Diagnostic {
-                    rule: crate::rules::lookup(d["rule"].as_str()?).ok()?.name,
-                    severity: match d["severity"].as_str()? {
-                        "error" => Severity::Error,
-                        "warning" => Severity::Warning,
-                        _ => return None,
-                    },
-                    message: d["message"].as_str()?.to_owned(),
-                    help: d["help"].as_str().map(str::to_owned),
-                    range: start..end,
-                    start: position(&d["start"])?,
-                    end: position(&d["end"])?,
+            .map(diagnostic)
+            .collect::<Option<Vec<_>>>()?;
+        let suppressed = value["suppressed"]
+            .as_array()?
+            .iter()
+            .map(|s| {
+                Some(Suppressed {
+                    diagnostic: diagnostic(&s["diagnostic"])?,
+                    reason: s["reason"].as_str().map(str::to_owned),
                 })
             })
             .collect::<Option<Vec<_>>>()?;
         Some(FileReport {
             path: value["path"].as_str()?.to_owned(),
+            framework: Framework::from_name(value["framework"].as_str()?)?,
             source: value["source"].as_str()?.to_owned(),
             diagnostics,
+            suppressed,
         })
     }
 

@@ -47,6 +47,7 @@ fn json_output_has_the_documented_shape() {
     assert_eq!(
         keys,
         [
+            "category",
             "column",
             "end_column",
             "end_line",

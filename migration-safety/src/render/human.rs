@@ -1,16 +1,15 @@
-//! Renderers: rustc-style text for people, JSON for machines.
+//! `human`: rustc-style diagnostics for people, with the source excerpt, the why and the safe
+//! alternative.
 
 use std::ops::Range;
 
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
-use serde::Serialize;
 
-use crate::diagnostic::Report;
+use crate::diagnostic::{Directory, Report};
 use crate::rule::{Category, Severity};
-use crate::rules;
 
-/// Rustc-style diagnostics followed by a summary line.
-pub(crate) fn human(report: &Report, color: bool) -> String {
+/// Rustc-style diagnostics, a note on how each directory was read, and a summary line.
+pub(crate) fn render(report: &Report, color: bool) -> String {
     let renderer = if color {
         Renderer::styled()
     } else {
@@ -36,8 +35,7 @@ pub(crate) fn human(report: &Report, color: bool) -> String {
             if let Some(help) = &diagnostic.help {
                 group = group.element(Level::HELP.message(help.as_str()));
             }
-            let suppressible =
-                rules::lookup(diagnostic.rule).is_ok_and(|m| m.category != Category::Meta);
+            let suppressible = super::meta(diagnostic.rule).category != Category::Meta;
             if suppressible {
                 group = group.element(Level::NOTE.message(format!(
                     "to accept the risk knowingly, put `-- migration-safety: ignore {} -- <reason>` on the line above the statement",
@@ -63,7 +61,10 @@ pub(crate) fn human(report: &Report, color: bool) -> String {
     for skipped in &report.skipped {
         out.push_str(&format!("note: {skipped}\n"));
     }
-    out.push_str(&summary(report));
+    for directory in &report.directories {
+        out.push_str(&format!("note: {}\n", note(directory)));
+    }
+    out.push_str(&super::summary(report));
     out.push('\n');
     out
 }
@@ -101,86 +102,19 @@ fn excerpt<'s>(source: &'s str, range: &Range<usize>) -> (&'s str, Range<usize>)
     (&source[start..end], range.start - start..range.end - start)
 }
 
-fn summary(report: &Report) -> String {
-    let files = report.files.len();
-    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    let (errors, warnings) = (report.error_count(), report.warning_count());
-    if errors + warnings == 0 {
-        return format!(
-            "migration-safety: no hazards found in {}",
-            plural(files, "file")
-        );
+/// How a directory was read, or that it holds nothing to check.
+pub(crate) fn note(directory: &Directory) -> String {
+    let how = if directory.detected {
+        "detected from its files"
+    } else {
+        "as configured"
+    };
+    if directory.migrations == 0 {
+        format!("`{}` holds no migrations: nothing to check", directory.path)
+    } else {
+        format!(
+            "read `{}` as {} migrations ({how})",
+            directory.path, directory.framework
+        )
     }
-    format!(
-        "migration-safety: {} and {} in {}",
-        plural(errors, "error"),
-        plural(warnings, "warning"),
-        plural(files, "file")
-    )
-}
-
-#[derive(Serialize)]
-struct JsonReport<'a> {
-    files: Vec<JsonFile<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    skipped: Vec<JsonSkipped>,
-}
-
-#[derive(Serialize)]
-struct JsonSkipped {
-    path: String,
-    reason: String,
-}
-
-#[derive(Serialize)]
-struct JsonFile<'a> {
-    path: &'a str,
-    diagnostics: Vec<JsonDiagnostic<'a>>,
-}
-
-#[derive(Serialize)]
-struct JsonDiagnostic<'a> {
-    rule: &'a str,
-    severity: Severity,
-    line: usize,
-    column: usize,
-    end_line: usize,
-    end_column: usize,
-    message: &'a str,
-    help: Option<&'a str>,
-}
-
-/// `{"files": [{"path", "diagnostics": [{"rule", "severity", "line", "column", "end_line", "end_column", "message", "help"}]}]}`,
-/// plus `"skipped": [{"path", "reason"}]` when entries were passed over.
-pub(crate) fn json(report: &Report) -> String {
-    let files = report
-        .files
-        .iter()
-        .map(|file| JsonFile {
-            path: &file.path,
-            diagnostics: file
-                .diagnostics
-                .iter()
-                .map(|d| JsonDiagnostic {
-                    rule: d.rule,
-                    severity: d.severity,
-                    line: d.start.line,
-                    column: d.start.column,
-                    end_line: d.end.line,
-                    end_column: d.end.column,
-                    message: &d.message,
-                    help: d.help.as_deref(),
-                })
-                .collect(),
-        })
-        .collect();
-    let skipped = report
-        .skipped
-        .iter()
-        .map(|s| JsonSkipped {
-            path: s.path.display().to_string(),
-            reason: s.reason.clone(),
-        })
-        .collect();
-    serde_json::to_string_pretty(&JsonReport { files, skipped }).expect("the report serialises")
 }
