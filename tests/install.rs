@@ -1,6 +1,7 @@
 //! The install paths, taken as their users take them, on sample projects: the npm packages
 //! (`npm/build.sh`, installed offline into a db-migrate project), the pre-commit hook
-//! (`.pre-commit-hooks.yaml`, through `pre-commit try-repo`).
+//! (`.pre-commit-hooks.yaml`, through `pre-commit try-repo`) and the GitHub Action
+//! (`action.yml`'s steps in `.github/action/run.sh`, run with the variables GitHub sets).
 //!
 //! They use the release binary, built once per run into its own target directory. A test whose
 //! tool (node and npm, pre-commit, git) is missing says so on standard error and does nothing,
@@ -233,6 +234,7 @@ fn npm_packages_install_offline_and_check_a_db_migrate_project() {
             // Only under db-migrate, which runs each migration in a transaction.
             "error[concurrently-in-transaction]",
             "`CREATE INDEX CONCURRENTLY` cannot run inside the transaction db-migrate runs this migration in",
+            "`migrations` as db-migrate migrations",
         ],
     );
     // Down migrations are not read as up migrations, as a plain reading would.
@@ -311,4 +313,109 @@ fn pre_commit_hook_fails_on_a_hazard_and_passes_a_safe_migration() {
         0,
         &["migration-safety", "Passed"],
     );
+}
+
+/// Runs `.github/action/run.sh STEP` in `workspace` with the variables GitHub sets.
+fn action_step(step: &str, workspace: &Path, runner: &Path, env: &[(&str, &Path)]) -> Output {
+    let mut command = Command::new("bash");
+    command
+        .arg(checkout().join(".github/action/run.sh"))
+        .arg(step)
+        .current_dir(workspace)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_WORKSPACE", workspace)
+        .env("GITHUB_ACTION_PATH", checkout())
+        .env("RUNNER_TEMP", runner.join("temp"))
+        .env("RUNNER_TOOL_CACHE", runner.join("tool-cache"))
+        .env("GITHUB_PATH", runner.join("github-path"))
+        .env("GITHUB_OUTPUT", runner.join("github-output"))
+        .env("GITHUB_STEP_SUMMARY", runner.join("step-summary"))
+        .env("CARGO_TARGET_DIR", release_target_dir());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    // What the install step added to `GITHUB_PATH`, as the runner does for later steps.
+    if let Ok(added) = std::fs::read_to_string(runner.join("github-path")) {
+        let bin = added.lines().last().unwrap_or_default();
+        command.env("PATH", path_with(Path::new(bin)));
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn github_action_installs_the_cli_annotates_and_writes_sarif() {
+    // The build this shares with `cargo install` in the install step.
+    release_binary();
+    let runner = tempfile::tempdir().unwrap();
+    let runner = runner.path();
+    let workspace = tempfile::tempdir().unwrap();
+    let workspace = workspace.path();
+    sample_migrations(workspace, HAZARD);
+
+    let install = action_step("install", workspace, runner, &[]);
+    assert!(install.status.success(), "{}", text(&install));
+    let github_path = std::fs::read_to_string(runner.join("github-path")).unwrap();
+    let bin = runner.join("tool-cache/migration-safety/bin");
+    assert_eq!(github_path, format!("{}\n", bin.display()));
+    assert!(bin.join("migration-safety").is_file());
+    assert!(
+        String::from_utf8_lossy(&install.stdout)
+            .contains(&format!("migration-safety {}", env!("CARGO_PKG_VERSION"))),
+        "{}",
+        text(&install)
+    );
+
+    let sarif = workspace.join("results/migration-safety.sarif");
+    let check = action_step(
+        "check",
+        workspace,
+        runner,
+        &[
+            ("MIGRATION_SAFETY_PATHS", Path::new("migrations")),
+            ("MIGRATION_SAFETY_ARGS", Path::new("--pg-version 16")),
+            ("MIGRATION_SAFETY_SARIF_FILE", &sarif),
+        ],
+    );
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check));
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    let annotation = stdout
+        .lines()
+        .find(|l| l.contains("title=set-not-null::"))
+        .unwrap_or_else(|| panic!("no set-not-null annotation in:\n{stdout}"));
+    assert!(
+        annotation
+            .starts_with("::error file=migrations/20240102000000_change_users.sql,line=1,col=19,"),
+        "{annotation}"
+    );
+
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(
+        results.iter().any(|r| r["ruleId"] == "set-not-null"),
+        "{sarif:#}"
+    );
+    let outputs = std::fs::read_to_string(runner.join("github-output")).unwrap();
+    assert_eq!(
+        outputs,
+        format!(
+            "sarif-file={}\n",
+            workspace.join("results/migration-safety.sarif").display()
+        )
+    );
+    let summary = std::fs::read_to_string(runner.join("step-summary")).unwrap();
+    assert!(summary.starts_with("### migration-safety\n"), "{summary}");
+    assert!(
+        summary.contains("migrations/20240102000000_change_users.sql:1:19: error[set-not-null]"),
+        "{summary}"
+    );
+
+    // A safe migration: no annotation, exit 0, and no SARIF output without the input.
+    sample_migrations(workspace, SAFE);
+    std::fs::remove_file(runner.join("github-output")).unwrap();
+    let check = action_step("check", workspace, runner, &[]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    assert!(!String::from_utf8_lossy(&check.stdout).contains("::error"));
+    assert!(!runner.join("github-output").exists());
 }
