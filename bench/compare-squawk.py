@@ -33,9 +33,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def corpus_file(i):
-    """One realistic migration: a mix of every form, about 33 statements."""
+    """One realistic migration: a mix of every form, about 37 statements. Most act on the table
+    the previous migration created, an existing table, so the rules have hazards to report."""
     t = f"t{i}"
-    p = f"p{i - 1}" if i else "t0"
+    o = f"t{i - 1}" if i else "t0"
     return f"""-- migration {i}: the usual mix of a growing schema
 SET lock_timeout = '2s';
 SET statement_timeout = '5min';
@@ -43,38 +44,38 @@ CREATE TABLE {t} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email varc
     status text DEFAULT 'new', created_at timestamp, payload json, n serial, amount numeric(10, 2) CHECK (amount >= 0));
 CREATE TYPE mood{i} AS ENUM ('happy', 'sad');
 CREATE DOMAIN positive{i} AS int CHECK (VALUE > 0);
-ALTER TABLE {t} ADD COLUMN nickname text;
-ALTER TABLE {t} ADD COLUMN score int NOT NULL DEFAULT 0;
-ALTER TABLE {t} ADD COLUMN mood mood{i};
-ALTER TABLE {t} ALTER COLUMN email SET NOT NULL;
-ALTER TABLE {t} ALTER COLUMN amount TYPE numeric(12, 2);
-ALTER TABLE {t} ADD CONSTRAINT {t}_score_check CHECK (score >= 0) NOT VALID;
-ALTER TABLE {t} VALIDATE CONSTRAINT {t}_score_check;
-ALTER TABLE {t} ADD CONSTRAINT {t}_email_key UNIQUE (email);
-ALTER TABLE {t} ADD COLUMN parent_id bigint REFERENCES {p} (id);
-CREATE INDEX {t}_status_idx ON {t} (status);
-CREATE INDEX CONCURRENTLY IF NOT EXISTS {t}_created_idx ON {t} (created_at);
-DROP INDEX CONCURRENTLY IF EXISTS {t}_old_idx;
+ALTER TABLE {o} ADD COLUMN nickname text;
+ALTER TABLE {o} ADD COLUMN score int NOT NULL DEFAULT 0;
+ALTER TABLE {o} ADD COLUMN mood mood{i};
+ALTER TABLE {o} ALTER COLUMN email SET NOT NULL;
+ALTER TABLE {o} ALTER COLUMN amount TYPE numeric(12, 2);
+ALTER TABLE {o} ADD CONSTRAINT {o}_score_check CHECK (score >= 0) NOT VALID;
+ALTER TABLE {o} VALIDATE CONSTRAINT {o}_score_check;
+ALTER TABLE {o} ADD CONSTRAINT {o}_email_key UNIQUE (email);
+ALTER TABLE {t} ADD COLUMN parent_id bigint REFERENCES {o} (id);
+CREATE INDEX {o}_status_idx ON {o} (status);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS {o}_created_idx ON {o} (created_at);
+DROP INDEX CONCURRENTLY IF EXISTS {o}_old_idx;
 -- migration-safety: ignore rename-column -- the column is unused
-ALTER TABLE {t} RENAME COLUMN nickname TO handle;
-UPDATE {t} SET status = 'active' WHERE status IS NULL;
-INSERT INTO {t} (email) VALUES ('a@example.com'), ('b@example.com');
-DELETE FROM {t} WHERE email LIKE '%@example.org';
+ALTER TABLE {o} RENAME COLUMN nickname TO handle;
+UPDATE {o} SET status = 'active' WHERE status IS NULL;
+INSERT INTO {o} (email) VALUES ('a@example.com'), ('b@example.com');
+DELETE FROM {o} WHERE email LIKE '%@example.org';
 CREATE VIEW {t}_active AS SELECT id, email FROM {t} WHERE status = 'active';
 CREATE MATERIALIZED VIEW {t}_stats AS SELECT status, count(*) FROM {t} GROUP BY status;
 REFRESH MATERIALIZED VIEW CONCURRENTLY {t}_stats;
 BEGIN;
 ALTER TYPE mood{i} ADD VALUE 'calm';
-ALTER TABLE {t} DROP COLUMN payload;
+ALTER TABLE {o} DROP COLUMN payload;
 COMMIT;
 DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_class WHERE relname = '{t}_x') THEN
-    EXECUTE 'CREATE INDEX {t}_x ON {t} (score)';
+    EXECUTE 'CREATE INDEX {t}_x ON {o} (score)';
   END IF;
 END $$;
 CREATE TABLE {t}_log (id bigint, at timestamptz NOT NULL) PARTITION BY RANGE (at);
 CREATE TABLE {t}_log_2024 PARTITION OF {t}_log FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
-ALTER TABLE {t}_log DETACH PARTITION {t}_log_2024;
+ALTER TABLE {o}_log DETACH PARTITION {o}_log_2024;
 COMMENT ON TABLE {t} IS 'generated';
 GRANT SELECT ON {t} TO reporting;
 VACUUM ANALYZE {t};
@@ -138,13 +139,17 @@ SHAPES = {
 }
 
 
-def timed(cmd):
+def timed(cmd, timeout=None):
+    """Wall time of a run; infinity when it exceeds `timeout` seconds (the run is killed)."""
     start = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    try:
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return math.inf
     return time.perf_counter() - start
 
 
-def measure(ours, squawk, dir, extra, runs):
+def measure(ours, squawk, dir, extra, runs, squawk_timeout):
     """Median wall times (ours, squawk or None), alternating the two tools."""
     our_cmd = [ours, "check", "--format", "json"] + (extra or ["--framework", "plain"]) + [dir]
     # squawk expands the pattern itself: no argument list limit with many files.
@@ -153,7 +158,9 @@ def measure(ours, squawk, dir, extra, runs):
     for _ in range(runs):
         mine.append(timed(our_cmd))
         if squawk_cmd:
-            theirs.append(timed(squawk_cmd))
+            theirs.append(timed(squawk_cmd, squawk_timeout))
+            if theirs[-1] == math.inf:
+                squawk_cmd = None  # too slow to repeat
     return statistics.median(mine), (statistics.median(theirs) if theirs else None)
 
 
@@ -165,6 +172,7 @@ def main():
     parser.add_argument("--only", default="", help="comma-separated: corpus and/or shape names")
     parser.add_argument("--ours", default=os.path.join(ROOT, "target", "release", "migration-safety"))
     parser.add_argument("--no-squawk", action="store_true")
+    parser.add_argument("--squawk-timeout", type=float, default=120, help="seconds; slower runs show as >N")
     args = parser.parse_args()
     squawk = None if args.no_squawk else shutil.which("squawk")
     if not os.path.exists(args.ours):
@@ -177,7 +185,10 @@ def main():
 
     def row(name, statements, mine, theirs, growth=None):
         ratio = f"{mine / theirs:.2f}" if theirs else "-"
-        theirs = f"{theirs:.3f}" if theirs else "-"
+        if theirs == math.inf:
+            ratio, theirs = "<" + f"{mine / args.squawk_timeout:.2f}", f">{args.squawk_timeout:.0f}"
+        else:
+            theirs = f"{theirs:.3f}" if theirs else "-"
         growth = f"{growth:.2f}" if growth is not None else ""
         print(f"{name:<34} {statements:>10} {mine:>9.3f} {theirs:>10} {ratio:>6} {growth:>6}", flush=True)
 
@@ -187,7 +198,7 @@ def main():
             os.mkdir(dir)
             corpus(dir, args.corpus_files)
             statements = args.corpus_files * corpus_file(0).count(";\n")
-            mine, theirs = measure(args.ours, squawk, dir, ["--framework", "plain"], args.runs)
+            mine, theirs = measure(args.ours, squawk, dir, ["--framework", "plain"], args.runs, args.squawk_timeout)
             row(f"corpus ({args.corpus_files} files)", statements, mine, theirs)
             shutil.rmtree(dir)
         for name, (write, extra) in SHAPES.items():
@@ -198,7 +209,7 @@ def main():
                 dir = os.path.join(tmp, f"{name}-{n}")
                 os.mkdir(dir)
                 write(dir, n)
-                mine, theirs = measure(args.ours, squawk, dir, extra, args.runs)
+                mine, theirs = measure(args.ours, squawk, dir, extra, args.runs, args.squawk_timeout)
                 growth = math.log(mine / previous[1]) / math.log(n / previous[0]) if previous else None
                 row(f"{name} x{n}", n, mine, theirs, growth)
                 previous = (n, mine)

@@ -501,6 +501,17 @@ mod cache {
     }
 }
 
+/// For the benchmarks: split a file into statements; the number of statements.
+pub fn split_statements(sql: &str) -> usize {
+    crate::lexer::split(sql).statements.len()
+}
+
+/// For the benchmarks: split and parse a file into the statement model; the number of
+/// statements.
+pub fn parse_statements(sql: &str) -> usize {
+    crate::lower::lower_file(sql, &crate::lexer::split(sql)).len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::Config;
