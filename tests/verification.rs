@@ -18,6 +18,11 @@
 //! What it saw is written to `docs/postgres-verification.md`; the test fails when the
 //! checked-in file differs (`MIGRATION_SAFETY_UPDATE_VERIFICATION=1` rewrites it).
 //!
+//! The other tests check, on every major, what a fixture cannot show: the version boundaries
+//! the rules rely on, what several sessions at once show (waits for older snapshots, queued
+//! lock requests), and who may create an extension. The servers and the helpers to apply,
+//! observe and compare are [`migration_safety_e2e::server`].
+//!
 //! The servers come from `MIGRATION_SAFETY_TEST_PG_<major>` (12 to 18), which
 //! `.ci/postgres.sh` exports: `.ci/postgres.sh all -- cargo test -p migration-safety-e2e --test
 //! verification`. Without a server the test is ignored, with the reason.
@@ -27,20 +32,20 @@ mod fixture_settings;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use migration_safety::trace::{
-    Changes, Method, Observation, Observer, RelationKind, Status, postgres,
+use migration_safety::trace::{Changes, Observation, Observer, Relation, RelationKind, postgres};
+use migration_safety::{Claim, Effect, Framework, LockMode, Outcome, lint_paths};
+use migration_safety_e2e::server::{
+    MAJORS, Server, Statement, apply, blocking, error, is_index, is_table, required_servers,
+    schema, schema_difference, statements, text_rows,
 };
-use migration_safety::{Claim, Effect, Framework, Outcome, Report, lint_paths};
 
 const WORLD: &str = include_str!("verification/world.sql");
 const TEMPLATE: &str = "migration_safety_world";
 const SCRATCH: &str = "migration_safety_fixture";
 const BOUNDARY: &str = "migration_safety_boundary";
 const UPDATE: &str = "MIGRATION_SAFETY_UPDATE_VERIFICATION";
-const MAJORS: std::ops::RangeInclusive<u32> = 12..=18;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -50,223 +55,65 @@ fn fixtures_dir() -> PathBuf {
     root().join("migration-safety/tests/fixtures")
 }
 
-/// A server to verify on.
-struct Server {
-    major: u32,
-    url: String,
-}
-
-fn servers() -> Vec<Server> {
-    MAJORS
-        .filter_map(|major| {
-            std::env::var(format!("MIGRATION_SAFETY_TEST_PG_{major}"))
-                .ok()
-                .map(|url| Server { major, url })
-        })
-        .collect()
-}
-
-/// `url` with its database replaced by `database`.
-fn with_database(url: &str, database: &str) -> String {
-    let mut config: postgres::Config = url.parse().expect("a libpq URL");
-    config.dbname(database);
-    // `postgres::Config` has no Display: rebuild the URL from the parts the suite uses.
-    let host = match &config.get_hosts()[0] {
-        postgres::config::Host::Tcp(host) => host.clone(),
-        postgres::config::Host::Unix(path) => path.display().to_string(),
-    };
-    format!(
-        "postgresql://{}@{}:{}/{database}",
-        config.get_user().unwrap_or("postgres"),
-        host,
-        config.get_ports().first().copied().unwrap_or(5432)
-    )
-}
-
-impl Server {
-    fn admin(&self) -> postgres::Client {
-        postgres::Client::connect(&self.url, postgres::NoTls).expect("connect to the server")
-    }
-
-    /// Drop a database, waiting for the sessions of the previous fixture to go away.
-    fn drop_database(&self, admin: &mut postgres::Client, database: &str) {
-        for _ in 0..200 {
-            match admin.batch_execute(&format!("DROP DATABASE IF EXISTS {database}")) {
-                Err(e) if e.code() == Some(&postgres::error::SqlState::OBJECT_IN_USE) => {
-                    std::thread::sleep(std::time::Duration::from_millis(25));
-                }
-                result => return result.unwrap(),
-            }
-        }
-        panic!("database {database} stays in use");
-    }
-
-    /// Build the template database the fixtures copy: the world, then a rule's own setup.
-    fn build_template(&self, setup: Option<&str>) {
-        let mut admin = self.admin();
-        for db in [SCRATCH, TEMPLATE] {
-            self.drop_database(&mut admin, db);
-        }
+/// Build the template database the fixtures copy: the world, then a rule's own setup.
+fn build_template(server: &Server, setup: Option<&str>) {
+    server.drop_database(SCRATCH);
+    server.create_database(TEMPLATE, None);
+    // A second tablespace for `SET TABLESPACE`, inside the data directory (no path needed).
+    let mut admin = server.admin();
+    let tablespace: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_tablespace WHERE spcname = 'fast_ssd'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    if tablespace == 0 {
         admin
-            .batch_execute(&format!("CREATE DATABASE {TEMPLATE}"))
+            .batch_execute("SET allow_in_place_tablespaces = on")
             .unwrap();
-        // A second tablespace for `SET TABLESPACE`, inside the data directory (no path needed).
-        let tablespace: i64 = admin
-            .query_one(
-                "SELECT count(*) FROM pg_tablespace WHERE spcname = 'fast_ssd'",
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        if tablespace == 0 {
-            admin
-                .batch_execute("SET allow_in_place_tablespaces = on")
-                .unwrap();
-            admin
-                .batch_execute("CREATE TABLESPACE fast_ssd LOCATION ''")
-                .unwrap();
-        }
-        let mut world =
-            postgres::Client::connect(&with_database(&self.url, TEMPLATE), postgres::NoTls)
-                .unwrap();
-        world
-            .batch_execute(WORLD)
-            .unwrap_or_else(|e| panic!("world.sql on PostgreSQL {}: {e:?}", self.major));
-        if let Some(setup) = setup {
-            world
-                .batch_execute(setup)
-                .unwrap_or_else(|e| panic!("setup on PostgreSQL {}: {e:?}", self.major));
-        }
-        world
-            .batch_execute("ANALYZE; SELECT pg_stat_clear_snapshot()")
+        admin
+            .batch_execute("CREATE TABLESPACE fast_ssd LOCATION ''")
             .unwrap();
     }
+    let mut world = server.session(TEMPLATE, "migration_safety_world");
+    world
+        .batch_execute(WORLD)
+        .unwrap_or_else(|e| panic!("world.sql on PostgreSQL {}: {e:?}", server.major));
+    // One statement at a time, so that a setup can create a database (outside a transaction).
+    for range in migration_safety::split_statements(setup.unwrap_or_default()) {
+        let statement = &setup.unwrap_or_default()[range];
+        world
+            .batch_execute(statement)
+            .unwrap_or_else(|e| panic!("setup on PostgreSQL {}: {statement}: {e:?}", server.major));
+    }
+    world
+        .batch_execute("ANALYZE; SELECT pg_stat_clear_snapshot()")
+        .unwrap();
+}
 
-    /// A fresh copy of the template, observed, with the session settings a fixture assumes.
-    fn fresh(&self, assumed: &[(String, String)]) -> Observer {
-        let mut admin = self.admin();
-        self.drop_database(&mut admin, SCRATCH);
-        admin
-            .batch_execute(&format!("CREATE DATABASE {SCRATCH} TEMPLATE {TEMPLATE}"))
-            .unwrap();
-        // The rules assume nothing about the session time zone unless a migration sets it:
-        // the fixtures run in one that is not UTC.
+/// A fresh copy of the template, observed, with the session settings a fixture assumes.
+fn fresh(server: &Server, assumed: &[(String, String)]) -> Observer {
+    server.create_database(SCRATCH, Some(TEMPLATE));
+    // The rules assume nothing about the session time zone unless a migration sets it:
+    // the fixtures run in one that is not UTC.
+    let mut admin = server.admin();
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {SCRATCH} SET search_path = public, world;
+             ALTER DATABASE {SCRATCH} SET timezone = 'America/New_York'"
+        ))
+        .unwrap();
+    for (name, value) in assumed {
         admin
             .batch_execute(&format!(
-                "ALTER DATABASE {SCRATCH} SET search_path = public, world;
-                 ALTER DATABASE {SCRATCH} SET timezone = 'America/New_York'"
+                "ALTER DATABASE {SCRATCH} SET {name} = '{}'",
+                value.replace('\'', "''")
             ))
             .unwrap();
-        for (name, value) in assumed {
-            admin
-                .batch_execute(&format!(
-                    "ALTER DATABASE {SCRATCH} SET {name} = '{}'",
-                    value.replace('\'', "''")
-                ))
-                .unwrap();
-        }
-        Observer::connect(&with_database(&self.url, SCRATCH), Changes::Kept)
-            .expect("connect to the fixture database")
     }
-}
-
-/// One top-level statement of a migration file.
-struct Statement {
-    file: usize,
-    range: Range<usize>,
-    text: String,
-}
-
-/// The statements of every file of a lint report, in migration order.
-fn statements(report: &Report) -> Vec<Statement> {
-    report
-        .files
-        .iter()
-        .enumerate()
-        .flat_map(|(file, f)| {
-            migration_safety::split_statements(&f.source)
-                .into_iter()
-                .map(move |range| Statement {
-                    file,
-                    text: f.source[range.clone()].trim_end_matches(';').to_owned(),
-                    range,
-                })
-        })
-        .collect()
-}
-
-fn first_word(text: &str) -> String {
-    text.split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_ascii_uppercase()
-}
-
-fn transaction_control(text: &str) -> Option<&'static str> {
-    let words: Vec<String> = text
-        .split_whitespace()
-        .take(2)
-        .map(str::to_ascii_uppercase)
-        .collect();
-    match words.first().map(String::as_str) {
-        Some("BEGIN") => Some("BEGIN"),
-        Some("START") if words.get(1).is_some_and(|w| w == "TRANSACTION") => Some("BEGIN"),
-        Some("COMMIT" | "END") => Some("COMMIT"),
-        Some("ROLLBACK" | "ABORT") => Some("ROLLBACK"),
-        _ => None,
-    }
-}
-
-/// Run one statement the way a migration tool sends it: transaction control drives the
-/// observer's transaction, anything else is observed (in the open transaction, or alone).
-fn run(observer: &mut Observer, statement: &str) -> Option<Observation> {
-    let result = match transaction_control(statement) {
-        Some("BEGIN") => observer.begin(),
-        Some("COMMIT") => observer.commit(),
-        Some(_) => observer.rollback(),
-        None if !observer.in_transaction() && first_word(statement) == "LOCK" => {
-            // The observer runs a statement sent alone inside a transaction block of its own,
-            // where LOCK works; sent alone by a migration tool it is refused: send it as is.
-            let status = match observer.client().batch_execute(statement) {
-                Ok(()) => Status::Succeeded,
-                Err(e) => Status::Failed {
-                    code: e.code().map(|c| c.code().to_owned()).unwrap_or_default(),
-                    message: e
-                        .as_db_error()
-                        .map_or_else(|| e.to_string(), |db| db.message().to_owned()),
-                },
-            };
-            return Some(Observation {
-                status,
-                method: Method::NotObserved,
-                locks: Vec::new(),
-                rewrites: Vec::new(),
-                scans: None,
-                duration: std::time::Duration::ZERO,
-            });
-        }
-        None => {
-            let observation = observer.observe(statement);
-            if observer.in_transaction() && matches!(observation.status, Status::Failed { .. }) {
-                // A failed statement aborts its transaction; the next statements of the block
-                // are judged on their own, still inside a transaction block.
-                observer.rollback().unwrap();
-                observer.begin().unwrap();
-            }
-            return Some(observation);
-        }
-    };
-    result.unwrap();
-    None
-}
-
-/// The error of a failed observation.
-fn error(observation: &Observation) -> Option<String> {
-    match &observation.status {
-        Status::Failed { message, .. } => Some(message.clone()),
-        Status::NotRun(reason) => Some(format!("not run: {reason}")),
-        Status::Succeeded => None,
-    }
+    Observer::connect(&server.url_of(SCRATCH), Changes::Kept)
+        .expect("connect to the fixture database")
 }
 
 /// What a statement did, by the roles a [`Claim`] names.
@@ -322,19 +169,10 @@ fn identifiers(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn is_table(kind: RelationKind) -> bool {
-    matches!(
-        kind,
-        RelationKind::Table | RelationKind::PartitionedTable | RelationKind::MaterializedView
-    )
-}
-
-fn is_index(kind: RelationKind) -> bool {
-    matches!(kind, RelationKind::Index | RelationKind::PartitionedIndex)
-}
-
 /// Group an observation by claim roles. "The table" is the first pre-existing table the
-/// statement names; "referenced" are the other pre-existing tables; "index" the indexes the
+/// statement names (or view, sequence or foreign table, which count only where the statement
+/// names them: `DROP VIEW`, `ALTER SEQUENCE`); "referenced" are the other pre-existing tables
+/// (and the other views, sequences and foreign tables it names); "index" the indexes the
 /// statement names, or, when it names none, the indexes it rebuilt without rewriting their
 /// table (`REINDEX TABLE`). The indexes of a table follow the table (a rewrite rebuilds them),
 /// so they are not counted apart. Locks the transaction held before the statement count only on
@@ -351,10 +189,18 @@ fn classify(statement: &str, observation: &Observation) -> Seen {
         .iter()
         .filter(|l| !l.held_before || named(&l.relation.name))
         .collect();
+    // Views, sequences and foreign tables: in a role only where the statement names them.
+    let table_like = |relation: &Relation| {
+        is_table(relation.kind)
+            || (matches!(
+                relation.kind,
+                RelationKind::View | RelationKind::Sequence | RelationKind::ForeignTable
+            ) && named(&relation.name))
+    };
     let table_name = names.iter().find(|name| {
         locks
             .iter()
-            .any(|l| is_table(l.relation.kind) && &l.relation.name == *name)
+            .any(|l| table_like(&l.relation) && &l.relation.name == *name)
     });
     let named_index = locks
         .iter()
@@ -376,7 +222,7 @@ fn classify(statement: &str, observation: &Observation) -> Seen {
                 }
                 2
             }
-            kind if is_table(kind) => usize::from(Some(&lock.relation.name) != table_name),
+            _ if table_like(&lock.relation) => usize::from(Some(&lock.relation.name) != table_name),
             _ => continue,
         };
         let scan = scans.contains(&lock.relation);
@@ -433,90 +279,6 @@ fn matches(claim: &Claim, seen: &Seen) -> bool {
     }
 }
 
-/// Whether an observation blocks reads or writes of a pre-existing table beyond a brief
-/// catalog update: a rewrite of a table or materialized view (which rebuilds its indexes too;
-/// an index rebuilt alone, as `REINDEX CONCURRENTLY` does, is not a rewrite of its table), or a
-/// lock that blocks its traffic held while scanning it (for a materialized view, which takes no
-/// writes, only a lock that blocks reads counts).
-fn blocking(observation: &Observation) -> Vec<String> {
-    let scans = observation.scans.clone().unwrap_or_default();
-    let mut found: Vec<String> = observation
-        .rewrites
-        .iter()
-        .filter(|r| is_table(r.kind))
-        .map(|r| format!("rewrites {r}"))
-        .collect();
-    for lock in &observation.locks {
-        let blocks = if lock.relation.kind == RelationKind::MaterializedView {
-            lock.blocks_reads()
-        } else {
-            lock.blocks_writes()
-        };
-        if !lock.held_before && blocks && scans.contains(&lock.relation) {
-            found.push(format!("scans {} under {}", lock.relation, lock.mode.sql()));
-        }
-    }
-    found
-}
-
-/// The schema as the catalog sees it, one line per column, constraint, index and relation.
-fn schema(client: &mut postgres::Client) -> Vec<String> {
-    const USER: &str = "n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'";
-    let queries = [
-        format!(
-            "SELECT format('relation %s.%s %s', n.nspname, c.relname, c.relkind)
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE {USER} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')"
-        ),
-        format!(
-            "SELECT format('column %s.%s.%s %s%s%s%s%s', n.nspname, c.relname, a.attname,
-                    format_type(a.atttypid, a.atttypmod),
-                    CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END,
-                    CASE WHEN a.attidentity <> '' THEN ' IDENTITY ' || a.attidentity::text ELSE '' END,
-                    CASE WHEN a.attgenerated <> '' THEN ' GENERATED ' || a.attgenerated::text ELSE '' END,
-                    coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), ''))
-             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-             JOIN pg_namespace n ON n.oid = c.relnamespace
-             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-             WHERE {USER} AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped"
-        ),
-        format!(
-            "SELECT format('constraint %s %s %s%s', coalesce(co.conrelid::regclass::text, co.contypid::regtype::text),
-                    co.conname, pg_get_constraintdef(co.oid),
-                    CASE WHEN co.convalidated THEN '' ELSE ' (not validated)' END)
-             FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace WHERE {USER}"
-        ),
-        format!(
-            "SELECT format('index %s%s', pg_get_indexdef(i.indexrelid),
-                    CASE WHEN i.indisvalid THEN '' ELSE ' (invalid)' END)
-             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER}"
-        ),
-        format!(
-            "SELECT format('domain %s.%s %s%s', n.nspname, t.typname, format_type(t.typbasetype, t.typtypmod),
-                    CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END)
-             FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE {USER} AND t.typtype = 'd'"
-        ),
-        format!(
-            "SELECT format('enum %s.%s %s', n.nspname, t.typname, string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder))
-             FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-             JOIN pg_enum e ON e.enumtypid = t.oid WHERE {USER} GROUP BY n.nspname, t.typname"
-        ),
-    ];
-    let mut lines: Vec<String> = queries
-        .iter()
-        .flat_map(|q| {
-            client
-                .query(q.as_str(), &[])
-                .unwrap()
-                .into_iter()
-                .map(|row| row.get::<_, String>(0))
-        })
-        .collect();
-    lines.sort();
-    lines
-}
-
 /// The SQL of a help text, when every step of it is SQL. Steps are the numbered lines (`  2.
 /// ALTER TABLE t …;  -- why`), or, in a help without numbers, its SQL lines; each must be SQL
 /// ending in `;` (an explanation may follow as a `--` comment). Other lines introduce the steps
@@ -569,42 +331,9 @@ fn sql_line(line: &str) -> Option<Vec<String>> {
     )
 }
 
-/// What the alternative's schema lacks and adds, compared with the original's. Two
-/// differences are the point of some alternatives and count as the same schema: a view that
-/// keeps an old name working for the code still running (renames), and a constraint the
-/// alternative validated where the original left it `NOT VALID`.
-fn schema_difference<'a>(
-    expected: &'a [String],
-    actual: &'a [String],
-) -> (Vec<&'a String>, Vec<&'a String>) {
-    const UNVALIDATED: &str = " NOT VALID (not validated)";
-    let views: Vec<String> = actual
-        .iter()
-        .filter_map(|l| l.strip_prefix("relation ")?.strip_suffix(" v"))
-        .map(|name| format!("column {name}."))
-        .collect();
-    let missing = expected
-        .iter()
-        .filter(|l| {
-            !actual.contains(l)
-                && !l
-                    .strip_suffix(UNVALIDATED)
-                    .is_some_and(|validated| actual.iter().any(|a| a == validated))
-        })
-        .collect();
-    let extra = actual
-        .iter()
-        .filter(|l| {
-            let view = l.starts_with("relation ") && l.ends_with(" v");
-            let view_column = views.iter().any(|v| l.starts_with(v.as_str()));
-            let validated = expected
-                .iter()
-                .any(|e| e.strip_suffix(UNVALIDATED) == Some(l.as_str()));
-            !(expected.contains(l) || view || view_column || validated)
-        })
-        .collect();
-    (missing, extra)
-}
+/// Rules whose help adds statements to the flagged one instead of replacing it (an index for
+/// a foreign key): the suite runs the help after the statement.
+const COMPLEMENTS: &[&str] = &["foreign-key-without-index"];
 
 /// What the suite saw for one rule on one major.
 #[derive(Default)]
@@ -621,7 +350,12 @@ impl Cell {
         let mut out = if self.seen.is_empty() {
             "—".to_owned()
         } else {
-            self.seen.iter().cloned().collect::<Vec<_>>().join("<br>")
+            // A server message may hold a line break or a `|`, which would end the cell.
+            self.seen
+                .iter()
+                .map(|seen| seen.replace('\n', "\\n").replace('|', "\\|"))
+                .collect::<Vec<_>>()
+                .join("<br>")
         };
         let alternatives = self.alternatives_held + self.alternatives_failed;
         if alternatives > 0 {
@@ -681,7 +415,7 @@ fn applicable(fixture: &Path, major: u32) -> Option<fixture_settings::FixtureSet
 /// Replay statements without observing them (the history before a flagged statement).
 fn replay(observer: &mut Observer, statements: &[Statement]) {
     for statement in statements {
-        run(observer, &statement.text);
+        apply(observer, &statement.text);
     }
     if observer.in_transaction() {
         observer.commit().unwrap();
@@ -713,7 +447,7 @@ impl Verifier<'_> {
         let bad = name.contains("/bad");
         let report = lint_paths(&[fixture.to_path_buf()], settings).unwrap();
         let statements = statements(&report);
-        let mut observer = self.server.fresh(assumed);
+        let mut observer = fresh(self.server, assumed);
         let mut current_file = None;
         let mut observed = Vec::new();
         for statement in &statements {
@@ -723,7 +457,7 @@ impl Verifier<'_> {
                 // ones running code uses.
                 observer.mark_existing().unwrap();
             }
-            observed.push(run(&mut observer, &statement.text));
+            observed.push(apply(&mut observer, &statement.text));
         }
         drop(observer);
         // A rule about design or files says nothing about the locks of its good fixtures.
@@ -814,7 +548,8 @@ impl Verifier<'_> {
             }
         }
         for (index, sql, seen) in alternatives {
-            match self.alternative(&statements, index, &sql, &seen, assumed) {
+            let complement = COMPLEMENTS.contains(&rule.name);
+            match self.alternative(&statements, index, &sql, &seen, assumed, complement) {
                 Ok(()) => cell_of(&mut self.cells, rule.name).alternatives_held += 1,
                 Err(problem) => {
                     cell_of(&mut self.cells, rule.name).alternatives_failed += 1;
@@ -832,7 +567,9 @@ impl Verifier<'_> {
     }
 
     /// Run the statement and, on another copy, its safe alternative after the same history;
-    /// the alternative must not block traffic and must reach the same schema.
+    /// the alternative must not block traffic and must reach the same schema. A `complement`
+    /// runs after the statement instead (tables the statement's file created are new), and
+    /// may only add to the schema.
     fn alternative(
         &self,
         statements: &[Statement],
@@ -840,12 +577,13 @@ impl Verifier<'_> {
         sql: &[String],
         seen: &Seen,
         assumed: &[(String, String)],
+        complement: bool,
     ) -> Result<(), String> {
         let original_fails = matches!(seen, Seen::Fails(_));
-        let mut original = self.server.fresh(assumed);
+        let mut original = fresh(self.server, assumed);
         replay(&mut original, &statements[..index]);
         if !original_fails {
-            run(&mut original, &statements[index].text);
+            apply(&mut original, &statements[index].text);
         }
         let expected = schema(original.client());
         drop(original);
@@ -860,11 +598,22 @@ impl Verifier<'_> {
         if settings_only {
             sql.push(statements[index].text.clone());
         }
-        let mut observer = self.server.fresh(assumed);
-        replay(&mut observer, &statements[..index]);
-        observer.mark_existing().unwrap();
+        let mut observer = fresh(self.server, assumed);
+        if complement {
+            let file = statements[index].file;
+            let file_start = statements
+                .iter()
+                .position(|s| s.file == file)
+                .unwrap_or(index);
+            replay(&mut observer, &statements[..file_start]);
+            observer.mark_existing().unwrap();
+            replay(&mut observer, &statements[file_start..=index]);
+        } else {
+            replay(&mut observer, &statements[..index]);
+            observer.mark_existing().unwrap();
+        }
         for statement in &sql {
-            let Some(observation) = run(&mut observer, statement) else {
+            let Some(observation) = apply(&mut observer, statement) else {
                 continue;
             };
             if let Some(message) = error(&observation) {
@@ -886,7 +635,7 @@ impl Verifier<'_> {
             return Ok(());
         }
         let (missing, extra) = schema_difference(&expected, &actual);
-        if missing.is_empty() && extra.is_empty() {
+        if missing.is_empty() && (extra.is_empty() || complement) {
             return Ok(());
         }
         Err(format!(
@@ -920,7 +669,7 @@ fn verify(server: &Server) -> (BTreeMap<String, Cell>, Vec<String>) {
         let setup_path = root().join(format!("tests/verification/setup/{}.sql", rule.name));
         let setup = std::fs::read_to_string(&setup_path).ok();
         if template_setup.as_ref() != Some(&setup) {
-            server.build_template(setup.as_deref());
+            build_template(server, setup.as_deref());
             template_setup = Some(setup);
         }
         verifier.cells.entry(rule.name.to_owned()).or_default();
@@ -928,9 +677,8 @@ fn verify(server: &Server) -> (BTreeMap<String, Cell>, Vec<String>) {
             verifier.fixture(rule, &fixture);
         }
     }
-    let mut admin = server.admin();
     for database in [SCRATCH, TEMPLATE] {
-        server.drop_database(&mut admin, database);
+        server.drop_database(database);
     }
     (verifier.cells, verifier.failures)
 }
@@ -1018,22 +766,22 @@ fn ci_provisions_the_verification_servers() {
     ignore = "needs PostgreSQL servers: .ci/postgres.sh all -- cargo test -p migration-safety-e2e --test verification"
 )]
 fn every_claim_and_safe_alternative_holds_on_each_major() {
-    let servers = servers();
-    assert!(
-        !servers.is_empty(),
-        "no MIGRATION_SAFETY_TEST_PG_<major> is set: start the servers with .ci/postgres.sh"
-    );
-    let doc_path = root().join(DOC);
-    let checked_in = std::fs::read_to_string(&doc_path).unwrap_or_default();
-    let mut rows = parse_doc(&checked_in);
+    let servers = required_servers();
     let mut failures = Vec::new();
+    let mut seen = Vec::new();
     for server in &servers {
         let (cells, server_failures) = verify(server);
         failures.extend(server_failures);
+        seen.push((server.major, cells));
+    }
+    // Read the checked-in table only now: runs for other majors, in other processes, may
+    // have updated it meanwhile.
+    let doc_path = root().join(DOC);
+    let checked_in = std::fs::read_to_string(&doc_path).unwrap_or_default();
+    let mut rows = parse_doc(&checked_in);
+    for (major, cells) in seen {
         for (rule, cell) in cells {
-            rows.entry(rule)
-                .or_default()
-                .insert(server.major, cell.render());
+            rows.entry(rule).or_default().insert(major, cell.render());
         }
     }
     let rules: BTreeSet<String> = migration_safety::rules()
@@ -1065,13 +813,8 @@ fn every_claim_and_safe_alternative_holds_on_each_major() {
 
 /// A statement run on a fresh copy of one table, observed.
 fn boundary(server: &Server, setup: &str, statement: &str) -> Observation {
-    let mut admin = server.admin();
-    server.drop_database(&mut admin, BOUNDARY);
-    admin
-        .batch_execute(&format!("CREATE DATABASE {BOUNDARY}"))
-        .unwrap();
-    let mut observer =
-        Observer::connect(&with_database(&server.url, BOUNDARY), Changes::Kept).unwrap();
+    server.create_database(BOUNDARY, None);
+    let mut observer = Observer::connect(&server.url_of(BOUNDARY), Changes::Kept).unwrap();
     observer
         .execute(&format!(
             "CREATE TABLE t (id int PRIMARY KEY, a int, d date) PARTITION BY RANGE (id);
@@ -1092,11 +835,7 @@ fn boundary(server: &Server, setup: &str, statement: &str) -> Observation {
     ignore = "needs PostgreSQL servers: .ci/postgres.sh all -- cargo test -p migration-safety-e2e --test verification"
 )]
 fn version_boundaries_hold_on_each_major() {
-    let servers = servers();
-    assert!(
-        !servers.is_empty(),
-        "no MIGRATION_SAFETY_TEST_PG_<major> is set"
-    );
+    let servers = required_servers();
     let mut failures = Vec::new();
     for server in &servers {
         let major = server.major;
@@ -1186,8 +925,25 @@ fn version_boundaries_hold_on_each_major() {
             "ALTER TABLE u ADD COLUMN a2 int GENERATED ALWAYS AS (a * 2) STORED",
         );
         check("a stored generated column rewrites the table", rewrote(&o));
-        let mut admin = server.admin();
-        server.drop_database(&mut admin, BOUNDARY);
+        // NULLS NOT DISTINCT exists from 15; for an older target the linter reports it.
+        let statement = "CREATE UNIQUE INDEX u_a_key ON u (a) NULLS NOT DISTINCT";
+        let o = boundary(server, "", statement);
+        let flagged = migration_safety::lint_sql(
+            statement,
+            &migration_safety::Settings::default()
+                .pg_version(major)
+                .unwrap(),
+        )
+        .diagnostics()
+        .any(|(_, d)| d.rule == "syntax-error");
+        check(
+            "NULLS NOT DISTINCT runs from 15 and is a syntax error before, as syntax-error reports",
+            match error(&o) {
+                None => major >= 15 && !flagged,
+                Some(e) => major < 15 && e.contains("syntax error") && flagged,
+            },
+        );
+        server.drop_database(BOUNDARY);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -1201,11 +957,7 @@ fn version_boundaries_hold_on_each_major() {
     ignore = "needs PostgreSQL servers: .ci/postgres.sh all -- cargo test -p migration-safety-e2e --test verification"
 )]
 fn one_query_with_several_statements_is_one_transaction() {
-    let servers = servers();
-    assert!(
-        !servers.is_empty(),
-        "no MIGRATION_SAFETY_TEST_PG_<major> is set"
-    );
+    let servers = required_servers();
     for server in &servers {
         let mut admin = server.admin();
         admin
@@ -1258,4 +1010,416 @@ fn one_query_with_several_statements_is_one_transaction() {
         "{}",
         report.to_human(false)
     );
+}
+
+/// A database of its own for a test with several sessions, holding `setup`.
+fn lab(server: &Server, name: &str, setup: &str) -> String {
+    let database = format!("migration_safety_lab_{name}");
+    server.create_database(&database, None);
+    server
+        .session(&database, "migration_safety_setup")
+        .batch_execute(setup)
+        .unwrap_or_else(|e| panic!("PostgreSQL {}: {setup}: {e:?}", server.major));
+    database
+}
+
+/// Whether a statement ended because its `lock_timeout` ran out.
+fn timed_out(result: &Result<(), postgres::Error>) -> bool {
+    result
+        .as_ref()
+        .is_err_and(|e| e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE))
+}
+
+/// Concurrent index operations wait for every older snapshot, read-only ones too, and a plain
+/// `REINDEX` blocks every newly planned read of the table, not only reads using the index.
+/// Each wait shows as a short `lock_timeout` running out while another session holds the
+/// snapshot or the lock.
+#[test]
+#[cfg_attr(
+    not(postgres_servers),
+    ignore = "needs PostgreSQL servers: .ci/postgres.sh all -- cargo test -p migration-safety-e2e --test verification"
+)]
+fn concurrent_index_operations_wait_for_older_snapshots() {
+    for server in required_servers() {
+        let major = server.major;
+        let database = lab(
+            &server,
+            "wait",
+            "CREATE TABLE t (id bigint PRIMARY KEY, a int);
+             INSERT INTO t SELECT g, g FROM generate_series(1, 1000) g;
+             CREATE INDEX t_a_idx ON t (a);",
+        );
+        {
+            // A read-only transaction with a snapshot.
+            let mut reader = server.session(&database, "ms_reader");
+            reader
+                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM t")
+                .unwrap();
+            for statement in [
+                "CREATE INDEX CONCURRENTLY t_a2_idx ON t (a)",
+                "REINDEX INDEX CONCURRENTLY t_a_idx",
+                "DROP INDEX CONCURRENTLY t_a_idx",
+            ] {
+                let mut session = server.session(&database, "ms_concurrent");
+                session.batch_execute("SET lock_timeout = '500ms'").unwrap();
+                let result = session.batch_execute(statement);
+                assert!(
+                    timed_out(&result),
+                    "PostgreSQL {major}: {statement}: {result:?}"
+                );
+            }
+        }
+        // The failed concurrent builds left invalid indexes behind.
+        server
+            .session(&database, "ms_cleanup")
+            .batch_execute("DROP INDEX IF EXISTS t_a2_idx, t_a_idx_ccnew")
+            .unwrap();
+        {
+            // A plain REINDEX INDEX held open: a count that uses no index cannot even be planned.
+            let mut reindex = server.session(&database, "ms_reindex");
+            reindex
+                .batch_execute("BEGIN; REINDEX INDEX t_a_idx")
+                .unwrap();
+            let read = server.session(&database, "ms_reader").batch_execute(
+                "SET lock_timeout = '500ms'; SET enable_indexscan = off; SET enable_indexonlyscan = off;
+                 SET enable_bitmapscan = off; SELECT count(*) FROM t",
+            );
+            assert!(timed_out(&read), "PostgreSQL {major}: {read:?}");
+        }
+        server.drop_database(&database);
+    }
+}
+
+/// `DROP INDEX CONCURRENTLY` and `REINDEX INDEX CONCURRENTLY` end by taking an ACCESS EXCLUSIVE
+/// lock on the old index, to remove it. To catch that final step, another session holds a row
+/// lock on the old index's `pg_attribute` rows, which the final step deletes: the statement
+/// stops there, waiting for that transaction, and `pg_locks` shows it holding ACCESS EXCLUSIVE
+/// on the old index.
+#[test]
+#[cfg_attr(
+    not(postgres_servers),
+    ignore = "needs PostgreSQL servers: .ci/postgres.sh all -- cargo test -p migration-safety-e2e --test verification"
+)]
+fn concurrent_index_drops_end_with_access_exclusive_on_the_old_index() {
+    for server in required_servers() {
+        let major = server.major;
+        let database = lab(
+            &server,
+            "final",
+            "CREATE TABLE t (id bigint PRIMARY KEY, a int);
+             INSERT INTO t SELECT g, g FROM generate_series(1, 1000) g;",
+        );
+        let mut setup = server.session(&database, "ms_setup");
+        for (step, statement) in [
+            "DROP INDEX CONCURRENTLY t_a_idx",
+            "REINDEX INDEX CONCURRENTLY t_a_idx",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            setup
+                .batch_execute("DROP INDEX IF EXISTS t_a_idx; CREATE INDEX t_a_idx ON t (a)")
+                .unwrap();
+            let old_index = text_rows(&mut setup, "SELECT 't_a_idx'::regclass::oid").remove(0);
+            let mut row_lock = server.session(&database, &format!("ms_catalog_rows_{step}"));
+            row_lock
+                .batch_execute(&format!(
+                    "BEGIN; SELECT attnum FROM pg_attribute WHERE attrelid = {old_index} FOR KEY SHARE"
+                ))
+                .unwrap();
+            let name = format!("ms_index_final_{step}");
+            let running = server.spawn(
+                &database,
+                &name,
+                &format!("SET lock_timeout = '60s'; {statement}"),
+            );
+            // Stopped in its final step: waiting for the row lock's transaction.
+            let observed = server.poll(
+                &database,
+                &format!(
+                    "SELECT l.locktype || ' ' || l.mode || ' ' || l.granted FROM pg_locks l
+                       JOIN pg_stat_activity a ON a.pid = l.pid
+                     WHERE a.application_name = '{name}'
+                       AND (l.relation = {old_index} OR l.locktype = 'transactionid')
+                     ORDER BY 1"
+                ),
+                |rows| rows.iter().any(|r| r == "transactionid ShareLock false"),
+            );
+            assert!(
+                observed
+                    .iter()
+                    .any(|r| r == "transactionid ShareLock false")
+                    && observed
+                        .iter()
+                        .any(|r| r == "relation AccessExclusiveLock true"),
+                "PostgreSQL {major}: {statement}: {observed:?}"
+            );
+            drop(row_lock);
+            let result = running.join().unwrap();
+            assert!(
+                result.is_ok(),
+                "PostgreSQL {major}: {statement}: {result:?}"
+            );
+            let remaining = text_rows(
+                &mut setup,
+                &format!("SELECT count(*) FROM pg_class WHERE oid = {old_index}"),
+            );
+            assert_eq!(remaining, ["0"], "PostgreSQL {major}: {statement}");
+        }
+        drop(setup);
+        server.drop_database(&database);
+    }
+}
+
+/// `DETACH PARTITION … CONCURRENTLY` (PostgreSQL 14+) still requests an ACCESS EXCLUSIVE lock
+/// on the partition in its second transaction, so it queues behind a running reader of the
+/// partition: while the reader's transaction is open, `pg_locks` shows the detaching session's
+/// ACCESS EXCLUSIVE request on the partition, not granted. Before 14 the form is a syntax error.
+#[test]
+#[cfg_attr(
+    not(postgres_servers),
+    ignore = "needs PostgreSQL servers: .ci/postgres.sh all -- cargo test -p migration-safety-e2e --test verification"
+)]
+fn detach_concurrently_queues_behind_readers_of_the_partition() {
+    for server in required_servers() {
+        let major = server.major;
+        let database = lab(
+            &server,
+            "detach",
+            "CREATE TABLE events (id bigint, at date) PARTITION BY RANGE (at);
+             CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');",
+        );
+        let detach = "ALTER TABLE events DETACH PARTITION events_2024 CONCURRENTLY";
+        if major < 14 {
+            let result = server
+                .session(&database, "ms_detacher")
+                .batch_execute(detach);
+            assert!(
+                result
+                    .as_ref()
+                    .is_err_and(|e| e.code() == Some(&postgres::error::SqlState::SYNTAX_ERROR)),
+                "PostgreSQL {major}: {result:?}"
+            );
+            server.drop_database(&database);
+            continue;
+        }
+        let mut reader = server.session(&database, "ms_partition_reader");
+        reader
+            .batch_execute("BEGIN; SELECT count(*) FROM events_2024")
+            .unwrap();
+        let detacher = server.spawn(
+            &database,
+            "ms_detacher",
+            &format!("SET lock_timeout = '60s'; {detach}"),
+        );
+        let locks = |who: &str, granted: bool| {
+            format!(
+                "SELECT l.mode FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                 WHERE a.application_name = '{who}' AND l.granted = {granted}
+                   AND l.relation = 'events_2024'::regclass"
+            )
+        };
+        let waiting = server.poll(&database, &locks("ms_detacher", false), |rows| {
+            !rows.is_empty()
+        });
+        assert_eq!(waiting, ["AccessExclusiveLock"], "PostgreSQL {major}");
+        // The reader still holds its ACCESS SHARE lock on the partition.
+        let held = server.poll(&database, &locks("ms_partition_reader", true), |_| true);
+        assert_eq!(held, ["AccessShareLock"], "PostgreSQL {major}");
+        // Once the reader ends, the detach completes.
+        drop(reader);
+        let result = detacher.join().unwrap();
+        assert!(result.is_ok(), "PostgreSQL {major}: {result:?}");
+        let parents = server.poll(
+            &database,
+            "SELECT count(*) FROM pg_inherits WHERE inhrelid = 'events_2024'::regclass",
+            |_| true,
+        );
+        assert_eq!(parents, ["0"], "PostgreSQL {major}");
+        server.drop_database(&database);
+    }
+}
+
+/// The last step of the partitioned-index recipe, `ALTER INDEX … ATTACH PARTITION`, takes
+/// ACCESS EXCLUSIVE on the child index.
+#[test]
+#[cfg_attr(
+    not(postgres_servers),
+    ignore = "needs PostgreSQL servers: .ci/postgres.sh all -- cargo test -p migration-safety-e2e --test verification"
+)]
+fn attaching_a_partition_index_locks_it_access_exclusive() {
+    for server in required_servers() {
+        let database = lab(
+            &server,
+            "attach",
+            "CREATE TABLE events (id bigint, at date) PARTITION BY RANGE (at);
+             CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+             CREATE INDEX events_at_idx ON ONLY events (at);
+             CREATE INDEX events_2024_at_idx ON events_2024 (at);",
+        );
+        let mut observer = Observer::connect(&server.url_of(&database), Changes::Kept).unwrap();
+        let observation =
+            observer.observe("ALTER INDEX events_at_idx ATTACH PARTITION events_2024_at_idx");
+        assert_eq!(error(&observation), None, "PostgreSQL {}", server.major);
+        assert_eq!(
+            observation.lock_on("events_2024_at_idx"),
+            Some(LockMode::AccessExclusive),
+            "PostgreSQL {}: {:?}",
+            server.major,
+            observation.locks
+        );
+        drop(observer);
+        server.drop_database(&database);
+    }
+}
+
+/// A failed unique build leaves an INVALID index, which `IF NOT EXISTS` then keeps.
+#[test]
+#[cfg_attr(
+    not(postgres_servers),
+    ignore = "needs PostgreSQL servers: .ci/postgres.sh all -- cargo test -p migration-safety-e2e --test verification"
+)]
+fn concurrently_if_not_exists_keeps_an_invalid_index() {
+    for server in required_servers() {
+        let major = server.major;
+        let database = lab(
+            &server,
+            "invalid",
+            "CREATE TABLE t (id bigint, code int); INSERT INTO t VALUES (1, 1), (2, 1);",
+        );
+        let mut session = server.session(&database, "ms_invalid");
+        let first =
+            session.batch_execute("CREATE UNIQUE INDEX CONCURRENTLY t_code_key ON t (code)");
+        assert!(first.is_err(), "PostgreSQL {major}: {first:?}");
+        let retry = session
+            .batch_execute("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS t_code_key ON t (code)");
+        assert!(retry.is_ok(), "PostgreSQL {major}: {retry:?}");
+        let valid = text_rows(
+            &mut session,
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_code_key'::regclass",
+        );
+        assert_eq!(valid, ["f"], "PostgreSQL {major}");
+        drop(session);
+        server.drop_database(&database);
+    }
+    let report = migration_safety::lint_sql(
+        "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS t_code_key ON t (code);",
+        &migration_safety::Settings::default(),
+    );
+    assert!(
+        report
+            .diagnostics()
+            .any(|(_, d)| d.rule == "concurrently-if-not-exists"),
+        "{}",
+        report.to_human(false)
+    );
+}
+
+/// PostgreSQL does not nest transactions: it only warns about a second `BEGIN` and about a
+/// `COMMIT` with no transaction open.
+#[test]
+#[cfg_attr(
+    not(postgres_servers),
+    ignore = "needs PostgreSQL servers: .ci/postgres.sh all -- cargo test -p migration-safety-e2e --test verification"
+)]
+fn unbalanced_transaction_statements_only_warn() {
+    for server in required_servers() {
+        let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut config = server.config("postgres", "ms_unbalanced");
+        let sink = std::sync::Arc::clone(&notices);
+        config.notice_callback(move |notice| {
+            sink.lock().unwrap().push(notice.message().to_owned());
+        });
+        let mut session = config.connect(postgres::NoTls).unwrap();
+        for statement in ["BEGIN", "BEGIN", "COMMIT", "COMMIT"] {
+            session.batch_execute(statement).unwrap();
+        }
+        drop(session);
+        assert_eq!(
+            *notices.lock().unwrap(),
+            [
+                "there is already a transaction in progress",
+                "there is no transaction in progress"
+            ],
+            "PostgreSQL {}",
+            server.major
+        );
+    }
+}
+
+/// Who may run `CREATE EXTENSION`, as `extension-in-migration` says: a role that is no
+/// superuser but owns the database (or has the `CREATE` privilege on it) can create an
+/// extension marked trusted from PostgreSQL 13 on, never on 12; an untrusted extension needs a
+/// superuser on every major; a role without the privilege can create neither.
+#[test]
+#[cfg_attr(
+    not(postgres_servers),
+    ignore = "needs PostgreSQL servers: .ci/postgres.sh all -- cargo test -p migration-safety-e2e --test verification"
+)]
+fn creating_an_extension_needs_the_rights_the_rule_names() {
+    const DATABASE: &str = "migration_safety_lab_extension";
+    for server in required_servers() {
+        let major = server.major;
+        let mut admin = server.admin();
+        server.drop_database(DATABASE);
+        admin
+            .batch_execute(
+                "DROP ROLE IF EXISTS ms_migrator; DROP ROLE IF EXISTS ms_app;
+                 CREATE ROLE ms_migrator LOGIN; CREATE ROLE ms_app LOGIN;",
+            )
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {DATABASE} OWNER ms_migrator"))
+            .unwrap();
+        let create = |role: &str, extension: &str| {
+            let mut config = server.config(DATABASE, "ms_extension");
+            config.user(role);
+            let mut session = config.connect(postgres::NoTls).unwrap();
+            let result = session.batch_execute(&format!("CREATE EXTENSION {extension}"));
+            result.map_err(|e| {
+                e.as_db_error()
+                    .map_or_else(|| e.to_string(), |d| d.message().to_owned())
+            })
+        };
+        let denied = |result: &Result<(), String>, extension: &str| {
+            result.as_ref().is_err_and(|e| {
+                e == &format!("permission denied to create extension \"{extension}\"")
+            })
+        };
+        // The role without the CREATE privilege first: the owner then creates citext.
+        let app = create("ms_app", "citext");
+        assert!(denied(&app, "citext"), "PostgreSQL {major}: {app:?}");
+        let owner = create("ms_migrator", "citext");
+        if major >= 13 {
+            assert_eq!(owner, Ok(()), "PostgreSQL {major}");
+        } else {
+            assert!(denied(&owner, "citext"), "PostgreSQL {major}: {owner:?}");
+        }
+        let untrusted = create("ms_migrator", "pg_stat_statements");
+        assert!(
+            denied(&untrusted, "pg_stat_statements"),
+            "PostgreSQL {major}: {untrusted:?}"
+        );
+        server.drop_database(DATABASE);
+        admin
+            .batch_execute("DROP ROLE ms_migrator; DROP ROLE ms_app")
+            .unwrap();
+        // The linter names the rights of the target version.
+        let report = migration_safety::lint_sql(
+            "CREATE EXTENSION citext;",
+            &migration_safety::Settings::default()
+                .pg_version(major)
+                .unwrap(),
+        );
+        let message = report
+            .diagnostics()
+            .find(|(_, d)| d.rule == "extension-in-migration")
+            .map(|(_, d)| d.message.clone())
+            .unwrap_or_default();
+        assert_eq!(
+            message.contains("no trusted extensions"),
+            major < 13,
+            "PostgreSQL {major}: {message}"
+        );
+    }
 }
