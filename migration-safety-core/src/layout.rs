@@ -521,7 +521,17 @@ fn discover_noting(
 /// The version, name and direction `framework` reads from the path of one of its migration
 /// scripts (relative to the migrations directory, with `/` separators), when the name is one
 /// it runs.
-pub(crate) fn parse_file(framework: Framework, file: &str) -> Option<(String, String, Direction)> {
+///
+/// ```
+/// use migration_safety_core::layout::{Direction, Framework, parse_file};
+/// assert_eq!(
+///     parse_file(Framework::Diesel, "2024-01-01-120000_add_users/down.sql"),
+///     Some(("2024-01-01-120000".to_owned(), "add_users".to_owned(), Direction::Down))
+/// );
+/// assert_eq!(parse_file(Framework::Flyway, "sql/V1_2__init.sql").unwrap().0, "1_2");
+/// assert_eq!(parse_file(Framework::Sqlx, "notes_x.sql"), None);
+/// ```
+pub fn parse_file(framework: Framework, file: &str) -> Option<(String, String, Direction)> {
     let base = file.rsplit('/').next()?;
     fn up<'a>((v, n): (&'a str, &'a str)) -> (&'a str, &'a str, Direction) {
         (v, n, Direction::Up)

@@ -84,11 +84,14 @@ impl From<LayoutError> for NamingError {
 /// version of the same scheme as `after`'s: the next seconds of a timestamp, the next numbers
 /// of a sequence, or for Flyway a sub-version (`V3.1`) when the next number is taken.
 ///
+/// The migrations right after `after` for which `written` holds (those an earlier fix wrote
+/// after it) stay right after it: the new ones follow them.
+///
 /// ```
 /// use migration_safety_core::{layout::Framework, naming::new_migrations};
 /// # let dir = tempfile::tempdir().unwrap();
 /// # for name in ["20240101000000_users.sql", "20240301000000_more.sql"] { std::fs::write(dir.path().join(name), "").unwrap(); }
-/// let new = new_migrations(dir.path(), Framework::Sqlx, "20240101000000_users.sql", &["add_index", "validate"])?;
+/// let new = new_migrations(dir.path(), Framework::Sqlx, "20240101000000_users.sql", &["add_index", "validate"], |_| false)?;
 /// let files: Vec<_> = new.iter().map(|m| m.up.as_str()).collect();
 /// assert_eq!(files, ["20240101000001_add_index.sql", "20240101000002_validate.sql"]);
 /// # Ok::<(), migration_safety_core::naming::NamingError>(())
@@ -98,14 +101,18 @@ pub fn new_migrations(
     framework: Framework,
     after: &str,
     names: &[&str],
+    written: impl Fn(&Migration) -> bool,
 ) -> Result<Vec<NewMigration>, NamingError> {
     let existing = layout::discover(dir, framework)?;
-    let Some(after) = existing
+    let ups: Vec<&Migration> = existing
         .iter()
-        .find(|m| m.file == after && m.direction == Direction::Up)
-    else {
+        .filter(|m| m.direction == Direction::Up)
+        .collect();
+    let Some(at) = ups.iter().position(|m| m.file == after) else {
         return Err(NamingError::NotFound(after.to_owned()));
     };
+    let chained = ups[at + 1..].iter().take_while(|m| written(m)).count();
+    let after = ups[at + chained];
     if after.version.is_empty() {
         return Err(NamingError::NoVersion(after.file.clone()));
     }
@@ -382,7 +389,9 @@ mod tests {
         let dir = dir_with(files);
         let names: Vec<String> = (1..=count).map(|i| format!("step {i}")).collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let new = new_migrations(dir.path(), framework, after, &names)?;
+        let new = new_migrations(dir.path(), framework, after, &names, |m| {
+            m.name.starts_with("step")
+        })?;
         // Written out, discovery finds them right after `after`, in order.
         for m in &new {
             for file in [Some(&m.up), m.down.as_ref()].into_iter().flatten() {
@@ -398,8 +407,13 @@ mod tests {
             .map(|m| m.file)
             .collect();
         let at = order.iter().position(|f| f == after).unwrap();
+        let first = order.iter().position(|f| *f == new[0].up).unwrap();
+        assert!(
+            order[at + 1..first].iter().all(|f| f.contains("step")),
+            "{order:?}"
+        );
         let ups: Vec<String> = new.iter().map(|m| m.up.clone()).collect();
-        assert_eq!(order[at + 1..at + 1 + count], ups, "{order:?}");
+        assert_eq!(order[first..first + count], ups, "{order:?}");
         Ok(new
             .into_iter()
             .flat_map(|m| [Some(m.up), m.down])
@@ -575,6 +589,19 @@ mod tests {
             names(Framework::Dbmate, &["9_a.sql"], "9_a.sql", 1),
             Err(NamingError::NoRoom { next: None, .. })
         ));
+    }
+
+    #[test]
+    fn migrations_written_after_it_stay_right_after_it() {
+        let files = [
+            "20240101000000_a.sql",
+            "20240101000001_step_1.sql",
+            "20240201000000_b.sql",
+        ];
+        assert_eq!(
+            names(Framework::Sqlx, &files, files[0], 1).unwrap(),
+            ["20240101000002_step_1.sql"]
+        );
     }
 
     #[test]
