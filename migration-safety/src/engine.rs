@@ -67,6 +67,7 @@ pub(crate) fn prepare(
 
 /// What the rules know about the file being checked, besides the schema.
 struct FileFacts<'a> {
+    path: &'a str,
     source: &'a str,
     lines: &'a SourceFile,
     file: usize,
@@ -148,6 +149,7 @@ impl<'s> Run<'s> {
                 .set_search_path(sessions[index].search_path.clone());
             held.enter(&sessions[index]);
             let facts = FileFacts {
+                path: &path,
                 source: text,
                 lines: &source,
                 file,
@@ -193,6 +195,7 @@ impl<'s> Run<'s> {
                 help: Some("re-save the file as UTF-8".to_owned()),
                 anchor: None,
                 touched: None,
+                fix: None,
             });
         }
         for marker in markers {
@@ -203,6 +206,7 @@ impl<'s> Run<'s> {
                 help: Some(marker.help),
                 anchor: None,
                 touched: None,
+                fix: None,
             });
         }
         let suppressions = suppression::parse(text, &source, &lexed.comments, &statements);
@@ -228,6 +232,7 @@ impl<'s> Run<'s> {
     ) -> Context<'a> {
         Context {
             settings: self.settings,
+            path: facts.path,
             framework: facts.framework,
             schema: &self.schema,
             source: facts.source,
@@ -403,6 +408,7 @@ impl<'s> Run<'s> {
             range: finding.range,
             start,
             end,
+            fix: finding.fix,
         })
     }
 }
@@ -415,6 +421,7 @@ fn meta_finding(rule: &'static RuleMeta, range: Range<usize>, message: String) -
         help: None,
         anchor: None,
         touched: None,
+        fix: None,
     }
 }
 
