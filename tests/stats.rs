@@ -50,14 +50,15 @@ fn ci_runs_the_server_tests() {
 }
 
 /// A fresh schema (tests run in parallel: each has its own) with `users` (40 rows) and
-/// `events` (`events_rows` rows), analysed.
+/// `events` (`events_rows` rows), analysed; autovacuum leaves them alone, so that their
+/// statistics and sizes hold still between two reads.
 fn sized_tables(schema: &str, events_rows: u32) {
     connect()
         .batch_execute(&format!(
             "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};
-             CREATE TABLE {schema}.users (id integer PRIMARY KEY, email text);
+             CREATE TABLE {schema}.users (id integer PRIMARY KEY, email text) WITH (autovacuum_enabled = off);
              INSERT INTO {schema}.users SELECT g, 'user' || g FROM generate_series(1, 40) g;
-             CREATE TABLE {schema}.events (id integer PRIMARY KEY, user_id integer, payload text);
+             CREATE TABLE {schema}.events (id integer PRIMARY KEY, user_id integer, payload text) WITH (autovacuum_enabled = off);
              INSERT INTO {schema}.events SELECT g, g % 40 + 1, repeat('x', 80) FROM generate_series(1, {events_rows}) g;
              ANALYZE {schema}.users; ANALYZE {schema}.events;"
         ))
@@ -223,7 +224,10 @@ fn collecting_takes_no_lock_stronger_than_access_share() {
         .batch_execute(
             "DROP SCHEMA IF EXISTS stats_lab_locks CASCADE; CREATE SCHEMA stats_lab_locks;
              CREATE TABLE stats_lab_locks.busy (id int PRIMARY KEY);
-             INSERT INTO stats_lab_locks.busy SELECT generate_series(1, 100);",
+             INSERT INTO stats_lab_locks.busy SELECT generate_series(1, 100);
+             CREATE TABLE stats_lab_locks.migrating (id int PRIMARY KEY);
+             INSERT INTO stats_lab_locks.migrating SELECT generate_series(1, 1000);
+             ANALYZE stats_lab_locks.migrating;",
         )
         .unwrap();
     // EXCLUSIVE conflicts with every mode but ACCESS SHARE: the statistics are read while a
@@ -231,10 +235,14 @@ fn collecting_takes_no_lock_stronger_than_access_share() {
     let mut holder = connect();
     let mut transaction = holder.transaction().unwrap();
     transaction
-        .batch_execute(
-            "LOCK TABLE stats_lab_locks.busy IN EXCLUSIVE MODE;
-             SELECT 1 FROM pg_class WHERE oid = 'stats_lab_locks.busy_pkey'::regclass FOR SHARE",
-        )
+        .batch_execute("LOCK TABLE stats_lab_locks.busy IN EXCLUSIVE MODE")
+        .unwrap();
+    // A migration holding ACCESS EXCLUSIVE (which blocks even ACCESS SHARE) does not make the
+    // read wait or fail: that table is measured from pg_class.
+    let mut migration = connect();
+    let mut migrating = migration.transaction().unwrap();
+    migrating
+        .batch_execute("LOCK TABLE stats_lab_locks.migrating IN ACCESS EXCLUSIVE MODE")
         .unwrap();
     let started = Instant::now();
     let snapshot = stats::collect(&server()).unwrap();
@@ -242,7 +250,12 @@ fn collecting_takes_no_lock_stronger_than_access_share() {
     let busy = snapshot.table("stats_lab_locks", "busy").unwrap();
     assert_eq!(busy.indexes[0].name, "busy_pkey");
     assert!(busy.table_bytes > 0);
+    let locked = snapshot.table("stats_lab_locks", "migrating").unwrap();
+    assert_eq!(locked.rows, Some(1000));
+    assert_eq!(locked.table_bytes, 5 * 8192, "{locked:?}"); // relpages after ANALYZE
+    assert!(locked.indexes[0].bytes > 0, "{locked:?}");
     transaction.rollback().unwrap();
+    migrating.rollback().unwrap();
     drop_schema("stats_lab_locks");
 }
 
@@ -255,12 +268,12 @@ fn the_stats_file_round_trips() {
     sized_tables("stats_lab_file", 20_000);
     connect()
         .batch_execute(
-            "CREATE TABLE stats_lab_file.never_analysed (id int);
+            "CREATE TABLE stats_lab_file.never_analysed (id int) WITH (autovacuum_enabled = off);
              INSERT INTO stats_lab_file.never_analysed SELECT generate_series(1, 5000);
              CREATE TABLE stats_lab_file.empty (id int);
              CREATE TABLE stats_lab_file.parent (id int) PARTITION BY RANGE (id);
-             CREATE TABLE stats_lab_file.part1 PARTITION OF stats_lab_file.parent FOR VALUES FROM (0) TO (1000);
-             CREATE TABLE stats_lab_file.part2 PARTITION OF stats_lab_file.parent FOR VALUES FROM (1000) TO (2000);
+             CREATE TABLE stats_lab_file.part1 PARTITION OF stats_lab_file.parent FOR VALUES FROM (0) TO (1000) WITH (autovacuum_enabled = off);
+             CREATE TABLE stats_lab_file.part2 PARTITION OF stats_lab_file.parent FOR VALUES FROM (1000) TO (2000) WITH (autovacuum_enabled = off);
              INSERT INTO stats_lab_file.parent SELECT generate_series(0, 1999);
              ANALYZE stats_lab_file.part1; ANALYZE stats_lab_file.part2;",
         )

@@ -56,14 +56,22 @@ pub fn describe_url(url: &str) -> Result<String, StatsError> {
 }
 
 /// The tables, materialized views and partitioned tables of the user's schemas, with the
-/// planner's row estimate, and sizes read from the files (`pg_table_size` and
-/// `pg_relation_size` take `ACCESS SHARE`, the weakest lock: they never block the
-/// application, and a table that a migration holds in `ACCESS EXCLUSIVE` makes the query fail
-/// after `lock_timeout` rather than wait).
+/// planner's row estimate, and sizes read from the files. `pg_table_size` and
+/// `pg_relation_size` take `ACCESS SHARE`, the weakest lock, which waits only behind
+/// `ACCESS EXCLUSIVE`: a relation that some session holds or awaits in that mode right now (a
+/// migration running) is measured from `pg_class.relpages` instead (its size at its last
+/// `VACUUM` or `ANALYZE`), so that the read never queues behind it. A lock taken between the
+/// two makes the query fail after `lock_timeout` rather than wait.
 const TABLES: &str = "
+WITH locked AS (
+  SELECT relation FROM pg_locks
+  WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock'
+    AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))
 SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text, c.reltuples::float8, c.relpages,
-       coalesce(pg_relation_size(c.oid), 0) / current_setting('block_size')::int8 AS pages,
-       coalesce(pg_table_size(c.oid), 0) AS table_bytes,
+       CASE WHEN c.oid IN (SELECT relation FROM locked) THEN c.relpages::int8
+            ELSE coalesce(pg_relation_size(c.oid), 0) / current_setting('block_size')::int8 END,
+       CASE WHEN c.oid IN (SELECT relation FROM locked) THEN c.relpages::int8 * current_setting('block_size')::int8
+            ELSE coalesce(pg_table_size(c.oid), 0) END,
        s.n_tup_ins, s.n_tup_upd, s.n_tup_del, s.n_live_tup, s.n_dead_tup
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -74,9 +82,17 @@ WHERE c.relkind IN ('r', 'p', 'm')
   AND n.nspname NOT LIKE 'pg\\_temp\\_%'
 ORDER BY n.nspname, c.relname";
 
-/// Their indexes and sizes.
+/// Their indexes and sizes (from `pg_class.relpages` for an index, or an index of a table,
+/// locked in `ACCESS EXCLUSIVE` right now).
 const INDEXES: &str = "
-SELECT i.indrelid, c.relname::text, coalesce(pg_relation_size(c.oid), 0)
+WITH locked AS (
+  SELECT relation FROM pg_locks
+  WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock'
+    AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))
+SELECT i.indrelid, c.relname::text,
+       CASE WHEN c.oid IN (SELECT relation FROM locked) OR i.indrelid IN (SELECT relation FROM locked)
+            THEN c.relpages::int8 * current_setting('block_size')::int8
+            ELSE coalesce(pg_relation_size(c.oid), 0) END
 FROM pg_index i
 JOIN pg_class c ON c.oid = i.indexrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
