@@ -210,6 +210,12 @@ fn cases() -> Vec<Case> {
             scans: &["users"],
             ..case("reindex table", USERS, "REINDEX TABLE users", &[TIMEOUT, "reindex-non-concurrently"])
         },
+        Case {
+            // REINDEX INDEX locks the index's table (SHARE), and the index (ACCESS EXCLUSIVE).
+            scans: &["users"],
+            locks: &[("users_email_idx", "ACCESS EXCLUSIVE")],
+            ..case("reindex index", "CREATE TABLE users (id bigint PRIMARY KEY, email text); CREATE INDEX users_email_idx ON users (email);", "REINDEX INDEX users_email_idx", &[TIMEOUT, "reindex-non-concurrently"])
+        },
         case(
             "create partition of an existing parent",
             "CREATE TABLE events (id bigint, at date) PARTITION BY RANGE (at);",
