@@ -41,7 +41,7 @@ fn assert_clean_panics_with_the_rendered_findings() {
     let message = panic.downcast_ref::<String>().unwrap();
     assert!(message.contains("error[set-not-null]"), "{message}");
     assert!(message.contains("--> input.sql:1:19"), "{message}");
-    assert!(message.contains("ALTER TABLE users ADD CONSTRAINT users_email_not_null_check CHECK (email IS NOT NULL) NOT VALID;"), "{message}");
+    assert!(message.contains("ALTER TABLE users ADD CONSTRAINT users_email_not_null CHECK (email IS NOT NULL) NOT VALID;"), "{message}");
 }
 
 #[test]

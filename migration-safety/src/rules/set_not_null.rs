@@ -1,7 +1,8 @@
 use crate::context::Context;
-use crate::model::{ActionKind, ConstraintKind, Name, Statement, quote_ident};
-use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::{alter_actions, not_null_steps, steps};
+use crate::fix::replace_statement;
+use crate::model::{ActionKind, ConstraintKind, Name, Statement};
+use crate::rule::{Described, Findings, Rule, declare_rule};
+use crate::rules::{Step, alter_actions, native_not_null_steps, not_null_steps, steps};
 
 declare_rule! {
     /// ## What it does
@@ -25,11 +26,11 @@ declare_rule! {
     ///
     /// ## Use instead
     /// ```sql
-    /// ALTER TABLE users ADD CONSTRAINT users_email_not_null_check CHECK (email IS NOT NULL) NOT VALID;
+    /// ALTER TABLE users ADD CONSTRAINT users_email_not_null CHECK (email IS NOT NULL) NOT VALID;
     /// -- in a separate transaction (SHARE UPDATE EXCLUSIVE: reads and writes continue):
-    /// ALTER TABLE users VALIDATE CONSTRAINT users_email_not_null_check;
+    /// ALTER TABLE users VALIDATE CONSTRAINT users_email_not_null;
     /// ALTER TABLE users ALTER COLUMN email SET NOT NULL;  -- no scan on PostgreSQL 12+
-    /// ALTER TABLE users DROP CONSTRAINT users_email_not_null_check;
+    /// ALTER TABLE users DROP CONSTRAINT users_email_not_null;
     /// ```
     ///
     /// ## References
@@ -40,6 +41,7 @@ declare_rule! {
         severity: Error,
         summary: "SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
             Claim::fails(12..=17, "syntax error"),
@@ -51,6 +53,8 @@ impl Rule for SetNotNull {
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         for (alter, action) in alter_actions(statement) {
             let table = &alter.table;
+            // The native form keeps its own name; `SET NOT NULL` names its constraint
+            // `<table>_<column>_not_null` on PostgreSQL 18.
             let (column, native) = match &action.kind {
                 ActionKind::SetNotNull { column } => (column, None),
                 ActionKind::AddConstraint {
@@ -65,12 +69,12 @@ impl Rule for SetNotNull {
                                 if *not_valid { " with NOT VALID" } else { "" },
                                 cx.pg_version()
                             ),
-                            help(cx, table, column, constraint.name.as_deref()),
+                            help(cx.pg_version(), table, column),
                         );
                         continue;
                     }
                     ConstraintKind::NotNull { column } if !not_valid => {
-                        (column, constraint.name.as_deref())
+                        (column, Some(constraint.name.as_deref()))
                     }
                     _ => continue,
                 },
@@ -79,13 +83,24 @@ impl Rule for SetNotNull {
             if cx.is_new_table(table) || is_proven(cx, table, column) {
                 continue;
             }
-            out.report(
+            let plan = match native {
+                Some(Some(name)) => native_not_null_steps(table, column, name),
+                _ => not_null_steps(cx.pg_version(), table, column),
+            };
+            out.report_fix(
                 action.range.clone(),
                 format!(
                     "making `{table}.{column}` NOT NULL{} scans the whole table under an ACCESS EXCLUSIVE lock, blocking every read and write until the scan ends",
                     if native.is_some() { " with a validated constraint" } else { "" }
                 ),
-                help(cx, table, column, native),
+                steps(INTRO, &plan),
+                replace_statement(
+                    cx,
+                    self.meta().name,
+                    statement,
+                    format!("make `{table}.{column}` NOT NULL through a constraint validated without the long lock"),
+                    Step::runnable(&plan),
+                ),
             );
         }
     }
@@ -100,32 +115,8 @@ fn is_proven(cx: &Context<'_>, table: &Name, column: &str) -> bool {
     })
 }
 
-/// `name`: the constraint name the statement gives (`ADD CONSTRAINT name NOT NULL col`).
-fn help(cx: &Context<'_>, table: &Name, column: &str, name: Option<&str>) -> String {
-    let pg_version = cx.pg_version();
-    // A `CHECK (col IS NOT NULL) NOT VALID` added earlier only needs validating.
-    let existing = cx.schema.table(table).and_then(|t| {
-        t.constraints
-            .iter()
-            .find(|c| {
-                !c.validated
-                    && matches!(&c.kind, ConstraintKind::Check { not_null_column: Some(col), .. } if col == column)
-            })
-            .and_then(|c| c.name.clone())
-    });
-    let plan = match name {
-        Some(name) if pg_version >= 18 && existing.is_none() => {
-            let (col, name) = (quote_ident(column), quote_ident(name));
-            vec![
-                format!(
-                    "ALTER TABLE {table} ADD CONSTRAINT {name} NOT NULL {col} NOT VALID;  -- brief lock, no scan"
-                ),
-                format!(
-                    "ALTER TABLE {table} VALIDATE CONSTRAINT {name};  -- in a separate transaction: scans under SHARE UPDATE EXCLUSIVE, reads and writes continue"
-                ),
-            ]
-        }
-        _ => not_null_steps(pg_version, table, column, existing.as_deref()),
-    };
-    steps("prove the column non-null without the long lock:", &plan)
+const INTRO: &str = "prove the column non-null without the long lock:";
+
+fn help(pg_version: u32, table: &Name, column: &str) -> String {
+    steps(INTRO, &not_null_steps(pg_version, table, column))
 }
