@@ -502,8 +502,11 @@ pub(crate) fn index_then_constraint(
     }
     let partitioned = cx.schema.table(table).is_some_and(|t| t.partitioned);
     if partitioned {
+        // PostgreSQL 12–18 reject `ADD CONSTRAINT … USING INDEX` on a partitioned table; a
+        // constraint added to the parent adopts the partitions' own constraints and their
+        // indexes instead of building new ones (measured).
         plan.push(format!(
-            "{table} is partitioned, where CONCURRENTLY is impossible: CREATE UNIQUE INDEX {index} ON ONLY {table} ({list}); then on each partition CREATE UNIQUE INDEX CONCURRENTLY … and ALTER INDEX {index} ATTACH PARTITION …"
+            "{table} is partitioned, where CONCURRENTLY and USING INDEX are impossible; on each partition p instead: CREATE UNIQUE INDEX CONCURRENTLY p_key ON p ({list}); then ALTER TABLE p ADD CONSTRAINT p_key {kind} USING INDEX p_key;"
         ));
     } else {
         plan.push(format!(
@@ -529,9 +532,15 @@ pub(crate) fn index_then_constraint(
             ));
         }
     }
-    plan.push(format!(
-        "ALTER TABLE {table} ADD CONSTRAINT {index} {kind} USING INDEX {index};  -- brief lock, no index build"
-    ));
+    plan.push(if partitioned {
+        format!(
+            "ALTER TABLE {table} ADD CONSTRAINT {index} {kind} ({list});  -- adopts the partitions' constraints without building an index, but takes an ACCESS EXCLUSIVE lock on {table} and reads each partition under a SHARE lock (ACCESS EXCLUSIVE on PostgreSQL 18), blocking its writes during the read"
+        )
+    } else {
+        format!(
+            "ALTER TABLE {table} ADD CONSTRAINT {index} {kind} USING INDEX {index};  -- brief lock, no index build"
+        )
+    });
     steps(
         "build the index without blocking traffic, then attach it:",
         &plan,
