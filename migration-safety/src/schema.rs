@@ -347,6 +347,25 @@ impl Schema {
             .unwrap_or_else(|| Key::new(self.creation_schema(), &name.name))
     }
 
+    /// The `(schema, name)` pairs a relation name can denote on the database, in the order
+    /// PostgreSQL tries them: its own schema when qualified; else the schema of the
+    /// `search_path` whose table or index of that name the migrations know; else each schema
+    /// of the `search_path` (a relation that existed before the migrations, unknown here).
+    pub(crate) fn relation_candidates(&self, name: &Name) -> Vec<(String, String)> {
+        let known = |key: &Key| self.tables.contains(key) || self.indexes.contains(key);
+        if let Some(schema) = &name.schema {
+            return vec![(schema.clone(), name.name.clone())];
+        }
+        let keys = self
+            .search_path
+            .iter()
+            .map(|schema| Key::new(schema, &name.name));
+        match keys.clone().find(known) {
+            Some(key) => vec![(key.schema, key.name)],
+            None => keys.map(|key| (key.schema, key.name)).collect(),
+        }
+    }
+
     pub(crate) fn table(&self, name: &Name) -> Option<&Table> {
         self.tables.get(&self.resolve(&self.tables, name))
     }
