@@ -156,7 +156,7 @@ impl Rule for ChangeColumnType {
                 )
             };
             let (col, new) = (quote_ident(column), quote_ident(&format!("{column}_new")));
-            out.report(
+            out.report_fix(
                 action.range.clone(),
                 message,
                 steps(
@@ -169,6 +169,7 @@ impl Rule for ChangeColumnType {
                         format!("in a later migration: ALTER TABLE {table} DROP COLUMN {col};"),
                     ],
                 ),
+                crate::fix::phases::change_column_type(cx, Self::META.name),
             );
         }
     }

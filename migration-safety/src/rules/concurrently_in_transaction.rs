@@ -97,10 +97,17 @@ impl Rule for ConcurrentlyInTransaction {
             };
             (place, advice)
         };
-        out.report(
+        let fix = crate::fix::phases::move_out(
+            cx,
+            Self::META.name,
+            false,
+            &format!("`{command}` cannot run inside a transaction."),
+        );
+        out.report_fix(
             statement.range.clone(),
             format!("`{command}` cannot run inside {place}: PostgreSQL rejects it and the migration fails"),
             advice,
+            fix,
         );
     }
 }

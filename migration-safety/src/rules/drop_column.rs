@@ -50,7 +50,7 @@ impl Rule for DropColumn {
             if cx.is_new_table(table) {
                 continue;
             }
-            out.report(
+            out.report_fix(
                 action.range.clone(),
                 format!(
                     "dropping column `{column}` of `{table}` breaks the application version still running if it still reads or writes `{column}`; the drop also takes an ACCESS EXCLUSIVE lock on `{table}`, blocking every read and write while it waits"
@@ -62,6 +62,7 @@ impl Rule for DropColumn {
                         format!("then drop it in a later migration, saying why it is safe: -- migration-safety: ignore drop-column -- `{column}` unused since <release>"),
                     ],
                 ),
+                crate::fix::phases::drop_column(cx, Self::META.name),
             );
         }
     }

@@ -79,7 +79,15 @@ impl Rule for EnumValueInTransaction {
             )
         };
         if cx.pg_version() < 12 {
-            out.report(
+            let fix = crate::fix::phases::move_out(
+                cx,
+                Self::META.name,
+                false,
+                &format!(
+                    "`ALTER TYPE {name} ADD VALUE` cannot run inside a transaction before PostgreSQL 12."
+                ),
+            );
+            out.report_fix(
                 statement.range.clone(),
                 format!(
                     "`ALTER TYPE {name} ADD VALUE` cannot run inside {place} before PostgreSQL 12 (the target is {}): PostgreSQL rejects it and the migration fails",
@@ -89,6 +97,7 @@ impl Rule for EnumValueInTransaction {
                     "add the value in a migration of its own, outside any transaction block:\n  {add}\n{}",
                     crate::framework::outside_transaction_advice(cx.framework)
                 ),
+                fix,
             );
             return;
         }
@@ -96,7 +105,15 @@ impl Rule for EnumValueInTransaction {
             return;
         };
         let line = cx.line(user.range.start);
-        out.report(
+        let fix = crate::fix::phases::move_out(
+            cx,
+            Self::META.name,
+            true,
+            &format!(
+                "the new value '{value}' of `{name}` can be used only once the transaction that added it commits."
+            ),
+        );
+        out.report_fix(
             statement.range.clone(),
             format!(
                 "the new value '{value}' of `{name}` is used by `{}` on line {line}, in the same transaction: a new enum value cannot be used before the transaction that added it commits, so PostgreSQL fails with \"unsafe use of new value\" and the migration rolls back",
@@ -111,6 +128,7 @@ impl Rule for EnumValueInTransaction {
                     "commit the new value before using it: put\n  {add}\nin a migration of its own (or COMMIT right after it), and use '{value}' in a later one"
                 )
             },
+            fix,
         );
     }
 }
