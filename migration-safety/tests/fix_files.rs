@@ -10,8 +10,10 @@ use std::path::Path;
 
 use migration_safety::{Framework, Settings, fix, lint_dir};
 
-/// The fixes of these rules write new migrations.
+/// The fixes of these rules write new migrations (and `missing-lock-timeout` sets a timeout
+/// before what the first phases put in place of a statement).
 const RULES: &[&str] = &[
+    "missing-lock-timeout",
     "rename-column",
     "rename-table",
     "drop-column",
@@ -199,6 +201,15 @@ fn render(framework: Framework) -> String {
     out.push_str("=== findings left\n");
     let root_text = format!("{}/", root.display());
     for (file, d) in report.diagnostics() {
+        // refinery and db-migrate cannot run a migration outside a transaction: nothing can be
+        // written for `CONCURRENTLY` there.
+        let no_opt_out = matches!(framework, Framework::Refinery | Framework::DbMigrate);
+        assert!(
+            no_opt_out && d.rule == "concurrently-in-transaction",
+            "{framework}: {}: {}",
+            file.path,
+            d.message
+        );
         out.push_str(&format!(
             "{}:{}: {}[{}]\n",
             file.path.replace(&root_text, ""),
@@ -210,6 +221,8 @@ fn render(framework: Framework) -> String {
     out.push_str("=== suppressed by the phases\n");
     for file in &report.files {
         for s in &file.suppressed {
+            let reason = s.reason.as_deref().unwrap_or_default();
+            assert!(reason.starts_with("phase "), "{framework}: {reason}");
             out.push_str(&format!(
                 "{}:{}: {} -- {}\n",
                 file.path.replace(&root_text, ""),
@@ -224,19 +237,7 @@ fn render(framework: Framework) -> String {
 
 #[test]
 fn every_layout_gets_its_new_migrations() {
-    for framework in [
-        Framework::Plain,
-        Framework::Sqlx,
-        Framework::Diesel,
-        Framework::Refinery,
-        Framework::GolangMigrate,
-        Framework::Goose,
-        Framework::Dbmate,
-        Framework::Flyway,
-        Framework::Prisma,
-        Framework::DbMigrate,
-        Framework::Atlas,
-    ] {
+    for framework in Framework::ALL.iter().copied() {
         let rendered = render(framework);
         insta::assert_snapshot!(framework.name(), rendered);
     }

@@ -15,10 +15,8 @@ use super::{Edit, Fix};
 use crate::context::Context;
 use crate::layout::{self, Framework};
 use crate::model::{ActionKind, AlterTable, Name, Statement, StatementKind, quote_ident};
+use crate::rules::missing_lock_timeout::lock_timeout_statement;
 use crate::schema::{Column, ColumnDefault};
-
-/// The `lock_timeout` a written migration sets before statements that take strong locks.
-const LOCK_TIMEOUT: &str = "SET lock_timeout = '5s';";
 
 /// The rows a backfill updates per transaction.
 const BATCH: u32 = 10_000;
@@ -244,16 +242,6 @@ fn only_action(statement: &Statement) -> Option<(&AlterTable, &ActionKind)> {
     }
 }
 
-/// A phased plan: its subject (`renaming users.name to users.full_name`), the first phase
-/// (replacing the statement in the migration being fixed), and the later phases.
-struct Plan<'a> {
-    cx: &'a Context<'a>,
-    rule: &'static str,
-    subject: String,
-    first: Vec<String>,
-    later: Vec<Phase>,
-}
-
 /// A later phase of a plan.
 struct Phase {
     /// Its name in words, for its file name.
@@ -266,71 +254,94 @@ struct Phase {
     transaction: bool,
 }
 
-impl Plan<'_> {
-    fn fix(self) -> Option<Fix> {
-        let Plan {
+/// The fix of a phased plan.
+fn phased(
+    cx: &Context<'_>,
+    rule: &'static str,
+    subject: String,
+    first: Vec<String>,
+    later: Vec<Phase>,
+) -> Option<Fix> {
+    let total = later.len() + 1;
+    let statement = &cx.statements[cx.index];
+    let mut deployed: Option<String> = None;
+    let scripts: Vec<Script> = later
+        .into_iter()
+        .enumerate()
+        .map(|(i, phase)| {
+            let number = i + 2;
+            let mut header = vec![format!(
+                "Phase {number} of {total} of {subject} ({WRITTEN_BY})."
+            )];
+            match (&phase.deploy, &deployed) {
+                (Some(deploy), _) => header.push(format!("Deploy first: {deploy}.")),
+                (None, Some(deploy)) => header.push(format!(
+                    "Runs after phase {}, with the same code deployed: {deploy}.",
+                    number - 1
+                )),
+                (None, None) => header.push(format!("Runs right after phase {}.", number - 1)),
+            }
+            if let Some(deploy) = &phase.deploy {
+                deployed = Some(deploy.clone());
+            }
+            Script {
+                name: phase.name,
+                header,
+                up: phase.up,
+                down: phase.down,
+                transaction: phase.transaction,
+            }
+        })
+        .collect();
+    let rest = if total == 2 {
+        "phase 2 is a later migration".to_owned()
+    } else {
+        format!("phases 2 to {total} are later migrations")
+    };
+    let mut replacement = format!("-- Phase 1 of {total} of {subject} ({WRITTEN_BY}): {rest}.\n");
+    for statement in &first {
+        replacement.push_str(&files::statement_text(cx.framework, statement));
+    }
+    let range = whole_lines(cx.source, statement.range.clone());
+    if range.end == statement.range.end {
+        // Something follows on the line: it keeps a line of its own.
+        replacement.push('\n');
+    }
+    if !cx.source[..range.start].is_empty() && !cx.source[..range.start].ends_with('\n') {
+        replacement.insert(0, '\n');
+    }
+    with_scripts(
+        cx,
+        rule,
+        format!("{subject} in {total} phases, with a deploy between them"),
+        vec![(range, replacement)],
+        &scripts,
+    )
+}
+
+/// The phase that does what the deployed code must no longer need: `statement`, suppressed for
+/// `suppress` with a reason naming phase `number` of `subject` and `after` (the deploy).
+fn deployed_phase(
+    cx: &Context<'_>,
+    name: String,
+    deploy: String,
+    (suppress, number, subject, after): (&str, usize, &str, &str),
+    statement: String,
+    down: String,
+) -> Phase {
+    Phase {
+        name,
+        deploy: Some(deploy),
+        up: locked(
             cx,
-            rule,
-            subject,
-            first,
-            later,
-        } = self;
-        let total = later.len() + 1;
-        let statement = &cx.statements[cx.index];
-        let mut deployed: Option<String> = None;
-        let scripts: Vec<Script> = later
-            .into_iter()
-            .enumerate()
-            .map(|(i, phase)| {
-                let number = i + 2;
-                let mut header = vec![format!(
-                    "Phase {number} of {total} of {subject} ({WRITTEN_BY})."
-                )];
-                match (&phase.deploy, &deployed) {
-                    (Some(deploy), _) => header.push(format!("Deploy first: {deploy}.")),
-                    (None, Some(deploy)) => header.push(format!(
-                        "Runs after phase {}, with the same code deployed: {deploy}.",
-                        number - 1
-                    )),
-                    (None, None) => header.push(format!("Runs right after phase {}.", number - 1)),
-                }
-                if let Some(deploy) = &phase.deploy {
-                    deployed = Some(deploy.clone());
-                }
-                Script {
-                    name: phase.name,
-                    header,
-                    up: phase.up,
-                    down: phase.down,
-                    transaction: phase.transaction,
-                }
-            })
-            .collect();
-        let rest = if total == 2 {
-            "phase 2 is a later migration".to_owned()
-        } else {
-            format!("phases 2 to {total} are later migrations")
-        };
-        let mut replacement =
-            format!("-- Phase 1 of {total} of {subject} ({WRITTEN_BY}): {rest}.\n");
-        for statement in &first {
-            replacement.push_str(&files::statement_text(cx.framework, statement));
-        }
-        let range = whole_lines(cx.source, statement.range.clone());
-        if range.end == statement.range.end {
-            // Something follows on the line: it keeps a line of its own.
-            replacement.push('\n');
-        }
-        if !cx.source[..range.start].is_empty() && !cx.source[..range.start].ends_with('\n') {
-            replacement.insert(0, '\n');
-        }
-        with_scripts(
-            cx,
-            rule,
-            format!("{subject} in {total} phases, with a deploy between them"),
-            vec![(range, replacement)],
-            &scripts,
-        )
+            vec![suppressed(
+                suppress,
+                &format!("phase {number} of {subject}: {after}"),
+                statement,
+            )],
+        ),
+        down: vec![down],
+        transaction: true,
     }
 }
 
@@ -373,23 +384,13 @@ fn add_column(
     )
 }
 
-/// A phase's statements, after a `lock_timeout` unless the settings assume one.
+/// A transactional phase's statements, after a `SET LOCAL lock_timeout` unless the settings
+/// assume one.
 fn locked(cx: &Context<'_>, statements: Vec<String>) -> Vec<String> {
     if cx.settings.assumed("lock_timeout").is_some() {
         return statements;
     }
-    std::iter::once(LOCK_TIMEOUT.to_owned())
-        .chain(statements)
-        .collect()
-}
-
-/// The first phase's statements, after a `lock_timeout` unless one is in force where they
-/// replace the statement being fixed.
-fn locked_here(cx: &Context<'_>, statements: Vec<String>) -> Vec<String> {
-    if cx.session().lock_timeout.is_some() {
-        return statements;
-    }
-    std::iter::once(LOCK_TIMEOUT.to_owned())
+    std::iter::once(lock_timeout_statement(true))
         .chain(statements)
         .collect()
 }
@@ -509,10 +510,7 @@ pub(crate) fn rename_column(cx: &Context<'_>, rule: &'static str) -> Option<Fix>
     }
     let (old, new) = (quote_ident(from), quote_ident(to));
     let subject = format!("renaming {}.{from} to {to}", table.name);
-    let mut first = locked_here(
-        cx,
-        vec![add_column(cx, table, to, &column.data_type.text, &subject)],
-    );
+    let mut first = vec![add_column(cx, table, to, &column.data_type.text, &subject)];
     if let ColumnDefault::Expr(default) = &column.default {
         first.push(format!(
             "ALTER TABLE {table} ALTER COLUMN {new} SET DEFAULT {default};"
@@ -543,31 +541,23 @@ pub(crate) fn rename_column(cx: &Context<'_>, rule: &'static str) -> Option<Fix>
         },
     );
     let last = later.len() + 2;
-    later.push(Phase {
-        name: format!("drop {from}"),
-        deploy: Some(format!("code that reads and writes only `{to}`")),
-        up: locked(
-            cx,
-            vec![suppressed(
-                "drop-column",
-                &format!("phase {last} of {subject}: run after no deployed code reads it"),
-                format!("ALTER TABLE {table} DROP COLUMN {old};"),
-            )],
+    later.push(deployed_phase(
+        cx,
+        format!("drop {from}"),
+        format!("code that reads and writes only `{to}`"),
+        (
+            "drop-column",
+            last,
+            &subject,
+            "run after no deployed code reads it",
         ),
-        down: vec![format!(
+        format!("ALTER TABLE {table} DROP COLUMN {old};"),
+        format!(
             "ALTER TABLE {table} ADD COLUMN {old} {};",
             column.data_type.text
-        )],
-        transaction: true,
-    });
-    Plan {
-        cx,
-        rule,
-        subject,
-        first,
-        later,
-    }
-    .fix()
+        ),
+    ));
+    phased(cx, rule, subject, first, later)
 }
 
 /// `ALTER TABLE a RENAME TO b`: rename it and keep the old name as a view of it, in one
@@ -584,42 +574,33 @@ pub(crate) fn rename_table(cx: &Context<'_>, rule: &'static str) -> Option<Fix> 
         name: to.name.clone(),
     };
     let subject = format!("renaming {} to {}", from.name, to.name);
-    let mut first = locked_here(
+    let swap = vec![
+        format!("ALTER TABLE {from} RENAME TO {};", quote_ident(&to.name)),
+        format!("CREATE VIEW {from} AS SELECT * FROM {to};"),
+    ];
+    // The rename and the view commit together, so that the old name never goes missing.
+    let first = if cx.in_transaction() {
+        swap
+    } else {
+        let mut block = vec!["BEGIN;".to_owned()];
+        block.extend(locked(cx, swap));
+        block.push("COMMIT;".to_owned());
+        block
+    };
+    let later = vec![deployed_phase(
         cx,
-        vec![
-            format!("ALTER TABLE {from} RENAME TO {};", quote_ident(&to.name)),
-            format!("CREATE VIEW {from} AS SELECT * FROM {to};"),
-        ],
-    );
-    if !cx.in_transaction() {
-        first.insert(0, "BEGIN;".to_owned());
-        first.push("COMMIT;".to_owned());
-    }
-    let later = vec![Phase {
-        name: format!("drop view {}", from.name),
-        deploy: Some(format!("code that uses only `{}`", to.name)),
-        up: locked(
-            cx,
-            vec![suppressed(
-                "drop-object",
-                &format!(
-                    "phase 2 of {subject}: run after no deployed code uses {}",
-                    from.name
-                ),
-                format!("DROP VIEW {from};"),
-            )],
+        format!("drop view {}", from.name),
+        format!("code that uses only `{}`", to.name),
+        (
+            "drop-object",
+            2,
+            &subject,
+            &format!("run after no deployed code uses {}", from.name),
         ),
-        down: vec![format!("CREATE VIEW {from} AS SELECT * FROM {to};")],
-        transaction: true,
-    }];
-    Plan {
-        cx,
-        rule,
-        subject,
-        first,
-        later,
-    }
-    .fix()
+        format!("DROP VIEW {from};"),
+        format!("CREATE VIEW {from} AS SELECT * FROM {to};"),
+    )];
+    phased(cx, rule, subject, first, later)
 }
 
 /// `ALTER TABLE t DROP COLUMN c`: let the deployed code stop writing it (drop its NOT NULL),
@@ -633,40 +614,26 @@ pub(crate) fn drop_column(cx: &Context<'_>, rule: &'static str) -> Option<Fix> {
     let col = quote_ident(column);
     let subject = format!("dropping {}.{column}", table.name);
     let first = if c.not_null && c.default == ColumnDefault::None {
-        locked_here(
-            cx,
-            vec![format!(
-                "ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;"
-            )],
-        )
+        vec![format!(
+            "ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;"
+        )]
     } else {
         Vec::new()
     };
-    let later = vec![Phase {
-        name: format!("drop {column}"),
-        deploy: Some(format!("code that no longer reads or writes `{column}`")),
-        up: locked(
-            cx,
-            vec![suppressed(
-                "drop-column",
-                &format!("phase 2 of {subject}: run after no deployed code reads it"),
-                format!("ALTER TABLE {table} DROP COLUMN {col};"),
-            )],
-        ),
-        down: vec![format!(
-            "ALTER TABLE {table} ADD COLUMN {col} {};",
-            c.data_type.text
-        )],
-        transaction: true,
-    }];
-    Plan {
+    let later = vec![deployed_phase(
         cx,
-        rule,
-        subject,
-        first,
-        later,
-    }
-    .fix()
+        format!("drop {column}"),
+        format!("code that no longer reads or writes `{column}`"),
+        (
+            "drop-column",
+            2,
+            &subject,
+            "run after no deployed code reads it",
+        ),
+        format!("ALTER TABLE {table} DROP COLUMN {col};"),
+        format!("ALTER TABLE {table} ADD COLUMN {col} {};", c.data_type.text),
+    )];
+    phased(cx, rule, subject, first, later)
 }
 
 /// `ALTER TABLE t ADD COLUMN c type NOT NULL` without a default: add it nullable, deploy code
@@ -687,29 +654,19 @@ pub(crate) fn add_required_column(cx: &Context<'_>, rule: &'static str) -> Optio
     let table = &alter.table;
     let col = quote_ident(&def.name);
     let subject = format!("adding the required column {}.{}", table.name, def.name);
-    let first = locked_here(
+    let first = vec![add_column(
         cx,
-        vec![add_column(
-            cx,
-            table,
-            &def.name,
-            &def.data_type.text,
-            &subject,
-        )],
-    );
+        table,
+        &def.name,
+        &def.data_type.text,
+        &subject,
+    )];
     let deploy = format!(
         "code that writes `{}` in every INSERT and UPDATE; then fill it in the rows that existed before (in batches: `UPDATE {table} SET {col} = … WHERE ctid IN (SELECT ctid FROM {table} WHERE {col} IS NULL LIMIT {BATCH})` until it updates no row): the validation fails while a row holds NULL",
         def.name
     );
     let later = not_null_phases(cx, table, &def.name, Some(deploy));
-    Plan {
-        cx,
-        rule,
-        subject,
-        first,
-        later,
-    }
-    .fix()
+    phased(cx, rule, subject, first, later)
 }
 
 /// `ALTER TABLE t ALTER COLUMN c TYPE ty [USING e]`: add `c_new` of the new type, kept in step
@@ -754,19 +711,16 @@ pub(crate) fn change_column_type(cx: &Context<'_>, rule: &'static str) -> Option
         "changing the type of {}.{column} to {}",
         table.name, data_type.text
     );
-    let first = locked_here(
-        cx,
-        vec![
-            add_column(cx, table, &temp, &data_type.text, &subject),
-            format!(
-                "CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n  NEW.{new} := {};\n  RETURN NEW;\nEND $$;",
-                convert(&format!("NEW.{col}"))
-            ),
-            format!(
-                "CREATE TRIGGER {sync} BEFORE INSERT OR UPDATE ON {table}\n  FOR EACH ROW EXECUTE FUNCTION {function}();"
-            ),
-        ],
-    );
+    let first = vec![
+        add_column(cx, table, &temp, &data_type.text, &subject),
+        format!(
+            "CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n  NEW.{new} := {};\n  RETURN NEW;\nEND $$;",
+            convert(&format!("NEW.{col}"))
+        ),
+        format!(
+            "CREATE TRIGGER {sync} BEFORE INSERT OR UPDATE ON {table}\n  FOR EACH ROW EXECUTE FUNCTION {function}();"
+        ),
+    ];
     let (fill, transaction) = backfill(
         cx,
         table,
@@ -825,14 +779,7 @@ pub(crate) fn change_column_type(cx: &Context<'_>, rule: &'static str) -> Option
         down: Vec::new(),
         transaction: true,
     });
-    Plan {
-        cx,
-        rule,
-        subject,
-        first,
-        later,
-    }
-    .fix()
+    phased(cx, rule, subject, first, later)
 }
 
 /// A `USING` expression with the column's name replaced by `source` (word by word, outside

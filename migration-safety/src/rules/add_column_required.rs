@@ -34,6 +34,7 @@ declare_rule! {
         severity: Error,
         summary: "adding a NOT NULL column without a default fails on a table with rows",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::fails(12..=18, "contains null values"),
         ],

@@ -62,6 +62,7 @@ declare_rule! {
         severity: Error,
         summary: "changing a column's type rewrites the table under an ACCESS EXCLUSIVE lock",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()),
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),

@@ -40,6 +40,7 @@ declare_rule! {
         severity: Error,
         summary: "CONCURRENTLY operations fail inside a transaction block",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::fails(12..=18, "cannot run inside a transaction block"),
         ],

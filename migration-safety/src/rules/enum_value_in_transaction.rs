@@ -43,6 +43,7 @@ declare_rule! {
         severity: Error,
         summary: "a new enum value fails inside a transaction before PostgreSQL 12, and cannot be used before commit on any version",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::fails(12..=18, "unsafe use of new value"),
         ],

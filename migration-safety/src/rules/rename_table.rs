@@ -40,6 +40,7 @@ declare_rule! {
         severity: Error,
         summary: "renaming a table breaks the application version still running",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive)),
         ],

@@ -42,6 +42,7 @@ declare_rule! {
         severity: Error,
         summary: "validating a constraint in the same transaction as strong locks holds them through the whole scan",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
         ],
