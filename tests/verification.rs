@@ -1423,3 +1423,60 @@ fn creating_an_extension_needs_the_rights_the_rule_names() {
         );
     }
 }
+
+/// On a partitioned table PostgreSQL rejects `ADD CONSTRAINT … USING INDEX`; the plan the help
+/// gives instead (a constraint on each partition from a concurrently built index, then the
+/// constraint on the parent) works, and the parent's constraint adopts the partitions' indexes
+/// instead of building new ones.
+#[test]
+#[cfg_attr(
+    not(postgres_servers),
+    ignore = "needs PostgreSQL servers: .ci/postgres.sh all -- cargo test -p migration-safety-e2e --test verification"
+)]
+fn unique_constraints_on_partitioned_tables_adopt_the_partitions_constraints() {
+    const SETUP: &str = "CREATE TABLE events (id bigint, at date NOT NULL, code text) PARTITION BY RANGE (at);
+        CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+        INSERT INTO events SELECT g, '2024-03-01', 'c' || g FROM generate_series(1, 100) g;";
+    for server in required_servers() {
+        let major = server.major;
+        let database = lab(&server, "partitioned_unique", SETUP);
+        let using_index = server
+            .session(&database, "ms_partitioned_unique")
+            .batch_execute(
+                "CREATE UNIQUE INDEX events_code_at_key ON ONLY events (code, at);
+                 CREATE UNIQUE INDEX events_2024_idx ON events_2024 (code, at);
+                 ALTER INDEX events_code_at_key ATTACH PARTITION events_2024_idx;
+                 ALTER TABLE events ADD CONSTRAINT events_code_at_key UNIQUE USING INDEX events_code_at_key;",
+            );
+        assert!(
+            using_index.as_ref().is_err_and(|e| e
+                .as_db_error()
+                .is_some_and(|d| d.message().contains("not supported on partitioned tables"))),
+            "PostgreSQL {major}: {using_index:?}"
+        );
+        let database = lab(&server, "partitioned_unique", SETUP);
+        let mut session = server.session(&database, "ms_partitioned_unique");
+        session
+            .batch_execute(
+                "CREATE UNIQUE INDEX CONCURRENTLY events_2024_key ON events_2024 (code, at)",
+            )
+            .unwrap();
+        let indexes =
+            "SELECT string_agg(relname || ':' || pg_relation_filenode(oid), ',' ORDER BY relname)
+                       FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'i'";
+        let before = text_rows(&mut session, indexes);
+        session
+            .batch_execute(
+                "ALTER TABLE events_2024 ADD CONSTRAINT events_2024_key UNIQUE USING INDEX events_2024_key;
+                 ALTER TABLE events ADD CONSTRAINT events_code_at_key UNIQUE (code, at);",
+            )
+            .unwrap();
+        assert_eq!(
+            text_rows(&mut session, indexes),
+            before,
+            "PostgreSQL {major}: no index was built on the partition"
+        );
+        drop(session);
+        server.drop_database(&database);
+    }
+}
