@@ -39,6 +39,8 @@ declare_rule! {
         fix: true,
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
+            // On a partitioned table: the parent locked, each partition read under SHARE.
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive)).referenced(Effect::lock(Share).scan()),
             Claim::fails(12..=18, "is not a unique index"),
         ],
     }
