@@ -103,7 +103,6 @@ impl History {
     /// from disk.
     pub fn lint(&self, text: &[u8]) -> Report {
         let mut report = Report::default();
-        let sidecar = crate::sidecar(&self.file, self.framework).unwrap_or_default();
         let mut run = Run::resume(&self.settings, self.schema.clone(), self.files);
         for migration in &self.own {
             let down = migration.direction == Direction::Down;
@@ -112,15 +111,9 @@ impl History {
             {
                 continue;
             }
-            let prepared = engine::prepare(
-                &self.settings,
-                self.file.display().to_string(),
-                text,
-                self.framework,
-                migration.direction,
-                &sidecar,
-            );
-            report.files.push(run.check(prepared));
+            report
+                .files
+                .push(run.check(self.prepare(text, migration.direction)));
         }
         report
     }
@@ -131,16 +124,8 @@ impl History {
     /// empty, nobody else can be waiting on it).
     #[cfg(feature = "lsp")]
     pub(crate) fn statement_at(&self, text: &[u8], offset: usize) -> Option<StatementAt> {
-        let sidecar = crate::sidecar(&self.file, self.framework).unwrap_or_default();
         for migration in &self.own {
-            let prepared = engine::prepare(
-                &self.settings,
-                self.file.display().to_string(),
-                text,
-                self.framework,
-                migration.direction,
-                &sidecar,
-            );
+            let prepared = self.prepare(text, migration.direction);
             let Some(index) = prepared
                 .statements
                 .iter()
@@ -188,6 +173,21 @@ impl History {
         &self.settings
     }
 
+    /// One direction of `text`, split and parsed as the file's framework runs it; side files
+    /// that cannot be read count as absent.
+    fn prepare(&self, text: &[u8], direction: Direction) -> engine::Prepared {
+        let sidecar = crate::sidecar(&self.file, self.framework).unwrap_or_default();
+        let path = self.file.display().to_string();
+        engine::prepare(
+            &self.settings,
+            path,
+            text,
+            self.framework,
+            direction,
+            &sidecar,
+        )
+    }
+
     /// The migrations directory the file belongs to.
     pub fn directory(&self) -> &Path {
         &self.directory
@@ -215,7 +215,10 @@ pub(crate) struct StatementAt {
 /// file's path relative to it (with `/`). The file's own directory, or the one above it when
 /// that one's layout has a directory per migration; a directory detected as plain (every
 /// `.sql` file below it) is only the file's own.
-fn locate(file: &Path, settings: &Settings) -> Option<(PathBuf, Framework, Vec<Migration>, String)> {
+fn locate(
+    file: &Path,
+    settings: &Settings,
+) -> Option<(PathBuf, Framework, Vec<Migration>, String)> {
     let file = crate::settings::absolute(file);
     let parent = file.parent()?;
     let mut fallback = None;

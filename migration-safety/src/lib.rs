@@ -272,7 +272,9 @@ pub fn lint_dir(path: impl AsRef<Path>, settings: &Settings) -> Result<Report, E
 pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Error> {
     let (jobs, mut report) = jobs(paths, settings)?;
     let mut run = engine::Run::new(settings);
-    replay(&mut run, &jobs, settings, |linted| report.files.push(linted))?;
+    replay(&mut run, &jobs, settings, |linted| {
+        report.files.push(linted)
+    })?;
     Ok(report)
 }
 

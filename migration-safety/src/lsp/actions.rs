@@ -35,19 +35,27 @@ impl Context<'_> {
         }
         let text = &self.document.text;
         let bom = self.document.bom();
-        let statement = crate::split_statements(&text[bom..])
-            .into_iter()
+        let statements = crate::split_statements(&text[bom..]);
+        let statement = statements
+            .iter()
             .find(|s| s.start <= finding.range.start && finding.range.start < s.end)?;
         let start = statement.start + bom;
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-        let before = &text[line_start..start];
-        let directive = |reason: &str| format!("-- migration-safety: ignore {} -- {reason}", rule.name);
-        // Alone on its line, the statement gets the directive on the line above, indented like
-        // it; after another statement on its line, on a line of its own just before it.
-        let (at, indent) = if before.trim().is_empty() {
-            (line_start, before)
-        } else {
+        let directive =
+            |reason: &str| format!("-- migration-safety: ignore {} -- {reason}", rule.name);
+        // The directive goes on the line above the statement's, indented like that line; after
+        // another statement on the same line, on a line of its own just before the statement.
+        let follows_another = statements
+            .iter()
+            .any(|s| line_start < s.end + bom && s.end + bom <= start);
+        let (at, indent) = if follows_another {
             (start, "\n")
+        } else {
+            let line = &text[line_start..];
+            (
+                line_start,
+                &line[..line.len() - line.trim_start_matches([' ', '\t']).len()],
+            )
         };
         let insert = |directive: String| format!("{indent}{directive}\n");
         let at = self.lines.position(at);

@@ -41,7 +41,9 @@ pub(crate) fn markdown(
                 if *existed {
                     let _ = writeln!(out, ": blocks {} while held or queued", lock.mode.blocks());
                 } else {
-                    out.push_str(": created earlier in this migration, so nobody else waits on it\n");
+                    out.push_str(
+                        ": created earlier in this migration, so nobody else waits on it\n",
+                    );
                 }
             }
         }
@@ -54,14 +56,14 @@ pub(crate) fn markdown(
         }
         shown.push(diagnostic.rule);
         let rule = crate::render::meta(diagnostic.rule);
-        let _ = write!(out, "\n---\n\n`{}` ({}): {}", rule.name, diagnostic.severity, rule.summary);
+        let _ = write!(
+            out,
+            "\n---\n\n`{}` ({}): {}",
+            rule.name, diagnostic.severity, rule.summary
+        );
         let _ = writeln!(out, " ([documentation]({}))", crate::render::docs_url(rule));
         if let Some(claim) = rule.claims.iter().find(|c| c.majors.contains(&major)) {
-            let verified = format!(
-                "PostgreSQL {}–{}",
-                claim.majors.start(),
-                claim.majors.end()
-            );
+            let verified = format!("PostgreSQL {}–{}", claim.majors.start(), claim.majors.end());
             match claim.outcome {
                 Outcome::Fails(error) => {
                     let _ = writeln!(out, "\nOn {verified} the server rejects it: \"{error}\".");

@@ -83,7 +83,7 @@ pub fn stdio() -> Result<(), Box<dyn Error + Send + Sync>> {
 /// let send = |message: Message| client.sender.send(message).unwrap();
 /// send(Request::new(1.into(), "initialize".into(), json!({ "capabilities": {} })).into());
 /// let Message::Response(initialized) = client.receiver.recv()? else { panic!() };
-/// assert_eq!(initialized.result.unwrap()["capabilities"]["positionEncoding"], "utf-16");
+/// assert_eq!(initialized.response_result.unwrap()["capabilities"]["positionEncoding"], "utf-16");
 /// send(Notification::new("initialized".into(), json!({})).into());
 /// send(Notification::new("textDocument/didOpen".into(), json!({ "textDocument": {
 ///     "uri": uri, "languageId": "sql", "version": 1,
@@ -246,7 +246,9 @@ impl Server {
         };
         match result {
             Ok(Ok(value)) => Response::new_ok(id, value),
-            Ok(Err(error)) => Response::new_err(id, ErrorCode::InternalError as i32, error.to_string()),
+            Ok(Err(error)) => {
+                Response::new_err(id, ErrorCode::InternalError as i32, error.to_string())
+            }
             Err(error) => Response::new_err(id, ErrorCode::InvalidParams as i32, error.to_string()),
         }
     }
@@ -266,7 +268,11 @@ impl Server {
                     serde_json::from_value(notification.params)?;
                 let uri = params.text_document.uri;
                 if let Some(document) = self.documents.get_mut(&uri) {
-                    text::apply(&mut document.text, params.content_changes, self.client.encoding);
+                    text::apply(
+                        &mut document.text,
+                        params.content_changes,
+                        self.client.encoding,
+                    );
                     document.version = params.text_document.version;
                     self.lint(&uri)?;
                 }

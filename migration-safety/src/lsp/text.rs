@@ -99,7 +99,11 @@ impl<'a> Lines<'a> {
 }
 
 /// Apply the changes of a `didChange` notification, in order, to a document's text.
-pub(crate) fn apply(text: &mut String, changes: Vec<TextDocumentContentChangeEvent>, encoding: Encoding) {
+pub(crate) fn apply(
+    text: &mut String,
+    changes: Vec<TextDocumentContentChangeEvent>,
+    encoding: Encoding,
+) {
     for change in changes {
         match change.range {
             Some(range) => {
@@ -165,8 +169,14 @@ mod tests {
         apply(
             &mut text,
             vec![
-                change(Some(Range::new(Position::new(1, 5), Position::new(1, 5))), " ok"),
-                change(Some(Range::new(Position::new(2, 7), Position::new(2, 8))), "42"),
+                change(
+                    Some(Range::new(Position::new(1, 5), Position::new(1, 5))),
+                    " ok",
+                ),
+                change(
+                    Some(Range::new(Position::new(2, 7), Position::new(2, 8))),
+                    "42",
+                ),
             ],
             Encoding::Utf16,
         );

@@ -96,7 +96,9 @@ fn settings(file: &Path) -> Result<Settings, String> {
     match Config::discover(directory) {
         Ok(Some(config)) => Ok(config.settings().clone()),
         Ok(None) => Ok(Settings::default()),
-        Err(error) => Err(format!("migration-safety cannot use its configuration: {error}")),
+        Err(error) => Err(format!(
+            "migration-safety cannot use its configuration: {error}"
+        )),
     }
 }
 
@@ -108,8 +110,11 @@ pub(crate) fn lint(document: &Document, histories: &mut Histories) -> Lint {
     match histories.get(path) {
         Ok(Some(history)) => {
             let report = history.lint(document.text.as_bytes());
-            let mut diagnostics: Vec<Diagnostic> =
-                report.files.into_iter().flat_map(|f| f.diagnostics).collect();
+            let mut diagnostics: Vec<Diagnostic> = report
+                .files
+                .into_iter()
+                .flat_map(|f| f.diagnostics)
+                .collect();
             // A file with both directions (goose, dbmate) reports each once, in source order.
             diagnostics.sort_by_key(|d| (d.range.start, d.range.end, d.rule));
             diagnostics.dedup();
