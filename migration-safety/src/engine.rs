@@ -66,6 +66,7 @@ pub(crate) fn prepare(
 
 /// What the rules know about the file being checked, besides the schema.
 struct FileFacts<'a> {
+    path: &'a str,
     source: &'a str,
     lines: &'a SourceFile,
     file: usize,
@@ -162,6 +163,7 @@ impl<'s> Run<'s> {
                 .set_search_path(sessions[index].search_path.clone());
             held.enter(&sessions[index]);
             let facts = FileFacts {
+                path: &path,
                 source: text,
                 lines: &source,
                 file,
@@ -206,6 +208,7 @@ impl<'s> Run<'s> {
                 message: "this byte is not valid UTF-8: migrations must be UTF-8 text".to_owned(),
                 help: Some("re-save the file as UTF-8".to_owned()),
                 anchor: None,
+                fix: None,
             });
         }
         for marker in markers {
@@ -215,6 +218,7 @@ impl<'s> Run<'s> {
                 message: marker.message,
                 help: Some(marker.help),
                 anchor: None,
+                fix: None,
             });
         }
         let suppressions = suppression::parse(text, &source, &lexed.comments, &statements);
@@ -240,6 +244,7 @@ impl<'s> Run<'s> {
     ) -> Context<'a> {
         Context {
             settings: self.settings,
+            path: facts.path,
             framework: facts.framework,
             schema: &self.schema,
             source: facts.source,
@@ -400,6 +405,7 @@ impl<'s> Run<'s> {
             range: finding.range,
             start,
             end,
+            fix: finding.fix,
         })
     }
 }
@@ -411,6 +417,7 @@ fn meta_finding(rule: &'static RuleMeta, range: Range<usize>, message: String) -
         message,
         help: None,
         anchor: None,
+        fix: None,
     }
 }
 

@@ -34,6 +34,7 @@ pub mod config;
 mod context;
 mod diagnostic;
 mod engine;
+pub mod fix;
 mod framework;
 mod history;
 mod lexer;
@@ -390,12 +391,24 @@ pub(crate) fn jobs(paths: &[PathBuf], settings: &Settings) -> Result<(Vec<Job>, 
 /// Read a migration and its side files, then split and parse it.
 pub(crate) fn prepare_job(
     settings: &Settings,
-    (file, framework, direction, reported): &Job,
+    job: &Job,
 ) -> Result<(engine::Prepared, bool), Error> {
-    let bytes = std::fs::read(file).map_err(|source| Error::Io {
-        path: file.clone(),
-        source,
-    })?;
+    prepare_job_text(settings, job, None)
+}
+
+/// [`prepare_job`] with the migration's text given instead of read (its side files are read).
+pub(crate) fn prepare_job_text(
+    settings: &Settings,
+    (file, framework, direction, reported): &Job,
+    text: Option<&str>,
+) -> Result<(engine::Prepared, bool), Error> {
+    let bytes = match text {
+        Some(text) => text.as_bytes().to_vec(),
+        None => std::fs::read(file).map_err(|source| Error::Io {
+            path: file.clone(),
+            source,
+        })?,
+    };
     let sidecar = sidecar(file, *framework)?;
     let path = file.display().to_string();
     let prepared = engine::prepare(settings, path, &bytes, *framework, *direction, &sidecar);

@@ -4,6 +4,7 @@ use std::fmt;
 use std::ops::{Range, RangeInclusive};
 
 use crate::context::Context;
+use crate::fix::Fix;
 use crate::model::{LockMode, Statement};
 
 /// How serious a finding is.
@@ -328,6 +329,8 @@ pub(crate) struct Finding {
     pub(crate) help: Option<String>,
     /// The top-level statement the finding belongs to (for suppressions).
     pub(crate) anchor: Option<usize>,
+    /// The safe alternative as edits, when the rule has a mechanical fix for this finding.
+    pub(crate) fix: Option<Fix>,
 }
 
 /// Collects the findings of one statement.
@@ -352,6 +355,17 @@ impl Findings {
         message: impl Into<String>,
         help: impl Into<String>,
     ) {
+        self.report_fix(range, message, help, None);
+    }
+
+    /// Report a finding with its fix: the help, as edits (`None`: no fix for this finding).
+    pub(crate) fn report_fix(
+        &mut self,
+        range: Range<usize>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+        fix: Option<Fix>,
+    ) {
         let help: String = help.into();
         self.found.push(Finding {
             rule: self.rule,
@@ -359,6 +373,7 @@ impl Findings {
             message: message.into(),
             help: (!help.is_empty()).then_some(help),
             anchor: self.anchor,
+            fix,
         });
     }
 }
