@@ -106,6 +106,10 @@ pub struct RuleMeta {
     pub since: &'static str,
     /// Markdown documentation: What it does, Why is this bad?, Example, Use instead, References.
     pub docs: &'static str,
+    /// Whether the rule has a mechanical fix: its findings carry the help as edits
+    /// ([`Diagnostic::fix`](crate::Diagnostic::fix)) where the statement allows one, applied by
+    /// `migration-safety fix`.
+    pub has_fix: bool,
     /// What the statements the rule flags do on a real server, per range of majors; empty for
     /// rules about design or about the migration files, which claim nothing about locks.
     pub claims: &'static [Claim],
@@ -289,12 +293,17 @@ impl RuleMeta {
     /// ```
     pub fn to_markdown(&self) -> String {
         format!(
-            "# {}\n\n{}.\n\n- Category: `{}`\n- Default severity: `{}`\n- Since: migration-safety {}\n\n{}\n",
+            "# {}\n\n{}.\n\n- Category: `{}`\n- Default severity: `{}`\n- Since: migration-safety {}\n- Automatic fix: {}\n\n{}\n",
             self.name,
             capitalize(self.summary),
             self.category,
             self.default_severity,
             self.since,
+            if self.has_fix {
+                "yes, `migration-safety fix` applies the safe alternative where the statement allows it"
+            } else {
+                "no"
+            },
             self.documentation().trim()
         )
     }
@@ -378,6 +387,11 @@ impl Findings {
     }
 }
 
+/// A flag a rule declares, or `false` when it leaves it out.
+pub(crate) const fn declared(flag: &[bool]) -> bool {
+    matches!(flag, [true])
+}
+
 /// Declare a rule: its doc comment is its documentation.
 macro_rules! declare_rule {
     (
@@ -388,6 +402,7 @@ macro_rules! declare_rule {
             severity: $severity:ident,
             summary: $summary:literal,
             since: $since:literal
+            $(, fix: $fix:literal)?
             $(, claims: [$($claim:expr),* $(,)?])? $(,)?
         }
     ) => {
@@ -407,6 +422,7 @@ macro_rules! declare_rule {
                 summary: $summary,
                 since: $since,
                 docs: concat!($($doc, "\n"),*),
+                has_fix: $crate::rule::declared(&[$($fix)?]),
                 claims: {
                     #[allow(unused_imports)]
                     use $crate::model::LockMode::*;

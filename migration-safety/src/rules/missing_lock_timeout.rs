@@ -41,6 +41,7 @@ declare_rule! {
         severity: Warning,
         summary: "a strong lock requested without lock_timeout can queue all traffic behind it",
         since: "0.1.0",
+        fix: true,
     }
 }
 
