@@ -390,6 +390,52 @@ fn utf8_positions_when_the_client_offers_them() {
 }
 
 #[test]
+fn a_fix_is_a_code_action() {
+    let dir = migrations();
+    let path = dir.path().join("2_note.sql");
+    let (mut server, _) = Server::start(json!({}));
+    let uri = uri(&path);
+    let diagnostics = open(
+        &mut server,
+        &path,
+        "-- 🚀 déjà\nALTER TABLE café ADD COLUMN note text;\n",
+    );
+    assert!(
+        find(&diagnostics, "missing-lock-timeout").is_some(),
+        "{diagnostics:?}"
+    );
+
+    let fix = action(&mut server, &uri, 3, "missing-lock-timeout");
+    assert_eq!(fix["isPreferred"], true, "the fix comes first: {fix}");
+    let edits = fix["edit"]["changes"][uri.as_str()]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(edits.len(), 1, "{fix}");
+    assert!(
+        edits[0]["newText"]
+            .as_str()
+            .unwrap()
+            .contains("SET lock_timeout"),
+        "{fix}"
+    );
+    // Applied as the client applies it, the finding is gone.
+    server.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": { "uri": uri, "version": 2 },
+            "contentChanges": [{ "range": edits[0]["range"], "text": edits[0]["newText"] }],
+        }),
+    );
+    let diagnostics = server.diagnostics(&uri);
+    assert!(
+        find(&diagnostics, "missing-lock-timeout").is_none(),
+        "{diagnostics:?}"
+    );
+    server.stop();
+}
+
+#[test]
 fn files_changed_on_disk_refresh_the_history() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("3_index.sql");

@@ -5,8 +5,10 @@
 //!   directory's layout lists as migrations. Each is linted against the schema the migrations
 //!   before it build, replayed once and kept, so a keystroke re-lints one file; the settings
 //!   come from the `migration-safety.toml` found from the file's directory up.
-//! - **Code actions**: "suppress with a reason" inserts a statement directive whose reason is
-//!   a placeholder to fill in (a snippet placeholder where the client supports snippets).
+//! - **Code actions**: a finding's fix ([`crate::fix`]) as a workspace edit: edits in the
+//!   migration (and in other files it names), and new phase files created and filled; and
+//!   "suppress with a reason", which inserts a statement directive whose reason is a
+//!   placeholder to fill in (a snippet placeholder where the client supports snippets).
 //! - **Hover** on a finding or a statement: the statement's locks, and the documentation and
 //!   measured claims of the rules that report it.
 //! - A migration, side file or configuration file created, changed or deleted on disk (a new
@@ -131,6 +133,8 @@ struct Client {
     document_changes: bool,
     /// Text edits in `documentChanges` may be snippets (LSP 3.18 `snippetEditSupport`).
     snippets: bool,
+    /// `documentChanges` may create files.
+    creates_files: bool,
 }
 
 impl Client {
@@ -144,6 +148,10 @@ impl Client {
             watches_files: flag("/workspace/didChangeWatchedFiles/dynamicRegistration"),
             document_changes: flag("/workspace/workspaceEdit/documentChanges"),
             snippets: flag("/workspace/workspaceEdit/snippetEditSupport"),
+            creates_files: capabilities
+                .pointer("/workspace/workspaceEdit/resourceOperations")
+                .and_then(Value::as_array)
+                .is_some_and(|kinds| kinds.contains(&Value::from("create"))),
         }
     }
 }
@@ -373,6 +381,7 @@ impl Server {
             document,
             lines: &lines,
             client: &self.client,
+            documents: &self.documents,
         };
         diagnostics
             .iter()

@@ -45,20 +45,20 @@ impl Document {
         }
     }
 
-    /// The byte offset in the engine's text of a byte offset in the document: the engine does
-    /// not count a leading byte-order mark.
+    /// The bytes of a leading byte-order mark, which the engine's offsets do not count.
     pub(crate) fn bom(&self) -> usize {
-        if self.text.starts_with('\u{feff}') {
-            '\u{feff}'.len_utf8()
-        } else {
-            0
-        }
+        super::actions::bom(&self.text)
     }
 }
 
 /// The path of a `file:` URI.
 pub(crate) fn file_path(uri: &Uri) -> Option<PathBuf> {
     url::Url::parse(uri.as_str()).ok()?.to_file_path().ok()
+}
+
+/// The `file:` URI of a path.
+pub(crate) fn file_uri(path: &Path) -> Option<Uri> {
+    url::Url::from_file_path(path).ok()?.as_str().parse().ok()
 }
 
 /// The histories of the files linted so far, by path.
