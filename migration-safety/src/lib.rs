@@ -56,6 +56,9 @@ mod changed;
 pub mod cli;
 #[cfg(feature = "lsp")]
 pub mod lsp;
+#[cfg(any(feature = "trace", feature = "stats"))]
+mod pg;
+pub mod stats;
 #[cfg(feature = "trace")]
 pub mod trace;
 
@@ -130,6 +133,14 @@ pub enum Error {
     /// A migrations directory that does not follow its framework's layout.
     #[error(transparent)]
     Layout(#[from] LayoutError),
+    /// A table statistics file that is not a snapshot this version reads.
+    #[error("`{path}` is not a usable statistics snapshot: {reason}")]
+    StatsFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A PostgreSQL major version the rules do not know.
     #[error("{}", migration_safety_core::unsupported_pg_version(.0))]
     UnsupportedPgVersion(u32),

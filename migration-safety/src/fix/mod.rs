@@ -282,6 +282,51 @@ pub(crate) fn insert_before(
     }
 }
 
+/// The fix that replaces the checked top-level statement, which does nothing but the flagged
+/// action, by the statements `sql` of the rule's plan (`None` when the plan is not all
+/// statements). It is offered only where the statements can run in place of it: outside any
+/// transaction (a file the framework runs statement by statement, no `BEGIN` open), so that
+/// each commits on its own, as a `VALIDATE` or a `CONCURRENTLY` step needs. Elsewhere (in a
+/// transaction, in a `DO` body, in a statement of several actions) there is no fix, and the
+/// help shows the plan.
+pub(crate) fn replace_statement(
+    cx: &crate::context::Context<'_>,
+    rule: &'static str,
+    statement: &crate::model::Statement,
+    title: String,
+    sql: Option<Vec<String>>,
+) -> Option<Fix> {
+    use crate::model::StatementKind;
+    let sql = sql?;
+    let single = match &statement.kind {
+        StatementKind::AlterTable(alter) => alter.actions.len() == 1,
+        _ => true,
+    };
+    if !single
+        || cx.in_do_block
+        || cx.session().transaction.is_some()
+        || cx.statements.get(cx.index).map(|s| &s.range) != Some(&statement.range)
+    {
+        return None;
+    }
+    let range = statement.range.clone();
+    cx.source.get(range.clone())?;
+    let separator = match before_statement(cx.source, range.start).1 {
+        Some(indent) => format!("\n{indent}"),
+        None => " ".to_owned(),
+    };
+    Some(Fix {
+        rule,
+        title,
+        edits: vec![Edit {
+            path: PathBuf::from(cx.path),
+            range,
+            replacement: sql.join(&separator),
+        }],
+        new_files: Vec::new(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

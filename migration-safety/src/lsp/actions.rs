@@ -8,7 +8,7 @@ use lsp_types::{CodeActionKind, Uri};
 use serde_json::{Value, json};
 
 use super::Client;
-use super::text::{Encoding, Lines};
+use super::text::Lines;
 use super::workspace::{Document, file_uri};
 use crate::fix::Fix;
 use crate::{Category, Diagnostic};
@@ -182,6 +182,7 @@ pub(super) fn bom(text: &str) -> usize {
 mod tests {
     use std::path::PathBuf;
 
+    use super::super::text::Encoding;
     use super::*;
     use crate::fix::{Edit, NewFile};
 

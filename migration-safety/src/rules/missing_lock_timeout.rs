@@ -52,30 +52,48 @@ impl Rule for MissingLockTimeout {
         {
             return;
         }
-        let mut locks = statement.kind.locks();
-        for lock in &mut locks {
-            // `DROP INDEX` and `REINDEX INDEX` lock the index's table.
-            if let Some(index) = cx.schema.index(&lock.table) {
-                lock.table = index.table.clone();
-            }
+        // `DROP INDEX` and `REINDEX INDEX` name an index and lock its table: the table, when
+        // the schema knows the index, is named; otherwise "the table of index …".
+        let on_indexes = match &statement.kind {
+            StatementKind::DropIndex { .. } => true,
+            StatementKind::Reindex { target, .. } => target == "INDEX",
+            _ => false,
+        };
+        let mut locks: Vec<(TableLock, String)> = Vec::new();
+        for mut lock in statement.kind.locks() {
+            let label = match cx.schema.index(&lock.table).filter(|_| on_indexes) {
+                Some(index) => {
+                    lock.table = index.table.clone();
+                    format!("`{}`", lock.table)
+                }
+                None if on_indexes => format!("the table of index `{}`", lock.table),
+                None => format!("`{}`", lock.table),
+            };
+            locks.push((lock, label));
         }
-        locks.extend(referenced_table_locks(cx, statement));
+        locks.extend(
+            referenced_table_locks(cx, statement)
+                .into_iter()
+                .map(|lock| {
+                    let label = format!("`{}`", lock.table);
+                    (lock, label)
+                }),
+        );
         let Some(mode) = locks
             .iter()
-            .filter(|l| l.mode.blocks_writes() && !cx.is_new_table(&l.table))
-            .map(|l| l.mode)
+            .filter(|(l, _)| l.mode.blocks_writes() && !cx.is_new_table(&l.table))
+            .map(|(l, _)| l.mode)
             .max()
         else {
             return;
         };
-        let mut tables: Vec<String> = Vec::new();
-        for lock in locks
+        let mut tables: Vec<&str> = Vec::new();
+        for (_, label) in locks
             .iter()
-            .filter(|l| l.mode == mode && !cx.is_new_table(&l.table))
+            .filter(|(l, _)| l.mode == mode && !cx.is_new_table(&l.table))
         {
-            let table = format!("`{}`", lock.table);
-            if !tables.contains(&table) {
-                tables.push(table);
+            if !tables.contains(&label.as_str()) {
+                tables.push(label);
             }
         }
         let on = match tables.split_last() {
