@@ -40,8 +40,8 @@ impl Context<'_> {
     /// `documentChanges` with the `create` resource operation; a file it edits that is neither
     /// open nor readable leaves it out too.
     fn fix(&self, fix: &Fix, shown: &lsp_types::Diagnostic) -> Option<Value> {
-        if !fix.new_files.is_empty() && !(self.client.document_changes && self.client.creates_files)
-        {
+        let creates = self.client.document_changes && self.client.creates_files;
+        if !fix.new_files.is_empty() && !creates {
             return None;
         }
         // (uri, version, edits), in the order the fix names the files.
@@ -224,14 +224,13 @@ mod tests {
         let text = "-- 🚀\nALTER TABLE t ADD COLUMN c text;\n";
         let document = Document::new(&uri, 7, text.to_owned());
         let lines = Lines::new(text, Encoding::Utf16);
-        let documents = HashMap::new();
         let action = |client: &Client, new_files: bool| {
             let context = Context {
                 uri: &uri,
                 document: &document,
                 lines: &lines,
                 client,
-                documents: &documents,
+                documents: &HashMap::new(),
             };
             context.fix(&fix(&dir, new_files), &lsp_types::Diagnostic::default())
         };
