@@ -403,7 +403,16 @@ pub(crate) fn prepare_job_text(
         })
     };
     let bytes = match text {
-        Some(text) => text.as_bytes().to_vec(),
+        // Written back, the text keeps the file's byte-order mark (`fix::Change::bytes`), which
+        // decides whether sqlx sees its `-- no-transaction`.
+        Some(text) => {
+            let bom: &[u8] = if read(file)?.starts_with(b"\xEF\xBB\xBF") {
+                b"\xEF\xBB\xBF"
+            } else {
+                b""
+            };
+            [bom, text.as_bytes()].concat()
+        }
         None => read(file)?,
     };
     let sidecar_text = |path: PathBuf| -> Result<Option<String>, Error> {

@@ -42,7 +42,7 @@ mod foreign_key_without_index;
 mod ineffective_transaction_marker;
 mod invalid_suppression;
 mod lock_table;
-mod missing_lock_timeout;
+pub(crate) mod missing_lock_timeout;
 mod prefer_bigint;
 mod prefer_identity;
 mod prefer_jsonb;
