@@ -7,6 +7,8 @@
 //! migration-safety check [--stdin-filename PATH] … -
 //! migration-safety trace [--pg-bin DIR [--run-as USER] | --database-url URL [--allow-remote]]
 //!                        [--config PATH] [--framework auto|NAME] [--format human|json] PATH…
+//! migration-safety fix [--write] [--diff] [--rule RULE]… [--allow-dirty] [--config PATH]
+//!                      [--framework auto|NAME] [--pg-version MAJOR] [--start-after VERSION] PATH…
 //! migration-safety init [--force]
 //! migration-safety rules
 //! migration-safety explain RULE
@@ -18,7 +20,9 @@
 //! Exit codes: 0 when no finding fails the check (`--fail-on`, errors by default), 1 when one does, 2 for bad usage, unreadable
 //! input or an invalid configuration file. `trace` exits with 1 when a statement failed on the
 //! server or the server did something hazardous that no finding reports, and with 2 when it
-//! cannot reach or start a server.
+//! cannot reach or start a server. `fix` exits with 0 when the fixed migrations pass the check
+//! (whether it wrote them or only printed the diff), 1 when findings that fail it remain, and 2
+//! when it cannot read the migrations, or refuses to write over uncommitted changes.
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -130,6 +134,35 @@ enum Command {
         /// Allow a --database-url whose host is not this machine.
         #[arg(long, requires = "database_url")]
         allow_remote: bool,
+        /// Migration files or directories.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Rewrite hazardous migrations into their safe alternative: by default print the changes
+    /// as a unified diff and change nothing; `--write` applies them.
+    Fix {
+        #[command(flatten)]
+        common: Common,
+        /// Apply the fixes to the files (each written atomically).
+        #[arg(long)]
+        write: bool,
+        /// Print the unified diff (the default without --write; with it, also print it).
+        #[arg(long)]
+        diff: bool,
+        /// Only the fixes of this rule (repeatable) [default: every rule that has a fix].
+        #[arg(long, value_name = "RULE")]
+        rule: Vec<String>,
+        /// With --write: write over files that have uncommitted changes (or that git does not
+        /// track).
+        #[arg(long)]
+        allow_dirty: bool,
+        /// The PostgreSQL major version the migrations run on [default: the file's, or 14].
+        #[arg(long, value_name = "MAJOR")]
+        pg_version: Option<u32>,
+        /// Fix only the migrations whose version sorts after VERSION (the earlier ones are
+        /// still read, for the schema they build).
+        #[arg(long, value_name = "VERSION")]
+        start_after: Option<String>,
         /// Migration files or directories.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
@@ -307,12 +340,7 @@ fn execute(
             if check_down {
                 settings = settings.check_down(true);
             }
-            if let Some(major) = pg_version {
-                settings = settings.pg_version(major).map_err(|e| e.to_string())?;
-            }
-            if let Some(version) = &start_after {
-                settings = settings.start_after(version);
-            }
+            settings = versions(settings, pg_version, start_after.as_deref())?;
             for rule in &allow {
                 settings = settings.allow(rule).map_err(|e| e.to_string())?;
             }
@@ -422,6 +450,53 @@ fn execute(
             }
             Ok(u8::from(report.has_problems()))
         }
+        Command::Fix {
+            common: Common { config, framework },
+            write,
+            diff,
+            rule,
+            allow_dirty,
+            pg_version,
+            start_after,
+            paths,
+        } => {
+            let settings = versions(
+                settings(config, framework)?,
+                pg_version,
+                start_after.as_deref(),
+            )?;
+            let mut rules = Vec::new();
+            for name in &rule {
+                let meta = crate::rule(name).map_err(|e| e.to_string())?;
+                if !meta.has_fix {
+                    return Err(format!(
+                        "`{}` has no automatic fix; `migration-safety explain {}` shows what to do instead",
+                        meta.name, meta.name
+                    ));
+                }
+                rules.push(meta.name);
+            }
+            let fixed =
+                crate::fix::fix_paths(&paths, &settings, &rules).map_err(|e| e.to_string())?;
+            if write {
+                if !allow_dirty {
+                    refuse_dirty(&fixed)?;
+                }
+                write_fixed(&fixed)?;
+            }
+            if diff || !write {
+                print(&fixed.diff())?;
+            }
+            let _ = writeln!(stderr, "{}", fix_summary(&fixed, write));
+            for conflict in &fixed.conflicts {
+                let _ = writeln!(
+                    stderr,
+                    "note: not applied: {} ({}): {}",
+                    conflict.title, conflict.rule, conflict.reason
+                );
+            }
+            Ok(u8::from(fixed.report.fails(settings.failure_threshold())))
+        }
         Command::Init { force } => {
             let path = Path::new(FILE_NAME);
             if path.exists() && !force {
@@ -465,6 +540,124 @@ fn execute(
             Ok(0)
         }
     }
+}
+
+/// The settings with the target PostgreSQL major and `--start-after` of the command line.
+fn versions(
+    mut settings: Settings,
+    pg_version: Option<u32>,
+    start_after: Option<&str>,
+) -> Result<Settings, String> {
+    if let Some(major) = pg_version {
+        settings = settings.pg_version(major).map_err(|e| e.to_string())?;
+    }
+    if let Some(version) = start_after {
+        settings = settings.start_after(version);
+    }
+    Ok(settings)
+}
+
+/// One line: what `fix` changed (or would change) and what remains.
+fn fix_summary(fixed: &crate::fix::Fixed, written: bool) -> String {
+    let files = fixed.changes.len();
+    let new = fixed.new_files.len();
+    let done = if written { "fixed" } else { "would fix" };
+    let mut summary = format!(
+        "{done} {} finding{} in {files} file{}",
+        fixed.applied,
+        plural(fixed.applied),
+        plural(files)
+    );
+    if new > 0 {
+        summary.push_str(&format!(", creating {new} migration file{}", plural(new)));
+    }
+    let remaining = fixed.report.diagnostics().count();
+    if remaining > 0 {
+        summary.push_str(&format!(
+            "; {remaining} finding{} remain{} without an automatic fix (`migration-safety check` shows them)",
+            plural(remaining),
+            if remaining == 1 { "s" } else { "" }
+        ));
+    }
+    summary
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}
+
+/// Refuse to write over uncommitted changes, as `cargo fix` does: every file `fixed` changes
+/// must be tracked by git and unchanged since the last commit (`git status --porcelain`).
+fn refuse_dirty(fixed: &crate::fix::Fixed) -> Result<(), String> {
+    if fixed.changes.is_empty() {
+        return Ok(());
+    }
+    let mut dirty = Vec::new();
+    for change in &fixed.changes {
+        let path = &change.path;
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path.file_name().unwrap_or_default();
+        let output = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["status", "--porcelain", "--"])
+            .arg(name)
+            .output();
+        match output {
+            Ok(output) if output.status.success() => {
+                if !output.stdout.is_empty() {
+                    dirty.push(format!("  {}", path.display()));
+                }
+            }
+            Ok(_) | Err(_) => dirty.push(format!("  {} (not in a git work tree)", path.display())),
+        }
+    }
+    if dirty.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "the files to fix have uncommitted changes, or git does not track them:\n{}\ncommit them first, or pass --allow-dirty to write over them",
+        dirty.join("\n")
+    ))
+}
+
+/// Write every changed and new file atomically: into a temporary file in the same directory,
+/// then renamed over the file, so that a file is never half-written.
+fn write_fixed(fixed: &crate::fix::Fixed) -> Result<(), String> {
+    let files = fixed
+        .changes
+        .iter()
+        .map(|c| (&c.path, c.bytes(), true))
+        .chain(
+            fixed
+                .new_files
+                .iter()
+                .map(|f| (&f.path, f.contents.clone().into_bytes(), false)),
+        );
+    for (path, bytes, replace) in files {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let failed = |e: std::io::Error| format!("cannot write `{}`: {e}", path.display());
+        std::fs::create_dir_all(dir).map_err(failed)?;
+        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(failed)?;
+        file.write_all(&bytes).map_err(failed)?;
+        if replace {
+            // Keep the file's permissions.
+            let permissions = std::fs::metadata(path).map_err(failed)?.permissions();
+            file.as_file()
+                .set_permissions(permissions)
+                .map_err(failed)?;
+            file.persist(path).map_err(|e| failed(e.error))?;
+        } else {
+            file.persist_noclobber(path).map_err(|e| failed(e.error))?;
+        }
+    }
+    Ok(())
 }
 
 /// Notes for the directories that hold no migration (the human format prints them itself).

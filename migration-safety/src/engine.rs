@@ -66,6 +66,7 @@ pub(crate) fn prepare(
 
 /// What the rules know about the file being checked, besides the schema.
 struct FileFacts<'a> {
+    path: &'a str,
     source: &'a str,
     lines: &'a SourceFile,
     file: usize,
@@ -147,6 +148,7 @@ impl<'s> Run<'s> {
                 .set_search_path(sessions[index].search_path.clone());
             held.enter(&sessions[index]);
             let facts = FileFacts {
+                path: &path,
                 source: text,
                 lines: &source,
                 file,
@@ -191,6 +193,7 @@ impl<'s> Run<'s> {
                 message: "this byte is not valid UTF-8: migrations must be UTF-8 text".to_owned(),
                 help: Some("re-save the file as UTF-8".to_owned()),
                 anchor: None,
+                fix: None,
             });
         }
         for marker in markers {
@@ -200,6 +203,7 @@ impl<'s> Run<'s> {
                 message: marker.message,
                 help: Some(marker.help),
                 anchor: None,
+                fix: None,
             });
         }
         let suppressions = suppression::parse(text, &source, &lexed.comments, &statements);
@@ -225,6 +229,7 @@ impl<'s> Run<'s> {
     ) -> Context<'a> {
         Context {
             settings: self.settings,
+            path: facts.path,
             framework: facts.framework,
             schema: &self.schema,
             source: facts.source,
@@ -385,6 +390,7 @@ impl<'s> Run<'s> {
             range: finding.range,
             start,
             end,
+            fix: finding.fix,
         })
     }
 }
@@ -396,6 +402,7 @@ fn meta_finding(rule: &'static RuleMeta, range: Range<usize>, message: String) -
         message,
         help: None,
         anchor: None,
+        fix: None,
     }
 }
 

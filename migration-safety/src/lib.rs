@@ -34,6 +34,7 @@ pub mod config;
 mod context;
 mod diagnostic;
 mod engine;
+pub mod fix;
 mod framework;
 mod lexer;
 mod lower;
@@ -373,7 +374,16 @@ pub(crate) fn jobs(paths: &[PathBuf], settings: &Settings) -> Result<(Vec<Job>, 
 /// Read a migration and its side files, then split and parse it.
 pub(crate) fn prepare_job(
     settings: &Settings,
+    job: &Job,
+) -> Result<(engine::Prepared, bool), Error> {
+    prepare_job_text(settings, job, None)
+}
+
+/// [`prepare_job`] with the migration's text given instead of read (its side files are read).
+pub(crate) fn prepare_job_text(
+    settings: &Settings,
     (file, framework, direction, reported): &Job,
+    text: Option<&str>,
 ) -> Result<(engine::Prepared, bool), Error> {
     let read = |path: &Path| {
         std::fs::read(path).map_err(|source| Error::Io {
@@ -381,7 +391,10 @@ pub(crate) fn prepare_job(
             source,
         })
     };
-    let bytes = read(file)?;
+    let bytes = match text {
+        Some(text) => text.as_bytes().to_vec(),
+        None => read(file)?,
+    };
     let sidecar_text = |path: PathBuf| -> Result<Option<String>, Error> {
         if path.is_file() {
             Ok(Some(String::from_utf8_lossy(&read(&path)?).into_owned()))
