@@ -7,6 +7,8 @@
 //! migration-safety check [--stdin-filename PATH] … -
 //! migration-safety trace [--pg-bin DIR [--run-as USER] | --database-url URL [--allow-remote]]
 //!                        [--config PATH] [--framework auto|NAME] [--format human|json] PATH…
+//! migration-safety check [--database-url URL | --stats-file FILE] [--require-database] … PATH…
+//! migration-safety stats [--config PATH] [--database-url URL] > stats.json
 //! migration-safety fix [--write] [--diff] [--rule RULE]… [--allow-dirty] [--config PATH]
 //!                      [--framework auto|NAME] [--pg-version MAJOR] [--start-after VERSION] PATH…
 //! migration-safety init [--force]
@@ -34,7 +36,8 @@ use std::sync::{Mutex, Once};
 use clap::{Args, ColorChoice, Parser, Subcommand, ValueEnum};
 
 use crate::changed::Changed;
-use crate::config::{Config, FILE_NAME};
+use crate::config::{Config, FILE_NAME, StatisticsSource};
+use crate::stats::{self, Snapshot};
 use crate::trace;
 use crate::{FailOn, Format, Framework, Report, Settings};
 
@@ -106,9 +109,32 @@ enum Command {
         /// Report a rule, or a category, as an error (repeatable).
         #[arg(long, value_name = "RULE")]
         deny: Vec<String>,
+        /// Read table statistics from this database, over a read-only session, for severities
+        /// and duration estimates [default: the configuration's `database_url` or
+        /// `database_url_env`].
+        #[arg(long, value_name = "URL", conflicts_with = "stats_file")]
+        database_url: Option<String>,
+        /// Read table statistics from a snapshot written by `migration-safety stats`.
+        #[arg(long, value_name = "FILE")]
+        stats_file: Option<PathBuf>,
+        /// Exit with status 2 when no table statistics can be read, instead of checking
+        /// with static verdicts only.
+        #[arg(long)]
+        require_database: bool,
         /// Migration files or directories.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
+    },
+    /// Write a snapshot of a database's table statistics as JSON, read over a read-only
+    /// session: for `check --stats-file`, so that CI needs no database credentials.
+    Stats {
+        /// The configuration file (default: `migration-safety.toml` in the working directory
+        /// or the nearest parent directory that has one).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        /// The database [default: the configuration's `database_url` or `database_url_env`].
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
     },
     /// Apply migrations to a real PostgreSQL and report what each statement did: the locks it
     /// took on existing relations and what they block, the rewrites, the scans, the duration,
@@ -268,22 +294,107 @@ where
 fn settings(
     config: Option<PathBuf>,
     framework: Option<FrameworkChoice>,
-) -> Result<Settings, String> {
-    let config = match config {
-        Some(path) => Some(Config::load(&path)),
-        None => Config::discover(Path::new(".")).transpose(),
-    };
-    let mut settings = match config {
-        Some(config) => config.map_err(|e| e.to_string())?.settings().clone(),
-        None => Settings::default(),
-    };
+) -> Result<(Settings, StatisticsSource), String> {
+    let config = load_config(config)?;
+    let source = config
+        .as_ref()
+        .map(|c| c.statistics().clone())
+        .unwrap_or_default();
+    let mut settings = config.map(|c| c.settings().clone()).unwrap_or_default();
     if let Some(FrameworkChoice(framework)) = framework {
         settings = match framework {
             Some(framework) => settings.framework(framework),
             None => settings.detect_framework(),
         };
     }
-    Ok(settings)
+    Ok((settings, source))
+}
+
+/// The configuration file given, or found from the working directory.
+fn load_config(config: Option<PathBuf>) -> Result<Option<Config>, String> {
+    match config {
+        Some(path) => Config::load(&path).map(Some),
+        None => Config::discover(Path::new(".")),
+    }
+    .map_err(|e| e.to_string())
+}
+
+/// The table statistics `check` applies, from `source`, with a note that says where they come
+/// from or why there are none. Without `require`, a database that cannot be read leaves the
+/// verdicts static, with the note; with it, that is an error.
+fn statistics(
+    source: StatisticsSource,
+    require: bool,
+) -> Result<(Option<Snapshot>, Option<String>), String> {
+    let url = match source {
+        StatisticsSource::None if require => {
+            return Err("--require-database: no table statistics to read: give --database-url or --stats-file, or set `database_url`, `database_url_env` or `stats_file` in migration-safety.toml".to_owned());
+        }
+        StatisticsSource::StatsFile(path) => {
+            let snapshot = Snapshot::load(&path).map_err(|e| e.to_string())?;
+            let note = format!(
+                "table statistics of {} tables from `{}` (PostgreSQL {}{})",
+                snapshot.tables.len(),
+                path.display(),
+                snapshot.server_version,
+                if snapshot.collected_at.is_empty() {
+                    String::new()
+                } else {
+                    format!(", read at {}", snapshot.collected_at)
+                }
+            );
+            return Ok((Some(snapshot), Some(note)));
+        }
+        StatisticsSource::DatabaseUrlEnv(variable) => {
+            match std::env::var(&variable)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+            {
+                Some(url) => url,
+                None => {
+                    let why = format!(
+                        "`{variable}` (`database_url_env` in the configuration) is not set"
+                    );
+                    if require {
+                        return Err(format!("--require-database: {why}"));
+                    }
+                    return Ok((
+                        None,
+                        Some(format!(
+                            "{why}: no table statistics, the verdicts are static"
+                        )),
+                    ));
+                }
+            }
+        }
+        StatisticsSource::DatabaseUrl(url) => url,
+        _ => return Ok((None, None)),
+    };
+    let place = stats::describe_url(&url).map_err(|e| format!("invalid database URL: {e}"))?;
+    match stats::collect(&url) {
+        Ok(snapshot) => {
+            let mut note = format!(
+                "table statistics of {} tables from {place} (PostgreSQL {}), read over a read-only session",
+                snapshot.tables.len(),
+                snapshot.server_version
+            );
+            if let Ok(Some(host)) = stats::remote_host(&url) {
+                note.push_str(&format!(
+                    "; the connection to `{host}` is not encrypted (TLS is not supported): prefer `migration-safety stats` run next to the database, and --stats-file"
+                ));
+            }
+            Ok((Some(snapshot), Some(note)))
+        }
+        Err(error) if require => Err(format!(
+            "--require-database: cannot read table statistics from {place}: {error}"
+        )),
+        Err(error) => Ok((
+            None,
+            Some(format!(
+                "cannot read table statistics from {place} ({error}): the verdicts are static, without table sizes or estimates (--require-database makes this an error)"
+            )),
+        )),
+    }
 }
 
 /// The cluster Ctrl-C must remove (the handler is installed once per process).
@@ -334,9 +445,17 @@ fn execute(
             allow,
             warn,
             deny,
+            database_url,
+            stats_file,
+            require_database,
             paths,
         } => {
-            let mut settings = settings(config, framework)?;
+            let (mut settings, mut source) = settings(config, framework)?;
+            if let Some(url) = database_url {
+                source = StatisticsSource::DatabaseUrl(url);
+            } else if let Some(path) = stats_file {
+                source = StatisticsSource::StatsFile(path);
+            }
             if check_down {
                 settings = settings.check_down(true);
             }
@@ -354,13 +473,17 @@ fn execute(
                         .map_err(|e| e.to_string())?;
                 }
             }
+            let (snapshot, note) = statistics(source, require_database)?;
+            if let Some(snapshot) = snapshot {
+                settings = settings.statistics(std::sync::Arc::new(snapshot));
+            }
             let fail_on = fail_on.unwrap_or(settings.failure_threshold());
             let color = match color_choice {
                 ColorChoice::Always => true,
                 ColorChoice::Never => false,
                 ColorChoice::Auto => color,
             };
-            let mut notes = Vec::new();
+            let mut notes: Vec<String> = note.into_iter().collect();
             let report = if paths.iter().any(|p| p.as_os_str() == "-") {
                 if paths.len() > 1 || changed_since.is_some() {
                     return Err("`-` (standard input) is checked on its own: give no other path and no --changed-since".to_owned());
@@ -414,7 +537,7 @@ fn execute(
             allow_remote,
             paths,
         } => {
-            let settings = settings(config, framework)?;
+            let (settings, _) = settings(config, framework)?;
             let report = match database_url {
                 Some(url) => {
                     let remote = trace::remote_host(&url).map_err(|e| e.to_string())?;
@@ -450,6 +573,25 @@ fn execute(
             }
             Ok(u8::from(report.has_problems()))
         }
+        Command::Stats {
+            config,
+            database_url,
+        } => {
+            let url = match (database_url, load_config(config)?.map(|c| c.statistics().clone())) {
+                (Some(url), _) | (None, Some(StatisticsSource::DatabaseUrl(url))) => url,
+                (None, Some(StatisticsSource::DatabaseUrlEnv(variable))) => std::env::var(&variable)
+                    .ok()
+                    .filter(|v| !v.trim().is_empty())
+                    .ok_or_else(|| format!("`{variable}` (`database_url_env` in the configuration) is not set"))?,
+                _ => return Err("no database to read: give --database-url URL, or set `database_url` or `database_url_env` in migration-safety.toml".to_owned()),
+            };
+            let place =
+                stats::describe_url(&url).map_err(|e| format!("invalid database URL: {e}"))?;
+            let snapshot = stats::collect(&url)
+                .map_err(|e| format!("cannot read table statistics from {place}: {e}"))?;
+            print(&format!("{}\n", snapshot.to_json()))?;
+            Ok(0)
+        }
         Command::Fix {
             common: Common { config, framework },
             write,
@@ -461,7 +603,7 @@ fn execute(
             paths,
         } => {
             let settings = versions(
-                settings(config, framework)?,
+                settings(config, framework)?.0,
                 pg_version,
                 start_after.as_deref(),
             )?;
@@ -522,14 +664,20 @@ fn execute(
         }
         Command::Rules => {
             let mut table = format!(
-                "{:<42} {:<22} {:<8} {}\n",
-                "RULE", "CATEGORY", "DEFAULT", "SINCE"
+                "{:<42} {:<22} {:<8} {:<6} {}\n",
+                "RULE", "CATEGORY", "DEFAULT", "SINCE", "FIX"
             );
             for rule in crate::rules() {
-                table.push_str(&format!(
-                    "{:<42} {:<22} {:<8} {}\n",
-                    rule.name, rule.category, rule.default_severity, rule.since
-                ));
+                let line = format!(
+                    "{:<42} {:<22} {:<8} {:<6} {}",
+                    rule.name,
+                    rule.category,
+                    rule.default_severity,
+                    rule.since,
+                    if rule.has_fix { "yes" } else { "" }
+                );
+                table.push_str(line.trim_end());
+                table.push('\n');
             }
             print(&table)?;
             Ok(0)

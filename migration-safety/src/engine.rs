@@ -14,6 +14,7 @@ use crate::rules::{self, meta};
 use crate::schema::{self, Schema};
 use crate::settings::Settings;
 use crate::source::SourceFile;
+use crate::stats;
 use crate::suppression::{self, Scope, Suppressions};
 use crate::{lexer, lower};
 
@@ -193,6 +194,7 @@ impl<'s> Run<'s> {
                 message: "this byte is not valid UTF-8: migrations must be UTF-8 text".to_owned(),
                 help: Some("re-save the file as UTF-8".to_owned()),
                 anchor: None,
+                touched: None,
                 fix: None,
             });
         }
@@ -203,6 +205,7 @@ impl<'s> Run<'s> {
                 message: marker.message,
                 help: Some(marker.help),
                 anchor: None,
+                touched: None,
                 fix: None,
             });
         }
@@ -378,14 +381,29 @@ impl<'s> Run<'s> {
         suppressed
     }
 
-    /// A finding at its settings' severity and positions; `None` when its rule is off.
+    /// A finding at its settings' severity and positions, with the table statistics applied;
+    /// `None` when its rule is off.
     fn diagnostic(&self, source: &SourceFile, finding: Finding) -> Option<Diagnostic> {
-        let severity = self.settings.level(finding.rule)?;
+        let mut severity = self.settings.level(finding.rule)?;
+        let mut message = finding.message;
+        if let (Some(snapshot), Some(touched)) =
+            (self.settings.table_statistics(), &finding.touched)
+        {
+            (severity, message) = stats::annotate::annotate(
+                snapshot,
+                self.settings.small_table_row_limit(),
+                self.settings.target_pg_version(),
+                finding.rule,
+                touched,
+                severity,
+                message,
+            );
+        }
         let (start, end) = source.span(&finding.range);
         Some(Diagnostic {
             rule: finding.rule.name,
             severity,
-            message: finding.message,
+            message,
             help: finding.help,
             range: finding.range,
             start,
@@ -402,15 +420,25 @@ fn meta_finding(rule: &'static RuleMeta, range: Range<usize>, message: String) -
         message,
         help: None,
         anchor: None,
+        touched: None,
         fix: None,
     }
 }
 
 fn check(cx: &Context<'_>, statement: &Statement, anchor: usize, out: &mut Vec<Finding>) {
+    let first = out.len();
     for rule in rules::ALL {
         let mut findings = Findings::new(rule.meta(), Some(anchor));
         rule.check(cx, statement, &mut findings);
         out.append(&mut findings.found);
+    }
+    // With table statistics, what the statement touches, resolved now: the `search_path`
+    // in force and the schema are the statement's.
+    if cx.settings.table_statistics().is_some() && out.len() > first {
+        let touched = stats::annotate::touched(cx.schema, statement);
+        for finding in &mut out[first..] {
+            finding.touched = Some(touched.clone());
+        }
     }
 }
 

@@ -53,6 +53,9 @@ mod suppression;
 mod changed;
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(any(feature = "trace", feature = "stats"))]
+mod pg;
+pub mod stats;
 #[cfg(feature = "trace")]
 pub mod trace;
 
@@ -126,6 +129,14 @@ pub enum Error {
     /// A migrations directory that does not follow its framework's layout.
     #[error(transparent)]
     Layout(#[from] LayoutError),
+    /// A table statistics file that is not a snapshot this version reads.
+    #[error("`{path}` is not a usable statistics snapshot: {reason}")]
+    StatsFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A PostgreSQL major version the rules do not know.
     #[error("{}", migration_safety_core::unsupported_pg_version(.0))]
     UnsupportedPgVersion(u32),
@@ -392,7 +403,16 @@ pub(crate) fn prepare_job_text(
         })
     };
     let bytes = match text {
-        Some(text) => text.as_bytes().to_vec(),
+        // Written back, the text keeps the file's byte-order mark (`fix::Change::bytes`), which
+        // decides whether sqlx sees its `-- no-transaction`.
+        Some(text) => {
+            let bom: &[u8] = if read(file)?.starts_with(b"\xEF\xBB\xBF") {
+                b"\xEF\xBB\xBF"
+            } else {
+                b""
+            };
+            [bom, text.as_bytes()].concat()
+        }
         None => read(file)?,
     };
     let sidecar_text = |path: PathBuf| -> Result<Option<String>, Error> {

@@ -338,6 +338,8 @@ pub(crate) struct Finding {
     pub(crate) help: Option<String>,
     /// The top-level statement the finding belongs to (for suppressions).
     pub(crate) anchor: Option<usize>,
+    /// The relations its statement touches, when table statistics are applied.
+    pub(crate) touched: Option<crate::stats::annotate::Touched>,
     /// The safe alternative as edits, when the rule has a mechanical fix for this finding.
     pub(crate) fix: Option<Fix>,
 }
@@ -382,6 +384,7 @@ impl Findings {
             message: message.into(),
             help: (!help.is_empty()).then_some(help),
             anchor: self.anchor,
+            touched: None,
             fix,
         });
     }

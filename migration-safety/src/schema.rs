@@ -197,6 +197,19 @@ pub(crate) struct Column {
     pub(crate) data_type: TypeName,
     /// Known to be `NOT NULL` (declared, or set later).
     pub(crate) not_null: bool,
+    /// Its default, as far as the migrations tell.
+    pub(crate) default: ColumnDefault,
+}
+
+/// A column's default, as far as the migrations tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ColumnDefault {
+    /// No default (or `DEFAULT NULL`).
+    None,
+    /// This expression, as written.
+    Expr(String),
+    /// Set by a statement whose expression is not kept.
+    Unknown,
 }
 
 /// A table constraint as the catalog keeps it.
@@ -347,6 +360,25 @@ impl Schema {
             .unwrap_or_else(|| Key::new(self.creation_schema(), &name.name))
     }
 
+    /// The `(schema, name)` pairs a relation name can denote on the database, in the order
+    /// PostgreSQL tries them: its own schema when qualified; else the schema of the
+    /// `search_path` whose table or index of that name the migrations know; else each schema
+    /// of the `search_path` (a relation that existed before the migrations, unknown here).
+    pub(crate) fn relation_candidates(&self, name: &Name) -> Vec<(String, String)> {
+        let known = |key: &Key| self.tables.contains(key) || self.indexes.contains(key);
+        if let Some(schema) = &name.schema {
+            return vec![(schema.clone(), name.name.clone())];
+        }
+        let keys = self
+            .search_path
+            .iter()
+            .map(|schema| Key::new(schema, &name.name));
+        match keys.clone().find(known) {
+            Some(key) => vec![(key.schema, key.name)],
+            None => keys.map(|key| (key.schema, key.name)).collect(),
+        }
+    }
+
     pub(crate) fn table(&self, name: &Name) -> Option<&Table> {
         self.tables.get(&self.resolve(&self.tables, name))
     }
@@ -354,6 +386,14 @@ impl Schema {
     /// The views dropped so far, most recent first.
     pub(crate) fn dropped_views(&self) -> impl Iterator<Item = &DroppedView> {
         self.dropped_views.iter().rev()
+    }
+
+    /// Whether a known view reads `table`.
+    pub(crate) fn views_reading(&self, table: &Name) -> bool {
+        self.views
+            .entries
+            .values()
+            .any(|(_, view)| view.reads.iter().any(|r| r.matches(table)))
     }
 
     /// The known indexes of `table` that involve `column` (by name or in an expression).
@@ -924,6 +964,15 @@ impl Schema {
                     c.not_null = true;
                 }
             }
+            ActionKind::SetDefault { column } | ActionKind::DropDefault { column } => {
+                if let Some(c) = table.columns.get_mut(column) {
+                    c.default = if matches!(action, ActionKind::SetDefault { .. }) {
+                        ColumnDefault::Unknown
+                    } else {
+                        ColumnDefault::None
+                    };
+                }
+            }
             ActionKind::DropNotNull { column } => {
                 if let Some(c) = table.columns.get_mut(column) {
                     c.not_null = false;
@@ -1199,6 +1248,10 @@ fn column(def: &ColumnDef) -> Column {
         name: def.name.clone(),
         data_type: def.data_type.clone(),
         not_null: def.not_null,
+        default: match &def.default {
+            Some(d) if !d.is_null => ColumnDefault::Expr(d.text.clone()),
+            _ => ColumnDefault::None,
+        },
     }
 }
 

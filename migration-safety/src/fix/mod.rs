@@ -28,6 +28,8 @@ use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Report;
 
+pub(crate) mod files;
+pub(crate) mod phases;
 mod run;
 
 pub use run::{Change, Fixed, MAX_PASSES, fix_paths};
@@ -151,9 +153,18 @@ pub fn apply<'a>(
 ) -> Applied {
     let mut accepted: BTreeMap<&Path, Vec<&Edit>> = BTreeMap::new();
     let mut applied = Applied::default();
+    // The migrations that fixes applied so far add new migrations after.
+    let mut numbered: Vec<&Path> = Vec::new();
     for fix in fixes {
-        match check(fix, &accepted, &applied.new_files, sources) {
+        let checked = match files::numbered_twice(fix, &numbered) {
+            Some(reason) => Err(reason),
+            None => check(fix, &accepted, &applied.new_files, sources),
+        };
+        match checked {
             Ok(()) => {
+                if !fix.new_files.is_empty() {
+                    numbered.extend(fix.edits.iter().map(|e| e.path.as_path()));
+                }
                 for edit in &fix.edits {
                     let edits = accepted.entry(edit.path.as_path()).or_default();
                     if !edits.contains(&edit) {
@@ -280,6 +291,51 @@ pub(crate) fn insert_before(
         range: at..at,
         replacement,
     }
+}
+
+/// The fix that replaces the checked top-level statement, which does nothing but the flagged
+/// action, by the statements `sql` of the rule's plan (`None` when the plan is not all
+/// statements). It is offered only where the statements can run in place of it: outside any
+/// transaction (a file the framework runs statement by statement, no `BEGIN` open), so that
+/// each commits on its own, as a `VALIDATE` or a `CONCURRENTLY` step needs. Elsewhere (in a
+/// transaction, in a `DO` body, in a statement of several actions) there is no fix, and the
+/// help shows the plan.
+pub(crate) fn replace_statement(
+    cx: &crate::context::Context<'_>,
+    rule: &'static str,
+    statement: &crate::model::Statement,
+    title: String,
+    sql: Option<Vec<String>>,
+) -> Option<Fix> {
+    use crate::model::StatementKind;
+    let sql = sql?;
+    let single = match &statement.kind {
+        StatementKind::AlterTable(alter) => alter.actions.len() == 1,
+        _ => true,
+    };
+    if !single
+        || cx.in_do_block
+        || cx.session().transaction.is_some()
+        || cx.statements.get(cx.index).map(|s| &s.range) != Some(&statement.range)
+    {
+        return None;
+    }
+    let range = statement.range.clone();
+    cx.source.get(range.clone())?;
+    let separator = match before_statement(cx.source, range.start).1 {
+        Some(indent) => format!("\n{indent}"),
+        None => " ".to_owned(),
+    };
+    Some(Fix {
+        rule,
+        title,
+        edits: vec![Edit {
+            path: PathBuf::from(cx.path),
+            range,
+            replacement: sql.join(&separator),
+        }],
+        new_files: Vec::new(),
+    })
 }
 
 #[cfg(test)]
