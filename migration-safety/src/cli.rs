@@ -673,14 +673,20 @@ fn execute(
         }
         Command::Rules => {
             let mut table = format!(
-                "{:<42} {:<22} {:<8} {}\n",
-                "RULE", "CATEGORY", "DEFAULT", "SINCE"
+                "{:<42} {:<22} {:<8} {:<6} {}\n",
+                "RULE", "CATEGORY", "DEFAULT", "SINCE", "FIX"
             );
             for rule in crate::rules() {
-                table.push_str(&format!(
-                    "{:<42} {:<22} {:<8} {}\n",
-                    rule.name, rule.category, rule.default_severity, rule.since
-                ));
+                let line = format!(
+                    "{:<42} {:<22} {:<8} {:<6} {}",
+                    rule.name,
+                    rule.category,
+                    rule.default_severity,
+                    rule.since,
+                    if rule.has_fix { "yes" } else { "" }
+                );
+                table.push_str(line.trim_end());
+                table.push('\n');
             }
             print(&table)?;
             Ok(0)

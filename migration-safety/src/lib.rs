@@ -413,12 +413,24 @@ pub(crate) fn prepare_job_text(
     (file, framework, direction, reported): &Job,
     text: Option<&str>,
 ) -> Result<(engine::Prepared, bool), Error> {
-    let bytes = match text {
-        Some(text) => text.as_bytes().to_vec(),
-        None => std::fs::read(file).map_err(|source| Error::Io {
-            path: file.clone(),
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
             source,
-        })?,
+        })
+    };
+    let bytes = match text {
+        // Written back, the text keeps the file's byte-order mark (`fix::Change::bytes`), which
+        // decides whether sqlx sees its `-- no-transaction`.
+        Some(text) => {
+            let bom: &[u8] = if read(file)?.starts_with(b"\xEF\xBB\xBF") {
+                b"\xEF\xBB\xBF"
+            } else {
+                b""
+            };
+            [bom, text.as_bytes()].concat()
+        }
+        None => read(file)?,
     };
     let sidecar = sidecar(file, *framework)?;
     let path = file.display().to_string();

@@ -198,12 +198,14 @@ fn rules_lists_every_rule_and_explain_prints_its_documentation() {
     for rule in migration_safety::rules() {
         // Columns line up: `Category` and `Severity` honour the padding of the format string.
         let row = format!(
-            "{:<42} {:<22} {:<8} {}\n",
+            "{:<42} {:<22} {:<8} {:<6} {}",
             rule.name,
             rule.category.as_str(),
             rule.default_severity.as_str(),
-            rule.since
+            rule.since,
+            if rule.has_fix { "yes" } else { "" }
         );
+        let row = format!("{}\n", row.trim_end());
         assert!(listing.contains(&row), "{row:?} not in\n{listing}");
     }
     let explain = cli().args(["explain", "set-not-null"]).output().unwrap();

@@ -34,6 +34,7 @@ declare_rule! {
         severity: Error,
         summary: "dropping a column breaks the application version still running",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive)),
         ],
@@ -50,7 +51,7 @@ impl Rule for DropColumn {
             if cx.is_new_table(table) {
                 continue;
             }
-            out.report(
+            out.report_fix(
                 action.range.clone(),
                 format!(
                     "dropping column `{column}` of `{table}` breaks the application version still running if it still reads or writes `{column}`; the drop also takes an ACCESS EXCLUSIVE lock on `{table}`, blocking every read and write while it waits"
@@ -62,6 +63,7 @@ impl Rule for DropColumn {
                         format!("then drop it in a later migration, saying why it is safe: -- migration-safety: ignore drop-column -- `{column}` unused since <release>"),
                     ],
                 ),
+                crate::fix::phases::drop_column(cx, Self::META.name),
             );
         }
     }

@@ -38,6 +38,7 @@ declare_rule! {
         severity: Error,
         summary: "renaming a column breaks the application version still running",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive)),
         ],
@@ -60,7 +61,7 @@ impl Rule for RenameColumn {
                 .and_then(|t| t.column(from))
                 .map_or_else(|| format!("<type of {from}>"), |c| c.data_type.text.clone());
             let (old, new) = (quote_ident(from), quote_ident(to));
-            out.report(
+            out.report_fix(
                 action.range.clone(),
                 format!(
                     "renaming column `{from}` of `{table}` to `{to}` breaks the application version still running, which keeps using `{from}`; the rename also takes an ACCESS EXCLUSIVE lock on `{table}`, blocking every read and write while it waits"
@@ -75,6 +76,7 @@ impl Rule for RenameColumn {
                         format!("in a later migration: ALTER TABLE {table} DROP COLUMN {old};"),
                     ],
                 ),
+                crate::fix::phases::rename_column(cx, Self::META.name),
             );
         }
     }
