@@ -66,7 +66,8 @@ pub struct Suite {
     fail_on: FailOn,
     settings: Settings,
     reports: OnceLock<Vec<FileReport>>,
-    /// `<test binary's directory>/../migration-safety/<key>`, when the binary can be found.
+    /// `<test binary's directory>/../migration-safety/<binary>/<key>`, when the binary can be
+    /// found.
     cache: Option<PathBuf>,
 }
 
@@ -325,7 +326,8 @@ impl Suite {
     }
 }
 
-/// The cache directory for `config`: `<directory of the test binary>/../migration-safety/<key>`.
+/// The cache directory for `config`:
+/// `<directory of the test binary>/../migration-safety/<binary's file name>/<key>`.
 fn cache_dir(config: &Config) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let meta = std::fs::metadata(&exe).ok()?;
@@ -341,7 +343,14 @@ fn cache_dir(config: &Config) -> Option<PathBuf> {
         modified,
         format!("{config:?}"),
     ));
-    Some(exe.parent()?.parent()?.join("migration-safety").join(key))
+    let binary = exe.file_name()?;
+    Some(
+        exe.parent()?
+            .parent()?
+            .join("migration-safety")
+            .join(binary)
+            .join(key),
+    )
 }
 
 /// The reports of a suite on disk, one JSON file per migration, shared by the processes of one
