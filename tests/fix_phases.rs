@@ -1,6 +1,8 @@
 //! The phased plans `migration-safety fix` writes, proven on a real PostgreSQL: the original
 //! migrations and the fixed ones (every phase, in order) are applied to two throwaway
-//! clusters holding the same rows; the fixed ones rewrite no pre-existing table, and end with
+//! clusters holding the same rows; no fixed statement holds a lock that blocks reads or writes
+//! of a pre-existing table while it scans or rewrites one (its blocking locks are brief catalog
+//! updates), none rewrites a table, and they end with
 //! the schema of the original, compared from the catalog (columns and types, constraints with
 //! their validation state, indexes, views, triggers, functions), and the same data.
 //!
@@ -11,7 +13,7 @@
 use std::path::Path;
 
 use migration_safety::trace::postgres::Client;
-use migration_safety::trace::{Cluster, ClusterOptions};
+use migration_safety::trace::{Changes, Cluster, ClusterOptions, Observation, Observer, Status};
 use migration_safety::{Framework, Settings, fix, lint_dir};
 
 const SCHEMA: &str = "CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL, email text);
@@ -142,7 +144,7 @@ fn fix_all(dir: &Path) {
     not(postgres_bin),
     ignore = "needs PostgreSQL binaries: set MIGRATION_SAFETY_TEST_PG_BIN"
 )]
-fn the_phases_end_with_the_original_schema_and_rewrite_nothing() {
+fn the_phases_take_no_long_lock_rewrite_nothing_and_end_with_the_original_schema() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("0001_schema.sql"), SCHEMA).unwrap();
     std::fs::write(dir.path().join("0002_risky.sql"), RISKY).unwrap();
@@ -165,17 +167,66 @@ fn the_phases_end_with_the_original_schema_and_rewrite_nothing() {
     let files = migrations(dir.path());
     assert!(files.len() > 5, "{files:?}");
     let fixed = cluster();
-    let mut client = fixed.connect().unwrap();
-    apply(&mut client, dir.path(), &files[..1]);
-    let before = storage(&mut client);
-    apply(&mut client, dir.path(), &files[1..]);
-    let after = storage(&mut client);
+    let mut observer = Observer::connect(fixed.url(), Changes::Kept).unwrap();
+    apply(observer.client(), dir.path(), &files[..1]);
+    observer.mark_existing().unwrap();
+    let before = storage(observer.client());
+    for file in &files[1..] {
+        let sql = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        for range in migration_safety::split_statements(&sql) {
+            let statement = &sql[range];
+            // A phase's own transaction block is opened and committed by the observer.
+            match statement
+                .trim_end_matches(';')
+                .trim()
+                .to_ascii_uppercase()
+                .as_str()
+            {
+                "BEGIN" => {
+                    observer.begin().unwrap();
+                    continue;
+                }
+                "COMMIT" => {
+                    observer.commit().unwrap();
+                    continue;
+                }
+                _ => {}
+            }
+            if statement.starts_with("DO $$") && statement.contains("COMMIT;") {
+                // A backfill whose batches commit inside the DO block: the observer runs each
+                // statement in a transaction of its own, where that COMMIT is refused, so it
+                // runs unobserved (its UPDATEs take ROW EXCLUSIVE, one batch at a time).
+                observer.client().batch_execute(statement).unwrap();
+                continue;
+            }
+            let observation = observer.observe(statement);
+            assert_eq!(
+                observation.status,
+                Status::Succeeded,
+                "{file}: `{statement}`: {observation:?}"
+            );
+            assert!(
+                !blocks_traffic_for_long(&observation) && observation.rewrites.is_empty(),
+                "{file}: `{statement}`: {observation:?}"
+            );
+        }
+    }
+    let mut client = observer;
+    let client = client.client();
+    let after = storage(client);
     let kept: Vec<_> = after.iter().filter(|t| before.contains(t)).collect();
     assert_eq!(
         kept.len(),
         before.len(),
         "rewritten: {before:?} -> {after:?}"
     );
-    assert_eq!(schema(&mut client), expected, "{files:?}");
-    assert_eq!(data(&mut client), expected_data);
+    assert_eq!(schema(client), expected, "{files:?}");
+    assert_eq!(data(client), expected_data);
+}
+
+/// Whether a statement held a lock that blocks reads or writes of a pre-existing table while
+/// it scanned or rewrote one: more than a brief catalog update.
+fn blocks_traffic_for_long(observation: &Observation) -> bool {
+    let scanned = observation.scans.as_ref().is_some_and(|s| !s.is_empty());
+    observation.blocks_traffic() && (scanned || !observation.rewrites.is_empty())
 }
