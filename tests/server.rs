@@ -15,6 +15,8 @@
 //!   table beyond a brief catalog update);
 //! - the schema read from the catalog, [`schema`], and two schemas compared,
 //!   [`schema_difference`];
+//! - the single server of the `trace` and `stats` suites ([`server`], [`connect`],
+//!   [`drop_schema`]) and the command line run in-process ([`cli`]);
 //! - several sessions at once: [`Server::session`] (named by `application_name`, so that
 //!   `pg_locks` joined with `pg_stat_activity` finds it), [`Server::spawn`] (a statement in a
 //!   thread of its own, for one that waits) and [`Server::poll`] (until another session is seen
@@ -43,6 +45,40 @@ use std::time::Duration;
 use migration_safety::Report;
 use migration_safety::trace::postgres::{self, Client, NoTls};
 use migration_safety::trace::{Observation, Observer, RelationKind, Status};
+
+/// The server of the single-server suites (`trace`, `stats`): the libpq URL in
+/// `MIGRATION_SAFETY_TEST_PG`, which `.ci/run` sets (the build script sets the
+/// `postgres_server` cfg when it is set, for their `#[ignore]`).
+pub fn server() -> String {
+    std::env::var("MIGRATION_SAFETY_TEST_PG").expect("MIGRATION_SAFETY_TEST_PG is set")
+}
+
+/// A session on [`server`].
+pub fn connect() -> Client {
+    Client::connect(&server(), NoTls).unwrap()
+}
+
+/// Drop `schema` of [`server`] and everything in it (tests running in parallel each use a
+/// schema of their own).
+pub fn drop_schema(schema: &str) {
+    connect()
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .unwrap();
+}
+
+/// Run the command line with `args` (after `migration-safety`), without colour; returns the
+/// exit code, standard output and standard error.
+pub fn cli(args: &[&str]) -> (u8, String, String) {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let argv = std::iter::once("migration-safety").chain(args.iter().copied());
+    let code = migration_safety::cli::run(argv, &mut out, &mut err, false);
+    (
+        code,
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    )
+}
 
 /// The majors a server can be provisioned for.
 pub const MAJORS: std::ops::RangeInclusive<u32> = 12..=18;
