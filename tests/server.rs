@@ -16,7 +16,8 @@
 //! - the schema read from the catalog, [`schema`], and two schemas compared,
 //!   [`schema_difference`];
 //! - the single server of the `trace` and `stats` suites ([`server`], [`connect`],
-//!   [`drop_schema`]) and the command line run in-process ([`cli`]);
+//!   [`drop_schema`]), throwaway clusters ([`cluster_options`]) and the command line run
+//!   in-process ([`cli`]);
 //! - several sessions at once: [`Server::session`] (named by `application_name`, so that
 //!   `pg_locks` joined with `pg_stat_activity` finds it), [`Server::spawn`] (a statement in a
 //!   thread of its own, for one that waits) and [`Server::poll`] (until another session is seen
@@ -44,7 +45,7 @@ use std::time::Duration;
 
 use migration_safety::Report;
 use migration_safety::trace::postgres::{self, Client, NoTls};
-use migration_safety::trace::{Observation, Observer, RelationKind, Status};
+use migration_safety::trace::{ClusterOptions, Observation, Observer, RelationKind, Status};
 
 /// The server of the single-server suites (`trace`, `stats`): the libpq URL in
 /// `MIGRATION_SAFETY_TEST_PG`, which `.ci/run` sets (the build script sets the
@@ -78,6 +79,30 @@ pub fn cli(args: &[&str]) -> (u8, String, String) {
         String::from_utf8(out).unwrap(),
         String::from_utf8(err).unwrap(),
     )
+}
+
+/// Whether the tests run as root (then throwaway clusters run as an unprivileged user).
+pub fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Options for a throwaway cluster: the binaries of `MIGRATION_SAFETY_TEST_PG_BIN` (the build
+/// script sets the `postgres_bin` cfg when it is set), run as the user
+/// `MIGRATION_SAFETY_TEST_PG_USER` (default `mstest`) when the tests run as root.
+pub fn cluster_options() -> ClusterOptions {
+    let options = ClusterOptions::new().bin_dir(
+        std::env::var("MIGRATION_SAFETY_TEST_PG_BIN").expect("MIGRATION_SAFETY_TEST_PG_BIN is set"),
+    );
+    if is_root() {
+        options.run_as(
+            std::env::var("MIGRATION_SAFETY_TEST_PG_USER").unwrap_or_else(|_| "mstest".to_owned()),
+        )
+    } else {
+        options
+    }
 }
 
 /// The majors a server can be provisioned for.

@@ -10,27 +10,7 @@ use migration_safety::LockMode;
 use migration_safety::trace::{
     Changes, Cluster, ClusterOptions, Method, Observer, Status, TraceError,
 };
-use migration_safety_e2e::server::{cli, connect, drop_schema, server};
-
-fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-fn cluster_options() -> ClusterOptions {
-    let options = ClusterOptions::new().bin_dir(
-        std::env::var("MIGRATION_SAFETY_TEST_PG_BIN").expect("MIGRATION_SAFETY_TEST_PG_BIN is set"),
-    );
-    if is_root() {
-        options.run_as(
-            std::env::var("MIGRATION_SAFETY_TEST_PG_USER").unwrap_or_else(|_| "mstest".to_owned()),
-        )
-    } else {
-        options
-    }
-}
+use migration_safety_e2e::server::{cli, cluster_options, connect, drop_schema, server};
 
 /// Under CI every server test must run: a missing variable is a provisioning bug. (The build
 /// script reads the same variables, and cargo rebuilds the tests when they change.)
@@ -349,7 +329,9 @@ fn a_lone_lock_fails_as_it_does_outside_a_transaction_block() {
 
 /// Run `migration-safety trace ARGS…`; returns the exit code, stdout and stderr.
 fn trace(args: &[&str]) -> (u8, String, String) {
-    let argv: Vec<&str> = std::iter::once("trace").chain(args.iter().copied()).collect();
+    let argv: Vec<&str> = std::iter::once("trace")
+        .chain(args.iter().copied())
+        .collect();
     cli(&argv)
 }
 

@@ -382,16 +382,20 @@ fn statistics(
         _ => return Ok((None, None)),
     };
     let place = stats::describe_url(&url).map_err(|e| format!("invalid database URL: {e}"))?;
-    match stats::collect(&url) {
-        Ok(snapshot) => {
+    let read = stats::connect(&url).and_then(|mut client| {
+        let snapshot = stats::collect_from(&mut client)?;
+        Ok((snapshot, stats::encrypted(&mut client)?))
+    });
+    match read {
+        Ok((snapshot, encrypted)) => {
             let mut note = format!(
                 "table statistics of {} tables from {place} (PostgreSQL {}), read over a read-only session",
                 snapshot.tables.len(),
                 snapshot.server_version
             );
-            if let Ok(Some(host)) = stats::remote_host(&url) {
+            if let (false, Ok(Some(host))) = (encrypted, stats::remote_host(&url)) {
                 note.push_str(&format!(
-                    "; the connection to `{host}` is not encrypted (TLS is not supported): prefer `migration-safety stats` run next to the database, and --stats-file"
+                    "; the connection to `{host}` is not encrypted: add sslmode=verify-full (with sslrootcert=PATH) or sslmode=require to the URL"
                 ));
             }
             Ok((Some(snapshot), Some(note)))

@@ -4,8 +4,8 @@ use std::ops::Range;
 
 use crate::fix::Fix;
 use crate::layout::{Framework, Skipped};
-use crate::render::{self, Format};
 use crate::model::LockMode;
+use crate::render::{self, Format};
 use crate::rule::{Claim, Severity};
 use crate::settings::FailOn;
 use crate::source::Position;
@@ -56,10 +56,8 @@ impl Diagnostic {
     /// }
     /// ```
     pub fn claims(&self, major: u32) -> Vec<&'static Claim> {
-        crate::rules::lookup(self.rule).map_or_else(
-            |_| Vec::new(),
-            |rule| rule.claims_for(major, self.lock),
-        )
+        crate::rules::lookup(self.rule)
+            .map_or_else(|_| Vec::new(), |rule| rule.claims_for(major, self.lock))
     }
 }
 

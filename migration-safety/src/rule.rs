@@ -544,7 +544,10 @@ mod tests {
             (vec![Some(AccessExclusive); 2], 0)
         );
         // LOCK TABLE in its mode; that it fails outside a transaction is always a claim.
-        assert_eq!(selected("lock-table", 15, Some(Share)), (vec![Some(Share)], 1));
+        assert_eq!(
+            selected("lock-table", 15, Some(Share)),
+            (vec![Some(Share)], 1)
+        );
         assert_eq!(
             selected("lock-table", 15, Some(AccessExclusive)),
             (vec![Some(AccessExclusive)], 1)
@@ -559,7 +562,11 @@ mod tests {
             (vec![Some(AccessExclusive)], 0)
         );
         assert_eq!(
-            selected("validate-constraint-in-same-transaction", 15, Some(ShareUpdateExclusive)),
+            selected(
+                "validate-constraint-in-same-transaction",
+                15,
+                Some(ShareUpdateExclusive)
+            ),
             (vec![Some(ShareUpdateExclusive)], 0)
         );
     }
@@ -572,8 +579,14 @@ mod tests {
             selected("reindex-non-concurrently", 15, Some(Share)),
             (vec![Some(Share)], 0)
         );
-        assert_eq!(selected("reindex-non-concurrently", 15, None), (vec![None], 0));
-        assert_eq!(selected("drop-index-non-concurrently", 15, None), (vec![None], 0));
+        assert_eq!(
+            selected("reindex-non-concurrently", 15, None),
+            (vec![None], 0)
+        );
+        assert_eq!(
+            selected("drop-index-non-concurrently", 15, None),
+            (vec![None], 0)
+        );
         // ALTER TABLE … SET SCHEMA against ALTER FUNCTION … SET SCHEMA (no relation locked).
         assert_eq!(
             selected("set-schema", 15, Some(AccessExclusive)),
@@ -590,12 +603,20 @@ mod tests {
             (vec![Some(Share); 2], 0)
         );
         // The major selects first: DETACH PARTITION locks the partition more from 14 on.
-        let detach = |major| crate::rule("detach-partition-non-concurrently").unwrap().claims_for(major, Some(AccessExclusive));
+        let detach = |major| {
+            crate::rule("detach-partition-non-concurrently")
+                .unwrap()
+                .claims_for(major, Some(AccessExclusive))
+        };
         assert!(detach(13).iter().all(|c| c.majors.contains(&13)));
         assert!(detach(14).iter().all(|c| c.majors.contains(&14)));
         assert_ne!(detach(13), detach(14));
         // No claim for a major the rules are not verified on.
-        assert!(selected("add-foreign-key", 11, Some(ShareRowExclusive)).0.is_empty());
+        assert!(
+            selected("add-foreign-key", 11, Some(ShareRowExclusive))
+                .0
+                .is_empty()
+        );
     }
 
     #[test]

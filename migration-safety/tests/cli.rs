@@ -161,7 +161,12 @@ fn small_table_rows_on_the_command_line_overrides_the_configuration() {
     let mut snapshot = migration_safety::stats::Snapshot::new("15.18");
     snapshot
         .tables
-        .push(migration_safety::stats::TableStats::new("public", "users", 400, 64 << 10));
+        .push(migration_safety::stats::TableStats::new(
+            "public",
+            "users",
+            400,
+            64 << 10,
+        ));
     let stats = dir.path().join("stats.json");
     std::fs::write(&stats, snapshot.to_json()).unwrap();
     // The configuration says 400 rows is not small.

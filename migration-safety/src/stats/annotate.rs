@@ -370,7 +370,10 @@ mod tests {
             .iter()
             .find(|(rule, _, message)| *rule == "unbatched-backfill" && message.contains("orders"))
             .unwrap();
-        assert!(update.2.contains("blocks reads and writes for"), "{update:?}");
+        assert!(
+            update.2.contains("blocks reads and writes for"),
+            "{update:?}"
+        );
     }
 
     #[test]

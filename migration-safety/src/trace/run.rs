@@ -577,7 +577,6 @@ fn compare(
     out
 }
 
-
 /// Whether `relation` is the one `name` names (an unqualified name, in any schema).
 fn is_named(relation: &Relation, name: &Name) -> bool {
     relation.name == name.name && name.schema.as_ref().is_none_or(|s| *s == relation.schema)
