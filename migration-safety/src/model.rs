@@ -711,6 +711,10 @@ pub struct CreateIndex {
     pub if_not_exists: bool,
     /// The indexed columns, in order (an expression is kept as SQL).
     pub columns: Vec<String>,
+    /// Whether an indexed element is an expression rather than a column name.
+    pub expressions: bool,
+    /// `WHERE`: a partial index.
+    pub partial: bool,
     /// Byte offset in the file just after the `INDEX` keyword, where `CONCURRENTLY` goes.
     pub index_keyword_end: usize,
 }
@@ -845,6 +849,8 @@ pub enum StatementKind {
         or_replace: bool,
         /// Relations read by the view's query.
         reads: Vec<Name>,
+        /// `false` for a materialized view created `WITH NO DATA` (not populated).
+        populated: bool,
     },
     /// `CREATE TYPE`.
     CreateType {
@@ -891,6 +897,8 @@ pub enum StatementKind {
         name: Name,
         /// `CONCURRENTLY`.
         concurrently: bool,
+        /// `WITH NO DATA`: the view is left unpopulated.
+        no_data: bool,
     },
     /// `ALTER [MATERIALIZED] VIEW view RENAME TO to`.
     RenameView {
@@ -1140,7 +1148,9 @@ impl StatementKind {
                 };
                 vec![lock(name, mode)]
             }
-            Self::RefreshMaterializedView { name, concurrently } => {
+            Self::RefreshMaterializedView {
+                name, concurrently, ..
+            } => {
                 let mode = if *concurrently {
                     LockMode::Exclusive
                 } else {

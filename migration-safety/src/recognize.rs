@@ -232,6 +232,31 @@ pub(crate) fn alter_table_header(source: &str, tokens: &[Token]) -> Option<(Name
     Some((name, c.pos))
 }
 
+/// Whether `word` stands among `tokens` outside parentheses.
+fn has_top_level_word(source: &str, tokens: &[Token], word: &str) -> bool {
+    let mut depth = 0usize;
+    tokens.iter().any(|token| {
+        if token.is_punct(source, "(") {
+            depth += 1;
+        } else if token.is_punct(source, ")") {
+            depth = depth.saturating_sub(1);
+        }
+        depth == 0 && token.is_word(source, word)
+    })
+}
+
+/// Whether a `CREATE MATERIALIZED VIEW … AS query` statement ends `WITH NO DATA`.
+pub(crate) fn with_no_data(source: &str, tokens: &[Token]) -> bool {
+    let words: Vec<&Token> = tokens
+        .iter()
+        .rev()
+        .skip_while(|t| t.is_punct(source, ";"))
+        .take(3)
+        .collect();
+    matches!(words.as_slice(), [data, no, with]
+        if data.is_word(source, "DATA") && no.is_word(source, "NO") && with.is_word(source, "WITH"))
+}
+
 /// Split tokens at commas outside parentheses.
 pub(crate) fn split_top_level<'t>(source: &str, tokens: &'t [Token]) -> Vec<&'t [Token]> {
     let mut parts = Vec::new();
@@ -400,13 +425,18 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
     if c.eat_all(&["REFRESH", "MATERIALIZED", "VIEW"]) {
         let concurrently = c.eat("CONCURRENTLY");
         let name = c.name()?;
+        let mut no_data = false;
         if c.eat("WITH") {
-            c.eat("NO");
+            no_data = c.eat("NO");
             c.eat("DATA").then_some(())?;
         }
         return c
             .at_end()
-            .then_some(StatementKind::RefreshMaterializedView { name, concurrently });
+            .then_some(StatementKind::RefreshMaterializedView {
+                name,
+                concurrently,
+                no_data,
+            });
     }
     if c.eat("CLUSTER") {
         c.skip_parens();
@@ -446,7 +476,8 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
             if c.eat("USING") {
                 c.ident()?;
             }
-            let columns = index_columns(source, &tokens[c.pos..]);
+            let (columns, expressions) = index_columns(source, &tokens[c.pos..]);
+            let partial = has_top_level_word(source, &tokens[c.pos..], "WHERE");
             return Some(StatementKind::CreateIndex(CreateIndex {
                 name,
                 table,
@@ -455,6 +486,8 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
                 only,
                 if_not_exists,
                 columns,
+                expressions,
+                partial,
                 index_keyword_end,
             }));
         }
@@ -469,6 +502,7 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
                 materialized: true,
                 or_replace: false,
                 reads: relations_read(source, tokens),
+                populated: !with_no_data(source, tokens),
             });
         }
     }
@@ -516,23 +550,26 @@ fn option_enabled(source: &str, tokens: &[Token], option: &str) -> bool {
 
 /// The elements of an index's parenthesised column list, which `tokens` starts with: a column
 /// by its name, an expression as SQL.
-fn index_columns(source: &str, tokens: &[Token]) -> Vec<String> {
+fn index_columns(source: &str, tokens: &[Token]) -> (Vec<String>, bool) {
     let Some(close) = matching_paren(source, tokens) else {
-        return Vec::new();
+        return (Vec::new(), false);
     };
-    split_top_level(source, &tokens[1..close])
+    let mut expressions = false;
+    let columns = split_top_level(source, &tokens[1..close])
         .into_iter()
         .filter_map(|element| {
             let first = element.first()?;
             let column = element.get(1).is_none_or(|t| !t.is_punct(source, "("))
                 && matches!(first.kind, TokenKind::Word | TokenKind::QuotedIdent);
+            expressions |= !column;
             Some(if column {
                 Cursor::new(source, element).ident()?
             } else {
                 source[first.range.start..element.last()?.range.end].to_owned()
             })
         })
-        .collect()
+        .collect();
+    (columns, expressions)
 }
 
 /// The position of the `)` closing the `(` that `tokens` starts with.

@@ -96,8 +96,9 @@ fn what_fix_writes_lints_clean_and_the_diffs_are_snapshotted() {
             if !unfixed.is_empty() && fixed.conflicts.is_empty() {
                 failures.push(format!("{name}: fixes left unapplied: {unfixed:?}"));
             }
+            // The diff names the absolute paths without their leading `/`.
             let base = format!("{}/", dir.path().display());
-            let diff = fixed.diff().replace(&base, "");
+            let diff = fixed.diff().replace(base.trim_start_matches('/'), "");
             for change in &fixed.changes {
                 fixed_any.insert(name.clone(), change.path.clone());
             }
