@@ -660,6 +660,8 @@ pub enum ActionKind {
     AttachPartition {
         /// The partition.
         partition: Name,
+        /// `DEFAULT`: it becomes the default partition.
+        default: bool,
     },
     /// `DETACH PARTITION p [CONCURRENTLY | FINALIZE]`.
     DetachPartition {
@@ -688,6 +690,8 @@ pub struct CreateTable {
     pub constraints: Vec<Constraint>,
     /// `PARTITION OF parent`.
     pub partition_of: Option<Name>,
+    /// `PARTITION OF parent DEFAULT`: the parent's default partition.
+    pub default_partition: bool,
     /// `PARTITION BY …`: a partitioned table, which holds no rows itself.
     pub partition_by: bool,
     /// `IF NOT EXISTS`.
@@ -1209,7 +1213,7 @@ impl ActionKind {
                 _ => vec![on(table, LockMode::AccessExclusive)],
             },
             Self::ValidateConstraint { .. } => vec![on(table, LockMode::ShareUpdateExclusive)],
-            Self::AttachPartition { partition } => vec![
+            Self::AttachPartition { partition, .. } => vec![
                 on(table, LockMode::ShareUpdateExclusive),
                 on(partition, LockMode::AccessExclusive),
             ],

@@ -677,6 +677,7 @@ impl Lowering<'_> {
             columns: create.columns.iter().map(column_def).collect(),
             constraints: create.constraints.iter().map(constraint).collect(),
             partition_of: create.partition_of.as_ref().map(name),
+            default_partition: matches!(create.for_values, Some(ast::ForValues::Default)),
             partition_by: create.partition_by.is_some(),
             if_not_exists: create.if_not_exists,
         })

@@ -294,8 +294,10 @@ pub(crate) fn alter_action(source: &str, tokens: &[Token]) -> Option<ActionKind>
         })
     };
     if c.eat_all(&["ATTACH", "PARTITION"]) {
+        let partition = c.name()?;
         return Some(ActionKind::AttachPartition {
-            partition: c.name()?,
+            partition,
+            default: c.eat("DEFAULT"),
         });
     }
     if c.eat_all(&["DETACH", "PARTITION"]) {
@@ -772,6 +774,7 @@ fn create_table_fallback(c: &mut Cursor<'_>) -> Option<StatementKind> {
         return None;
     }
     let rest = &c.tokens[c.pos..];
+    let default_partition = partition_of.is_some() && rest.first().is_some_and(|t| t.is_word(c.source, "DEFAULT"));
     let partition_by = rest
         .windows(2)
         .any(|w| w[0].is_word(c.source, "PARTITION") && w[1].is_word(c.source, "BY"));
@@ -780,6 +783,7 @@ fn create_table_fallback(c: &mut Cursor<'_>) -> Option<StatementKind> {
         columns,
         constraints,
         partition_of,
+        default_partition,
         partition_by,
         if_not_exists,
     }))

@@ -187,6 +187,8 @@ pub(crate) struct Table {
     pub(crate) partitioned: bool,
     /// The partitioned table it is a partition of.
     pub(crate) partition_of: Option<Name>,
+    /// Whether it is its parent's default partition.
+    pub(crate) default_partition: bool,
     /// The indexes created on it.
     indexes: Vec<Key>,
 }
@@ -517,6 +519,13 @@ impl Schema {
             .collect()
     }
 
+    /// The default partition of `parent`, when the migrations gave it one.
+    pub(crate) fn default_partition(&self, parent: &Name) -> Option<&Table> {
+        self.partitions(parent)
+            .into_iter()
+            .find(|t| t.default_partition)
+    }
+
     /// Foreign keys that reference `column` of `table` (naming it, or through the primary key).
     pub(crate) fn referencing(&self, table: &Name, column: &str) -> Vec<Referencing> {
         let primary_key = self.table(table).and_then(Table::primary_key);
@@ -598,6 +607,7 @@ impl Schema {
                     constraints: Vec::new(),
                     partitioned: create.partition_by,
                     partition_of: create.partition_of.clone(),
+                    default_partition: create.default_partition,
                     indexes: Vec::new(),
                 };
                 for def in &create.columns {
@@ -865,6 +875,7 @@ impl Schema {
                     constraints: Vec::new(),
                     partitioned: false,
                     partition_of: None,
+                    default_partition: false,
                     indexes: Vec::new(),
                 },
             );
@@ -877,15 +888,17 @@ impl Schema {
             self.rename_references(table_name, to);
         }
         let key = self.known_table(table_name);
-        if let ActionKind::AttachPartition { partition }
+        if let ActionKind::AttachPartition { partition, .. }
         | ActionKind::DetachPartition { partition, .. } = action
         {
             let parent = self.tables.get(&key).map(|t| t.name.clone());
             let attach = matches!(action, ActionKind::AttachPartition { .. });
+            let default = matches!(action, ActionKind::AttachPartition { default: true, .. });
             if attach || self.table(partition).is_some() {
                 let partition = self.known_table(partition);
                 if let Some(p) = self.tables.get_mut(&partition) {
                     p.partition_of = parent.filter(|_| attach);
+                    p.default_partition = default;
                 }
             }
             if let Some(t) = self.tables.get_mut(&key) {
@@ -1440,6 +1453,25 @@ mod tests {
         // A materialized view that existed before the migrations: known by its indexes.
         let schema = replay(&["CREATE UNIQUE INDEX CONCURRENTLY old_key ON old_totals (id);"]);
         assert_eq!(usable(&schema, "old_totals"), ["old_key"]);
+    }
+
+    #[test]
+    fn default_partitions_are_known_until_detached() {
+        let default = |schema: &Schema| {
+            schema
+                .default_partition(&Name::new("logs"))
+                .map(|t| t.name.name.clone())
+        };
+        let created = "CREATE TABLE logs (id bigint, at date) PARTITION BY RANGE (at);
+            CREATE TABLE logs_2023 PARTITION OF logs FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');";
+        assert_eq!(default(&replay(&[created])), None);
+        let schema = replay(&[created, "CREATE TABLE logs_other PARTITION OF logs DEFAULT;"]);
+        assert_eq!(default(&schema).as_deref(), Some("logs_other"));
+        let attached = "CREATE TABLE logs_rest (id bigint, at date);
+            ALTER TABLE logs ATTACH PARTITION logs_rest DEFAULT;";
+        assert_eq!(default(&replay(&[created, attached])).as_deref(), Some("logs_rest"));
+        let detached = "ALTER TABLE logs DETACH PARTITION logs_rest;";
+        assert_eq!(default(&replay(&[created, attached, detached])), None);
     }
 
     #[test]
