@@ -774,7 +774,8 @@ fn create_table_fallback(c: &mut Cursor<'_>) -> Option<StatementKind> {
         return None;
     }
     let rest = &c.tokens[c.pos..];
-    let default_partition = partition_of.is_some() && rest.first().is_some_and(|t| t.is_word(c.source, "DEFAULT"));
+    let default_partition =
+        partition_of.is_some() && rest.first().is_some_and(|t| t.is_word(c.source, "DEFAULT"));
     let partition_by = rest
         .windows(2)
         .any(|w| w[0].is_word(c.source, "PARTITION") && w[1].is_word(c.source, "BY"));

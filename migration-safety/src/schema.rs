@@ -470,7 +470,9 @@ impl Schema {
                 None => return Vec::new(),
             },
         };
-        keys.iter().filter_map(|key| self.indexes.get(key)).collect()
+        keys.iter()
+            .filter_map(|key| self.indexes.get(key))
+            .collect()
     }
 
     pub(crate) fn index(&self, name: &Name) -> Option<&Index> {
@@ -1404,8 +1406,12 @@ mod tests {
                 .map(|i| i.name.name.clone())
                 .collect()
         };
-        let populated =
-            |schema: &Schema, view: &str| schema.materialized_view(&Name::new(view)).unwrap().populated;
+        let populated = |schema: &Schema, view: &str| {
+            schema
+                .materialized_view(&Name::new(view))
+                .unwrap()
+                .populated
+        };
         let created = "CREATE MATERIALIZED VIEW totals AS SELECT region, month, sum(n) AS n FROM sales GROUP BY 1, 2 WITH NO DATA;";
         let schema = replay(&[
             created,
@@ -1465,11 +1471,17 @@ mod tests {
         let created = "CREATE TABLE logs (id bigint, at date) PARTITION BY RANGE (at);
             CREATE TABLE logs_2023 PARTITION OF logs FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');";
         assert_eq!(default(&replay(&[created])), None);
-        let schema = replay(&[created, "CREATE TABLE logs_other PARTITION OF logs DEFAULT;"]);
+        let schema = replay(&[
+            created,
+            "CREATE TABLE logs_other PARTITION OF logs DEFAULT;",
+        ]);
         assert_eq!(default(&schema).as_deref(), Some("logs_other"));
         let attached = "CREATE TABLE logs_rest (id bigint, at date);
             ALTER TABLE logs ATTACH PARTITION logs_rest DEFAULT;";
-        assert_eq!(default(&replay(&[created, attached])).as_deref(), Some("logs_rest"));
+        assert_eq!(
+            default(&replay(&[created, attached])).as_deref(),
+            Some("logs_rest")
+        );
         let detached = "ALTER TABLE logs DETACH PARTITION logs_rest;";
         assert_eq!(default(&replay(&[created, attached, detached])), None);
     }

@@ -82,7 +82,12 @@ impl Fixed {
         }
         for new in &self.new_files {
             let path = diff_path(&new.path);
-            file("", &new.contents, "/dev/null".to_owned(), format!("b/{path}"));
+            file(
+                "",
+                &new.contents,
+                "/dev/null".to_owned(),
+                format!("b/{path}"),
+            );
         }
         out
     }

@@ -109,7 +109,12 @@ impl Rule for DetachPartitionNonConcurrently {
                 let default = match known_partitions(cx, table) {
                     Ok(()) => {
                         fix = text.and_then(|t| {
-                            concurrently_fix(cx, statement, action.range.start + t.trim_end().len(), partition)
+                            concurrently_fix(
+                                cx,
+                                statement,
+                                action.range.start + t.trim_end().len(),
+                                partition,
+                            )
                         });
                         String::new()
                     }
@@ -180,7 +185,8 @@ fn concurrently_fix(
     at: usize,
     partition: &Name,
 ) -> Option<Fix> {
-    let single = matches!(&statement.kind, StatementKind::AlterTable(alter) if alter.actions.len() == 1);
+    let single =
+        matches!(&statement.kind, StatementKind::AlterTable(alter) if alter.actions.len() == 1);
     let top_level = cx.statements.get(cx.index).map(|s| &s.range) == Some(&statement.range);
     if !single || !top_level || cx.in_do_block {
         return None;

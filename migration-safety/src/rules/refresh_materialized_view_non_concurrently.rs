@@ -126,10 +126,7 @@ fn concurrent_refresh(cx: &Context<'_>, view: &Name) -> Result<String, String> {
         let known = if unique.is_empty() {
             format!("the migrations create no unique index on `{view}`")
         } else {
-            format!(
-                "its unique indexes cannot be used: {}",
-                unique.join(", ")
-            )
+            format!("its unique indexes cannot be used: {}", unique.join(", "))
         };
         return Err(format!(
             "{known}: create one first (CREATE UNIQUE INDEX CONCURRENTLY {}_key ON {view} (columns that identify a row);), then refresh concurrently",
