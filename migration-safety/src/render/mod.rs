@@ -16,8 +16,8 @@ use sha2::{Digest, Sha256};
 use crate::diagnostic::{Diagnostic, Report};
 use crate::fix::Edit;
 use crate::rule::RuleMeta;
-use crate::source::{Position, SourceFile};
 use crate::settings::FailOn;
+use crate::source::{Position, SourceFile};
 
 /// An output format of [`Report::render`] and `migration-safety check --format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -142,6 +142,9 @@ impl EditPositions {
                 .map(|f| SourceFile::from_bytes(f.source.as_bytes()))
         });
         let file = file.as_ref()?;
-        Some((file.position(edit.range.start), file.position(edit.range.end)))
+        Some((
+            file.position(edit.range.start),
+            file.position(edit.range.end),
+        ))
     }
 }

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use crate::context::{Context, Wrapper};
+use crate::context::Context;
 use crate::fix::phases::Moved;
 use crate::fix::{Edit, Fix};
 use crate::model::{ActionKind, Name, Statement, StatementKind};
@@ -177,8 +177,9 @@ fn known_partitions(cx: &Context<'_>, table: &Name) -> Result<(), String> {
 /// The fix that adds `CONCURRENTLY` at `at` (the end of the `DETACH PARTITION` action) of the
 /// checked statement: in place when the statement runs outside any transaction; moved, as
 /// rewritten, into a migration of its own (outside a transaction) when it runs in the one the
-/// framework opens. A statement of several actions, in a `DO` body or in the file's own
-/// `BEGIN … COMMIT` has no fix.
+/// framework opens; out of the file's own `BEGIN … COMMIT` block, in place (see
+/// [`crate::fix::phases::split`]). A statement of several actions, or in a `DO` body, has no
+/// fix.
 fn concurrently_fix(
     cx: &Context<'_>,
     statement: &Statement,
@@ -203,7 +204,7 @@ fn concurrently_fix(
             }],
             new_files: Vec::new(),
         }),
-        Some(Wrapper::Framework | Wrapper::SingleQuery) => {
+        Some(_) => {
             let text = cx.source.get(statement.range.clone())?.trim_end();
             let offset = at.checked_sub(statement.range.start)?;
             let mut rewritten = format!("{} CONCURRENTLY{}", &text[..offset], &text[offset..]);
@@ -223,6 +224,5 @@ fn concurrently_fix(
                 },
             )
         }
-        Some(Wrapper::Block) => None,
     }
 }
