@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Report;
 
+mod atlas_sum;
 pub(crate) mod files;
 pub(crate) mod phases;
 mod run;

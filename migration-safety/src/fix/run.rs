@@ -40,6 +40,9 @@ pub struct Fixed {
     pub changes: Vec<Change>,
     /// The migration files the fixes create.
     pub new_files: Vec<NewFile>,
+    /// The integrity files rewritten to match the fixed and new migrations: Atlas's
+    /// `atlas.sum`, as `atlas migrate hash` writes it, where the directory keeps one.
+    pub sums: Vec<Change>,
     /// How many fixes were applied (one per finding).
     pub applied: usize,
     /// The fixes that could not be applied, and why.
@@ -71,7 +74,7 @@ impl Fixed {
             let diff = similar::TextDiff::from_lines(old, new);
             out.push_str(&diff.unified_diff().header(&from, &to).to_string());
         };
-        for change in &self.changes {
+        for change in self.changes.iter().chain(&self.sums) {
             let path = diff_path(&change.path);
             file(
                 &change.original,
@@ -201,6 +204,7 @@ pub fn fix_paths(paths: &[PathBuf], settings: &Settings, rules: &[&str]) -> Resu
             });
         }
     }
+    fixed.sums = super::atlas_sum::rewritten(&fixed.changes, &fixed.new_files);
     Ok(fixed)
 }
 
