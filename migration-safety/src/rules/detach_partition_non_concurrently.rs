@@ -18,7 +18,9 @@ declare_rule! {
     /// every read and write on the whole partitioned table while it waits for running queries
     /// and until it commits. On the partition it takes `ACCESS EXCLUSIVE` too from PostgreSQL 14
     /// on; on 12 and 13 only `SHARE UPDATE EXCLUSIVE`, so a query that names the partition
-    /// directly can still read it (measured on PostgreSQL 12–18).
+    /// directly can still read it (measured on PostgreSQL 12–18). When the table has a default
+    /// partition, its default partition is locked `ACCESS EXCLUSIVE` too, on every version
+    /// (measured on PostgreSQL 12, 14 and 18).
     ///
     /// PostgreSQL 14 added `DETACH PARTITION … CONCURRENTLY`, which takes only a
     /// `SHARE UPDATE EXCLUSIVE` lock on the partitioned table. It is not lock-free: it runs as
@@ -60,6 +62,7 @@ declare_rule! {
         fix: true,
         claims: [
             Claim::takes(12..=13).table(Effect::lock(AccessExclusive)).referenced(Effect::lock(ShareUpdateExclusive)),
+            Claim::takes(12..=13).table(Effect::lock(AccessExclusive)).referenced(Effect::lock(AccessExclusive)),
             Claim::takes(14..=18).table(Effect::lock(AccessExclusive)).referenced(Effect::lock(AccessExclusive)),
             Claim::fails(12..=13, "syntax error"),
         ],

@@ -79,7 +79,17 @@ impl Rule for RefreshMaterializedViewNonConcurrently {
             );
             return;
         }
+        let populated = cx
+            .schema
+            .materialized_view(name)
+            .is_none_or(|v| v.populated);
         let (help, fix) = match concurrent_refresh(cx, name) {
+            _ if !populated => (
+                format!(
+                    "`{name}` is not populated (created or last refreshed WITH NO DATA), and CONCURRENTLY fails on a view that is not: its first refresh must be a plain one. Run it before any code reads `{name}` (until then a query on it fails anyway), and refresh it CONCURRENTLY afterwards"
+                ),
+                None,
+            ),
             Ok(key) => (
                 format!(
                     "refresh it while reads continue (EXCLUSIVE lock), matching rows through the unique index `{key}`:\n  REFRESH MATERIALIZED VIEW CONCURRENTLY {name};"
@@ -105,7 +115,7 @@ impl Rule for RefreshMaterializedViewNonConcurrently {
 }
 
 /// The unique index through which `REFRESH … CONCURRENTLY` of `view` can run, or what it
-/// lacks, as far as the migrations tell (a view they did not create is taken as populated).
+/// lacks, as far as the migrations tell.
 fn concurrent_refresh(cx: &Context<'_>, view: &Name) -> Result<String, String> {
     let indexes = cx.schema.relation_indexes(view);
     let Some(key) = indexes.iter().find(|i| i.identifies_rows()) else {
@@ -133,15 +143,6 @@ fn concurrent_refresh(cx: &Context<'_>, view: &Name) -> Result<String, String> {
             view.name
         ));
     };
-    if cx
-        .schema
-        .materialized_view(view)
-        .is_some_and(|v| !v.populated)
-    {
-        return Err(format!(
-            "`{view}` is not populated (created or last refreshed WITH NO DATA), so CONCURRENTLY fails: its first refresh must be a plain one, before any code reads it"
-        ));
-    }
     Ok(key.name.to_string())
 }
 
