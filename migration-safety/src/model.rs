@@ -25,13 +25,12 @@ impl Name {
         }
     }
 
-    /// Whether two names can denote the same object (an unqualified name matches any schema).
-    pub fn matches(&self, other: &Name) -> bool {
-        self.name == other.name
-            && match (&self.schema, &other.schema) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            }
+    /// This name in `schema`, unless it names its own.
+    pub fn in_schema(&self, schema: &str) -> Self {
+        Self {
+            schema: Some(self.schema.clone().unwrap_or_else(|| schema.to_owned())),
+            name: self.name.clone(),
+        }
     }
 }
 
@@ -1118,7 +1117,7 @@ impl StatementKind {
                         _ => None,
                     }));
                 for referenced in references {
-                    if !referenced.matches(&create.table) {
+                    if !crate::schema::same_by_default(referenced, &create.table) {
                         locks.push(lock(referenced, LockMode::ShareRowExclusive));
                     }
                 }
@@ -1199,7 +1198,7 @@ impl ActionKind {
             Self::AddColumn(column) => {
                 let mut locks = vec![on(table, LockMode::AccessExclusive)];
                 if let Some(referenced) = &column.references
-                    && !referenced.matches(table)
+                    && !crate::schema::same_by_default(referenced, table)
                 {
                     locks.push(on(referenced, LockMode::ShareRowExclusive));
                 }
@@ -1208,7 +1207,7 @@ impl ActionKind {
             Self::AddConstraint { constraint, .. } => match &constraint.kind {
                 ConstraintKind::ForeignKey { references, .. } => {
                     let mut locks = vec![on(table, LockMode::ShareRowExclusive)];
-                    if !references.matches(table) {
+                    if !crate::schema::same_by_default(references, table) {
                         locks.push(on(references, LockMode::ShareRowExclusive));
                     }
                     locks
@@ -1275,12 +1274,12 @@ mod tests {
     }
 
     #[test]
-    fn unqualified_names_match_any_schema() {
+    fn a_name_takes_a_schema_only_when_it_has_none() {
         let qualified = Name {
             schema: Some("app".into()),
             name: "users".into(),
         };
-        assert!(Name::new("users").matches(&qualified));
-        assert!(!Name::new("accounts").matches(&qualified));
+        assert_eq!(Name::new("users").in_schema("app"), qualified);
+        assert_eq!(qualified.in_schema("public"), qualified);
     }
 }

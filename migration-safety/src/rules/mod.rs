@@ -981,7 +981,7 @@ fn using_index_problem(
         schema: table.schema.clone(),
         name: index.to_owned(),
     })?;
-    if !known.table.matches(table) {
+    if !cx.schema.same_relation(&known.table, table) {
         Some(format!(
             "`{index}` is an index of `{}`, not of `{table}`",
             known.table
