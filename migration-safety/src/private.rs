@@ -2,11 +2,13 @@
 //! changes with the macro, which is pinned to this crate's exact version.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
+use crate::config::StatisticsSource;
 use crate::diagnostic::{FileReport, Report};
 use crate::framework::Sidecar;
 use crate::layout::{self, Direction, Framework};
+use crate::stats::Snapshot;
 use crate::{FailOn, Settings, engine};
 
 /// A migration file embedded into the test binary.
@@ -72,13 +74,18 @@ pub struct Suite {
 }
 
 impl Config {
-    /// The configuration file's settings, overridden by the attribute's options.
+    /// The configuration file's settings, overridden by the attribute's options. Its
+    /// `stats_file` applies, read when the tests run; a live database (`database_url`,
+    /// `database_url_env`) is never read from inside `cargo test`.
     fn settings(&self) -> Result<Settings, crate::Error> {
         let mut settings = match self.config_file {
             Some((path, bytes)) => {
-                crate::config::Config::parse(&String::from_utf8_lossy(bytes), path)?
-                    .settings()
-                    .clone()
+                let file = crate::config::Config::parse(&String::from_utf8_lossy(bytes), path)?;
+                let mut settings = file.settings().clone();
+                if let StatisticsSource::StatsFile(stats) = file.statistics() {
+                    settings = settings.statistics(Arc::new(Snapshot::load(stats)?));
+                }
+                settings
             }
             None => Settings::default(),
         };
@@ -154,9 +161,9 @@ impl Suite {
             config,
             framework: Framework::from_name(config.framework).unwrap_or_default(),
             fail_on: settings.failure_threshold(),
-            settings,
             reports: OnceLock::new(),
-            cache: cache_dir(config),
+            cache: cache_dir(config, settings.table_statistics()),
+            settings,
         }
     }
 
@@ -326,9 +333,10 @@ impl Suite {
     }
 }
 
-/// The cache directory for `config`:
+/// The cache directory for `config` and the table statistics it applies (read at run time, so
+/// not part of the binary):
 /// `<directory of the test binary>/../migration-safety/<binary's file name>/<key>`.
-fn cache_dir(config: &Config) -> Option<PathBuf> {
+fn cache_dir(config: &Config, statistics: Option<&Snapshot>) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let meta = std::fs::metadata(&exe).ok()?;
     let modified = meta
@@ -342,6 +350,7 @@ fn cache_dir(config: &Config) -> Option<PathBuf> {
         meta.len(),
         modified,
         format!("{config:?}"),
+        statistics.map(Snapshot::to_json),
     ));
     let binary = exe.file_name()?;
     Some(
@@ -531,7 +540,9 @@ pub fn parse_statements(sql: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::Config;
+    use super::{Config, Embedded, Suite};
+    use crate::Severity;
+    use crate::stats::{Snapshot, TableStats};
 
     static CONFIG: Config = Config {
         dir: "migrations",
@@ -555,5 +566,58 @@ mod tests {
             CONFIG.allowing(&["drop-column", "rename-column", "set-not-null"]),
             "#[check_migrations(\"migrations\", framework = \"sqlx\", pg_version = 16, allow(\"drop-column\", \"rename-column\", \"set-not-null\"), deny(\"drop-table\"))]"
         );
+    }
+
+    #[test]
+    fn the_configuration_files_stats_file_downgrades_findings_on_small_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut snapshot = Snapshot::new("15.18");
+        snapshot
+            .tables
+            .push(TableStats::new("public", "users", 40, 16 << 10));
+        std::fs::write(dir.path().join("stats.json"), snapshot.to_json()).unwrap();
+        let config_path = dir.path().join("migration-safety.toml");
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        let config: &'static Config = Box::leak(Box::new(Config {
+            config_file: Some((
+                leak(config_path.to_string_lossy().into_owned()),
+                b"stats_file = \"stats.json\"\n",
+            )),
+            migrations: Box::leak(Box::new([Embedded {
+                file: "1_index.sql",
+                down: false,
+                bytes: b"CREATE INDEX users_email_idx ON users (email);\n",
+            }])),
+            allow: &[],
+            warn: &[],
+            deny: &[],
+            options: &[],
+            ..CONFIG
+        }));
+        let suite = Suite::new(config);
+        let reports = suite.reports();
+        let finding = reports[0]
+            .diagnostics
+            .iter()
+            .find(|d| d.rule == "create-index-non-concurrently")
+            .expect("the index is flagged");
+        assert_eq!(finding.severity, Severity::Warning, "{}", finding.message);
+        assert!(
+            finding.message.contains("about 40 rows"),
+            "{}",
+            finding.message
+        );
+
+        std::fs::write(&config_path, "stats_file = \"missing.json\"\n").unwrap();
+        let error = Config {
+            config_file: Some((
+                leak(config_path.to_string_lossy().into_owned()),
+                b"stats_file = \"missing.json\"\n",
+            )),
+            ..CONFIG
+        }
+        .settings()
+        .unwrap_err();
+        assert!(error.to_string().contains("missing.json"), "{error}");
     }
 }
