@@ -58,6 +58,7 @@ fn json_output_has_the_documented_shape() {
             "column",
             "end_column",
             "end_line",
+            "fix",
             "help",
             "line",
             "message",
@@ -65,6 +66,26 @@ fn json_output_has_the_documented_shape() {
             "severity"
         ]
     );
+    let fix = &first["fix"];
+    let keys: Vec<_> = fix.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, ["edits", "new_files", "title"]);
+    let edit = &fix["edits"][0];
+    let keys: Vec<_> = edit.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        keys,
+        [
+            "byte_end",
+            "byte_start",
+            "column",
+            "end_column",
+            "end_line",
+            "line",
+            "path",
+            "replacement"
+        ]
+    );
+    assert_eq!(edit["path"], risky["path"]);
+    assert_eq!(fix["new_files"].as_array().unwrap().len(), 2);
     assert_eq!(first["rule"], "rename-column");
     assert_eq!(first["severity"], "error");
     assert_eq!(

@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use super::files::{self, Script, WRITTEN_BY};
-use super::{Edit, Fix};
+use super::{Edit, Fix, whole_lines};
 use crate::context::Context;
 use crate::layout::{self, Framework};
 use crate::model::{ActionKind, AlterTable, Name, Statement, StatementKind, quote_ident};
@@ -20,25 +20,6 @@ use crate::schema::{Column, ColumnDefault};
 
 /// The rows a backfill updates per transaction.
 const BATCH: u32 = 10_000;
-
-/// `range` widened to the whole lines it stands on, when nothing else stands on them.
-fn whole_lines(source: &str, range: Range<usize>) -> Range<usize> {
-    let line_start = source[..range.start].rfind('\n').map_or(0, |i| i + 1);
-    let start = if source[line_start..range.start].trim().is_empty() {
-        line_start
-    } else {
-        range.start
-    };
-    let line_end = source[range.end..]
-        .find('\n')
-        .map_or(source.len(), |i| range.end + i + 1);
-    let end = if source[range.end..line_end].trim().is_empty() {
-        line_end
-    } else {
-        range.end
-    };
-    start..end
-}
 
 /// The name the migration being fixed has in its layout (for the names of the files after it).
 fn migration_name(cx: &Context<'_>) -> String {
@@ -106,10 +87,20 @@ pub(crate) struct Moved {
 
 /// Split the migration being fixed at the current statement: it moves into a migration of its
 /// own, and the statements after it move, in order, into the migration after that one (with
-/// the file's `lock_timeout`), so that everything still runs in the order written. Only for a
-/// transaction the framework opens: a file with its own `BEGIN`/`COMMIT`, or a statement in
-/// a `DO` block, has no split.
+/// the file's `lock_timeout`), so that everything still runs in the order written. In the
+/// file's own `BEGIN … COMMIT` block of a migration run statement by statement, the statement
+/// leaves the block instead, in the same file (see [`super::outside_block`]): it runs between
+/// the block's two halves, outside a transaction or in one of its own. Otherwise a file with
+/// its own `BEGIN`/`COMMIT`, or a statement in a `DO` block, has no split.
 pub(crate) fn split(cx: &Context<'_>, rule: &'static str, moved: Moved) -> Option<Fix> {
+    if let Some(edits) = super::outside_block(cx, moved.text.clone()) {
+        return Some(Fix {
+            rule,
+            title: format!("run `{}` outside the transaction block", moved.name),
+            edits,
+            new_files: Vec::new(),
+        });
+    }
     let explicit = cx.statements.iter().any(|s| {
         matches!(
             s.kind,
