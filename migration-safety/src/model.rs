@@ -549,6 +549,9 @@ pub struct Statement {
     pub range: Range<usize>,
     /// What the statement does.
     pub kind: StatementKind,
+    /// The string constants the statement's own tokens hold (`'shipped'`, `$$x$$`), unquoted,
+    /// in order (none for a `DO` block: its body's statements hold theirs).
+    pub constants: Vec<String>,
 }
 
 /// `ALTER TABLE` with its actions.
@@ -891,6 +894,8 @@ pub enum StatementKind {
         name: Name,
         /// `CONCURRENTLY`.
         concurrently: bool,
+        /// `WITH NO DATA`: the view is emptied.
+        no_data: bool,
     },
     /// `ALTER [MATERIALIZED] VIEW view RENAME TO to`.
     RenameView {
@@ -1140,7 +1145,9 @@ impl StatementKind {
                 };
                 vec![lock(name, mode)]
             }
-            Self::RefreshMaterializedView { name, concurrently } => {
+            Self::RefreshMaterializedView {
+                name, concurrently, ..
+            } => {
                 let mode = if *concurrently {
                     LockMode::Exclusive
                 } else {

@@ -400,13 +400,18 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
     if c.eat_all(&["REFRESH", "MATERIALIZED", "VIEW"]) {
         let concurrently = c.eat("CONCURRENTLY");
         let name = c.name()?;
+        let mut no_data = false;
         if c.eat("WITH") {
-            c.eat("NO");
+            no_data = c.eat("NO");
             c.eat("DATA").then_some(())?;
         }
         return c
             .at_end()
-            .then_some(StatementKind::RefreshMaterializedView { name, concurrently });
+            .then_some(StatementKind::RefreshMaterializedView {
+                name,
+                concurrently,
+                no_data,
+            });
     }
     if c.eat("CLUSTER") {
         c.skip_parens();

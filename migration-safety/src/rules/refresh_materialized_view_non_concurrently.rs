@@ -1,7 +1,6 @@
 use crate::context::{Context, Created};
 use crate::model::{Statement, StatementKind};
 use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::statement_tokens;
 
 declare_rule! {
     /// ## What it does
@@ -46,17 +45,18 @@ declare_rule! {
 
 impl Rule for RefreshMaterializedViewNonConcurrently {
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
-        let StatementKind::RefreshMaterializedView { name, concurrently } = &statement.kind else {
+        let StatementKind::RefreshMaterializedView {
+            name,
+            concurrently,
+            no_data,
+        } = &statement.kind
+        else {
             return;
         };
         if *concurrently || cx.created_earlier_in_file(Created::MaterializedView, name) {
             return;
         }
-        let (text, tokens) = statement_tokens(cx, statement);
-        let no_data = tokens
-            .windows(2)
-            .any(|w| w[0].is_word(text, "NO") && w[1].is_word(text, "DATA"));
-        if no_data {
+        if *no_data {
             out.report(
                 statement.range.clone(),
                 format!(
