@@ -88,6 +88,35 @@ impl<T: Clone> Scoped<T> {
     }
 }
 
+/// The settings a file can change, as they stand before a statement.
+struct InForce {
+    lock_timeout: Scoped<Option<String>>,
+    search_path: Scoped<Arc<[String]>>,
+    time_zone: Scoped<Option<String>>,
+}
+
+impl InForce {
+    fn end_transaction(&mut self) {
+        self.lock_timeout.end_transaction();
+        self.search_path.end_transaction();
+        self.time_zone.end_transaction();
+    }
+}
+
+/// Numbers the transaction blocks of a file as they open.
+#[derive(Default)]
+struct Blocks(usize);
+
+impl Blocks {
+    /// Open a block for `wrapper` (none: no transaction until a `BEGIN`).
+    fn open(&mut self, wrapper: Option<Wrapper>) -> Option<(usize, Wrapper)> {
+        wrapper.map(|w| {
+            self.0 += 1;
+            (self.0, w)
+        })
+    }
+}
+
 /// Walk the top-level statements and record each one's session state, given how the framework
 /// runs the parts of the file.
 /// `assumed_lock_timeout` is in force before the first statement (set by the runner or the
@@ -121,18 +150,20 @@ pub(crate) fn sessions(
     for &unit in &unit_of {
         per_unit[unit] += 1;
     }
-    let mut blocks = 0usize;
+    let mut blocks = Blocks::default();
     let mut unit = None;
     let mut implicit: Option<Wrapper> = None;
     let mut current: Option<(usize, Wrapper)> = None;
-    let mut lock_timeout = Scoped {
-        session: assumed.clone(),
-        local: None,
-    };
-    let mut time_zone: Scoped<Option<String>> = Scoped::default();
-    let mut search_path = Scoped {
-        session: default_search_path(),
-        local: None,
+    let mut in_force = InForce {
+        lock_timeout: Scoped {
+            session: assumed.clone(),
+            local: None,
+        },
+        search_path: Scoped {
+            session: default_search_path(),
+            local: None,
+        },
+        time_zone: Scoped::default(),
     };
     let mut out = Vec::with_capacity(statements.len());
     for (statement, &index) in statements.iter().zip(&unit_of) {
@@ -145,32 +176,21 @@ pub(crate) fn sessions(
                     (u.single_query && per_unit[index] > 1).then_some(Wrapper::SingleQuery)
                 }
             });
-            lock_timeout.end_transaction();
-            search_path.end_transaction();
-            time_zone.end_transaction();
-            current = implicit.map(|w| {
-                blocks += 1;
-                (blocks, w)
-            });
+            in_force.end_transaction();
+            current = blocks.open(implicit);
         }
         let enclosing = current.map(|(_, w)| w);
         let transaction = match &statement.kind {
             StatementKind::Begin => {
                 if current.is_none() {
-                    blocks += 1;
-                    current = Some((blocks, Wrapper::Block));
+                    current = blocks.open(Some(Wrapper::Block));
                 }
                 None
             }
             StatementKind::Commit | StatementKind::Rollback => {
                 let ended = current;
-                lock_timeout.end_transaction();
-                search_path.end_transaction();
-                time_zone.end_transaction();
-                current = implicit.map(|w| {
-                    blocks += 1;
-                    (blocks, w)
-                });
+                in_force.end_transaction();
+                current = blocks.open(implicit);
                 ended
             }
             _ => current,
@@ -178,26 +198,28 @@ pub(crate) fn sessions(
         match &statement.kind {
             StatementKind::Set { name, value, local } if name == "lock_timeout" => {
                 let value = value.clone().filter(|v| !is_zero(v));
-                lock_timeout.set(value, *local, current.is_some());
+                in_force.lock_timeout.set(value, *local, current.is_some());
             }
             StatementKind::Set { name, value, local } if name == "search_path" => {
                 let value = value
                     .as_deref()
                     .map_or_else(default_search_path, parse_search_path);
-                search_path.set(value, *local, current.is_some());
+                in_force.search_path.set(value, *local, current.is_some());
             }
             StatementKind::Set { name, value, local } if name == "timezone" => {
-                time_zone.set(value.clone(), *local, current.is_some());
+                in_force
+                    .time_zone
+                    .set(value.clone(), *local, current.is_some());
             }
             StatementKind::Reset { name } => {
                 if name.as_deref().is_none_or(|n| n == "lock_timeout") {
-                    lock_timeout.reset(assumed.clone());
+                    in_force.lock_timeout.reset(assumed.clone());
                 }
                 if name.as_deref().is_none_or(|n| n == "search_path") {
-                    search_path.reset(default_search_path());
+                    in_force.search_path.reset(default_search_path());
                 }
                 if name.as_deref().is_none_or(|n| n == "timezone") {
-                    time_zone.reset(None);
+                    in_force.time_zone.reset(None);
                 }
             }
             _ => {}
@@ -205,10 +227,10 @@ pub(crate) fn sessions(
         out.push(Session {
             transaction: transaction.map(|(id, _)| id),
             wrapper: transaction.map(|(_, w)| w),
-            lock_timeout: lock_timeout.current(),
-            search_path: search_path.current(),
+            lock_timeout: in_force.lock_timeout.current(),
+            search_path: in_force.search_path.current(),
             enclosing,
-            time_zone: time_zone.current(),
+            time_zone: in_force.time_zone.current(),
         });
     }
     out

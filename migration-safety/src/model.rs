@@ -733,6 +733,19 @@ pub enum ObjectKind {
     Other(String),
 }
 
+impl ObjectKind {
+    /// The kind as SQL names it after `DROP`: `TABLE`, `MATERIALIZED VIEW`, `SCHEMA`, ….
+    pub fn keyword(&self) -> &str {
+        match self {
+            Self::Table => "TABLE",
+            Self::View => "VIEW",
+            Self::MaterializedView => "MATERIALIZED VIEW",
+            Self::Type => "TYPE",
+            Self::Other(other) => other,
+        }
+    }
+}
+
 /// `ALTER TYPE` actions.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlterTypeAction {
@@ -999,6 +1012,19 @@ pub enum StatementKind {
 }
 
 impl StatementKind {
+    /// The objects of a `DROP` of kind `object` (its keyword, as [`ObjectKind::keyword`] names
+    /// it, in any case): `Some(names)` for `DROP SCHEMA a, b` and `"schema"`, `None` for any
+    /// other statement or kind.
+    pub fn drop_of(&self, object: &str) -> Option<&[Name]> {
+        match self {
+            Self::Drop {
+                object: kind,
+                names,
+            } if kind.keyword().eq_ignore_ascii_case(object) => Some(names),
+            _ => None,
+        }
+    }
+
     /// The SQL command, for messages (`ALTER TABLE`, `CREATE INDEX`, …).
     pub fn command(&self) -> String {
         match self {
@@ -1015,16 +1041,7 @@ impl StatementKind {
                 concurrently: true, ..
             } => "DROP INDEX CONCURRENTLY".into(),
             Self::DropIndex { .. } => "DROP INDEX".into(),
-            Self::Drop { object, .. } => format!(
-                "DROP {}",
-                match object {
-                    ObjectKind::Table => "TABLE",
-                    ObjectKind::View => "VIEW",
-                    ObjectKind::MaterializedView => "MATERIALIZED VIEW",
-                    ObjectKind::Type => "TYPE",
-                    ObjectKind::Other(other) => other,
-                }
-            ),
+            Self::Drop { object, .. } => format!("DROP {}", object.keyword()),
             Self::CreateView {
                 materialized: true, ..
             } => "CREATE MATERIALIZED VIEW".into(),

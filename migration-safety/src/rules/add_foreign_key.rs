@@ -3,7 +3,7 @@ use crate::fix::replace_statement;
 use crate::model::{ActionKind, ConstraintKind, Name, Statement, quote_ident};
 use crate::rule::{Described, Findings, Rule, declare_rule};
 use crate::rules::{
-    Step, add_column_without, alter_actions, constraint_body, default_constraint_name,
+    Step, add_column_without, constraint_body, default_constraint_name, existing_table_actions,
     not_valid_then_validate, steps,
 };
 
@@ -63,11 +63,7 @@ declare_rule! {
 
 impl Rule for AddForeignKey {
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
-        for (alter, action) in alter_actions(statement) {
-            let table = &alter.table;
-            if cx.is_new_table(table) {
-                continue;
-            }
+        for (table, action) in existing_table_actions(cx, statement) {
             let partitioned_before_18 =
                 cx.pg_version() < 18 && cx.schema.table(table).is_some_and(|t| t.partitioned);
             match &action.kind {
@@ -196,10 +192,7 @@ fn plan(
     partitioned_before_18: bool,
 ) -> Vec<Step> {
     let constraint = quote_ident(name);
-    let mut plan: Vec<Step> = column
-        .map(|c| add_column_without(table, c, "REFERENCES"))
-        .into_iter()
-        .collect();
+    let mut plan = add_column_without(table, column, "REFERENCES");
     if partitioned_before_18 {
         plan.push(Step::prose(format!(
             "before PostgreSQL 18 a partitioned table cannot take a NOT VALID foreign key: on each partition of {table}, ADD CONSTRAINT … {body} NOT VALID, then VALIDATE CONSTRAINT in a separate transaction"
