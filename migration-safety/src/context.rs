@@ -359,8 +359,11 @@ impl CreatedObjects {
 pub(crate) struct ConstantUses<'s> {
     /// By constant: `(top-level statement, position among the statements it runs)`, in order,
     /// with the statement.
-    by_value: HashMap<&'s str, Vec<((usize, usize), &'s Statement)>>,
+    by_value: HashMap<&'s str, Vec<ConstantUse<'s>>>,
 }
+
+/// `(top-level statement, position among the statements it runs)`, and the statement.
+type ConstantUse<'s> = ((usize, usize), &'s Statement);
 
 impl<'s> ConstantUses<'s> {
     /// Naming a label (`ALTER TYPE … ADD VALUE 'b' AFTER 'a'`) or commenting is no use.
