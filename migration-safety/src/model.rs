@@ -25,13 +25,12 @@ impl Name {
         }
     }
 
-    /// Whether two names can denote the same object (an unqualified name matches any schema).
-    pub fn matches(&self, other: &Name) -> bool {
-        self.name == other.name
-            && match (&self.schema, &other.schema) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            }
+    /// This name in `schema`, unless it names its own.
+    pub fn in_schema(&self, schema: &str) -> Self {
+        Self {
+            schema: Some(self.schema.clone().unwrap_or_else(|| schema.to_owned())),
+            name: self.name.clone(),
+        }
     }
 }
 
@@ -663,6 +662,8 @@ pub enum ActionKind {
     AttachPartition {
         /// The partition.
         partition: Name,
+        /// `DEFAULT`: it becomes the default partition.
+        default: bool,
     },
     /// `DETACH PARTITION p [CONCURRENTLY | FINALIZE]`.
     DetachPartition {
@@ -691,6 +692,8 @@ pub struct CreateTable {
     pub constraints: Vec<Constraint>,
     /// `PARTITION OF parent`.
     pub partition_of: Option<Name>,
+    /// `PARTITION OF parent DEFAULT`: the parent's default partition.
+    pub default_partition: bool,
     /// `PARTITION BY …`: a partitioned table, which holds no rows itself.
     pub partition_by: bool,
     /// `IF NOT EXISTS`.
@@ -714,6 +717,10 @@ pub struct CreateIndex {
     pub if_not_exists: bool,
     /// The indexed columns, in order (an expression is kept as SQL).
     pub columns: Vec<String>,
+    /// Whether an indexed element is an expression rather than a column name.
+    pub expressions: bool,
+    /// `WHERE`: a partial index.
+    pub partial: bool,
     /// Byte offset in the file just after the `INDEX` keyword, where `CONCURRENTLY` goes.
     pub index_keyword_end: usize,
 }
@@ -861,6 +868,8 @@ pub enum StatementKind {
         or_replace: bool,
         /// Relations read by the view's query.
         reads: Vec<Name>,
+        /// `false` for a materialized view created `WITH NO DATA` (not populated).
+        populated: bool,
     },
     /// `CREATE TYPE`.
     CreateType {
@@ -907,7 +916,7 @@ pub enum StatementKind {
         name: Name,
         /// `CONCURRENTLY`.
         concurrently: bool,
-        /// `WITH NO DATA`: the view is emptied.
+        /// `WITH NO DATA`: the view is left unpopulated.
         no_data: bool,
     },
     /// `ALTER [MATERIALIZED] VIEW view RENAME TO to`.
@@ -1123,7 +1132,7 @@ impl StatementKind {
                         _ => None,
                     }));
                 for referenced in references {
-                    if !referenced.matches(&create.table) {
+                    if !crate::schema::same_by_default(referenced, &create.table) {
                         locks.push(lock(referenced, LockMode::ShareRowExclusive));
                     }
                 }
@@ -1206,7 +1215,7 @@ impl ActionKind {
             Self::AddColumn(column) => {
                 let mut locks = vec![on(table, LockMode::AccessExclusive)];
                 if let Some(referenced) = &column.references
-                    && !referenced.matches(table)
+                    && !crate::schema::same_by_default(referenced, table)
                 {
                     locks.push(on(referenced, LockMode::ShareRowExclusive));
                 }
@@ -1215,7 +1224,7 @@ impl ActionKind {
             Self::AddConstraint { constraint, .. } => match &constraint.kind {
                 ConstraintKind::ForeignKey { references, .. } => {
                     let mut locks = vec![on(table, LockMode::ShareRowExclusive)];
-                    if !references.matches(table) {
+                    if !crate::schema::same_by_default(references, table) {
                         locks.push(on(references, LockMode::ShareRowExclusive));
                     }
                     locks
@@ -1223,7 +1232,7 @@ impl ActionKind {
                 _ => vec![on(table, LockMode::AccessExclusive)],
             },
             Self::ValidateConstraint { .. } => vec![on(table, LockMode::ShareUpdateExclusive)],
-            Self::AttachPartition { partition } => vec![
+            Self::AttachPartition { partition, .. } => vec![
                 on(table, LockMode::ShareUpdateExclusive),
                 on(partition, LockMode::AccessExclusive),
             ],
@@ -1282,12 +1291,12 @@ mod tests {
     }
 
     #[test]
-    fn unqualified_names_match_any_schema() {
+    fn a_name_takes_a_schema_only_when_it_has_none() {
         let qualified = Name {
             schema: Some("app".into()),
             name: "users".into(),
         };
-        assert!(Name::new("users").matches(&qualified));
-        assert!(!Name::new("accounts").matches(&qualified));
+        assert_eq!(Name::new("users").in_schema("app"), qualified);
+        assert_eq!(qualified.in_schema("public"), qualified);
     }
 }

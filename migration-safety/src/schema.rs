@@ -168,6 +168,20 @@ impl Default for Schema {
     }
 }
 
+/// `name` in the schema PostgreSQL creates it in under `search_path`: its own, or the first
+/// of the path.
+pub(crate) fn created_in(name: &Name, search_path: &[String]) -> Name {
+    name.in_schema(search_path.first().map_or(DEFAULT_SCHEMA, String::as_str))
+}
+
+/// Whether two relation names of one statement denote the same relation when no schema
+/// catalog is at hand (the lowered model): unqualified names resolve through the default
+/// `search_path`. Rules compare with [`Schema::same_relation`], which knows the
+/// `search_path` in force.
+pub(crate) fn same_by_default(a: &Name, b: &Name) -> bool {
+    a.in_schema(DEFAULT_SCHEMA) == b.in_schema(DEFAULT_SCHEMA)
+}
+
 /// The `search_path` of a session that has not set one.
 pub(crate) fn default_search_path() -> Arc<[String]> {
     Arc::from([DEFAULT_SCHEMA.to_owned()])
@@ -185,8 +199,10 @@ pub(crate) struct Table {
     pub(crate) constraints: Vec<TableConstraint>,
     /// `PARTITION BY`: a partitioned table.
     pub(crate) partitioned: bool,
-    /// The partitioned table it is a partition of.
+    /// The partitioned table it is a partition of, schema-qualified.
     pub(crate) partition_of: Option<Name>,
+    /// Whether it is its parent's default partition.
+    pub(crate) default_partition: bool,
     /// The indexes created on it.
     indexes: Vec<Key>,
 }
@@ -234,6 +250,21 @@ pub(crate) struct Index {
     pub(crate) valid: bool,
     /// The indexed columns in order (an expression as SQL).
     pub(crate) columns: Vec<String>,
+    /// Whether an indexed element is an expression rather than a column.
+    pub(crate) expressions: bool,
+    /// `WHERE`: a partial index.
+    pub(crate) partial: bool,
+}
+
+impl Index {
+    /// Whether `REFRESH MATERIALIZED VIEW … CONCURRENTLY` can use it to match the view's old
+    /// rows with the new ones: unique, valid, with no `WHERE` and only plain columns (measured
+    /// on PostgreSQL 12, 14 and 18: a partial index, an expression among the columns or a
+    /// non-unique index is refused; `INCLUDE`, `DESC`, `COLLATE` and an operator class are
+    /// accepted).
+    pub(crate) fn identifies_rows(&self) -> bool {
+        self.unique && self.valid && !self.partial && !self.expressions && !self.columns.is_empty()
+    }
 }
 
 /// An enum type and its labels.
@@ -258,12 +289,20 @@ pub(crate) struct DomainConstraintState {
     pub(crate) validated: bool,
 }
 
-/// A view and the relations its query reads.
+/// A view and the relations its query reads (schema-qualified, as they resolved when it was
+/// created).
 #[derive(Debug, Clone)]
 pub(crate) struct View {
     pub(crate) name: Name,
     pub(crate) reads: Vec<Name>,
     pub(crate) file: usize,
+    /// A materialized view.
+    pub(crate) materialized: bool,
+    /// For a materialized view: whether it holds data (`false` after `WITH NO DATA`, until a
+    /// refresh without it).
+    pub(crate) populated: bool,
+    /// The indexes created on a materialized view.
+    indexes: Vec<Key>,
 }
 
 /// A view dropped in file `file` by top-level statement `statement`.
@@ -360,6 +399,37 @@ impl Schema {
             .unwrap_or_else(|| Key::new(self.creation_schema(), &name.name))
     }
 
+    /// The schema-qualified relation (table, view or index) that `name` denotes under the
+    /// `search_path` in force, as PostgreSQL resolves it: its own schema when qualified; else
+    /// the first schema of the path where the migrations made a relation of that name; else
+    /// the first schema of the path, where an unqualified relation is created (a relation the
+    /// migrations do not know is taken to be there too: which schemas hold one on the database
+    /// cannot be known here).
+    pub(crate) fn qualified(&self, name: &Name) -> Name {
+        if name.schema.is_some() {
+            return name.clone();
+        }
+        let known = |key: &Key| {
+            self.tables.contains(key) || self.views.contains(key) || self.indexes.contains(key)
+        };
+        let key = self
+            .search_path
+            .iter()
+            .map(|schema| Key::new(schema, &name.name))
+            .find(known)
+            .unwrap_or_else(|| Key::new(self.creation_schema(), &name.name));
+        Name {
+            schema: Some(key.schema),
+            name: key.name,
+        }
+    }
+
+    /// Whether two relation names, written under the `search_path` in force, denote the same
+    /// relation: `users` and `app.users` do only when `users` resolves to `app`.
+    pub(crate) fn same_relation(&self, a: &Name, b: &Name) -> bool {
+        a.name == b.name && self.qualified(a) == self.qualified(b)
+    }
+
     /// The `(schema, name)` pairs a relation name can denote on the database, in the order
     /// PostgreSQL tries them: its own schema when qualified; else the schema of the
     /// `search_path` whose table or index of that name the migrations know; else each schema
@@ -393,7 +463,7 @@ impl Schema {
         self.views
             .entries
             .values()
-            .any(|(_, view)| view.reads.iter().any(|r| r.matches(table)))
+            .any(|(_, view)| view.reads.contains(&self.qualified(table)))
     }
 
     /// The known indexes of `table` that involve `column` (by name or in an expression).
@@ -427,6 +497,28 @@ impl Schema {
                     ) && leads_with(&c.columns, columns)
                 })
         })
+    }
+
+    /// The materialized view `name`, when the migrations created it.
+    pub(crate) fn materialized_view(&self, name: &Name) -> Option<&View> {
+        self.views
+            .get(&self.resolve(&self.views, name))
+            .filter(|v| v.materialized)
+    }
+
+    /// The known indexes of the relation `name`: a materialized view the migrations created,
+    /// or else a table (or a relation that existed before them, known from its indexes).
+    pub(crate) fn relation_indexes(&self, name: &Name) -> Vec<&Index> {
+        let keys = match self.materialized_view(name) {
+            Some(view) => &view.indexes,
+            None => match self.table(name) {
+                Some(table) => &table.indexes,
+                None => return Vec::new(),
+            },
+        };
+        keys.iter()
+            .filter_map(|key| self.indexes.get(key))
+            .collect()
     }
 
     pub(crate) fn index(&self, name: &Name) -> Option<&Index> {
@@ -471,8 +563,15 @@ impl Schema {
         self.tables
             .ordered()
             .into_iter()
-            .filter(|t| t.partition_of.as_ref().is_some_and(|p| p.matches(parent)))
+            .filter(|t| t.partition_of == Some(self.qualified(parent)))
             .collect()
+    }
+
+    /// The default partition of `parent`, when the migrations gave it one.
+    pub(crate) fn default_partition(&self, parent: &Name) -> Option<&Table> {
+        self.partitions(parent)
+            .into_iter()
+            .find(|t| t.default_partition)
     }
 
     /// Foreign keys that reference `column` of `table` (naming it, or through the primary key).
@@ -489,7 +588,7 @@ impl Schema {
                 else {
                     continue;
                 };
-                let hits = references.matches(table)
+                let hits = self.same_relation(references, table)
                     && if referenced_columns.is_empty() {
                         primary_key.is_some_and(|pk| pk.iter().any(|c| c == column))
                     } else {
@@ -555,7 +654,8 @@ impl Schema {
                     file: Some(file),
                     constraints: Vec::new(),
                     partitioned: create.partition_by,
-                    partition_of: create.partition_of.clone(),
+                    partition_of: create.partition_of.as_ref().map(|p| self.qualified(p)),
+                    default_partition: create.default_partition,
                     indexes: Vec::new(),
                 };
                 for def in &create.columns {
@@ -580,7 +680,15 @@ impl Schema {
                 }
             }
             StatementKind::CreateIndex(index) => {
-                if let Some(name) = &index.name {
+                let view = self.resolve(&self.views, &index.table);
+                if let (Some(name), Some(_)) = (&index.name, self.materialized_view(&index.table)) {
+                    // An index on a materialized view the migrations created.
+                    let key = Key::new(&view.schema, &name.name);
+                    if let Some(v) = self.views.get_mut(&view) {
+                        v.indexes.push(key.clone());
+                    }
+                    self.indexes.insert(key, index_of(name, index, true));
+                } else if let Some(name) = &index.name {
                     // `ON ONLY` a partitioned table: invalid until every partition's index is attached.
                     let only = index.only
                         && self
@@ -592,16 +700,7 @@ impl Schema {
                     if let Some(t) = self.tables.get_mut(&table) {
                         t.indexes.push(key.clone());
                     }
-                    self.indexes.insert(
-                        key,
-                        Index {
-                            name: name.clone(),
-                            table: index.table.clone(),
-                            unique: index.unique,
-                            valid: !only,
-                            columns: index.columns.clone(),
-                        },
-                    );
+                    self.indexes.insert(key, index_of(name, index, !only));
                 }
             }
             StatementKind::DropIndex { names, .. } => {
@@ -722,6 +821,9 @@ impl Schema {
                     for name in names {
                         let key = self.resolve(&self.views, name);
                         if let Some(view) = self.views.remove(&key) {
+                            for index in &view.indexes {
+                                self.indexes.remove(index);
+                            }
                             self.dropped_views.push(DroppedView {
                                 view,
                                 file,
@@ -740,18 +842,55 @@ impl Schema {
                 }
                 ObjectKind::Other(_) => {}
             },
-            StatementKind::CreateView { name, reads, .. } => {
+            StatementKind::CreateView {
+                name,
+                reads,
+                materialized,
+                populated,
+                ..
+            } => {
                 let key = self.resolve(&self.views, name);
-                self.views.remove(&key);
+                // `CREATE OR REPLACE VIEW` keeps the view (a materialized view has no such form).
+                let indexes = self
+                    .views
+                    .remove(&key)
+                    .map(|v| v.indexes)
+                    .unwrap_or_default();
                 let key = self.creation_key(name);
                 self.views.insert(
                     key,
                     View {
                         name: name.clone(),
-                        reads: reads.clone(),
+                        reads: reads.iter().map(|r| self.qualified(r)).collect(),
                         file,
+                        materialized: *materialized,
+                        populated: *populated,
+                        indexes,
                     },
                 );
+            }
+            StatementKind::RefreshMaterializedView { name, no_data, .. } => {
+                let key = self.resolve(&self.views, name);
+                if let Some(view) = self.views.get_mut(&key) {
+                    view.populated = !no_data;
+                }
+            }
+            StatementKind::RenameView { view, to, .. } => {
+                let key = self.resolve(&self.views, view);
+                let renamed = Key::new(&key.schema, &to.name);
+                self.views.rekey(&key, renamed.clone());
+                let indexes = match self.views.get_mut(&renamed) {
+                    Some(v) => {
+                        v.name = to.clone();
+                        v.indexes.clone()
+                    }
+                    None => Vec::new(),
+                };
+                for index in &indexes {
+                    if let Some(i) = self.indexes.get_mut(index) {
+                        i.table = to.clone();
+                    }
+                }
             }
             StatementKind::Do { body } => {
                 for inner in body {
@@ -784,6 +923,7 @@ impl Schema {
                     constraints: Vec::new(),
                     partitioned: false,
                     partition_of: None,
+                    default_partition: false,
                     indexes: Vec::new(),
                 },
             );
@@ -796,15 +936,20 @@ impl Schema {
             self.rename_references(table_name, to);
         }
         let key = self.known_table(table_name);
-        if let ActionKind::AttachPartition { partition }
+        if let ActionKind::AttachPartition { partition, .. }
         | ActionKind::DetachPartition { partition, .. } = action
         {
-            let parent = self.tables.get(&key).map(|t| t.name.clone());
+            let parent = self.tables.get(&key).map(|_| Name {
+                schema: Some(key.schema.clone()),
+                name: key.name.clone(),
+            });
             let attach = matches!(action, ActionKind::AttachPartition { .. });
+            let default = matches!(action, ActionKind::AttachPartition { default: true, .. });
             if attach || self.table(partition).is_some() {
                 let partition = self.known_table(partition);
                 if let Some(p) = self.tables.get_mut(&partition) {
                     p.partition_of = parent.filter(|_| attach);
+                    p.default_partition = default;
                 }
             }
             if let Some(t) = self.tables.get_mut(&key) {
@@ -1015,6 +1160,10 @@ impl Schema {
             if let Some(t) = self.tables.get_mut(&table) {
                 t.indexes.retain(|k| k != key);
             }
+            let view = self.resolve(&self.views, &index.table);
+            if let Some(v) = self.views.get_mut(&view) {
+                v.indexes.retain(|k| k != key);
+            }
         }
     }
 
@@ -1073,14 +1222,20 @@ impl Schema {
         }
     }
 
-    /// `from` is renamed `to`: views, indexes, partitions and foreign keys follow it.
+    /// `from` is renamed `to` (unqualified: in the same schema; qualified: moved to another):
+    /// views, indexes, partitions and foreign keys follow it.
     fn rename_references(&mut self, from: &Name, to: &Name) {
+        let old = self.qualified(from);
+        let new = to.in_schema(old.schema.as_deref().unwrap_or(DEFAULT_SCHEMA));
+        // A foreign key names the table as written, resolved when it is compared.
+        let creation_schema = self.creation_schema().to_owned();
+        let references_from = |references: &Name| references.in_schema(&creation_schema) == old;
         self.views.update_where(
-            |view| view.reads.iter().any(|r| r.matches(from)),
+            |view| view.reads.contains(&old),
             |view| {
                 for read in &mut view.reads {
-                    if read.matches(from) {
-                        *read = to.clone();
+                    if *read == old {
+                        *read = new.clone();
                     }
                 }
             },
@@ -1090,35 +1245,41 @@ impl Schema {
             .map(|t| t.indexes.clone())
             .unwrap_or_default();
         for index in &indexes {
-            if let Some(index) = self.indexes.get_mut(index)
-                && index.table.matches(from)
-            {
+            if let Some(index) = self.indexes.get_mut(index) {
                 index.table = to.clone();
             }
         }
         let references = |table: &Table| {
-            table
-                .partition_of
-                .as_ref()
-                .is_some_and(|parent| parent.matches(from))
+            table.partition_of.as_ref() == Some(&old)
                 || table.constraints.iter().any(|c| {
-                    matches!(&c.kind, ConstraintKind::ForeignKey { references, .. } if references.matches(from))
+                    matches!(&c.kind, ConstraintKind::ForeignKey { references, .. } if references_from(references))
                 })
         };
         self.tables.update_where(references, |table| {
-            if let Some(parent) = &mut table.partition_of
-                && parent.matches(from)
-            {
-                *parent = to.clone();
+            if table.partition_of.as_ref() == Some(&old) {
+                table.partition_of = Some(new.clone());
             }
             for constraint in &mut table.constraints {
                 if let ConstraintKind::ForeignKey { references, .. } = &mut constraint.kind
-                    && references.matches(from)
+                    && references_from(references)
                 {
                     *references = to.clone();
                 }
             }
         });
+    }
+}
+
+/// The catalog entry of the index `name` that `index` creates.
+fn index_of(name: &Name, index: &crate::model::CreateIndex, valid: bool) -> Index {
+    Index {
+        name: name.clone(),
+        table: index.table.clone(),
+        unique: index.unique,
+        valid,
+        columns: index.columns.clone(),
+        expressions: index.expressions,
+        partial: index.partial,
     }
 }
 
@@ -1281,6 +1442,147 @@ mod tests {
             }
         }
         schema
+    }
+
+    #[test]
+    fn materialized_views_keep_their_indexes_and_whether_they_hold_data() {
+        let usable = |schema: &Schema, view: &str| -> Vec<String> {
+            schema
+                .relation_indexes(&Name::new(view))
+                .into_iter()
+                .filter(|i| i.identifies_rows())
+                .map(|i| i.name.name.clone())
+                .collect()
+        };
+        let populated = |schema: &Schema, view: &str| {
+            schema
+                .materialized_view(&Name::new(view))
+                .unwrap()
+                .populated
+        };
+        let created = "CREATE MATERIALIZED VIEW totals AS SELECT region, month, sum(n) AS n FROM sales GROUP BY 1, 2 WITH NO DATA;";
+        let schema = replay(&[
+            created,
+            "CREATE UNIQUE INDEX totals_partial ON totals (region) WHERE n > 0;
+             CREATE UNIQUE INDEX totals_expr ON totals (lower(region), month);
+             CREATE INDEX totals_region ON totals (region);
+             CREATE UNIQUE INDEX totals_key ON totals (region, month DESC) INCLUDE (n);",
+        ]);
+        assert_eq!(usable(&schema, "totals"), ["totals_key"]);
+        assert!(!populated(&schema, "totals"));
+        // A materialized view is no table.
+        assert!(schema.table(&Name::new("totals")).is_none());
+
+        let schema = replay(&[
+            created,
+            "CREATE UNIQUE INDEX totals_key ON totals (region, month);",
+            "REFRESH MATERIALIZED VIEW totals;",
+            "ALTER MATERIALIZED VIEW totals RENAME TO monthly_totals;",
+        ]);
+        assert!(schema.materialized_view(&Name::new("totals")).is_none());
+        assert_eq!(usable(&schema, "monthly_totals"), ["totals_key"]);
+        assert!(populated(&schema, "monthly_totals"));
+        assert_eq!(
+            schema.index(&Name::new("totals_key")).unwrap().table,
+            Name::new("monthly_totals")
+        );
+
+        let schema = replay(&[
+            created,
+            "CREATE UNIQUE INDEX totals_key ON totals (region, month);",
+            "REFRESH MATERIALIZED VIEW totals; REFRESH MATERIALIZED VIEW totals WITH NO DATA;",
+            "DROP INDEX totals_key;",
+        ]);
+        assert!(usable(&schema, "totals").is_empty());
+        assert!(!populated(&schema, "totals"));
+
+        let schema = replay(&[
+            created,
+            "CREATE UNIQUE INDEX totals_key ON totals (region, month);",
+            "DROP MATERIALIZED VIEW totals;",
+        ]);
+        assert!(schema.index(&Name::new("totals_key")).is_none());
+        assert!(schema.materialized_view(&Name::new("totals")).is_none());
+
+        // A materialized view that existed before the migrations: known by its indexes.
+        let schema = replay(&["CREATE UNIQUE INDEX CONCURRENTLY old_key ON old_totals (id);"]);
+        assert_eq!(usable(&schema, "old_totals"), ["old_key"]);
+    }
+
+    #[test]
+    fn default_partitions_are_known_until_detached() {
+        let default = |schema: &Schema| {
+            schema
+                .default_partition(&Name::new("logs"))
+                .map(|t| t.name.name.clone())
+        };
+        let created = "CREATE TABLE logs (id bigint, at date) PARTITION BY RANGE (at);
+            CREATE TABLE logs_2023 PARTITION OF logs FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');";
+        assert_eq!(default(&replay(&[created])), None);
+        let schema = replay(&[
+            created,
+            "CREATE TABLE logs_other PARTITION OF logs DEFAULT;",
+        ]);
+        assert_eq!(default(&schema).as_deref(), Some("logs_other"));
+        let attached = "CREATE TABLE logs_rest (id bigint, at date);
+            ALTER TABLE logs ATTACH PARTITION logs_rest DEFAULT;";
+        assert_eq!(
+            default(&replay(&[created, attached])).as_deref(),
+            Some("logs_rest")
+        );
+        let detached = "ALTER TABLE logs DETACH PARTITION logs_rest;";
+        assert_eq!(default(&replay(&[created, attached, detached])), None);
+    }
+
+    #[test]
+    fn relations_resolve_through_the_search_path() {
+        let mut schema = replay(&["CREATE TABLE app.users (id int); CREATE TABLE users (id int);"]);
+        let (users, app_users, public_users) = (
+            Name::new("users"),
+            Name::new("users").in_schema("app"),
+            Name::new("users").in_schema("public"),
+        );
+        // The default search_path: `users` is `public.users`, not `app.users`.
+        assert_eq!(schema.qualified(&users), public_users);
+        assert!(schema.same_relation(&users, &public_users));
+        assert!(!schema.same_relation(&users, &app_users));
+        assert!(!schema.same_relation(&users, &Name::new("orders")));
+        // The first schema of the path that has one; else where it would be created.
+        schema.set_search_path(Arc::from(["app".to_owned(), "public".to_owned()]));
+        assert!(schema.same_relation(&users, &app_users));
+        schema.set_search_path(Arc::from(["billing".to_owned(), "public".to_owned()]));
+        assert!(schema.same_relation(&users, &public_users));
+        assert_eq!(
+            schema.qualified(&Name::new("invoices")),
+            Name::new("invoices").in_schema("billing")
+        );
+    }
+
+    #[test]
+    fn views_and_partitions_keep_the_relation_they_resolved_to() {
+        let mut schema = Schema::default();
+        for (i, sql) in [
+            "CREATE TABLE app.events (id int) PARTITION BY RANGE (id)",
+            "SET search_path = app",
+            "CREATE VIEW recent AS SELECT * FROM events",
+            "CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM (0) TO (10)",
+        ]
+        .iter()
+        .enumerate()
+        {
+            if i == 1 {
+                schema.set_search_path(Arc::from(["app".to_owned()]));
+                continue;
+            }
+            for statement in lower_file(sql, &split(sql)) {
+                schema.apply(&statement.kind, 0, i);
+            }
+        }
+        schema.set_search_path(default_search_path());
+        let (events, app_events) = (Name::new("events"), Name::new("events").in_schema("app"));
+        assert!(schema.views_reading(&app_events) && !schema.views_reading(&events));
+        assert_eq!(schema.partitions(&app_events).len(), 1);
+        assert!(schema.partitions(&events).is_empty());
     }
 
     #[test]

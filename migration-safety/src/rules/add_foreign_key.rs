@@ -1,10 +1,9 @@
 use crate::context::Context;
-use crate::fix::replace_statement;
 use crate::model::{ActionKind, ConstraintKind, Name, Statement, quote_ident};
 use crate::rule::{Described, Findings, Rule, declare_rule};
 use crate::rules::{
     Step, add_column_without, constraint_body, default_constraint_name, existing_table_actions,
-    not_valid_then_validate, steps,
+    not_valid_then_validate, not_valid_then_validate_fix, steps,
 };
 
 declare_rule! {
@@ -101,16 +100,16 @@ impl Rule for AddForeignKey {
                         action.range.clone(),
                         format!(
                             "adding foreign key `{name}` takes SHARE ROW EXCLUSIVE locks on {}, blocking every INSERT, UPDATE and DELETE {} while every row of `{table}` is checked",
-                            both(table, references),
-                            if references.matches(table) { "on it" } else { "on both tables" }
+                            both(cx, table, references),
+                            if cx.schema.same_relation(references, table) { "on it" } else { "on both tables" }
                         ),
                         steps(INTRO, &plan),
-                        replace_statement(
+                        not_valid_then_validate_fix(
                             cx,
                             self.meta().name,
                             statement,
-                            format!("add `{name}` NOT VALID, then validate it"),
-                            Step::runnable(&plan),
+                            &name,
+                            &plan,
                         ),
                     );
                 }
@@ -151,7 +150,7 @@ impl Rule for AddForeignKey {
                     let scan = format!(
                         ", and every row of `{table}` is checked against `{references}` because the new column gets a value in every existing row"
                     );
-                    let referenced_lock = if references.matches(table) {
+                    let referenced_lock = if cx.schema.same_relation(references, table) {
                         String::new()
                     } else {
                         format!(
@@ -176,8 +175,8 @@ impl Rule for AddForeignKey {
     }
 }
 
-fn both(table: &Name, references: &Name) -> String {
-    if references.matches(table) {
+fn both(cx: &Context<'_>, table: &Name, references: &Name) -> String {
+    if cx.schema.same_relation(references, table) {
         format!("`{table}`")
     } else {
         format!("both `{table}` and the referenced table `{references}`")

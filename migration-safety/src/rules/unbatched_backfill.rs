@@ -296,7 +296,9 @@ fn strong_lock_held(
                 }),
         );
     }
-    let on_table = candidates.iter().position(|(_, l)| l.table.matches(table));
+    let on_table = candidates
+        .iter()
+        .position(|(_, l)| cx.schema.same_relation(&l.table, table));
     let strongest = candidates
         .iter()
         .enumerate()
