@@ -4,6 +4,7 @@ use crate::context::{Context, Created};
 use crate::fix::{Edit, Fix};
 use crate::model::{Name, Statement, StatementKind};
 use crate::rule::{Findings, Rule, declare_rule};
+use crate::rules::statement_tokens;
 
 declare_rule! {
     /// ## What it does
