@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::framework::Plan;
 use crate::layout::Framework;
 use crate::lexer::Lexed;
-use crate::model::{Name, Statement, StatementKind, TableLock};
+use crate::model::{LockMode, Name, Statement, StatementKind, TableLock};
 use crate::recognize;
 use crate::schema::{Schema, created_in, default_search_path};
 use crate::settings::Settings;
@@ -565,6 +565,21 @@ impl Context<'_> {
                 .find(|(_, l)| self.schema.same_relation(&l.table, table))
         });
         (on_table, held.strongest.as_ref())
+    }
+
+    /// The lock `statement` holds on the relation it names first while it runs: the one the
+    /// statement model says it takes, or a stronger one an earlier statement of the
+    /// transaction holds there. `None` for a statement that names an index (`DROP INDEX`,
+    /// `REINDEX INDEX`), whose table it locks without naming it.
+    pub(crate) fn statement_lock(&self, statement: &Statement) -> Option<LockMode> {
+        match &statement.kind {
+            StatementKind::DropIndex { .. } => return None,
+            StatementKind::Reindex { target, .. } if target == "INDEX" => return None,
+            _ => {}
+        }
+        let first = statement.kind.locks().into_iter().next()?;
+        let held = self.held_locks(&first.table).0.map(|(_, l)| l.mode);
+        Some(first.mode.max(held.unwrap_or(first.mode)))
     }
 
     /// Whether `name` is a table created earlier in this same migration (new and empty).

@@ -213,6 +213,7 @@ impl<'s> Run<'s> {
                 help: Some("re-save the file as UTF-8".to_owned()),
                 anchor: None,
                 touched: None,
+                lock: None,
                 fix: None,
             });
         }
@@ -224,6 +225,7 @@ impl<'s> Run<'s> {
                 help: Some(marker.help),
                 anchor: None,
                 touched: None,
+                lock: None,
                 fix: None,
             });
         }
@@ -409,12 +411,16 @@ impl<'s> Run<'s> {
         if let (Some(snapshot), Some(touched)) =
             (self.settings.table_statistics(), &finding.touched)
         {
+            let subject = stats::annotate::Subject {
+                rule: finding.rule,
+                touched,
+                lock: finding.lock,
+            };
             (severity, message) = stats::annotate::annotate(
                 snapshot,
                 self.settings.small_table_row_limit(),
                 self.settings.target_pg_version(),
-                finding.rule,
-                touched,
+                &subject,
                 severity,
                 message,
             );
@@ -429,6 +435,7 @@ impl<'s> Run<'s> {
             start,
             end,
             fix: finding.fix,
+            lock: finding.lock,
         })
     }
 }
@@ -441,6 +448,7 @@ fn meta_finding(rule: &'static RuleMeta, range: Range<usize>, message: String) -
         help: None,
         anchor: None,
         touched: None,
+        lock: None,
         fix: None,
     }
 }
@@ -452,9 +460,16 @@ fn check(cx: &Context<'_>, statement: &Statement, anchor: usize, out: &mut Vec<F
         rule.check(cx, statement, &mut findings);
         out.append(&mut findings.found);
     }
+    if out.len() == first {
+        return;
+    }
+    let lock = cx.statement_lock(statement);
+    for finding in &mut out[first..] {
+        finding.lock = lock;
+    }
     // With table statistics, what the statement touches, resolved now: the `search_path`
     // in force and the schema are the statement's.
-    if cx.settings.table_statistics().is_some() && out.len() > first {
+    if cx.settings.table_statistics().is_some() {
         let touched = stats::annotate::touched(cx.schema, statement);
         for finding in &mut out[first..] {
             finding.touched = Some(touched.clone());

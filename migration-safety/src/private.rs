@@ -367,6 +367,7 @@ mod cache {
 
     use crate::diagnostic::{Diagnostic, FileReport, Suppressed};
     use crate::layout::Framework;
+    use crate::model::LockMode;
     use crate::rule::Severity;
     use crate::source::Position;
 
@@ -456,6 +457,7 @@ mod cache {
             "range": [d.range.start, d.range.end],
             "start": [d.start.line, d.start.column],
             "end": [d.end.line, d.end.column],
+            "lock": d.lock.map(LockMode::sql),
         })
     }
 
@@ -500,6 +502,10 @@ mod cache {
                 end: position(&d["end"])?,
                 // The cache keeps what a test reports; fixes are for `migration-safety fix`.
                 fix: None,
+                lock: match &d["lock"] {
+                    Value::Null => None,
+                    lock => Some(LockMode::from_sql(lock.as_str()?)?),
+                },
             })
         };
         let diagnostics = value["diagnostics"]
