@@ -7,34 +7,10 @@
 //! these tests are ignored, with the reason.
 
 use migration_safety::LockMode;
-use migration_safety::trace::postgres::{Client, NoTls};
 use migration_safety::trace::{
     Changes, Cluster, ClusterOptions, Method, Observer, Status, TraceError,
 };
-
-fn server() -> String {
-    std::env::var("MIGRATION_SAFETY_TEST_PG").expect("MIGRATION_SAFETY_TEST_PG is set")
-}
-
-fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-fn cluster_options() -> ClusterOptions {
-    let options = ClusterOptions::new().bin_dir(
-        std::env::var("MIGRATION_SAFETY_TEST_PG_BIN").expect("MIGRATION_SAFETY_TEST_PG_BIN is set"),
-    );
-    if is_root() {
-        options.run_as(
-            std::env::var("MIGRATION_SAFETY_TEST_PG_USER").unwrap_or_else(|_| "mstest".to_owned()),
-        )
-    } else {
-        options
-    }
-}
+use migration_safety_e2e::server::{cli, cluster_options, connect, drop_schema, server};
 
 /// Under CI every server test must run: a missing variable is a provisioning bug. (The build
 /// script reads the same variables, and cargo rebuilds the tests when they change.)
@@ -97,10 +73,6 @@ fn a_throwaway_cluster_runs_on_loopback_and_is_removed() {
     stopper.stop(); // stopping again is harmless
 }
 
-fn connect() -> Client {
-    Client::connect(&server(), NoTls).unwrap()
-}
-
 /// An observer whose search path is a fresh schema holding a committed `users` table with rows
 /// (tests run in parallel: each uses its own schema).
 fn observer(changes: Changes, schema: &str) -> Observer {
@@ -117,12 +89,6 @@ fn observer(changes: Changes, schema: &str) -> Observer {
         .unwrap();
     observer.mark_existing().unwrap();
     observer
-}
-
-fn drop_schema(schema: &str) {
-    connect()
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .unwrap();
 }
 
 #[test]
@@ -239,9 +205,12 @@ fn the_rolled_back_mode_changes_nothing() {
         matches!(smuggled.status, Status::Failed { .. }),
         "{smuggled:?}"
     );
-    // A procedure or DO block cannot end the transaction either.
+    // A procedure or DO block cannot end the transaction either: it is not run.
     let in_do = observer.observe("DO $$ BEGIN COMMIT; END $$");
-    assert!(matches!(in_do.status, Status::Failed { .. }), "{in_do:?}");
+    assert!(
+        matches!(&in_do.status, Status::NotRun(reason) if reason.contains("transactions of its own")),
+        "{in_do:?}"
+    );
     let created = observer.observe("CREATE TABLE kept (id int)");
     assert_eq!(created.status, Status::Succeeded);
     observer.finish().unwrap();
@@ -326,6 +295,45 @@ fn statements_that_cannot_run_in_a_transaction_are_sampled() {
     drop_schema("trace_lab_kept");
 }
 
+/// A `DO` block that commits between its batches (refused inside a transaction block, SQLSTATE
+/// 2D000) runs again alone and is sampled: the locks of the transactions after its first
+/// `COMMIT` are seen (the `LOCK` waits for the watcher, so it is seen whatever the timing), and
+/// every batch is committed once.
+#[test]
+#[cfg_attr(
+    not(postgres_server),
+    ignore = "needs PostgreSQL: set MIGRATION_SAFETY_TEST_PG"
+)]
+fn a_do_block_that_commits_its_batches_is_sampled() {
+    let mut observer = observer(Changes::Kept, "trace_lab_batches");
+    let sql = "DO $$ BEGIN
+        UPDATE users SET age = age + 1 WHERE id <= 50;
+        COMMIT;
+        LOCK TABLE users IN SHARE MODE;
+        UPDATE users SET age = age + 1 WHERE id > 50;
+        COMMIT;
+    END $$";
+    let observation = observer.observe(sql);
+    assert_eq!(observation.status, Status::Succeeded, "{observation:?}");
+    assert_eq!(observation.method, Method::Sampled);
+    assert_eq!(
+        observation.lock_on("users"),
+        Some(LockMode::Share),
+        "{:?}",
+        observation.locks
+    );
+    assert!(observation.rewrites.is_empty(), "{observation:?}");
+    let updated = connect()
+        .query_one(
+            "SELECT count(*) FROM trace_lab_batches.users WHERE age = id + 1",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(updated.get::<_, i64>(0), 100, "each batch committed once");
+    observer.finish().unwrap();
+    drop_schema("trace_lab_batches");
+}
+
 /// `LOCK` sent alone is refused by PostgreSQL outside a transaction block: the observer sends
 /// it alone, as a migration tool does, instead of wrapping it in a transaction where it would
 /// succeed. Inside a transaction it takes its lock.
@@ -361,18 +369,12 @@ fn a_lone_lock_fails_as_it_does_outside_a_transaction_block() {
     }
 }
 
-/// Run the CLI; returns the exit code, stdout and stderr.
-fn cli(args: &[&str]) -> (u8, String, String) {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let mut argv = vec!["migration-safety", "trace"];
-    argv.extend_from_slice(args);
-    let code = migration_safety::cli::run(argv, &mut out, &mut err, false);
-    (
-        code,
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    )
+/// Run `migration-safety trace ARGS…`; returns the exit code, stdout and stderr.
+fn trace(args: &[&str]) -> (u8, String, String) {
+    let argv: Vec<&str> = std::iter::once("trace")
+        .chain(args.iter().copied())
+        .collect();
+    cli(&argv)
 }
 
 fn write(dir: &std::path::Path, files: &[(&str, &str)]) {
@@ -386,7 +388,7 @@ fn a_remote_database_is_refused_without_allow_remote() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), &[("1_a.sql", "SELECT 1;")]);
     let path = dir.path().to_str().unwrap();
-    let (code, out, err) = cli(&[
+    let (code, out, err) = trace(&[
         "--database-url",
         "postgresql://app@db.example.com/app",
         path,
@@ -397,7 +399,7 @@ fn a_remote_database_is_refused_without_allow_remote() {
         "{err}"
     );
     assert!(err.contains("--allow-remote"), "{err}");
-    let (code, _, err) = cli(&["--allow-remote", path]);
+    let (code, _, err) = trace(&["--allow-remote", path]);
     assert_eq!(code, 2);
     assert!(err.contains("--database-url"), "{err}");
 }
@@ -448,7 +450,7 @@ fn trace_applies_migrations_as_their_framework_runs_them() {
     }
     let path = dir.path().to_str().unwrap().to_owned();
     args.push(&path);
-    let (code, out, err) = cli(&args);
+    let (code, out, err) = trace(&args);
     assert_eq!(code, 1, "a statement failed: {err}");
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(json["changes"], "kept");
@@ -538,7 +540,7 @@ fn the_database_url_mode_leaves_the_database_as_it_was() {
         )],
     );
     let url = server();
-    let (code, out, err) = cli(&["--database-url", &url, dir.path().to_str().unwrap()]);
+    let (code, out, err) = trace(&["--database-url", &url, dir.path().to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("1_change.sql:2:1: ALTER TABLE trace_lab_url.users ADD COLUMN nickname text;"),
