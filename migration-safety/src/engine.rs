@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use crate::context::{self, Context, CreatedObjects, HeldLocks};
+use crate::context::{self, ConstantUses, Context, CreatedObjects, HeldLocks};
 use crate::diagnostic::{Diagnostic, FileReport, Suppressed};
 use crate::framework::{self, Sidecar};
 use crate::layout::{Direction, Framework};
@@ -75,6 +75,7 @@ struct FileFacts<'a> {
     statements: &'a [Statement],
     sessions: &'a [context::Session],
     created: &'a CreatedObjects,
+    constants: &'a ConstantUses<'a>,
     held: &'a HeldLocks,
 }
 
@@ -148,6 +149,7 @@ impl<'s> Run<'s> {
             sessions,
             created,
         } = prepared;
+        let constants = ConstantUses::find(&statements);
         // A down migration is checked against the schema its up migration left, and undoes
         // nothing for the migrations after it.
         let down = direction == Direction::Down;
@@ -172,6 +174,7 @@ impl<'s> Run<'s> {
                 statements: &statements,
                 sessions: &sessions,
                 created: &created,
+                constants: &constants,
                 held: &held,
             };
             // A DO body's statements run in order, each seeing what the ones before it built.
@@ -181,15 +184,15 @@ impl<'s> Run<'s> {
             };
             if in_do_block {
                 check(
-                    &self.context(&facts, index, false),
+                    &self.context(&facts, index, None),
                     statement,
                     index,
                     &mut findings,
                 );
             }
-            for target in targets {
+            for (position, target) in targets.into_iter().enumerate() {
                 check(
-                    &self.context(&facts, index, in_do_block),
+                    &self.context(&facts, index, in_do_block.then_some(position)),
                     target,
                     index,
                     &mut findings,
@@ -245,7 +248,7 @@ impl<'s> Run<'s> {
         &'a self,
         facts: &FileFacts<'a>,
         index: usize,
-        in_do_block: bool,
+        in_do_block: Option<usize>,
     ) -> Context<'a> {
         Context {
             settings: self.settings,
@@ -257,9 +260,11 @@ impl<'s> Run<'s> {
             statements: facts.statements,
             sessions: facts.sessions,
             index,
-            in_do_block,
+            in_do_block: in_do_block.is_some(),
+            position: in_do_block.unwrap_or_default(),
             lines: facts.lines,
             created: facts.created,
+            constants: facts.constants,
             held: facts.held,
         }
     }

@@ -571,6 +571,9 @@ pub struct Statement {
     pub range: Range<usize>,
     /// What the statement does.
     pub kind: StatementKind,
+    /// The string constants the statement's own tokens hold (`'shipped'`, `$$x$$`), unquoted,
+    /// in order (none for a `DO` block: its body's statements hold theirs).
+    pub constants: Vec<String>,
 }
 
 /// `ALTER TABLE` with its actions.
