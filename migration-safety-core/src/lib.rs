@@ -83,6 +83,7 @@ pub const RULE_NAMES: &[&str] = &[
     "rename-enum-value",
     "rename-table",
     "rename-view",
+    "schema-drift",
     "set-not-null",
     "set-schema",
     "syntax-error",

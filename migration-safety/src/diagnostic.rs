@@ -75,6 +75,9 @@ pub struct Report {
     /// Entries of the directories linted that look like migrations but were passed over
     /// (FIFOs and other special files, symbolic links back into a searched directory).
     pub skipped: Vec<Skipped>,
+    /// What else the run has to say: which application code it read, and what of it could
+    /// not be read.
+    pub notes: Vec<String>,
 }
 
 impl Report {

@@ -45,7 +45,8 @@ pub enum Category {
     Transaction,
     /// A schema design choice that is hard to undo once the table is large (advisory).
     Design,
-    /// Problems with the migration file or with the checks themselves.
+    /// Problems with the migration files, their agreement with the application's code, or
+    /// the checks themselves.
     Meta,
 }
 
@@ -328,6 +329,9 @@ pub(crate) struct Finding {
     pub(crate) help: Option<String>,
     /// The top-level statement the finding belongs to (for suppressions).
     pub(crate) anchor: Option<usize>,
+    /// The release still running does not use what the finding breaks: it is reported as a
+    /// warning at most.
+    pub(crate) cleared: bool,
 }
 
 /// Collects the findings of one statement.
@@ -359,7 +363,31 @@ impl Findings {
             message: message.into(),
             help: (!help.is_empty()).then_some(help),
             anchor: self.anchor,
+            cleared: false,
         });
+    }
+
+    /// Report a change that breaks code using `table` (`column` of it, when given): when the
+    /// application's code is known, the message says whether the release still running uses
+    /// it and where, and a finding nothing running uses is not an error, unless `hazard_remains`
+    /// (the statement is dangerous for other reasons, such as a table rewrite).
+    pub(crate) fn report_breaking(
+        &mut self,
+        cx: &Context<'_>,
+        (table, column): (&crate::model::Name, Option<&str>),
+        hazard_remains: bool,
+        range: Range<usize>,
+        message: String,
+        help: impl Into<String>,
+    ) {
+        let Some(application) = cx.settings.knowledge() else {
+            return self.report(range, message, help);
+        };
+        let judgement = application.judge(table, column);
+        self.report(range, format!("{message}; {}", judgement.text), help);
+        if let Some(finding) = self.found.last_mut() {
+            finding.cleared = judgement.cleared && !hazard_remains;
+        }
     }
 }
 

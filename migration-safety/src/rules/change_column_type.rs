@@ -156,7 +156,11 @@ impl Rule for ChangeColumnType {
                 )
             };
             let (col, new) = (quote_ident(column), quote_ident(&format!("{column}_new")));
-            out.report(
+            // Whoever reads the column, the rewrite under the lock stays a hazard.
+            out.report_breaking(
+                cx,
+                (table, Some(column)),
+                true,
                 action.range.clone(),
                 message,
                 steps(

@@ -50,7 +50,10 @@ impl Rule for DropColumn {
             if cx.is_new_table(table) {
                 continue;
             }
-            out.report(
+            out.report_breaking(
+                cx,
+                (table, Some(column)),
+                false,
                 action.range.clone(),
                 format!(
                     "dropping column `{column}` of `{table}` breaks the application version still running if it still reads or writes `{column}`; the drop also takes an ACCESS EXCLUSIVE lock on `{table}`, blocking every read and write while it waits"

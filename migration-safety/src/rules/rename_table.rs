@@ -73,7 +73,10 @@ impl Rule for RenameTable {
                     "renaming table `{from}` to `{to}` breaks the application version still running, which keeps querying `{from}`; the rename also takes an ACCESS EXCLUSIVE lock on `{from}`, blocking every read and write while it waits"
                 )
             };
-            out.report(
+            out.report_breaking(
+                cx,
+                (from, None),
+                false,
                 action.range.clone(),
                 message,
                 format!(
