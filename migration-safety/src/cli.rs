@@ -345,9 +345,9 @@ fn execute(
                 settings = settings.app(app);
             }
             // The code still running: the ref given, else the file's, else the base of the change.
-            if let Some(reference) = base_ref
+            if let Some(reference) = base_ref.as_ref().or(changed_since
                 .as_ref()
-                .or(changed_since.as_ref().filter(|_| settings.target_base_ref().is_none()))
+                .filter(|_| settings.target_base_ref().is_none()))
             {
                 settings = settings.base_ref(reference);
             }

@@ -227,8 +227,7 @@ impl<'s> Run<'s> {
             return Vec::new();
         };
         let code = application.current();
-        let exists =
-            |t: &Name| self.schema.table(t).is_some() || self.schema.view(t).is_some();
+        let exists = |t: &Name| self.schema.table(t).is_some() || self.schema.view(t).is_some();
         let mut by_file: std::collections::BTreeMap<&str, Vec<Finding>> = Default::default();
         for usage in &code.usages {
             let tables = &usage.reference.tables;
@@ -480,8 +479,8 @@ fn code_range(text: &str, line: usize, column: usize) -> Range<usize> {
         .nth(column.saturating_sub(1))
         .map_or(rest.len(), |(i, _)| i);
     let tail = &rest[start..];
-    let len = if tail.starts_with('"') {
-        tail[1..].find('"').map_or(tail.len(), |end| end + 2)
+    let len = if let Some(quoted) = tail.strip_prefix('"') {
+        quoted.find('"').map_or(tail.len(), |end| end + 2)
     } else {
         tail.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '#'))
             .unwrap_or(tail.len())

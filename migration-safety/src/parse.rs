@@ -830,11 +830,11 @@ impl References {
                     self.query(source);
                 }
                 self.assignments(&insert.assignments);
-                if let Some(ast::OnInsert::OnConflict(conflict)) = &insert.on {
-                    if let ast::OnConflictAction::DoUpdate(update) = &conflict.action {
-                        self.assignments(&update.assignments);
-                        self.maybe_expr(update.selection.as_ref());
-                    }
+                if let Some(ast::OnInsert::OnConflict(conflict)) = &insert.on
+                    && let ast::OnConflictAction::DoUpdate(update) = &conflict.action
+                {
+                    self.assignments(&update.assignments);
+                    self.maybe_expr(update.selection.as_ref());
                 }
                 self.select_items(insert.returning.iter().flatten());
             }
@@ -997,9 +997,8 @@ impl References {
     fn select_items<'a>(&mut self, items: impl Iterator<Item = &'a ast::SelectItem>) {
         for item in items {
             match item {
-                ast::SelectItem::UnnamedExpr(expr) | ast::SelectItem::ExprWithAlias { expr, .. } => {
-                    self.expr(expr)
-                }
+                ast::SelectItem::UnnamedExpr(expr)
+                | ast::SelectItem::ExprWithAlias { expr, .. } => self.expr(expr),
                 ast::SelectItem::QualifiedWildcard(
                     ast::SelectItemQualifiedWildcardKind::ObjectName(table),
                     _,
@@ -1108,7 +1107,10 @@ impl References {
         let mut i = 0;
         while i < tokens.len() {
             let mut chain: Vec<String> = Vec::new();
-            while let Some(part) = tokens.get(i).and_then(|t| crate::rules::token_ident(text, t)) {
+            while let Some(part) = tokens
+                .get(i)
+                .and_then(|t| crate::rules::token_ident(text, t))
+            {
                 chain.push(part);
                 if tokens.get(i + 1).is_some_and(|t| t.is_punct(text, ".")) {
                     i += 2;

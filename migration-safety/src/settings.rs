@@ -266,11 +266,14 @@ impl Settings {
     /// # let dir = tempfile::tempdir().unwrap();
     /// # std::fs::create_dir_all(dir.path().join("src")).unwrap();
     /// # std::fs::create_dir_all(dir.path().join("migrations")).unwrap();
-    /// std::fs::write(dir.path().join("Cargo.toml"), "[package]\nname = \"app\"\n[dependencies]\ndiesel = \"2\"\n")?;
-    /// std::fs::write(dir.path().join("src/schema.rs"), "diesel::table! { users (id) { id -> Int8, name -> Text, } }")?;
-    /// let settings = migration_safety::Settings::default().load_application(&dir.path().join("migrations"))?;
-    /// let sql = "CREATE TABLE users (id bigint, name text);";
-    /// let report = migration_safety::lint_sql(&format!("{sql}\nALTER TABLE users DROP COLUMN name;"), &settings);
+    /// std::fs::write(dir.path().join("Cargo.toml"), "[package]\nname = \"app\"\n[dependencies]\ndiesel = \"2\"\n").unwrap();
+    /// std::fs::write(dir.path().join("src/schema.rs"), "diesel::table! { users (id) { id -> Int8, name -> Text, } }").unwrap();
+    /// std::fs::write(dir.path().join("migrations/1_users.sql"), "CREATE TABLE users (id bigint, name text);").unwrap();
+    /// std::fs::write(dir.path().join("migrations/2_drop.sql"), "ALTER TABLE users DROP COLUMN name;").unwrap();
+    /// let migrations = dir.path().join("migrations");
+    /// let settings = migration_safety::Settings::default().load_application(&migrations)?;
+    /// assert_eq!(settings.knowledge().unwrap().apps(), [migration_safety::app::App::Diesel]);
+    /// let report = migration_safety::lint_dir(&migrations, &settings)?;
     /// assert!(report.diagnostics().any(|(_, d)| d.message.contains("even the code in the working tree still reads `users.name` (src/schema.rs:1: users.name)")));
     /// # Ok::<(), migration_safety::Error>(())
     /// ```

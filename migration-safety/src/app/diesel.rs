@@ -51,7 +51,11 @@ pub(super) fn read(tree: &dyn Tree, code: &mut Code) {
         Ok(file) => file,
         Err(error) => {
             let line = error.span().start().line;
-            code.problem(&schema, Some(line), format!("does not parse as Rust: {error}"));
+            code.problem(
+                &schema,
+                Some(line),
+                format!("does not parse as Rust: {error}"),
+            );
             return;
         }
     };
@@ -194,7 +198,6 @@ impl Parse for Tables {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::super::{Code, Tree};
@@ -256,7 +259,10 @@ mod tests {
     #[test]
     fn diesel_toml_names_the_file_and_mistakes_are_problems() {
         let code = read(&[
-            ("diesel.toml", "[print_schema]\nfile = \"src/db/schema.rs\"\n"),
+            (
+                "diesel.toml",
+                "[print_schema]\nfile = \"src/db/schema.rs\"\n",
+            ),
             (
                 "src/db/schema.rs",
                 "diesel::table! {\n    users (id) {\n        id -> Int8\n        name -> Text,\n    }\n}\n",

@@ -19,7 +19,7 @@
 //! ```
 //! # let dir = tempfile::tempdir().unwrap();
 //! # std::fs::create_dir(dir.path().join("src")).unwrap();
-//! std::fs::write(dir.path().join("src/schema.rs"), "diesel::table! {\n    users (id) {\n        id -> Int8,\n        name -> Text,\n    }\n}\n")?;
+//! std::fs::write(dir.path().join("src/schema.rs"), "diesel::table! {\n    users (id) {\n        id -> Int8,\n        name -> Text,\n    }\n}\n").unwrap();
 //! let app = migration_safety::app::Application::load(dir.path(), &[migration_safety::app::App::Diesel], None)?;
 //! let uses: Vec<String> = app.usages().map(|u| u.to_string()).collect();
 //! assert_eq!(uses, ["src/schema.rs:2: users", "src/schema.rs:3: users.id", "src/schema.rs:4: users.name"]);
@@ -73,8 +73,8 @@ impl App {
         App::ALL.into_iter().find(|app| app.name() == name)
     }
 
-    /// The libraries the crate at `crate_dir` depends on, from the dependency tables of its
-    /// `Cargo.toml` (a renamed dependency counts by its `package`).
+    /// The libraries the crate at `crate_dir` depends on, from its `Cargo.toml` (any
+    /// dependency table; the generated tests detect them alike).
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
@@ -83,37 +83,10 @@ impl App {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn detect(crate_dir: &Path) -> Vec<App> {
-        let Some(manifest) = std::fs::read_to_string(crate_dir.join("Cargo.toml"))
-            .ok()
-            .and_then(|text| text.parse::<toml::Table>().ok())
-        else {
-            return Vec::new();
-        };
-        let mut tables: Vec<&toml::Table> = Vec::new();
-        for key in ["dependencies", "dev-dependencies", "build-dependencies"] {
-            tables.extend(manifest.get(key).and_then(toml::Value::as_table));
-        }
-        for target in manifest
-            .get("target")
-            .and_then(toml::Value::as_table)
+        migration_safety_core::detect_apps(crate_dir)
             .into_iter()
-            .flat_map(|t| t.values())
-        {
-            for key in ["dependencies", "dev-dependencies"] {
-                tables.extend(target.get(key).and_then(toml::Value::as_table));
-            }
-        }
-        let mut found: Vec<App> = tables
-            .iter()
-            .flat_map(|table| table.iter())
-            .filter_map(|(name, spec)| {
-                let package = spec.get("package").and_then(toml::Value::as_str);
-                App::from_name(package.unwrap_or(name))
-            })
-            .collect();
-        found.sort();
-        found.dedup();
-        found
+            .filter_map(App::from_name)
+            .collect()
     }
 }
 
@@ -151,9 +124,7 @@ impl AppChoice {
             _ => App::from_name(name)
                 .map(|app| AppChoice::Apps(vec![app]))
                 .ok_or_else(|| {
-                    let names = ["auto", "none"]
-                        .into_iter()
-                        .chain(App::ALL.map(App::name));
+                    let names = ["auto", "none"].into_iter().chain(App::ALL.map(App::name));
                     format!(
                         "unknown app `{name}`{}; expected `{}`",
                         crate::rules::did_you_mean(name, names.clone())
@@ -251,11 +222,14 @@ pub(crate) struct Code {
 impl Code {
     fn read(apps: &[App], tree: &dyn Tree) -> Code {
         let mut code = Code::default();
-        let rust = apps
+        let rust = if apps
             .iter()
             .any(|app| matches!(app, App::Sqlx | App::SeaOrm))
-            .then(|| parse_rust_sources(tree, &mut code))
-            .unwrap_or_default();
+        {
+            parse_rust_sources(tree, &mut code)
+        } else {
+            Vec::new()
+        };
         for app in apps {
             match app {
                 App::Diesel => diesel::read(tree, &mut code),
@@ -507,9 +481,8 @@ impl Application {
         let count = |code: &Code| {
             let files: std::collections::BTreeSet<&str> =
                 code.usages.iter().map(|u| u.file.as_str()).collect();
-            let plural = |n: usize, what: &str| {
-                format!("{n} {what}{}", if n == 1 { "" } else { "s" })
-            };
+            let plural =
+                |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
             format!(
                 "{} in {}",
                 plural(code.usages.len(), "use"),
@@ -618,4 +591,13 @@ fn places(usages: &[&Usage]) -> String {
         shown.push(format!("and {} more", usages.len() - 3));
     }
     shown.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_libraries_are_the_ones_the_macro_knows() {
+        let names: Vec<_> = super::App::ALL.iter().map(|a| a.name()).collect();
+        assert_eq!(names, migration_safety_core::APP_NAMES);
+    }
 }

@@ -10,7 +10,12 @@ use syn::{Expr, Lit, Token};
 use super::{Code, RustFile, Tree, position};
 
 /// The macros whose first argument is the SQL, and those whose second is (after the type).
-const MACROS: &[&str] = &["query", "query_scalar", "query_unchecked", "query_scalar_unchecked"];
+const MACROS: &[&str] = &[
+    "query",
+    "query_scalar",
+    "query_unchecked",
+    "query_scalar_unchecked",
+];
 const TYPED_MACROS: &[&str] = &["query_as", "query_as_unchecked"];
 /// The same, with a path to a `.sql` file (relative to the crate root) instead of the SQL.
 const FILE_MACROS: &[&str] = &[
@@ -102,7 +107,11 @@ fn offline_query(path: &str, text: &str, code: &mut Code) {
 fn query(code: &mut Code, sql: &str, file: &str, at: (usize, usize)) {
     match crate::parse::query_references(sql) {
         Ok(references) => code.add(references, file, at),
-        Err(error) => code.problem(file, Some(at.0), format!("this query does not parse: {error}")),
+        Err(error) => code.problem(
+            file,
+            Some(at.0),
+            format!("this query does not parse: {error}"),
+        ),
     }
 }
 
@@ -171,8 +180,7 @@ impl<'ast> Visit<'ast> for Finder<'_> {
         let at = arg.map_or(at, |a| position(syn::spanned::Spanned::span(a)));
         if is_file {
             if let Some(path) = self.literal(arg, "file path", at) {
-                self.files
-                    .push((path, self.file.to_owned(), at.0, at.1));
+                self.files.push((path, self.file.to_owned(), at.0, at.1));
             }
         } else if let Some(sql) = self.literal(arg, "SQL", at) {
             query(self.code, &sql, self.file, at);
@@ -248,7 +256,10 @@ mod tests {
                 "src/db.rs",
                 "async fn f(pool: &PgPool) {\n    let n = sqlx::query_scalar!(\"SELECT count(*) FROM events\")\n        .fetch_one(pool).await;\n    let u = sqlx::query_as!(User, r#\"INSERT INTO users (email) VALUES ($1) RETURNING *\"#, email);\n    sqlx::query(\"UPDATE users SET name = $1\").execute(pool).await;\n    let s = query_file!(\"queries/sessions.sql\");\n}\n",
             ),
-            ("queries/sessions.sql", "DELETE FROM sessions WHERE expires_at < now()"),
+            (
+                "queries/sessions.sql",
+                "DELETE FROM sessions WHERE expires_at < now()",
+            ),
         ]);
         let uses: Vec<String> = code.usages.iter().map(ToString::to_string).collect();
         assert_eq!(
