@@ -200,33 +200,8 @@ impl Parse for Tables {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Code, Tree};
-
-    struct Files(Vec<(String, String)>, Vec<String>);
-
-    impl Files {
-        fn new(files: &[(&str, &str)]) -> Files {
-            Files(
-                files
-                    .iter()
-                    .map(|(p, t)| ((*p).to_owned(), (*t).to_owned()))
-                    .collect(),
-                files.iter().map(|(p, _)| (*p).to_owned()).collect(),
-            )
-        }
-    }
-
-    impl Tree for Files {
-        fn files(&self) -> &[String] {
-            &self.1
-        }
-        fn read(&self, paths: &[&str]) -> Vec<Option<String>> {
-            paths
-                .iter()
-                .map(|p| self.0.iter().find(|(f, _)| f == p).map(|(_, t)| t.clone()))
-                .collect()
-        }
-    }
+    use super::super::Code;
+    use super::super::tests::Files;
 
     fn read(files: &[(&str, &str)]) -> Code {
         let mut code = Code::default();

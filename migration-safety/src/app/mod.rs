@@ -594,7 +594,37 @@ fn places(usages: &[&Usage]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    use super::Tree;
+
+    /// A crate's files in memory, for the readers' tests.
+    pub(crate) struct Files(Vec<(String, String)>, Vec<String>);
+
+    impl Files {
+        pub(crate) fn new(files: &[(&str, &str)]) -> Files {
+            Files(
+                files
+                    .iter()
+                    .map(|(p, t)| ((*p).to_owned(), (*t).to_owned()))
+                    .collect(),
+                files.iter().map(|(p, _)| (*p).to_owned()).collect(),
+            )
+        }
+    }
+
+    impl Tree for Files {
+        fn files(&self) -> &[String] {
+            &self.1
+        }
+
+        fn read(&self, paths: &[&str]) -> Vec<Option<String>> {
+            paths
+                .iter()
+                .map(|p| self.0.iter().find(|(f, _)| f == p).map(|(_, t)| t.clone()))
+                .collect()
+        }
+    }
+
     #[test]
     fn the_libraries_are_the_ones_the_macro_knows() {
         let names: Vec<_> = super::App::ALL.iter().map(|a| a.name()).collect();

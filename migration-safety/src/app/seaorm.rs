@@ -69,19 +69,26 @@ fn options(attrs: &[syn::Attribute]) -> syn::Result<Options> {
     Ok(options)
 }
 
-impl<'ast> Visit<'ast> for Finder<'_> {
-    fn visit_item_struct(&mut self, item: &'ast syn::ItemStruct) {
-        let at = position(item.ident.span());
-        let entity = match options(&item.attrs) {
-            Ok(entity) => entity,
-            Err(error) => {
+impl Finder<'_> {
+    /// The options of `attrs`; `None`, reported, when they do not parse.
+    fn options(&mut self, attrs: &[syn::Attribute]) -> Option<Options> {
+        options(attrs)
+            .map_err(|error| {
                 self.code.problem(
                     self.file,
                     Some(position(error.span()).0),
                     format!("this `#[sea_orm(…)]` attribute does not parse: {error}"),
                 );
-                return;
-            }
+            })
+            .ok()
+    }
+}
+
+impl<'ast> Visit<'ast> for Finder<'_> {
+    fn visit_item_struct(&mut self, item: &'ast syn::ItemStruct) {
+        let at = position(item.ident.span());
+        let Some(entity) = self.options(&item.attrs) else {
+            return;
         };
         let Some(table) = entity.table_name else {
             return;
@@ -102,16 +109,8 @@ impl<'ast> Visit<'ast> for Finder<'_> {
             let Some(ident) = &field.ident else {
                 continue;
             };
-            let column = match options(&field.attrs) {
-                Ok(column) => column,
-                Err(error) => {
-                    self.code.problem(
-                        self.file,
-                        Some(position(error.span()).0),
-                        format!("this `#[sea_orm(…)]` attribute does not parse: {error}"),
-                    );
-                    continue;
-                }
+            let Some(column) = self.options(&field.attrs) else {
+                continue;
             };
             if column.ignore {
                 continue;

@@ -208,30 +208,11 @@ impl<'ast> Visit<'ast> for Finder<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Code, RustFile, Tree};
-
-    struct Files(Vec<(String, String)>, Vec<String>);
-
-    impl Tree for Files {
-        fn files(&self) -> &[String] {
-            &self.1
-        }
-        fn read(&self, paths: &[&str]) -> Vec<Option<String>> {
-            paths
-                .iter()
-                .map(|p| self.0.iter().find(|(f, _)| f == p).map(|(_, t)| t.clone()))
-                .collect()
-        }
-    }
+    use super::super::tests::Files;
+    use super::super::{Code, RustFile};
 
     fn read(files: &[(&str, &str)]) -> Code {
-        let tree = Files(
-            files
-                .iter()
-                .map(|(p, t)| ((*p).to_owned(), (*t).to_owned()))
-                .collect(),
-            files.iter().map(|(p, _)| (*p).to_owned()).collect(),
-        );
+        let tree = Files::new(files);
         let rust: Vec<RustFile> = files
             .iter()
             .filter(|(p, _)| p.ends_with(".rs"))

@@ -37,7 +37,7 @@ declare_rule! {
     /// ## References
     /// - diesel: [Schema in depth](https://diesel.rs/guides/schema-in-depth.html)
     /// - sqlx: [offline mode](https://github.com/launchbadge/sqlx/blob/main/sqlx-cli/README.md#enable-building-in-offline-mode-with-query)
-    /// - migration-safety README, "Backward compatibility with the application's code"
+    /// - migration-safety README, "Backward compatibility with the application's own code"
     pub(crate) struct SchemaDrift {
         name: "schema-drift",
         category: Meta,
