@@ -210,6 +210,11 @@ fn cases() -> Vec<Case> {
             scans: &["users"],
             ..case("reindex table", USERS, "REINDEX TABLE users", &[TIMEOUT, "reindex-non-concurrently"])
         },
+        Case {
+            // REINDEX INDEX takes its SHARE lock on the index's table, which the finding names.
+            scans: &["users"],
+            ..case("reindex index", "CREATE TABLE users (id bigint PRIMARY KEY, email text); CREATE INDEX users_email_idx ON users (email);", "REINDEX INDEX users_email_idx", &[TIMEOUT, "reindex-non-concurrently"])
+        },
         case(
             "create partition of an existing parent",
             "CREATE TABLE events (id bigint, at date) PARTITION BY RANGE (at);",

@@ -392,17 +392,9 @@ fn discover_noting(
     match framework {
         Framework::Plain => {
             for e in walk(dir, skipped)? {
-                if e.name.ends_with(".sql") {
-                    let stem = e.name.trim_end_matches(".sql");
-                    let digits: String = stem.chars().take_while(char::is_ascii_digit).collect();
-                    let rest = stem[digits.len()..].trim_start_matches(['_', '-', '.']);
-                    push(
-                        Key::natural(&e.rel),
-                        e.rel.clone(),
-                        &digits,
-                        rest,
-                        Direction::Up,
-                    );
+                if let Some((digits, rest, direction)) = parse_file(framework, &e.rel) {
+                    let key = order_key(framework, &digits, &rest, &e.rel);
+                    push(key, e.rel.clone(), &digits, &rest, direction);
                 }
             }
         }
@@ -416,14 +408,16 @@ fn discover_noting(
                                 .to_owned(),
                         ));
                     }
-                    push(Key::numeric(version), e.rel, version, name, direction);
+                    let key = order_key(framework, version, name, &e.name);
+                    push(key, e.rel, version, name, direction);
                 }
             }
         }
         Framework::GolangMigrate => {
             for e in files(dir, skipped)? {
                 if let Some((version, name, direction)) = golang_migrate_name(&e.name) {
-                    push(Key::numeric(version), e.rel, version, name, direction);
+                    let key = order_key(framework, version, name, &e.name);
+                    push(key, e.rel, version, name, direction);
                 }
             }
         }
@@ -437,11 +431,7 @@ fn discover_noting(
                 let Some((version, name)) = parsed else {
                     continue;
                 };
-                let key = if framework == Framework::Goose {
-                    Key::numeric(version)
-                } else {
-                    Key::text(&e.name)
-                };
+                let key = order_key(framework, version, name, &e.name);
                 push(key.clone(), e.rel.clone(), version, name, Direction::Up);
                 if framework.has_sections() {
                     push(key, e.rel, version, name, Direction::Down);
@@ -456,11 +446,7 @@ fn discover_noting(
                     flyway_name(&e.name)
                 };
                 if let Some((version, name, direction)) = parsed {
-                    let key = if version.is_empty() {
-                        Key::repeatable(name)
-                    } else {
-                        Key::natural(version)
-                    };
+                    let key = order_key(framework, version, name, &e.name);
                     push(key, e.rel, version, name, direction);
                 }
             }
@@ -477,7 +463,7 @@ fn discover_noting(
                 }
                 let (version, name) = e.name.split_once('_').unwrap_or((&e.name, ""));
                 push(
-                    Key::text(&e.name),
+                    order_key(framework, version, name, &e.name),
                     format!("{}/{script}", e.name),
                     version,
                     name,
@@ -485,7 +471,7 @@ fn discover_noting(
                 );
                 if framework == Framework::Diesel && e.path.join("down.sql").is_file() {
                     push(
-                        Key::text(&e.name),
+                        order_key(framework, version, name, &e.name),
                         format!("{}/down.sql", e.name),
                         version,
                         name,
@@ -504,7 +490,7 @@ fn discover_noting(
             for e in files(&sqls, skipped)? {
                 if let Some((version, name, direction)) = db_migrate_name(&e.name) {
                     push(
-                        Key::text(version),
+                        order_key(framework, version, name, &e.name),
                         format!("{prefix}{}", e.rel),
                         version,
                         name,
@@ -532,9 +518,79 @@ fn discover_noting(
     Ok(found.into_iter().map(|(_, m)| m).collect())
 }
 
+/// The version, name and direction `framework` reads from the path of one of its migration
+/// scripts (relative to the migrations directory, with `/` separators), when the name is one
+/// it runs.
+///
+/// ```
+/// use migration_safety_core::layout::{Direction, Framework, parse_file};
+/// assert_eq!(
+///     parse_file(Framework::Diesel, "2024-01-01-120000_add_users/down.sql"),
+///     Some(("2024-01-01-120000".to_owned(), "add_users".to_owned(), Direction::Down))
+/// );
+/// assert_eq!(parse_file(Framework::Flyway, "sql/V1_2__init.sql").unwrap().0, "1_2");
+/// assert_eq!(parse_file(Framework::Sqlx, "notes_x.sql"), None);
+/// ```
+pub fn parse_file(framework: Framework, file: &str) -> Option<(String, String, Direction)> {
+    let base = file.rsplit('/').next()?;
+    fn up<'a>((v, n): (&'a str, &'a str)) -> (&'a str, &'a str, Direction) {
+        (v, n, Direction::Up)
+    }
+    let parsed = match framework {
+        Framework::Plain => {
+            let stem = base.strip_suffix(".sql")?;
+            let digits = stem.chars().take_while(char::is_ascii_digit).count();
+            let rest = stem[digits..].trim_start_matches(['_', '-', '.']);
+            Some((&stem[..digits], rest, Direction::Up))
+        }
+        Framework::Sqlx => sqlx_name(base).filter(|(v, ..)| v.parse::<i64>().is_ok()),
+        Framework::GolangMigrate => golang_migrate_name(base),
+        Framework::Goose => goose_name(base).map(up),
+        Framework::Dbmate => dbmate_name(base).map(up),
+        Framework::Atlas => atlas_name(base).map(up),
+        Framework::Refinery => refinery_name(base).map(up),
+        Framework::Flyway => flyway_name(base),
+        Framework::DbMigrate => db_migrate_name(base),
+        Framework::Diesel | Framework::Prisma => {
+            let (dir, script) = file.split_once('/')?;
+            let direction = match (framework, script) {
+                (Framework::Diesel, "up.sql") | (Framework::Prisma, "migration.sql") => {
+                    Direction::Up
+                }
+                (Framework::Diesel, "down.sql") => Direction::Down,
+                _ => return None,
+            };
+            let (version, name) = dir.split_once('_').unwrap_or((dir, ""));
+            Some((version, name, direction))
+        }
+    };
+    parsed.map(|(v, n, d)| (v.to_owned(), n.to_owned(), d))
+}
+
+/// The key `framework` orders a migration by, from the `version` and `name` its file name
+/// gives and `entry`: the name of its file (of its directory for diesel and Prisma; its path
+/// below the migrations directory for plain SQL).
+pub(crate) fn order_key(framework: Framework, version: &str, name: &str, entry: &str) -> Key {
+    match framework {
+        Framework::Sqlx | Framework::GolangMigrate | Framework::Goose => Key::numeric(version),
+        Framework::Refinery | Framework::Flyway if version.is_empty() => Key::repeatable(name),
+        Framework::Refinery | Framework::Flyway | Framework::Plain => {
+            Key::natural(if framework == Framework::Plain {
+                entry
+            } else {
+                version
+            })
+        }
+        Framework::DbMigrate => Key::text(version),
+        Framework::Dbmate | Framework::Atlas | Framework::Diesel | Framework::Prisma => {
+            Key::text(entry)
+        }
+    }
+}
+
 /// An ordering key: the framework's own ordering of versions.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Key {
+pub(crate) enum Key {
     /// Versioned migrations, compared part by part (digit runs as numbers).
     Versioned(Vec<(String, u128)>),
     /// Flyway's repeatable migrations run after all versioned ones, by description.

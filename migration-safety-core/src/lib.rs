@@ -11,6 +11,7 @@
 //! ```
 
 pub mod layout;
+pub mod naming;
 
 use std::ops::RangeInclusive;
 

@@ -8,6 +8,10 @@
 //! migration-safety check [--stdin-filename PATH] … -
 //! migration-safety trace [--pg-bin DIR [--run-as USER] | --database-url URL [--allow-remote]]
 //!                        [--config PATH] [--framework auto|NAME] [--format human|json] PATH…
+//! migration-safety check [--database-url URL | --stats-file FILE] [--require-database] … PATH…
+//! migration-safety stats [--config PATH] [--database-url URL] > stats.json
+//! migration-safety fix [--write] [--diff] [--rule RULE]… [--allow-dirty] [--config PATH]
+//!                      [--framework auto|NAME] [--pg-version MAJOR] [--start-after VERSION] PATH…
 //! migration-safety init [--force]
 //! migration-safety rules
 //! migration-safety explain RULE
@@ -19,7 +23,9 @@
 //! Exit codes: 0 when no finding fails the check (`--fail-on`, errors by default), 1 when one does, 2 for bad usage, unreadable
 //! input or an invalid configuration file. `trace` exits with 1 when a statement failed on the
 //! server or the server did something hazardous that no finding reports, and with 2 when it
-//! cannot reach or start a server.
+//! cannot reach or start a server. `fix` exits with 0 when the fixed migrations pass the check
+//! (whether it wrote them or only printed the diff), 1 when findings that fail it remain, and 2
+//! when it cannot read the migrations, or refuses to write over uncommitted changes.
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -31,7 +37,8 @@ use std::sync::{Mutex, Once};
 use clap::{Args, ColorChoice, Parser, Subcommand, ValueEnum};
 
 use crate::changed::Changed;
-use crate::config::{Config, FILE_NAME};
+use crate::config::{Config, FILE_NAME, StatisticsSource};
+use crate::stats::{self, Snapshot};
 use crate::trace;
 use crate::{FailOn, Format, Framework, Report, Settings};
 
@@ -111,9 +118,32 @@ enum Command {
         /// Report a rule, or a category, as an error (repeatable).
         #[arg(long, value_name = "RULE")]
         deny: Vec<String>,
+        /// Read table statistics from this database, over a read-only session, for severities
+        /// and duration estimates [default: the configuration's `database_url` or
+        /// `database_url_env`].
+        #[arg(long, value_name = "URL", conflicts_with = "stats_file")]
+        database_url: Option<String>,
+        /// Read table statistics from a snapshot written by `migration-safety stats`.
+        #[arg(long, value_name = "FILE")]
+        stats_file: Option<PathBuf>,
+        /// Exit with status 2 when no table statistics can be read, instead of checking
+        /// with static verdicts only.
+        #[arg(long)]
+        require_database: bool,
         /// Migration files or directories.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
+    },
+    /// Write a snapshot of a database's table statistics as JSON, read over a read-only
+    /// session: for `check --stats-file`, so that CI needs no database credentials.
+    Stats {
+        /// The configuration file (default: `migration-safety.toml` in the working directory
+        /// or the nearest parent directory that has one).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        /// The database [default: the configuration's `database_url` or `database_url_env`].
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
     },
     /// Apply migrations to a real PostgreSQL and report what each statement did: the locks it
     /// took on existing relations and what they block, the rewrites, the scans, the duration,
@@ -139,6 +169,35 @@ enum Command {
         /// Allow a --database-url whose host is not this machine.
         #[arg(long, requires = "database_url")]
         allow_remote: bool,
+        /// Migration files or directories.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Rewrite hazardous migrations into their safe alternative: by default print the changes
+    /// as a unified diff and change nothing; `--write` applies them.
+    Fix {
+        #[command(flatten)]
+        common: Common,
+        /// Apply the fixes to the files (each written atomically).
+        #[arg(long)]
+        write: bool,
+        /// Print the unified diff (the default without --write; with it, also print it).
+        #[arg(long)]
+        diff: bool,
+        /// Only the fixes of this rule (repeatable) [default: every rule that has a fix].
+        #[arg(long, value_name = "RULE")]
+        rule: Vec<String>,
+        /// With --write: write over files that have uncommitted changes (or that git does not
+        /// track).
+        #[arg(long)]
+        allow_dirty: bool,
+        /// The PostgreSQL major version the migrations run on [default: the file's, or 14].
+        #[arg(long, value_name = "MAJOR")]
+        pg_version: Option<u32>,
+        /// Fix only the migrations whose version sorts after VERSION (the earlier ones are
+        /// still read, for the schema they build).
+        #[arg(long, value_name = "VERSION")]
+        start_after: Option<String>,
         /// Migration files or directories.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
@@ -248,22 +307,107 @@ where
 fn settings(
     config: Option<PathBuf>,
     framework: Option<FrameworkChoice>,
-) -> Result<Settings, String> {
-    let config = match config {
-        Some(path) => Some(Config::load(&path)),
-        None => Config::discover(Path::new(".")).transpose(),
-    };
-    let mut settings = match config {
-        Some(config) => config.map_err(|e| e.to_string())?.settings().clone(),
-        None => Settings::default(),
-    };
+) -> Result<(Settings, StatisticsSource), String> {
+    let config = load_config(config)?;
+    let source = config
+        .as_ref()
+        .map(|c| c.statistics().clone())
+        .unwrap_or_default();
+    let mut settings = config.map(|c| c.settings().clone()).unwrap_or_default();
     if let Some(FrameworkChoice(framework)) = framework {
         settings = match framework {
             Some(framework) => settings.framework(framework),
             None => settings.detect_framework(),
         };
     }
-    Ok(settings)
+    Ok((settings, source))
+}
+
+/// The configuration file given, or found from the working directory.
+fn load_config(config: Option<PathBuf>) -> Result<Option<Config>, String> {
+    match config {
+        Some(path) => Config::load(&path).map(Some),
+        None => Config::discover(Path::new(".")),
+    }
+    .map_err(|e| e.to_string())
+}
+
+/// The table statistics `check` applies, from `source`, with a note that says where they come
+/// from or why there are none. Without `require`, a database that cannot be read leaves the
+/// verdicts static, with the note; with it, that is an error.
+fn statistics(
+    source: StatisticsSource,
+    require: bool,
+) -> Result<(Option<Snapshot>, Option<String>), String> {
+    let url = match source {
+        StatisticsSource::None if require => {
+            return Err("--require-database: no table statistics to read: give --database-url or --stats-file, or set `database_url`, `database_url_env` or `stats_file` in migration-safety.toml".to_owned());
+        }
+        StatisticsSource::StatsFile(path) => {
+            let snapshot = Snapshot::load(&path).map_err(|e| e.to_string())?;
+            let note = format!(
+                "table statistics of {} tables from `{}` (PostgreSQL {}{})",
+                snapshot.tables.len(),
+                path.display(),
+                snapshot.server_version,
+                if snapshot.collected_at.is_empty() {
+                    String::new()
+                } else {
+                    format!(", read at {}", snapshot.collected_at)
+                }
+            );
+            return Ok((Some(snapshot), Some(note)));
+        }
+        StatisticsSource::DatabaseUrlEnv(variable) => {
+            match std::env::var(&variable)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+            {
+                Some(url) => url,
+                None => {
+                    let why = format!(
+                        "`{variable}` (`database_url_env` in the configuration) is not set"
+                    );
+                    if require {
+                        return Err(format!("--require-database: {why}"));
+                    }
+                    return Ok((
+                        None,
+                        Some(format!(
+                            "{why}: no table statistics, the verdicts are static"
+                        )),
+                    ));
+                }
+            }
+        }
+        StatisticsSource::DatabaseUrl(url) => url,
+        _ => return Ok((None, None)),
+    };
+    let place = stats::describe_url(&url).map_err(|e| format!("invalid database URL: {e}"))?;
+    match stats::collect(&url) {
+        Ok(snapshot) => {
+            let mut note = format!(
+                "table statistics of {} tables from {place} (PostgreSQL {}), read over a read-only session",
+                snapshot.tables.len(),
+                snapshot.server_version
+            );
+            if let Ok(Some(host)) = stats::remote_host(&url) {
+                note.push_str(&format!(
+                    "; the connection to `{host}` is not encrypted (TLS is not supported): prefer `migration-safety stats` run next to the database, and --stats-file"
+                ));
+            }
+            Ok((Some(snapshot), Some(note)))
+        }
+        Err(error) if require => Err(format!(
+            "--require-database: cannot read table statistics from {place}: {error}"
+        )),
+        Err(error) => Ok((
+            None,
+            Some(format!(
+                "cannot read table statistics from {place} ({error}): the verdicts are static, without table sizes or estimates (--require-database makes this an error)"
+            )),
+        )),
+    }
 }
 
 /// The cluster Ctrl-C must remove (the handler is installed once per process).
@@ -316,18 +460,21 @@ fn execute(
             allow,
             warn,
             deny,
+            database_url,
+            stats_file,
+            require_database,
             paths,
         } => {
-            let mut settings = settings(config, framework)?;
+            let (mut settings, mut source) = settings(config, framework)?;
+            if let Some(url) = database_url {
+                source = StatisticsSource::DatabaseUrl(url);
+            } else if let Some(path) = stats_file {
+                source = StatisticsSource::StatsFile(path);
+            }
             if check_down {
                 settings = settings.check_down(true);
             }
-            if let Some(major) = pg_version {
-                settings = settings.pg_version(major).map_err(|e| e.to_string())?;
-            }
-            if let Some(version) = &start_after {
-                settings = settings.start_after(version);
-            }
+            settings = versions(settings, pg_version, start_after.as_deref())?;
             for rule in &allow {
                 settings = settings.allow(rule).map_err(|e| e.to_string())?;
             }
@@ -351,13 +498,17 @@ fn execute(
             {
                 settings = settings.base_ref(reference);
             }
+            let (snapshot, note) = statistics(source, require_database)?;
+            if let Some(snapshot) = snapshot {
+                settings = settings.statistics(std::sync::Arc::new(snapshot));
+            }
             let fail_on = fail_on.unwrap_or(settings.failure_threshold());
             let color = match color_choice {
                 ColorChoice::Always => true,
                 ColorChoice::Never => false,
                 ColorChoice::Auto => color,
             };
-            let mut notes = Vec::new();
+            let mut notes: Vec<String> = note.into_iter().collect();
             let report = if paths.iter().any(|p| p.as_os_str() == "-") {
                 if paths.len() > 1 || changed_since.is_some() {
                     return Err("`-` (standard input) is checked on its own: give no other path and no --changed-since".to_owned());
@@ -417,7 +568,7 @@ fn execute(
             allow_remote,
             paths,
         } => {
-            let settings = settings(config, framework)?;
+            let (settings, _) = settings(config, framework)?;
             let report = match database_url {
                 Some(url) => {
                     let remote = trace::remote_host(&url).map_err(|e| e.to_string())?;
@@ -453,6 +604,72 @@ fn execute(
             }
             Ok(u8::from(report.has_problems()))
         }
+        Command::Stats {
+            config,
+            database_url,
+        } => {
+            let url = match (database_url, load_config(config)?.map(|c| c.statistics().clone())) {
+                (Some(url), _) | (None, Some(StatisticsSource::DatabaseUrl(url))) => url,
+                (None, Some(StatisticsSource::DatabaseUrlEnv(variable))) => std::env::var(&variable)
+                    .ok()
+                    .filter(|v| !v.trim().is_empty())
+                    .ok_or_else(|| format!("`{variable}` (`database_url_env` in the configuration) is not set"))?,
+                _ => return Err("no database to read: give --database-url URL, or set `database_url` or `database_url_env` in migration-safety.toml".to_owned()),
+            };
+            let place =
+                stats::describe_url(&url).map_err(|e| format!("invalid database URL: {e}"))?;
+            let snapshot = stats::collect(&url)
+                .map_err(|e| format!("cannot read table statistics from {place}: {e}"))?;
+            print(&format!("{}\n", snapshot.to_json()))?;
+            Ok(0)
+        }
+        Command::Fix {
+            common: Common { config, framework },
+            write,
+            diff,
+            rule,
+            allow_dirty,
+            pg_version,
+            start_after,
+            paths,
+        } => {
+            let settings = versions(
+                settings(config, framework)?.0,
+                pg_version,
+                start_after.as_deref(),
+            )?;
+            let mut rules = Vec::new();
+            for name in &rule {
+                let meta = crate::rule(name).map_err(|e| e.to_string())?;
+                if !meta.has_fix {
+                    return Err(format!(
+                        "`{}` has no automatic fix; `migration-safety explain {}` shows what to do instead",
+                        meta.name, meta.name
+                    ));
+                }
+                rules.push(meta.name);
+            }
+            let fixed =
+                crate::fix::fix_paths(&paths, &settings, &rules).map_err(|e| e.to_string())?;
+            if write {
+                if !allow_dirty {
+                    refuse_dirty(&fixed)?;
+                }
+                write_fixed(&fixed)?;
+            }
+            if diff || !write {
+                print(&fixed.diff())?;
+            }
+            let _ = writeln!(stderr, "{}", fix_summary(&fixed, write));
+            for conflict in &fixed.conflicts {
+                let _ = writeln!(
+                    stderr,
+                    "note: not applied: {} ({}): {}",
+                    conflict.title, conflict.rule, conflict.reason
+                );
+            }
+            Ok(u8::from(fixed.report.fails(settings.failure_threshold())))
+        }
         Command::Init { force } => {
             let path = Path::new(FILE_NAME);
             if path.exists() && !force {
@@ -478,14 +695,20 @@ fn execute(
         }
         Command::Rules => {
             let mut table = format!(
-                "{:<42} {:<22} {:<8} {}\n",
-                "RULE", "CATEGORY", "DEFAULT", "SINCE"
+                "{:<42} {:<22} {:<8} {:<6} {}\n",
+                "RULE", "CATEGORY", "DEFAULT", "SINCE", "FIX"
             );
             for rule in crate::rules() {
-                table.push_str(&format!(
-                    "{:<42} {:<22} {:<8} {}\n",
-                    rule.name, rule.category, rule.default_severity, rule.since
-                ));
+                let line = format!(
+                    "{:<42} {:<22} {:<8} {:<6} {}",
+                    rule.name,
+                    rule.category,
+                    rule.default_severity,
+                    rule.since,
+                    if rule.has_fix { "yes" } else { "" }
+                );
+                table.push_str(line.trim_end());
+                table.push('\n');
             }
             print(&table)?;
             Ok(0)
@@ -496,6 +719,124 @@ fn execute(
             Ok(0)
         }
     }
+}
+
+/// The settings with the target PostgreSQL major and `--start-after` of the command line.
+fn versions(
+    mut settings: Settings,
+    pg_version: Option<u32>,
+    start_after: Option<&str>,
+) -> Result<Settings, String> {
+    if let Some(major) = pg_version {
+        settings = settings.pg_version(major).map_err(|e| e.to_string())?;
+    }
+    if let Some(version) = start_after {
+        settings = settings.start_after(version);
+    }
+    Ok(settings)
+}
+
+/// One line: what `fix` changed (or would change) and what remains.
+fn fix_summary(fixed: &crate::fix::Fixed, written: bool) -> String {
+    let files = fixed.changes.len();
+    let new = fixed.new_files.len();
+    let done = if written { "fixed" } else { "would fix" };
+    let mut summary = format!(
+        "{done} {} finding{} in {files} file{}",
+        fixed.applied,
+        plural(fixed.applied),
+        plural(files)
+    );
+    if new > 0 {
+        summary.push_str(&format!(", creating {new} migration file{}", plural(new)));
+    }
+    let remaining = fixed.report.diagnostics().count();
+    if remaining > 0 {
+        summary.push_str(&format!(
+            "; {remaining} finding{} remain{} without an automatic fix (`migration-safety check` shows them)",
+            plural(remaining),
+            if remaining == 1 { "s" } else { "" }
+        ));
+    }
+    summary
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}
+
+/// Refuse to write over uncommitted changes, as `cargo fix` does: every file `fixed` changes
+/// must be tracked by git and unchanged since the last commit (`git status --porcelain`).
+fn refuse_dirty(fixed: &crate::fix::Fixed) -> Result<(), String> {
+    if fixed.changes.is_empty() {
+        return Ok(());
+    }
+    let mut dirty = Vec::new();
+    for change in &fixed.changes {
+        let path = &change.path;
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path.file_name().unwrap_or_default();
+        let output = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["status", "--porcelain", "--"])
+            .arg(name)
+            .output();
+        match output {
+            Ok(output) if output.status.success() => {
+                if !output.stdout.is_empty() {
+                    dirty.push(format!("  {}", path.display()));
+                }
+            }
+            Ok(_) | Err(_) => dirty.push(format!("  {} (not in a git work tree)", path.display())),
+        }
+    }
+    if dirty.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "the files to fix have uncommitted changes, or git does not track them:\n{}\ncommit them first, or pass --allow-dirty to write over them",
+        dirty.join("\n")
+    ))
+}
+
+/// Write every changed and new file atomically: into a temporary file in the same directory,
+/// then renamed over the file, so that a file is never half-written.
+fn write_fixed(fixed: &crate::fix::Fixed) -> Result<(), String> {
+    let files = fixed
+        .changes
+        .iter()
+        .map(|c| (&c.path, c.bytes(), true))
+        .chain(
+            fixed
+                .new_files
+                .iter()
+                .map(|f| (&f.path, f.contents.clone().into_bytes(), false)),
+        );
+    for (path, bytes, replace) in files {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let failed = |e: std::io::Error| format!("cannot write `{}`: {e}", path.display());
+        std::fs::create_dir_all(dir).map_err(failed)?;
+        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(failed)?;
+        file.write_all(&bytes).map_err(failed)?;
+        if replace {
+            // Keep the file's permissions.
+            let permissions = std::fs::metadata(path).map_err(failed)?.permissions();
+            file.as_file()
+                .set_permissions(permissions)
+                .map_err(failed)?;
+            file.persist(path).map_err(|e| failed(e.error))?;
+        } else {
+            file.persist_noclobber(path).map_err(|e| failed(e.error))?;
+        }
+    }
+    Ok(())
 }
 
 /// Notes for the directories that hold no migration (the human format prints them itself).

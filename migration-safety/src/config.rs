@@ -14,6 +14,8 @@
 //! fail_on = "error"                # "error", "warning" or "never"
 //! app = "diesel"                   # the application's code: "auto", "none", "diesel", "sqlx", "sea-orm"
 //! base_ref = "origin/main"         # the git ref of the code running in production
+//! database_url_env = "DATABASE_URL"  # table statistics: the variable holding the database's URL
+//! small_table_rows = 10000         # lock and rewrite findings on smaller tables are warnings
 //!
 //! [rules]                          # a rule or a category: "allow", "warn" or "deny"
 //! rename-column = "allow"
@@ -53,6 +55,10 @@ const KEYS: &[&str] = &[
     "base_ref",
     "rules",
     "assume",
+    "database_url",
+    "database_url_env",
+    "stats_file",
+    "small_table_rows",
 ];
 
 /// What `[rules]` sets a rule or category to.
@@ -75,6 +81,27 @@ struct File {
     rules: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
     assume: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+    database_url: Option<Spanned<String>>,
+    database_url_env: Option<Spanned<String>>,
+    stats_file: Option<Spanned<String>>,
+    small_table_rows: Option<u64>,
+}
+
+/// Where `migration-safety check` reads table statistics from (see [`crate::stats`]), as the
+/// configuration file says; `--database-url` and `--stats-file` override it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StatisticsSource {
+    /// None: the verdicts are static.
+    #[default]
+    None,
+    /// `database_url`: this database.
+    DatabaseUrl(String),
+    /// `database_url_env`: the database whose URL this environment variable holds.
+    DatabaseUrlEnv(String),
+    /// `stats_file`: a snapshot written by `migration-safety stats` (relative paths are
+    /// resolved against the configuration file's directory).
+    StatsFile(PathBuf),
 }
 
 /// A configuration file, read and checked.
@@ -95,7 +122,7 @@ struct File {
 /// let typo = Config::parse("pg_verison = 16\n", "migration-safety.toml").unwrap_err();
 /// assert_eq!(
 ///     typo.to_string(),
-///     "migration-safety.toml:1:1: unknown key `pg_verison` (did you mean `pg_version`?); the keys are `pg_version`, `framework`, `check_down`, `start_after`, `exclude`, `fail_on`, `app`, `base_ref`, `rules`, `assume`"
+///     "migration-safety.toml:1:1: unknown key `pg_verison` (did you mean `pg_version`?); the keys are `pg_version`, `framework`, `check_down`, `start_after`, `exclude`, `fail_on`, `app`, `base_ref`, `rules`, `assume`, `database_url`, `database_url_env`, `stats_file`, `small_table_rows`"
 /// );
 /// # Ok::<(), migration_safety::Error>(())
 /// ```
@@ -103,6 +130,7 @@ struct File {
 pub struct Config {
     path: PathBuf,
     settings: Settings,
+    statistics: StatisticsSource,
 }
 
 impl Config {
@@ -298,10 +326,38 @@ impl Config {
                 at(span, e.to_string())
             })?;
         }
+        if let Some(rows) = file.small_table_rows {
+            settings = settings.small_table_rows(rows);
+        }
+        let statistics = statistics_source(
+            path,
+            file.database_url,
+            file.database_url_env,
+            file.stats_file,
+        )
+        .map_err(|(span, message)| at(span, message))?;
         Ok(Config {
             path: path.to_path_buf(),
             settings,
+            statistics,
         })
+    }
+
+    /// Where `check` reads table statistics from, as the file says.
+    ///
+    /// ```
+    /// use migration_safety::config::{Config, StatisticsSource};
+    ///
+    /// let config = Config::parse("database_url_env = \"DATABASE_URL\"\nsmall_table_rows = 5000\n", "migration-safety.toml")?;
+    /// assert_eq!(config.statistics(), &StatisticsSource::DatabaseUrlEnv("DATABASE_URL".to_owned()));
+    /// assert_eq!(config.settings().small_table_row_limit(), 5000);
+    ///
+    /// let both = Config::parse("database_url = \"postgresql://app@db/app\"\nstats_file = \"stats.json\"\n", "migration-safety.toml").unwrap_err();
+    /// assert!(both.to_string().starts_with("migration-safety.toml:2:14: give one of `database_url`, `database_url_env` and `stats_file`"), "{both}");
+    /// # Ok::<(), migration_safety::Error>(())
+    /// ```
+    pub fn statistics(&self) -> &StatisticsSource {
+        &self.statistics
     }
 
     /// Where the file was read from.
@@ -369,6 +425,14 @@ impl Config {
              # The git ref of the code running in production: what it still uses must not be dropped.\n\
              # base_ref = \"origin/main\"\n\
              \n\
+             # Table statistics of the real database, for severities and duration estimates: the\n\
+             # environment variable holding its URL (the connection is read-only), or a snapshot\n\
+             # written by `migration-safety stats`. Lock and rewrite findings on tables with fewer\n\
+             # rows than small_table_rows are warnings.\n\
+             # database_url_env = \"DATABASE_URL\"\n\
+             # stats_file = \"stats.json\"\n\
+             small_table_rows = {small}\n\
+             \n\
              # Levels for rules or whole categories: \"allow\", \"warn\" or \"deny\".\n\
              # `migration-safety rules` lists them.\n\
              [rules]\n\
@@ -382,10 +446,61 @@ impl Config {
              # statement_timeout = \"1min\"\n\
              # timezone = \"UTC\"\n",
             pg = settings::DEFAULT_PG_VERSION,
+            small = crate::stats::DEFAULT_SMALL_TABLE_ROWS,
             first = settings::SUPPORTED_PG_VERSIONS.start(),
             last = settings::SUPPORTED_PG_VERSIONS.end(),
         )
     }
+}
+
+/// The one source of table statistics the file names, checked.
+fn statistics_source(
+    path: &Path,
+    database_url: Option<Spanned<String>>,
+    database_url_env: Option<Spanned<String>>,
+    stats_file: Option<Spanned<String>>,
+) -> Result<StatisticsSource, (std::ops::Range<usize>, String)> {
+    let mut given: Vec<(&str, Spanned<String>)> = [
+        ("database_url", database_url),
+        ("database_url_env", database_url_env),
+        ("stats_file", stats_file),
+    ]
+    .into_iter()
+    .filter_map(|(key, value)| value.map(|v| (key, v)))
+    .collect();
+    given.sort_by_key(|(_, value)| value.span().start);
+    if let Some((_, second)) = given.get(1) {
+        let keys: Vec<&str> = given.iter().map(|(key, _)| *key).collect();
+        return Err((
+            second.span(),
+            format!(
+                "give one of `database_url`, `database_url_env` and `stats_file`, not `{}`",
+                keys.join("` and `")
+            ),
+        ));
+    }
+    let Some((key, value)) = given.pop() else {
+        return Ok(StatisticsSource::None);
+    };
+    let text = value.get_ref().trim();
+    if text.is_empty() {
+        return Err((value.span(), format!("`{key}` is empty")));
+    }
+    Ok(match key {
+        "database_url" => StatisticsSource::DatabaseUrl(text.to_owned()),
+        "database_url_env" => {
+            if text.contains(['=', ':', '/', ' ']) {
+                return Err((
+                    value.span(),
+                    format!(
+                        "`database_url_env` names an environment variable, such as \"DATABASE_URL\", not `{text}`; a URL itself goes in `database_url`"
+                    ),
+                ));
+            }
+            StatisticsSource::DatabaseUrlEnv(text.to_owned())
+        }
+        _ => StatisticsSource::StatsFile(path.parent().unwrap_or(Path::new("")).join(text)),
+    })
 }
 
 /// A string, or an integer written without quotes.

@@ -387,6 +387,8 @@ impl HeldLocks {
 /// What a rule sees.
 pub(crate) struct Context<'a> {
     pub(crate) settings: &'a Settings,
+    /// The file, as it is reported (the path of the edits of a fix).
+    pub(crate) path: &'a str,
     /// The framework that runs this file.
     pub(crate) framework: Framework,
     pub(crate) schema: &'a Schema,

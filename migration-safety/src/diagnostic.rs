@@ -2,6 +2,7 @@
 
 use std::ops::Range;
 
+use crate::fix::Fix;
 use crate::layout::{Framework, Skipped};
 use crate::render::{self, Format};
 use crate::rule::Severity;
@@ -25,6 +26,9 @@ pub struct Diagnostic {
     pub start: Position,
     /// Where it ends (1-based, the last character).
     pub end: Position,
+    /// The help as edits and new migration files, when the rule has a mechanical fix for this
+    /// finding (see [`crate::fix`]).
+    pub fix: Option<Fix>,
 }
 
 /// A finding that a `-- migration-safety: ignore…` directive (or `IGNORE_MIGRATION_CHECKS`)

@@ -14,6 +14,7 @@ use crate::rules::{self, meta};
 use crate::schema::{self, Schema};
 use crate::settings::Settings;
 use crate::source::SourceFile;
+use crate::stats;
 use crate::suppression::{self, Scope, Suppressions};
 use crate::{lexer, lower};
 
@@ -66,6 +67,7 @@ pub(crate) fn prepare(
 
 /// What the rules know about the file being checked, besides the schema.
 struct FileFacts<'a> {
+    path: &'a str,
     source: &'a str,
     lines: &'a SourceFile,
     file: usize,
@@ -147,6 +149,7 @@ impl<'s> Run<'s> {
                 .set_search_path(sessions[index].search_path.clone());
             held.enter(&sessions[index]);
             let facts = FileFacts {
+                path: &path,
                 source: text,
                 lines: &source,
                 file,
@@ -192,6 +195,8 @@ impl<'s> Run<'s> {
                 help: Some("re-save the file as UTF-8".to_owned()),
                 anchor: None,
                 cleared: false,
+                touched: None,
+                fix: None,
             });
         }
         for marker in markers {
@@ -202,6 +207,8 @@ impl<'s> Run<'s> {
                 help: Some(marker.help),
                 anchor: None,
                 cleared: false,
+                touched: None,
+                fix: None,
             });
         }
         let suppressions = suppression::parse(text, &source, &lexed.comments, &statements);
@@ -265,6 +272,8 @@ impl<'s> Run<'s> {
                 help: Some("add the migration that creates it, or regenerate the code's schema knowledge from the migrated database (`diesel print-schema`, `cargo sqlx prepare`, `sea-orm-cli generate entity`)".to_owned()),
                 anchor: None,
                 cleared: false,
+                touched: None,
+                fix: None,
             });
         }
         by_file
@@ -297,6 +306,7 @@ impl<'s> Run<'s> {
     ) -> Context<'a> {
         Context {
             settings: self.settings,
+            path: facts.path,
             framework: facts.framework,
             schema: &self.schema,
             source: facts.source,
@@ -445,9 +455,25 @@ impl<'s> Run<'s> {
         suppressed
     }
 
-    /// A finding at its settings' severity and positions; `None` when its rule is off.
+    /// A finding at its settings' severity and positions, with the table statistics applied;
+    /// `None` when its rule is off.
     fn diagnostic(&self, source: &SourceFile, finding: Finding) -> Option<Diagnostic> {
         let mut severity = self.settings.level(finding.rule)?;
+        let mut message = finding.message;
+        if let (Some(snapshot), Some(touched)) =
+            (self.settings.table_statistics(), &finding.touched)
+        {
+            (severity, message) = stats::annotate::annotate(
+                snapshot,
+                self.settings.small_table_row_limit(),
+                self.settings.target_pg_version(),
+                finding.rule,
+                touched,
+                severity,
+                message,
+            );
+        }
+        // Nothing the running release uses is broken: not an error, whatever the table's size.
         if finding.cleared {
             severity = severity.min(crate::Severity::Warning);
         }
@@ -455,11 +481,12 @@ impl<'s> Run<'s> {
         Some(Diagnostic {
             rule: finding.rule.name,
             severity,
-            message: finding.message,
+            message,
             help: finding.help,
             range: finding.range,
             start,
             end,
+            fix: finding.fix,
         })
     }
 }
@@ -497,14 +524,25 @@ fn meta_finding(rule: &'static RuleMeta, range: Range<usize>, message: String) -
         help: None,
         anchor: None,
         cleared: false,
+        touched: None,
+        fix: None,
     }
 }
 
 fn check(cx: &Context<'_>, statement: &Statement, anchor: usize, out: &mut Vec<Finding>) {
+    let first = out.len();
     for rule in rules::ALL {
         let mut findings = Findings::new(rule.meta(), Some(anchor));
         rule.check(cx, statement, &mut findings);
         out.append(&mut findings.found);
+    }
+    // With table statistics, what the statement touches, resolved now: the `search_path`
+    // in force and the schema are the statement's.
+    if cx.settings.table_statistics().is_some() && out.len() > first {
+        let touched = stats::annotate::touched(cx.schema, statement);
+        for finding in &mut out[first..] {
+            finding.touched = Some(touched.clone());
+        }
     }
 }
 

@@ -4,7 +4,9 @@
 //! `N` and `U&` prefixes and `E'…'` backslash escapes), quoted identifiers, dollar quotes
 //! (`$$`, `$tag$`), line comments and nested block comments, parentheses, and SQL-standard
 //! `BEGIN ATOMIC … END` function bodies. Comments are kept aside with their ranges, for
-//! suppression directives.
+//! suppression directives. A psql meta-command (`\set ON_ERROR_STOP 1`, `\echo …`) that begins
+//! a statement runs, as in psql, to the end of its line, and is a statement of its own: it never
+//! swallows the SQL statement that follows it.
 
 use std::ops::Range;
 
@@ -23,6 +25,8 @@ pub(crate) enum TokenKind {
     Param,
     /// Any other single character (or `::`), including `(`, `)`, `,`, `;`, `.`.
     Punct,
+    /// A psql meta-command: from a `\` that begins a statement to the end of its line.
+    PsqlCommand,
 }
 
 /// A token with its byte range in the file.
@@ -154,6 +158,7 @@ impl Lexer<'_> {
                 b'0'..=b'9' => self.number(),
                 b'.' if self.peek(1).is_some_and(|c| c.is_ascii_digit()) => self.number(),
                 c if is_ident_start(c) => self.word(),
+                b'\\' if self.at_statement_start() => self.psql_command(),
                 b':' if self.peek(1) == Some(b':') => {
                     self.pos += 2;
                     self.push(TokenKind::Punct, start);
@@ -166,6 +171,26 @@ impl Lexer<'_> {
                 }
             }
         }
+    }
+
+    /// Whether the next token begins a statement: nothing but `;` and psql meta-commands
+    /// precede it.
+    fn at_statement_start(&self) -> bool {
+        let source = self.src;
+        self.out
+            .tokens
+            .last()
+            .is_none_or(|t| t.is_punct(source, ";") || t.kind == TokenKind::PsqlCommand)
+    }
+
+    /// A psql meta-command, to the end of the line (psql reads its arguments itself).
+    fn psql_command(&mut self) {
+        let start = self.pos;
+        let end = self.src[start..]
+            .find(['\n', '\r'])
+            .map_or(self.bytes.len(), |i| start + i);
+        self.pos = end;
+        self.push(TokenKind::PsqlCommand, start);
     }
 
     /// `--` to the end of the line. PostgreSQL (its scanner and psql's) ends the comment at a
@@ -332,6 +357,13 @@ fn group_statements(source: &str, tokens: &[Token], error: Option<&LexError>) ->
         let Some(start) = first else {
             if token.is_punct(source, ";") {
                 continue; // an empty statement
+            }
+            if token.kind == TokenKind::PsqlCommand {
+                statements.push(RawStatement {
+                    range: token.range.clone(),
+                    tokens: i..i + 1,
+                });
+                continue;
             }
             first = Some(i);
             parens = usize::from(token.is_punct(source, "("));
@@ -539,6 +571,23 @@ mod tests {
             assert_eq!(lexed.statements.len(), 1, "{sql}");
             assert_eq!(lexed.statements[0].range, 0..sql.len(), "{sql}");
         }
+    }
+
+    #[test]
+    fn psql_meta_commands_are_statements_of_their_own() {
+        assert_eq!(
+            texts(
+                "\\set ON_ERROR_STOP 1\nCREATE TABLE t (id int);\n\\echo don't; \\quit\r\nSELECT E'\\n';"
+            ),
+            [
+                "\\set ON_ERROR_STOP 1",
+                "CREATE TABLE t (id int);",
+                "\\echo don't; \\quit",
+                "SELECT E'\\n';"
+            ]
+        );
+        // Only at the start of a statement: elsewhere a backslash is a character.
+        assert_eq!(texts("SELECT 1 \\ 2;"), ["SELECT 1 \\ 2;"]);
     }
 
     #[test]

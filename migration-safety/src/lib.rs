@@ -35,6 +35,7 @@ pub mod config;
 mod context;
 mod diagnostic;
 mod engine;
+pub mod fix;
 mod framework;
 mod lexer;
 mod lower;
@@ -53,6 +54,9 @@ mod suppression;
 mod changed;
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(any(feature = "trace", feature = "stats"))]
+mod pg;
+pub mod stats;
 #[cfg(feature = "trace")]
 pub mod trace;
 
@@ -130,6 +134,14 @@ pub enum Error {
     /// unknown ref).
     #[error("{0}")]
     Application(String),
+    /// A table statistics file that is not a snapshot this version reads.
+    #[error("`{path}` is not a usable statistics snapshot: {reason}")]
+    StatsFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A PostgreSQL major version the rules do not know.
     #[error("{}", migration_safety_core::unsupported_pg_version(.0))]
     UnsupportedPgVersion(u32),
@@ -395,7 +407,16 @@ pub(crate) fn jobs(paths: &[PathBuf], settings: &Settings) -> Result<(Vec<Job>, 
 /// Read a migration and its side files, then split and parse it.
 pub(crate) fn prepare_job(
     settings: &Settings,
+    job: &Job,
+) -> Result<(engine::Prepared, bool), Error> {
+    prepare_job_text(settings, job, None)
+}
+
+/// [`prepare_job`] with the migration's text given instead of read (its side files are read).
+pub(crate) fn prepare_job_text(
+    settings: &Settings,
     (file, framework, direction, reported): &Job,
+    text: Option<&str>,
 ) -> Result<(engine::Prepared, bool), Error> {
     let read = |path: &Path| {
         std::fs::read(path).map_err(|source| Error::Io {
@@ -403,7 +424,10 @@ pub(crate) fn prepare_job(
             source,
         })
     };
-    let bytes = read(file)?;
+    let bytes = match text {
+        Some(text) => text.as_bytes().to_vec(),
+        None => read(file)?,
+    };
     let sidecar_text = |path: PathBuf| -> Result<Option<String>, Error> {
         if path.is_file() {
             Ok(Some(String::from_utf8_lossy(&read(&path)?).into_owned()))

@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use crate::lexer::{self, Lexed, Token};
+use crate::lexer::{self, Lexed, Token, TokenKind};
 use crate::model::{Action, ActionKind, AlterTable, Generated, Statement, StatementKind};
 use crate::{parse, recognize};
 
@@ -34,6 +34,18 @@ pub(crate) fn lower_file(source: &str, lexed: &Lexed) -> Vec<Statement> {
 }
 
 fn lower_tokens(source: &str, tokens: &[Token], range: Range<usize>) -> StatementKind {
+    if let [command] = tokens
+        && command.kind == TokenKind::PsqlCommand
+    {
+        let text = command.text(source);
+        let name = text.split_whitespace().next().unwrap_or(text);
+        return StatementKind::SyntaxError {
+            message: format!(
+                "`{name}` is a psql meta-command, not SQL: only psql runs it, PostgreSQL and the migration tools that send SQL to it reject it"
+            ),
+            offset: command.range.start,
+        };
+    }
     if let Some(block) = recognize::do_block(source, tokens) {
         return lower_do(source, &block, &range);
     }
@@ -370,6 +382,13 @@ mod tests {
             lower("ALTER TABLE t ADD COLUMN;")[0],
             StatementKind::SyntaxError { .. }
         ));
+        // A psql meta-command is not SQL, and does not hide the statement after it.
+        let kinds = lower("\\set ON_ERROR_STOP 1\nCREATE INDEX i ON t (c);");
+        assert!(
+            matches!(&kinds[0], StatementKind::SyntaxError { message, offset: 0 } if message.starts_with("`\\set` is a psql meta-command")),
+            "{kinds:?}"
+        );
+        assert!(matches!(kinds[1], StatementKind::CreateIndex(_)));
         assert!(matches!(
             lower(
                 "CREATE POLICY p ON t USING (true) WITH CHECK (x ~~ 'a' OPERATOR(pg_catalog.=) 1);"

@@ -500,6 +500,8 @@ mod cache {
                 range: start..end,
                 start: position(&d["start"])?,
                 end: position(&d["end"])?,
+                // The cache keeps what a test reports; fixes are for `migration-safety fix`.
+                fix: None,
             })
         };
         let diagnostics = value["diagnostics"]

@@ -4,6 +4,7 @@ use std::fmt;
 use std::ops::{Range, RangeInclusive};
 
 use crate::context::Context;
+use crate::fix::Fix;
 use crate::model::{LockMode, Statement};
 
 /// How serious a finding is.
@@ -106,6 +107,10 @@ pub struct RuleMeta {
     pub since: &'static str,
     /// Markdown documentation: What it does, Why is this bad?, Example, Use instead, References.
     pub docs: &'static str,
+    /// Whether the rule has a mechanical fix: its findings carry the help as edits
+    /// ([`Diagnostic::fix`](crate::Diagnostic::fix)) where the statement allows one, applied by
+    /// `migration-safety fix`.
+    pub has_fix: bool,
     /// What the statements the rule flags do on a real server, per range of majors; empty for
     /// rules about design or about the migration files, which claim nothing about locks.
     pub claims: &'static [Claim],
@@ -289,12 +294,17 @@ impl RuleMeta {
     /// ```
     pub fn to_markdown(&self) -> String {
         format!(
-            "# {}\n\n{}.\n\n- Category: `{}`\n- Default severity: `{}`\n- Since: migration-safety {}\n\n{}\n",
+            "# {}\n\n{}.\n\n- Category: `{}`\n- Default severity: `{}`\n- Since: migration-safety {}\n- Automatic fix: {}\n\n{}\n",
             self.name,
             capitalize(self.summary),
             self.category,
             self.default_severity,
             self.since,
+            if self.has_fix {
+                "yes, `migration-safety fix` applies the safe alternative where the statement allows it"
+            } else {
+                "no"
+            },
             self.documentation().trim()
         )
     }
@@ -332,6 +342,10 @@ pub(crate) struct Finding {
     /// The release still running does not use what the finding breaks: it is reported as a
     /// warning at most.
     pub(crate) cleared: bool,
+    /// The relations its statement touches, when table statistics are applied.
+    pub(crate) touched: Option<crate::stats::annotate::Touched>,
+    /// The safe alternative as edits, when the rule has a mechanical fix for this finding.
+    pub(crate) fix: Option<Fix>,
 }
 
 /// Collects the findings of one statement.
@@ -356,6 +370,17 @@ impl Findings {
         message: impl Into<String>,
         help: impl Into<String>,
     ) {
+        self.report_fix(range, message, help, None);
+    }
+
+    /// Report a finding with its fix: the help, as edits (`None`: no fix for this finding).
+    pub(crate) fn report_fix(
+        &mut self,
+        range: Range<usize>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+        fix: Option<Fix>,
+    ) {
         let help: String = help.into();
         self.found.push(Finding {
             rule: self.rule,
@@ -364,6 +389,8 @@ impl Findings {
             help: (!help.is_empty()).then_some(help),
             anchor: self.anchor,
             cleared: false,
+            touched: None,
+            fix,
         });
     }
 
@@ -391,6 +418,11 @@ impl Findings {
     }
 }
 
+/// A flag a rule declares, or `false` when it leaves it out.
+pub(crate) const fn declared(flag: &[bool]) -> bool {
+    matches!(flag, [true])
+}
+
 /// Declare a rule: its doc comment is its documentation.
 macro_rules! declare_rule {
     (
@@ -401,6 +433,7 @@ macro_rules! declare_rule {
             severity: $severity:ident,
             summary: $summary:literal,
             since: $since:literal
+            $(, fix: $fix:literal)?
             $(, claims: [$($claim:expr),* $(,)?])? $(,)?
         }
     ) => {
@@ -420,6 +453,7 @@ macro_rules! declare_rule {
                 summary: $summary,
                 since: $since,
                 docs: concat!($($doc, "\n"),*),
+                has_fix: $crate::rule::declared(&[$($fix)?]),
                 claims: {
                     #[allow(unused_imports)]
                     use $crate::model::LockMode::*;

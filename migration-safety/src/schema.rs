@@ -347,6 +347,25 @@ impl Schema {
             .unwrap_or_else(|| Key::new(self.creation_schema(), &name.name))
     }
 
+    /// The `(schema, name)` pairs a relation name can denote on the database, in the order
+    /// PostgreSQL tries them: its own schema when qualified; else the schema of the
+    /// `search_path` whose table or index of that name the migrations know; else each schema
+    /// of the `search_path` (a relation that existed before the migrations, unknown here).
+    pub(crate) fn relation_candidates(&self, name: &Name) -> Vec<(String, String)> {
+        let known = |key: &Key| self.tables.contains(key) || self.indexes.contains(key);
+        if let Some(schema) = &name.schema {
+            return vec![(schema.clone(), name.name.clone())];
+        }
+        let keys = self
+            .search_path
+            .iter()
+            .map(|schema| Key::new(schema, &name.name));
+        match keys.clone().find(known) {
+            Some(key) => vec![(key.schema, key.name)],
+            None => keys.map(|key| (key.schema, key.name)).collect(),
+        }
+    }
+
     pub(crate) fn table(&self, name: &Name) -> Option<&Table> {
         self.tables.get(&self.resolve(&self.tables, name))
     }
@@ -572,7 +591,7 @@ impl Schema {
             StatementKind::DropIndex { names, .. } => {
                 for name in names {
                     let key = self.resolve(&self.indexes, name);
-                    self.indexes.remove(&key);
+                    self.drop_index(&key);
                 }
             }
             StatementKind::CreateType {
@@ -787,12 +806,96 @@ impl Schema {
                 return;
             }
             ActionKind::SetSchema { schema } => {
+                let to = Name {
+                    schema: Some(schema.clone()),
+                    name: key.name.clone(),
+                };
+                self.rename_references(table_name, &to);
+                // Its indexes move with it.
+                let indexes = self.tables.get(&key).map(|t| t.indexes.clone());
+                let mut moved_indexes = Vec::new();
+                for index in indexes.unwrap_or_default() {
+                    let moved = Key::new(schema, &index.name);
+                    self.indexes.rekey(&index, moved.clone());
+                    if let Some(i) = self.indexes.get_mut(&moved) {
+                        i.name.schema = Some(schema.clone());
+                    }
+                    moved_indexes.push(moved);
+                }
                 let moved = Key::new(schema, &key.name);
                 self.tables.rekey(&key, moved.clone());
                 if let Some(table) = self.tables.get_mut(&moved) {
-                    table.name.schema = Some(schema.clone());
+                    table.name = to;
+                    table.indexes = moved_indexes;
                 }
                 return;
+            }
+            ActionKind::AddConstraint {
+                constraint,
+                not_valid,
+            } if matches!(
+                constraint.kind,
+                ConstraintKind::PrimaryKey {
+                    using_index: Some(_),
+                    ..
+                } | ConstraintKind::Unique {
+                    using_index: Some(_),
+                    ..
+                }
+            ) =>
+            {
+                self.add_constraint_using_index(&key, constraint, !not_valid);
+                return;
+            }
+            ActionKind::RenameConstraint { from, to } => {
+                // A primary key, unique or exclusion constraint's index is renamed with it.
+                self.rename_index(&Key::new(&key.schema, from), to);
+            }
+            ActionKind::DropConstraint { name } => {
+                // Dropping a primary key, unique or exclusion constraint drops its index.
+                let index = Key::new(&key.schema, name);
+                let owned = self.tables.get(&key).is_some_and(|t| {
+                    t.constraint(name).is_some_and(|c| {
+                        matches!(
+                            c.kind,
+                            ConstraintKind::PrimaryKey { .. } | ConstraintKind::Unique { .. }
+                        )
+                    })
+                });
+                if owned {
+                    self.drop_index(&index);
+                }
+            }
+            ActionKind::DropColumn { column } => {
+                // PostgreSQL drops the indexes that involve the column.
+                let dropped: Vec<Key> = self
+                    .tables
+                    .get(&key)
+                    .map(|t| t.indexes.clone())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|index| {
+                        self.indexes.get(index).is_some_and(|i| {
+                            i.columns
+                                .iter()
+                                .any(|c| c == column || names_column(c, column))
+                        })
+                    })
+                    .collect();
+                for index in &dropped {
+                    self.drop_index(index);
+                }
+            }
+            ActionKind::RenameColumn { from, to } => {
+                // Indexes keep indexing the column under its new name.
+                let indexes = self.tables.get(&key).map(|t| t.indexes.clone());
+                for index in indexes.unwrap_or_default() {
+                    if let Some(i) = self.indexes.get_mut(&index) {
+                        for column in &mut i.columns {
+                            *column = rename_in(column, from, to);
+                        }
+                    }
+                }
             }
             _ => {}
         }
@@ -877,6 +980,71 @@ impl Schema {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Drop the index `key`, from the catalog and from its table's list.
+    fn drop_index(&mut self, key: &Key) {
+        if let Some(index) = self.indexes.remove(key) {
+            let table = self.resolve(&self.tables, &index.table);
+            if let Some(t) = self.tables.get_mut(&table) {
+                t.indexes.retain(|k| k != key);
+            }
+        }
+    }
+
+    /// Rename the index `key` to `to` (in the same schema), in the catalog and its table's list.
+    fn rename_index(&mut self, key: &Key, to: &str) {
+        if key.name == to || !self.indexes.contains(key) {
+            return;
+        }
+        let renamed = Key::new(&key.schema, to);
+        self.indexes.rekey(key, renamed.clone());
+        let Some(index) = self.indexes.get_mut(&renamed) else {
+            return;
+        };
+        to.clone_into(&mut index.name.name);
+        let table = index.table.clone();
+        let table = self.resolve(&self.tables, &table);
+        if let Some(t) = self.tables.get_mut(&table) {
+            for k in t.indexes.iter_mut().filter(|k| *k == key) {
+                k.clone_from(&renamed);
+            }
+        }
+    }
+
+    /// `ADD [CONSTRAINT name] {PRIMARY KEY | UNIQUE} USING INDEX index` on the table `key`: the
+    /// constraint has the index's columns (a primary key makes them `NOT NULL`), and the index
+    /// is renamed after the constraint.
+    fn add_constraint_using_index(&mut self, key: &Key, constraint: &Constraint, validated: bool) {
+        let (ConstraintKind::PrimaryKey {
+            using_index: Some(index),
+            ..
+        }
+        | ConstraintKind::Unique {
+            using_index: Some(index),
+            ..
+        }) = &constraint.kind
+        else {
+            return;
+        };
+        let index_key = Key::new(&key.schema, index);
+        let columns = self
+            .indexes
+            .get(&index_key)
+            .map(|i| i.columns.clone())
+            .unwrap_or_default();
+        let mut constraint = constraint.clone();
+        if let ConstraintKind::PrimaryKey { columns: c, .. }
+        | ConstraintKind::Unique { columns: c, .. } = &mut constraint.kind
+        {
+            c.clone_from(&columns);
+        }
+        if let Some(name) = &constraint.name {
+            self.rename_index(&index_key, name);
+        }
+        if let Some(table) = self.tables.get_mut(key) {
+            table.add_constraint(&constraint, validated);
         }
     }
 
@@ -1012,6 +1180,31 @@ impl Table {
     }
 }
 
+/// An index column (a name, or an expression as SQL) with the column `from` renamed `to`.
+fn rename_in(indexed: &str, from: &str, to: &str) -> String {
+    if indexed == from {
+        return to.to_owned();
+    }
+    let (tokens, _) = tokenize(indexed);
+    let mut out = String::new();
+    let mut at = 0;
+    for token in tokens {
+        let text = token.text(indexed);
+        let names = match token.kind {
+            TokenKind::Word => text.eq_ignore_ascii_case(from),
+            TokenKind::QuotedIdent => text.trim_matches('"').replace("\"\"", "\"") == from,
+            _ => false,
+        };
+        if names {
+            out.push_str(&indexed[at..token.range.start]);
+            out.push_str(&crate::model::quote_ident(to));
+            at = token.range.end;
+        }
+    }
+    out.push_str(&indexed[at..]);
+    out
+}
+
 /// Whether an index expression names `column`.
 fn names_column(expr: &str, column: &str) -> bool {
     let (tokens, _) = tokenize(expr);
@@ -1140,6 +1333,83 @@ mod tests {
                 .constraint
                 .not_null
         );
+    }
+
+    #[test]
+    fn primary_keys_using_an_index_take_its_columns_and_name() {
+        let schema = replay(&[
+            "CREATE TABLE users (id int, email text, code int); CREATE UNIQUE INDEX users_id_idx ON users (id); CREATE UNIQUE INDEX users_code_idx ON users (code);",
+            "ALTER TABLE users ADD CONSTRAINT users_pkey PRIMARY KEY USING INDEX users_id_idx, ADD UNIQUE USING INDEX users_code_idx;",
+        ]);
+        let users = schema.table(&Name::new("users")).unwrap();
+        assert!(users.column("id").unwrap().not_null);
+        assert!(!users.column("code").unwrap().not_null);
+        assert_eq!(users.primary_key(), Some(&["id".to_owned()][..]));
+        assert!(schema.has_index_leading_with(&Name::new("users"), &["code".to_owned()]));
+        // The index now goes by the constraint's name.
+        assert!(schema.index(&Name::new("users_id_idx")).is_none());
+        assert_eq!(
+            schema.index(&Name::new("users_pkey")).unwrap().columns,
+            ["id"]
+        );
+        assert!(schema.index(&Name::new("users_code_idx")).is_some());
+    }
+
+    #[test]
+    fn index_columns_follow_column_renames_and_drops() {
+        let schema = replay(&[
+            "CREATE TABLE users (id int, email text, name text); CREATE INDEX users_email_idx ON users (email); CREATE INDEX users_lower_email_idx ON users (lower(email), id); CREATE INDEX users_name_idx ON users (name);",
+            "ALTER TABLE users RENAME COLUMN email TO \"E-mail\"; ALTER TABLE users DROP COLUMN name;",
+        ]);
+        let users = Name::new("users");
+        assert_eq!(
+            schema.index(&Name::new("users_email_idx")).unwrap().columns,
+            ["E-mail"]
+        );
+        assert_eq!(
+            schema
+                .index(&Name::new("users_lower_email_idx"))
+                .unwrap()
+                .columns,
+            ["lower(\"E-mail\")", "id"]
+        );
+        assert_eq!(schema.indexes_on(&users, "E-mail").len(), 2);
+        assert!(schema.indexes_on(&users, "email").is_empty());
+        // Dropping a column drops the indexes that involve it.
+        assert!(schema.index(&Name::new("users_name_idx")).is_none());
+        assert!(schema.indexes_on(&users, "name").is_empty());
+    }
+
+    #[test]
+    fn constraint_indexes_follow_renames_drops_and_schema_moves() {
+        let schema = replay(&[
+            "CREATE TABLE users (id int, email text); CREATE UNIQUE INDEX users_email_idx ON users (email);",
+            "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_idx; ALTER TABLE users RENAME CONSTRAINT users_email_key TO users_email_unique;",
+        ]);
+        assert!(schema.index(&Name::new("users_email_key")).is_none());
+        assert!(schema.index(&Name::new("users_email_unique")).is_some());
+        let schema = replay(&[
+            "CREATE TABLE users (id int, email text); CREATE UNIQUE INDEX users_email_idx ON users (email); ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_idx;",
+            "ALTER TABLE users DROP CONSTRAINT users_email_key;",
+        ]);
+        assert!(schema.index(&Name::new("users_email_key")).is_none());
+        let schema = replay(&[
+            "CREATE TABLE users (id int PRIMARY KEY); CREATE TABLE orders (user_id int REFERENCES users (id)); CREATE INDEX users_id_idx ON users (id);",
+            "ALTER TABLE users SET SCHEMA archive;",
+        ]);
+        let moved = Name {
+            schema: Some("archive".to_owned()),
+            name: "users".to_owned(),
+        };
+        assert!(schema.table(&Name::new("users")).is_none());
+        assert!(schema.table(&moved).is_some());
+        assert_eq!(schema.referencing(&moved, "id")[0].table.name, "orders");
+        let index = Name {
+            schema: Some("archive".to_owned()),
+            name: "users_id_idx".to_owned(),
+        };
+        assert_eq!(schema.index(&index).unwrap().table, moved);
+        assert_eq!(schema.indexes_on(&moved, "id").len(), 1);
     }
 
     #[test]

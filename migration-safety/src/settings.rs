@@ -9,6 +9,7 @@ use crate::Error;
 use crate::app::{App, AppChoice, Application};
 use crate::layout::Migration;
 use crate::rule::Severity;
+use crate::stats::{DEFAULT_SMALL_TABLE_ROWS, Snapshot};
 
 pub use migration_safety_core::{DEFAULT_PG_VERSION, SUPPORTED_PG_VERSIONS};
 
@@ -72,6 +73,9 @@ pub struct Settings {
     base_ref: Option<String>,
     /// That code, read.
     application: Option<Arc<Application>>,
+    /// The database's table statistics, applied to the findings after the rules.
+    statistics: Option<Arc<Snapshot>>,
+    small_table_rows: u64,
 }
 
 impl Default for Settings {
@@ -88,6 +92,8 @@ impl Default for Settings {
             app: AppChoice::default(),
             base_ref: None,
             application: None,
+            statistics: None,
+            small_table_rows: DEFAULT_SMALL_TABLE_ROWS,
         }
     }
 }
@@ -314,6 +320,46 @@ impl Settings {
     pub fn fail_on(mut self, fail_on: FailOn) -> Self {
         self.fail_on = fail_on;
         self
+    }
+
+    /// Apply a database's table statistics to the findings (see [`crate::stats`]): lock and
+    /// rewrite findings name the table's size and estimate how long the statement blocks it,
+    /// and those whose tables all have fewer than [`small_table_rows`](Settings::small_table_rows)
+    /// rows become warnings.
+    pub fn statistics(mut self, snapshot: Arc<Snapshot>) -> Self {
+        self.statistics = Some(snapshot);
+        self
+    }
+
+    /// The statistics applied to the findings, if any.
+    pub fn table_statistics(&self) -> Option<&Snapshot> {
+        self.statistics.as_deref()
+    }
+
+    /// Below how many rows a table is small enough that its lock and rewrite findings are
+    /// warnings (default [`DEFAULT_SMALL_TABLE_ROWS`]); it matters only with
+    /// [`statistics`](Settings::statistics).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use migration_safety::stats::{Snapshot, TableStats};
+    /// use migration_safety::{Settings, Severity, lint_sql};
+    ///
+    /// let mut snapshot = Snapshot::new("15.18");
+    /// snapshot.tables.push(TableStats::new("public", "users", 40, 8192));
+    /// let settings = Settings::default().statistics(Arc::new(snapshot)).small_table_rows(10);
+    /// let report = lint_sql("CREATE INDEX users_email_idx ON users (email);", &settings);
+    /// assert_eq!(report.diagnostics().next().unwrap().1.severity, Severity::Error);
+    /// assert_eq!(settings.small_table_row_limit(), 10);
+    /// ```
+    pub fn small_table_rows(mut self, rows: u64) -> Self {
+        self.small_table_rows = rows;
+        self
+    }
+
+    /// See [`small_table_rows`](Settings::small_table_rows).
+    pub fn small_table_row_limit(&self) -> u64 {
+        self.small_table_rows
     }
 
     /// Which findings fail a check.

@@ -198,12 +198,14 @@ fn rules_lists_every_rule_and_explain_prints_its_documentation() {
     for rule in migration_safety::rules() {
         // Columns line up: `Category` and `Severity` honour the padding of the format string.
         let row = format!(
-            "{:<42} {:<22} {:<8} {}\n",
+            "{:<42} {:<22} {:<8} {:<6} {}",
             rule.name,
             rule.category.as_str(),
             rule.default_severity.as_str(),
-            rule.since
+            rule.since,
+            if rule.has_fix { "yes" } else { "" }
         );
+        let row = format!("{}\n", row.trim_end());
         assert!(listing.contains(&row), "{row:?} not in\n{listing}");
     }
     let explain = cli().args(["explain", "set-not-null"]).output().unwrap();
@@ -363,4 +365,161 @@ fn hostile_directories_end_with_notes() {
         .unwrap();
     let json: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
     assert_eq!(json["skipped"].as_array().unwrap().len(), 3, "{json}");
+}
+
+/// A git work tree holding one committed migration that lacks a `lock_timeout`.
+fn fix_repo() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    std::fs::write(
+        migrations.join("1_users.sql"),
+        "CREATE TABLE users (id bigint);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        migrations.join("2_nickname.sql"),
+        "ALTER TABLE users ADD COLUMN nickname text;\n",
+    )
+    .unwrap();
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("git is installed");
+        assert!(status.status.success(), "git {args:?}: {status:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "init"]);
+    (dir, migrations)
+}
+
+#[test]
+fn fix_prints_a_diff_and_changes_nothing_by_default() {
+    let (dir, migrations) = fix_repo();
+    let before = std::fs::read_to_string(migrations.join("2_nickname.sql")).unwrap();
+    let output = cli()
+        .current_dir(dir.path())
+        .args(["fix", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(
+        stdout(&output),
+        "--- a/migrations/2_nickname.sql\n+++ b/migrations/2_nickname.sql\n@@ -1 +1,2 @@\n+SET lock_timeout = '5s';\n ALTER TABLE users ADD COLUMN nickname text;\n"
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr, "would fix 1 finding in 1 file\n");
+    let after = std::fs::read_to_string(migrations.join("2_nickname.sql")).unwrap();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn fix_write_refuses_uncommitted_changes_unless_allowed() {
+    let (dir, migrations) = fix_repo();
+    let file = migrations.join("2_nickname.sql");
+    std::fs::write(
+        &file,
+        "ALTER TABLE users ADD COLUMN nickname text; -- edited\n",
+    )
+    .unwrap();
+    let output = cli()
+        .current_dir(dir.path())
+        .args(["fix", "--write", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("uncommitted changes"), "{stderr}");
+    assert!(stderr.contains("migrations/2_nickname.sql"), "{stderr}");
+    assert!(stderr.contains("--allow-dirty"), "{stderr}");
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .ends_with("-- edited\n")
+    );
+
+    let output = cli()
+        .current_dir(dir.path())
+        .args(["fix", "--write", "--allow-dirty", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(stdout(&output).is_empty(), "--write alone prints no diff");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "SET lock_timeout = '5s';\nALTER TABLE users ADD COLUMN nickname text; -- edited\n"
+    );
+    // Fixed: nothing left to do.
+    let output = cli()
+        .current_dir(dir.path())
+        .args(["check", "--fail-on", "warning", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+}
+
+#[test]
+fn fix_write_applies_committed_files_and_the_rule_filter() {
+    let (dir, migrations) = fix_repo();
+    let file = migrations.join("2_nickname.sql");
+    let output = cli()
+        .current_dir(dir.path())
+        .args(["fix", "--write", "--rule", "set-not-nul", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("did you mean `set-not-null`?")
+    );
+    let output = cli()
+        .current_dir(dir.path())
+        .args(["fix", "--rule", "drop-table", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("`drop-table` has no automatic fix")
+    );
+    let output = cli()
+        .current_dir(dir.path())
+        .args([
+            "fix",
+            "--write",
+            "--diff",
+            "--rule",
+            "missing-lock-timeout",
+            "migrations",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(stdout(&output).contains("+SET lock_timeout = '5s';"));
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .starts_with("SET lock_timeout = '5s';\n")
+    );
+}
+
+#[test]
+fn fix_exits_1_when_findings_without_a_fix_remain() {
+    let output = cli().args(["fix", "examples/migrations"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("without an automatic fix"), "{stderr}");
 }

@@ -305,6 +305,15 @@ fn every_kind_of_mistake_names_the_file_line_and_column() {
         ("bad setting type", "[assume]\ntimezone = true\n"),
         ("bad app", "app = \"sea_orm\"\n"),
         ("empty base_ref", "base_ref = \" \"\n"),
+        (
+            "two statistics sources",
+            "database_url_env = \"DATABASE_URL\"\nstats_file = \"stats.json\"\n",
+        ),
+        (
+            "a URL for an environment variable",
+            "database_url_env = \"postgresql://app@db/app\"\n",
+        ),
+        ("negative small_table_rows", "small_table_rows = -1\n"),
         ("not toml", "pg_version = \n"),
     ];
     let mut out = String::new();

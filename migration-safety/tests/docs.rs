@@ -15,12 +15,17 @@ const SECTIONS: &[&str] = &[
 
 fn index() -> String {
     let mut out = String::from(
-        "# Rules\n\nGenerated from the rules' documentation by `cargo test -p migration-safety --test docs`.\n\n| Rule | Category | Default severity | Since | Flags |\n|---|---|---|---|---|\n",
+        "# Rules\n\nGenerated from the rules' documentation by `cargo test -p migration-safety --test docs`.\n\n| Rule | Category | Default severity | Since | Fix | Flags |\n|---|---|---|---|---|---|\n",
     );
     for rule in rules() {
         out.push_str(&format!(
-            "| [`{0}`]({0}.md) | {1} | {2} | {4} | {3} |\n",
-            rule.name, rule.category, rule.default_severity, rule.summary, rule.since
+            "| [`{0}`]({0}.md) | {1} | {2} | {4} | {5} | {3} |\n",
+            rule.name,
+            rule.category,
+            rule.default_severity,
+            rule.summary,
+            rule.since,
+            if rule.has_fix { "yes" } else { "" }
         ));
     }
     out

@@ -1,8 +1,12 @@
 use crate::context::Context;
+use crate::fix::replace_statement;
 use crate::lexer::{TokenKind, tokenize};
 use crate::model::{ActionKind, ConstraintKind, Statement, quote_ident};
-use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::{alter_actions, constraint_body, default_constraint_name, steps};
+use crate::rule::{Described, Findings, Rule, declare_rule};
+use crate::rules::{
+    SCAN_WITHOUT_BLOCKING, Step, add_column_without, alter_actions, constraint_body,
+    default_constraint_name, not_valid_then_validate, steps,
+};
 
 declare_rule! {
     /// ## What it does
@@ -35,6 +39,7 @@ declare_rule! {
         severity: Error,
         summary: "adding a CHECK constraint without NOT VALID scans the table under an ACCESS EXCLUSIVE lock",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
         ],
@@ -72,28 +77,37 @@ impl Rule for AddCheckConstraint {
                 _ => continue,
             };
             let constraint = quote_ident(&name);
-            let mut plan = Vec::new();
-            if let Some(column) = column {
-                plan.push(format!(
-                    "ALTER TABLE {table} ADD COLUMN {} {};  -- without the CHECK",
-                    quote_ident(&column.name),
-                    column.data_type
-                ));
-            }
-            plan.push(format!(
-                "ALTER TABLE {table} ADD CONSTRAINT {constraint} {body} NOT VALID;  -- brief lock, no scan; new rows are checked at once"
-            ));
-            plan.push(format!(
-                "ALTER TABLE {table} VALIDATE CONSTRAINT {constraint};  -- in a separate transaction: scans under SHARE UPDATE EXCLUSIVE, reads and writes continue"
+            let mut plan: Vec<Step> = column
+                .map(|c| add_column_without(table, c, "the CHECK"))
+                .into_iter()
+                .collect();
+            plan.extend(not_valid_then_validate(
+                table,
+                &constraint,
+                &body,
+                "brief lock, no scan; new rows are checked at once",
+                SCAN_WITHOUT_BLOCKING,
             ));
             let what = match column {
                 Some(c) => format!("adding column `{}` with a CHECK constraint", c.name),
                 None => format!("adding CHECK constraint `{name}`"),
             };
-            out.report(
+            // Adding the column again without its CHECK would drop the rest of its
+            // definition: only the constraint form is fixed.
+            let fix = column.is_none().then(|| {
+                replace_statement(
+                    cx,
+                    self.meta().name,
+                    statement,
+                    format!("add `{name}` NOT VALID, then validate it"),
+                    Step::runnable(&plan),
+                )
+            });
+            out.report_fix(
                 action.range.clone(),
                 format!("{what} checks every row of `{table}` under an ACCESS EXCLUSIVE lock, blocking every read and write until the scan ends"),
                 steps("add it without the scan, then validate it without blocking traffic:", &plan),
+                fix.flatten(),
             );
         }
     }

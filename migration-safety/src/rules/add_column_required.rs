@@ -79,7 +79,11 @@ impl Rule for AddColumnRequired {
                     )
                 ),
             ]);
-            plan.extend(not_null_steps(cx.pg_version(), table, name));
+            plan.extend(
+                not_null_steps(cx.pg_version(), table, name)
+                    .iter()
+                    .map(ToString::to_string),
+            );
             out.report(
                 action.range.clone(),
                 format!(

@@ -82,7 +82,11 @@ impl Rule for AddColumnRewritesTable {
                     ),
                 ]
                 .into_iter()
-                .chain(not_null_steps(cx.pg_version(), table, name))
+                .chain(
+                    not_null_steps(cx.pg_version(), table, name)
+                        .iter()
+                        .map(ToString::to_string),
+                )
                 .collect::<Vec<_>>()
             };
             let (why, intro, plan) = if ty.is_serial() {

@@ -86,7 +86,11 @@ impl Rule for AddColumnWithDefault {
                 ),
             ];
             if column.not_null {
-                plan.extend(not_null_steps(cx.pg_version(), table, name));
+                plan.extend(
+                    not_null_steps(cx.pg_version(), table, name)
+                        .iter()
+                        .map(ToString::to_string),
+                );
             }
             out.report(
                 action.range.clone(),

@@ -1,7 +1,11 @@
 use crate::context::Context;
+use crate::fix::replace_statement;
 use crate::model::{ActionKind, ConstraintKind, Name, Statement, quote_ident};
-use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::{alter_actions, constraint_body, default_constraint_name, steps};
+use crate::rule::{Described, Findings, Rule, declare_rule};
+use crate::rules::{
+    Step, add_column_without, alter_actions, constraint_body, default_constraint_name,
+    not_valid_then_validate, steps,
+};
 
 declare_rule! {
     /// ## What it does
@@ -47,6 +51,7 @@ declare_rule! {
         severity: Error,
         summary: "adding a foreign key without NOT VALID blocks writes on both tables while every row is checked",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::takes(12..=18).table(Effect::lock(ShareRowExclusive).scan()).referenced(Effect::lock(ShareRowExclusive).scan()),
         ],
@@ -92,14 +97,22 @@ impl Rule for AddForeignKey {
                         },
                         str::to_owned,
                     );
-                    out.report(
+                    let plan = plan(table, &name, &body, None, partitioned_before_18);
+                    out.report_fix(
                         action.range.clone(),
                         format!(
                             "adding foreign key `{name}` takes SHARE ROW EXCLUSIVE locks on {}, blocking every INSERT, UPDATE and DELETE {} while every row of `{table}` is checked",
                             both(table, references),
                             if references.matches(table) { "on it" } else { "on both tables" }
                         ),
-                        plan(table, &name, &body, None, partitioned_before_18),
+                        steps(INTRO, &plan),
+                        replace_statement(
+                            cx,
+                            self.meta().name,
+                            statement,
+                            format!("add `{name}` NOT VALID, then validate it"),
+                            Step::runnable(&plan),
+                        ),
                     );
                 }
                 ActionKind::AddColumn(column) => {
@@ -152,7 +165,10 @@ impl Rule for AddForeignKey {
                             "adding column `{}` with REFERENCES `{references}` takes an ACCESS EXCLUSIVE lock on `{table}` (blocking every read and write){referenced_lock} until the transaction commits{scan}",
                             column.name
                         ),
-                        plan(table, &name, &body, Some(column), partitioned_before_18),
+                        steps(
+                            INTRO,
+                            &plan(table, &name, &body, Some(column), partitioned_before_18),
+                        ),
                     );
                 }
                 _ => {}
@@ -175,33 +191,30 @@ fn plan(
     body: &str,
     column: Option<&crate::model::ColumnDef>,
     partitioned_before_18: bool,
-) -> String {
+) -> Vec<Step> {
     let constraint = quote_ident(name);
-    let mut plan = Vec::new();
-    if let Some(column) = column {
-        plan.push(format!(
-            "ALTER TABLE {table} ADD COLUMN {} {};  -- without REFERENCES",
-            quote_ident(&column.name),
-            column.data_type
-        ));
-    }
+    let mut plan: Vec<Step> = column
+        .map(|c| add_column_without(table, c, "REFERENCES"))
+        .into_iter()
+        .collect();
     if partitioned_before_18 {
-        plan.push(format!(
+        plan.push(Step::prose(format!(
             "before PostgreSQL 18 a partitioned table cannot take a NOT VALID foreign key: on each partition of {table}, ADD CONSTRAINT … {body} NOT VALID, then VALIDATE CONSTRAINT in a separate transaction"
-        ));
-        plan.push(format!(
-            "ALTER TABLE {table} ADD CONSTRAINT {constraint} {body};  -- the partitions' validated keys are reused, no scan"
+        )));
+        plan.push(Step::sql(
+            format!("ALTER TABLE {table} ADD CONSTRAINT {constraint} {body};"),
+            "the partitions' validated keys are reused, no scan",
         ));
     } else {
-        plan.push(format!(
-            "ALTER TABLE {table} ADD CONSTRAINT {constraint} {body} NOT VALID;  -- brief locks, no scan; new rows are checked at once"
-        ));
-        plan.push(format!(
-            "ALTER TABLE {table} VALIDATE CONSTRAINT {constraint};  -- in a separate transaction: SHARE UPDATE EXCLUSIVE and ROW SHARE, reads and writes continue on both tables"
+        plan.extend(not_valid_then_validate(
+            table,
+            &constraint,
+            body,
+            "brief locks, no scan; new rows are checked at once",
+            "SHARE UPDATE EXCLUSIVE and ROW SHARE, reads and writes continue on both tables",
         ));
     }
-    steps(
-        "add the key without the long locks, then validate it:",
-        &plan,
-    )
+    plan
 }
+
+const INTRO: &str = "add the key without the long locks, then validate it:";

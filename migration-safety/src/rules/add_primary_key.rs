@@ -1,7 +1,10 @@
 use crate::context::Context;
 use crate::model::{ActionKind, ConstraintKind, Statement};
-use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::{alter_actions, index_then_constraint, report_using_index_problem};
+use crate::rule::{Described, Findings, Rule, declare_rule};
+use crate::rules::{
+    INDEX_THEN_CONSTRAINT, alter_actions, index_then_constraint, index_then_constraint_fix,
+    report_using_index_problem, steps,
+};
 
 declare_rule! {
     /// ## What it does
@@ -35,6 +38,7 @@ declare_rule! {
         severity: Error,
         summary: "adding a primary key builds its index under an ACCESS EXCLUSIVE lock",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
         ],
@@ -81,10 +85,15 @@ impl Rule for AddPrimaryKey {
                 Some(c) => format!("adding column `{}` as the PRIMARY KEY", c.name),
                 None => format!("adding primary key `{name}`"),
             };
-            out.report(
+            let plan = index_then_constraint(cx, table, &name, &columns, column, "PRIMARY KEY");
+            let fix = column.is_none().then(|| {
+                index_then_constraint_fix(cx, self.meta().name, statement, action, &name, &plan)
+            });
+            out.report_fix(
                 action.range.clone(),
                 format!("{what} builds a unique index on `{table}` and makes its columns NOT NULL under an ACCESS EXCLUSIVE lock, blocking every read and write until the whole index is built"),
-                index_then_constraint(cx, table, &name, &columns, column, "PRIMARY KEY"),
+                steps(INDEX_THEN_CONSTRAINT, &plan),
+                fix.flatten(),
             );
         }
     }

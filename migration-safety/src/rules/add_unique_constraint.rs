@@ -1,8 +1,9 @@
 use crate::context::Context;
 use crate::model::{ActionKind, ConstraintKind, Statement};
-use crate::rule::{Findings, Rule, declare_rule};
+use crate::rule::{Described, Findings, Rule, declare_rule};
 use crate::rules::{
-    alter_actions, default_constraint_name, index_then_constraint, report_using_index_problem,
+    INDEX_THEN_CONSTRAINT, alter_actions, default_constraint_name, index_then_constraint,
+    index_then_constraint_fix, report_using_index_problem, steps,
 };
 
 declare_rule! {
@@ -35,6 +36,7 @@ declare_rule! {
         severity: Error,
         summary: "adding a UNIQUE constraint builds its index under an ACCESS EXCLUSIVE lock",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
         ],
@@ -84,10 +86,15 @@ impl Rule for AddUniqueConstraint {
                 Some(c) => format!("adding column `{}` with UNIQUE", c.name),
                 None => format!("adding UNIQUE constraint `{name}`"),
             };
-            out.report(
+            let plan = index_then_constraint(cx, table, &name, &columns, column, "UNIQUE");
+            let fix = column.is_none().then(|| {
+                index_then_constraint_fix(cx, self.meta().name, statement, action, &name, &plan)
+            });
+            out.report_fix(
                 action.range.clone(),
                 format!("{what} builds a unique index on `{table}` under an ACCESS EXCLUSIVE lock, blocking every read and write until the whole index is built"),
-                index_then_constraint(cx, table, &name, &columns, column, "UNIQUE"),
+                steps(INDEX_THEN_CONSTRAINT, &plan),
+                fix.flatten(),
             );
         }
     }

@@ -1,8 +1,9 @@
 use crate::context::Context;
+use crate::fix::{Fix, insert_before};
 use crate::model::{
     ActionKind, ConstraintKind, LockMode, Name, ObjectKind, Statement, StatementKind, TableLock,
 };
-use crate::rule::{Findings, Rule, declare_rule};
+use crate::rule::{Described, Findings, Rule, declare_rule};
 
 declare_rule! {
     /// ## What it does
@@ -40,6 +41,7 @@ declare_rule! {
         severity: Warning,
         summary: "a strong lock requested without lock_timeout can queue all traffic behind it",
         since: "0.1.0",
+        fix: true,
     }
 }
 
@@ -50,30 +52,48 @@ impl Rule for MissingLockTimeout {
         {
             return;
         }
-        let mut locks = statement.kind.locks();
-        for lock in &mut locks {
-            // `DROP INDEX` and `REINDEX INDEX` lock the index's table.
-            if let Some(index) = cx.schema.index(&lock.table) {
-                lock.table = index.table.clone();
-            }
+        // `DROP INDEX` and `REINDEX INDEX` name an index and lock its table: the table, when
+        // the schema knows the index, is named; otherwise "the table of index …".
+        let on_indexes = match &statement.kind {
+            StatementKind::DropIndex { .. } => true,
+            StatementKind::Reindex { target, .. } => target == "INDEX",
+            _ => false,
+        };
+        let mut locks: Vec<(TableLock, String)> = Vec::new();
+        for mut lock in statement.kind.locks() {
+            let label = match cx.schema.index(&lock.table).filter(|_| on_indexes) {
+                Some(index) => {
+                    lock.table = index.table.clone();
+                    format!("`{}`", lock.table)
+                }
+                None if on_indexes => format!("the table of index `{}`", lock.table),
+                None => format!("`{}`", lock.table),
+            };
+            locks.push((lock, label));
         }
-        locks.extend(referenced_table_locks(cx, statement));
+        locks.extend(
+            referenced_table_locks(cx, statement)
+                .into_iter()
+                .map(|lock| {
+                    let label = format!("`{}`", lock.table);
+                    (lock, label)
+                }),
+        );
         let Some(mode) = locks
             .iter()
-            .filter(|l| l.mode.blocks_writes() && !cx.is_new_table(&l.table))
-            .map(|l| l.mode)
+            .filter(|(l, _)| l.mode.blocks_writes() && !cx.is_new_table(&l.table))
+            .map(|(l, _)| l.mode)
             .max()
         else {
             return;
         };
-        let mut tables: Vec<String> = Vec::new();
-        for lock in locks
+        let mut tables: Vec<&str> = Vec::new();
+        for (_, label) in locks
             .iter()
-            .filter(|l| l.mode == mode && !cx.is_new_table(&l.table))
+            .filter(|(l, _)| l.mode == mode && !cx.is_new_table(&l.table))
         {
-            let table = format!("`{}`", lock.table);
-            if !tables.contains(&table) {
-                tables.push(table);
+            if !tables.contains(&label.as_str()) {
+                tables.push(label);
             }
         }
         let on = match tables.split_last() {
@@ -88,12 +108,15 @@ impl Rule for MissingLockTimeout {
             "a "
         };
         let locks_word = if tables.len() > 1 { "locks" } else { "lock" };
-        let set = if cx.in_transaction() {
-            "SET LOCAL lock_timeout = '5s';  -- inside the transaction, before this statement"
+        let set = set_lock_timeout(cx);
+        let note = if cx.session().transaction.is_some() {
+            "inside the transaction, before this statement"
+        } else if cx.in_do_block {
+            "before the DO block"
         } else {
-            "SET lock_timeout = '5s';  -- before this statement"
+            "before this statement"
         };
-        out.report(
+        out.report_fix(
             statement.range.clone(),
             format!(
                 "`{}` requests {article}{} {locks_word} on {on} with no lock_timeout in force: while it waits behind running transactions, every later query on {on} queues behind it, so {} on {on} stalls",
@@ -101,9 +124,51 @@ impl Rule for MissingLockTimeout {
                 mode.sql(),
                 mode.blocks(),
             ),
-            format!("give up instead of stalling traffic, and retry the migration later:\n  {set}"),
+            format!("give up instead of stalling traffic, and retry the migration later:\n  {set}  -- {note}"),
+            Some(Fix {
+                rule: self.meta().name,
+                title: format!("set lock_timeout: {set}"),
+                edits: vec![insert_before(cx, first_without_timeout(cx), &[set])],
+                new_files: Vec::new(),
+            }),
         );
     }
+}
+
+/// The timeout the fix sets, and the help recommends.
+const LOCK_TIMEOUT: &str = "5s";
+
+/// `SET lock_timeout`, or `SET LOCAL lock_timeout` in a transaction (a session setting would
+/// outlive it).
+fn set_lock_timeout(cx: &Context<'_>) -> String {
+    let local = if cx.session().transaction.is_some() {
+        "LOCAL "
+    } else {
+        ""
+    };
+    format!("SET {local}lock_timeout = '{LOCK_TIMEOUT}';")
+}
+
+/// Where the statement's run without a `lock_timeout` begins: the first of the top-level
+/// statements before it, in its transaction (or, outside one, since the last transaction),
+/// that have none in force. A `SET` there covers them all, so every finding of the run has the
+/// same fix. It begins after a `SET` or `RESET` of `lock_timeout`, which it would undo.
+fn first_without_timeout(cx: &Context<'_>) -> usize {
+    let transaction = cx.session().transaction;
+    let mut first = cx.index;
+    while first > 0 {
+        let previous = &cx.sessions[first - 1];
+        let sets_timeout = match &cx.statements[first - 1].kind {
+            StatementKind::Set { name, .. } => name == "lock_timeout",
+            StatementKind::Reset { name } => name.as_deref().is_none_or(|n| n == "lock_timeout"),
+            kind => matches!(kind, StatementKind::Begin),
+        };
+        if previous.transaction != transaction || previous.lock_timeout.is_some() || sets_timeout {
+            break;
+        }
+        first -= 1;
+    }
+    cx.statements[first].range.start
 }
 
 /// Locks the statement takes on tables that its foreign keys reference, known from the schema:

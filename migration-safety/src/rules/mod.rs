@@ -238,33 +238,155 @@ pub(crate) fn leads_with(indexed: &[String], columns: &[String]) -> bool {
         && indexed[..columns.len()].iter().all(|c| columns.contains(c))
 }
 
-/// A batched backfill that needs no knowledge of the table's key: `ctid` batches.
-/// The steps that make `column` NOT NULL without a long lock: a `NOT VALID` check, validated in
-/// a separate transaction, then (PostgreSQL 12+) `SET NOT NULL`, which the check spares a scan.
-pub(crate) fn not_null_steps(pg_version: u32, table: &Name, column: &str) -> Vec<String> {
-    let col = quote_ident(column);
-    let check = quote_ident(&format!("{}_{column}_not_null", table.name));
-    let mut plan = vec![
-        format!(
-            "ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({col} IS NOT NULL) NOT VALID;  -- brief lock, no scan"
-        ),
-        format!(
-            "ALTER TABLE {table} VALIDATE CONSTRAINT {check};  -- in a separate transaction: scans under SHARE UPDATE EXCLUSIVE, reads and writes continue"
-        ),
-    ];
-    if pg_version >= 12 {
-        plan.push(format!(
-            "ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL;  -- no scan: the validated check proves it"
-        ));
-        plan.push(format!("ALTER TABLE {table} DROP CONSTRAINT {check};"));
-    } else {
-        plan.push(format!(
-            "before PostgreSQL 12 (the target is {pg_version}) SET NOT NULL always scans: keep the validated check instead of SET NOT NULL"
+/// One step of a safe alternative: a runnable SQL statement (with the statement's real names)
+/// and a note on what it locks, or a sentence where no statement can be written. The help
+/// shows the steps; a fix runs the statements, so the two cannot disagree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Step {
+    sql: Option<String>,
+    note: String,
+}
+
+impl Step {
+    /// A statement (ending with `;`) and a note, shown after it as an SQL comment.
+    pub(crate) fn sql(sql: impl Into<String>, note: impl Into<String>) -> Self {
+        Self {
+            sql: Some(sql.into()),
+            note: note.into(),
+        }
+    }
+
+    /// A step that is not one statement (a choice, a loop over partitions).
+    pub(crate) fn prose(text: impl Into<String>) -> Self {
+        Self {
+            sql: None,
+            note: text.into(),
+        }
+    }
+
+    /// The statements of a plan, when every step is one.
+    pub(crate) fn runnable(plan: &[Step]) -> Option<Vec<String>> {
+        plan.iter().map(|step| step.sql.clone()).collect()
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.sql, self.note.is_empty()) {
+            (Some(sql), true) => f.write_str(sql),
+            (Some(sql), false) => write!(f, "{sql}  -- {}", self.note),
+            (None, _) => f.write_str(&self.note),
+        }
+    }
+}
+
+/// The steps that make `column` NOT NULL without a long lock: a `NOT VALID` constraint,
+/// validated in a separate transaction. Before PostgreSQL 18 it is a check, which (from 12)
+/// spares `SET NOT NULL` its scan and is then dropped; on 18 it is the native `NOT NULL`
+/// constraint, named as `SET NOT NULL` would name it.
+pub(crate) fn not_null_steps(pg_version: u32, table: &Name, column: &str) -> Vec<Step> {
+    let (mut plan, cleanup) = not_null_proof(pg_version, table, column);
+    if (12..18).contains(&pg_version) {
+        plan.push(Step::sql(
+            format!(
+                "ALTER TABLE {table} ALTER COLUMN {} SET NOT NULL;",
+                quote_ident(column)
+            ),
+            "no scan: the validated check proves it",
         ));
     }
+    plan.extend(cleanup);
     plan
 }
 
+/// What proves `column` non-null to PostgreSQL without a long lock, so that `SET NOT NULL` or
+/// a primary key on it skips its scan: the steps before, and the steps that clean up after
+/// (dropping the check once it has served). On PostgreSQL 18 the native constraint is the
+/// column's `NOT NULL` itself; before 12 nothing spares the scan.
+pub(crate) fn not_null_proof(
+    pg_version: u32,
+    table: &Name,
+    column: &str,
+) -> (Vec<Step>, Vec<Step>) {
+    let name = format!("{}_{column}_not_null", table.name);
+    if pg_version >= 18 {
+        return (native_not_null_steps(table, column, &name), Vec::new());
+    }
+    let col = quote_ident(column);
+    let check = quote_ident(&name);
+    let proof = not_valid_then_validate(
+        table,
+        &check,
+        &format!("CHECK ({col} IS NOT NULL)"),
+        "brief lock, no scan",
+        SCAN_WITHOUT_BLOCKING,
+    )
+    .to_vec();
+    let cleanup = if pg_version >= 12 {
+        vec![Step::sql(
+            format!("ALTER TABLE {table} DROP CONSTRAINT {check};"),
+            "",
+        )]
+    } else {
+        vec![Step::prose(format!(
+            "before PostgreSQL 12 (the target is {pg_version}) SET NOT NULL always scans: keep the validated check instead of SET NOT NULL"
+        ))]
+    };
+    (proof, cleanup)
+}
+
+/// `ADD COLUMN` with only the column's name and type: the first step of a plan that adds
+/// what the column was declared with (`without`, such as `REFERENCES`) separately.
+pub(crate) fn add_column_without(table: &Name, column: &ColumnDef, without: &str) -> Step {
+    Step::sql(
+        format!(
+            "ALTER TABLE {table} ADD COLUMN {} {};",
+            quote_ident(&column.name),
+            column.data_type
+        ),
+        format!("without {without}"),
+    )
+}
+
+/// A constraint added `NOT VALID` (`added`: what the brief lock does), then validated in a
+/// separate transaction (`validated`: what that takes and lets continue).
+pub(crate) fn not_valid_then_validate(
+    table: &Name,
+    constraint: &str,
+    body: &str,
+    added: &str,
+    validated: &str,
+) -> [Step; 2] {
+    [
+        Step::sql(
+            format!("ALTER TABLE {table} ADD CONSTRAINT {constraint} {body} NOT VALID;"),
+            added,
+        ),
+        Step::sql(
+            format!("ALTER TABLE {table} VALIDATE CONSTRAINT {constraint};"),
+            format!("in a separate transaction: {validated}"),
+        ),
+    ]
+}
+
+/// PostgreSQL 18's native form: a `NOT NULL` constraint `name` added `NOT VALID`, then
+/// validated.
+pub(crate) fn native_not_null_steps(table: &Name, column: &str, name: &str) -> Vec<Step> {
+    not_valid_then_validate(
+        table,
+        &quote_ident(name),
+        &format!("NOT NULL {}", quote_ident(column)),
+        "PostgreSQL 18: brief lock, no scan",
+        SCAN_WITHOUT_BLOCKING,
+    )
+    .to_vec()
+}
+
+/// What `VALIDATE CONSTRAINT` takes, and lets continue.
+pub(crate) const SCAN_WITHOUT_BLOCKING: &str =
+    "scans under SHARE UPDATE EXCLUSIVE, reads and writes continue";
+
+/// A batched backfill that needs no knowledge of the table's key: `ctid` batches.
 pub(crate) fn batched_update(table: &Name, set: &str, pending: &str) -> String {
     format!(
         "UPDATE {table} SET {set} WHERE ctid IN (SELECT ctid FROM {table} WHERE {pending} LIMIT 10000);  -- backfill in batches: repeat until it updates 0 rows"
@@ -272,7 +394,7 @@ pub(crate) fn batched_update(table: &Name, set: &str, pending: &str) -> String {
 }
 
 /// Number the steps of a phased plan.
-pub(crate) fn steps(intro: &str, steps: &[String]) -> String {
+pub(crate) fn steps(intro: &str, steps: &[impl std::fmt::Display]) -> String {
     let mut out = intro.to_owned();
     for (i, step) in steps.iter().enumerate() {
         out.push_str(&format!("\n  {}. {step}", i + 1));
@@ -459,11 +581,19 @@ pub(crate) fn constraint_body<'s>(source: &'s str, range: &Range<usize>) -> Opti
     )
 }
 
-/// The name PostgreSQL gives an unnamed constraint: `<table>_<first column>_<suffix>`.
+/// The name PostgreSQL gives an unnamed constraint: `<table>_<columns>_<suffix>`, with every
+/// key column joined by `_` for a unique or foreign key, the first column a check names for a
+/// check (PostgreSQL truncates names beyond 63 bytes, which is not modelled).
 pub(crate) fn default_constraint_name(table: &Name, columns: &[String], suffix: &str) -> String {
-    match columns.first() {
-        Some(column) => format!("{}_{}_{suffix}", table.name, column),
-        None => format!("{}_{suffix}", table.name),
+    let columns = if suffix == "check" {
+        columns.first().cloned().into_iter().collect()
+    } else {
+        columns.to_vec()
+    };
+    if columns.is_empty() {
+        format!("{}_{suffix}", table.name)
+    } else {
+        format!("{}_{}_{suffix}", table.name, columns.join("_"))
     }
 }
 
@@ -487,57 +617,99 @@ pub(crate) fn index_then_constraint(
     columns: &[String],
     column: Option<&crate::model::ColumnDef>,
     kind: &str,
-) -> String {
-    use crate::model::quote_ident;
+) -> Vec<Step> {
     let index = quote_ident(name);
     let list = columns
         .iter()
         .map(|c| quote_ident(c))
         .collect::<Vec<_>>()
         .join(", ");
-    let mut plan = Vec::new();
-    if let Some(column) = column {
-        plan.push(format!(
-            "ALTER TABLE {table} ADD COLUMN {} {};  -- without {kind}",
-            quote_ident(&column.name),
-            column.data_type
-        ));
-    }
+    let mut plan: Vec<Step> = column
+        .map(|c| add_column_without(table, c, kind))
+        .into_iter()
+        .collect();
     let partitioned = cx.schema.table(table).is_some_and(|t| t.partitioned);
     if partitioned {
-        plan.push(format!(
+        plan.push(Step::prose(format!(
             "{table} is partitioned, where CONCURRENTLY is impossible: CREATE UNIQUE INDEX {index} ON ONLY {table} ({list}); then on each partition CREATE UNIQUE INDEX CONCURRENTLY … and ALTER INDEX {index} ATTACH PARTITION …"
-        ));
+        )));
     } else {
-        plan.push(format!(
-            "CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({list});  -- CONCURRENTLY cannot run in a transaction block: {}",
-            crate::framework::outside_transaction_advice(cx.framework)
+        plan.push(Step::sql(
+            format!("CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({list});"),
+            format!(
+                "CONCURRENTLY cannot run in a transaction block: {}",
+                crate::framework::outside_transaction_advice(cx.framework)
+            ),
         ));
     }
+    let mut cleanup = Vec::new();
+    let mut note = "brief lock, no index build".to_owned();
+    let pg_version = cx.pg_version();
     if kind == "PRIMARY KEY" {
         let known = cx.schema.table(table);
-        for c in columns {
-            if known.is_some_and(|t| t.column(c).is_some_and(|col| col.not_null)) {
-                continue;
+        let nullable: Vec<&String> = columns
+            .iter()
+            .filter(|c| !known.is_some_and(|t| t.column(c).is_some_and(|col| col.not_null)))
+            .collect();
+        if !nullable.is_empty() && pg_version < 12 {
+            note = format!(
+                "no index build, but before PostgreSQL 12 (the target is {pg_version}) it still scans for NULLs under an ACCESS EXCLUSIVE lock: nothing spares that scan"
+            );
+        } else if !nullable.is_empty() {
+            for c in nullable {
+                let (proof, after) = not_null_proof(pg_version, table, c);
+                plan.extend(proof);
+                cleanup.extend(after);
             }
-            let check = quote_ident(&format!("{}_{c}_not_null", table.name));
-            let col = quote_ident(c);
-            plan.push(format!(
-                "ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({col} IS NOT NULL) NOT VALID; then, in a separate transaction, ALTER TABLE {table} VALIDATE CONSTRAINT {check};{}",
-                if cx.pg_version() >= 12 {
-                    ""
-                } else {
-                    "  -- before PostgreSQL 12 the next step still scans for NULLs"
-                }
-            ));
+            note.push_str(", no scan: the validated constraints prove the columns non-null");
         }
     }
-    plan.push(format!(
-        "ALTER TABLE {table} ADD CONSTRAINT {index} {kind} USING INDEX {index};  -- brief lock, no index build"
+    plan.push(Step::sql(
+        format!("ALTER TABLE {table} ADD CONSTRAINT {index} {kind} USING INDEX {index};"),
+        note,
     ));
-    steps(
-        "build the index without blocking traffic, then attach it:",
-        &plan,
+    plan.extend(cleanup);
+    plan
+}
+
+/// How the help introduces [`index_then_constraint`].
+pub(crate) const INDEX_THEN_CONSTRAINT: &str =
+    "build the index without blocking traffic, then attach it:";
+
+/// The fix of [`index_then_constraint`]'s plan, for a constraint added on its own
+/// (`ADD [CONSTRAINT name] UNIQUE | PRIMARY KEY (columns)`, without options the plan would
+/// drop, such as `DEFERRABLE` or `INCLUDE`): see [`crate::fix::replace_statement`].
+pub(crate) fn index_then_constraint_fix(
+    cx: &Context<'_>,
+    rule: &'static str,
+    statement: &Statement,
+    action: &Action,
+    name: &str,
+    plan: &[Step],
+) -> Option<crate::fix::Fix> {
+    // Before PostgreSQL 12 the primary key still scans for NULLs: no fix removes the hazard.
+    if cx.pg_version() < 12
+        && matches!(&action.kind, ActionKind::AddConstraint { constraint, .. } if matches!(constraint.kind, ConstraintKind::PrimaryKey { .. }))
+    {
+        return None;
+    }
+    let body = constraint_body(cx.source, &action.range)?;
+    let (tokens, _) = tokenize(body);
+    let words = usize::from(tokens.first()?.is_word(body, "PRIMARY")) + 1;
+    let plain = tokens.get(words)?.is_punct(body, "(")
+        && tokens.last()?.is_punct(body, ")")
+        && !tokens[words + 1..tokens.len() - 1]
+            .iter()
+            .any(|t| t.is_punct(body, "(") || t.is_punct(body, ")"));
+    if !plain {
+        return None;
+    }
+    crate::fix::replace_statement(
+        cx,
+        rule,
+        statement,
+        format!("build the index of `{name}` concurrently, then attach it"),
+        Step::runnable(plan),
     )
 }
 

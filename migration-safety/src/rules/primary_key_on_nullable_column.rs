@@ -90,6 +90,7 @@ impl Rule for PrimaryKeyOnNullableColumn {
                     let mut plan: Vec<String> = nullable
                         .iter()
                         .flat_map(|c| not_null_steps(cx.pg_version(), table, c))
+                        .map(|step| step.to_string())
                         .collect();
                     plan.push(format!(
                         "then attach the index: ALTER TABLE {table} ADD PRIMARY KEY USING INDEX {};  -- no scan",

@@ -1,7 +1,8 @@
 use crate::context::Context;
-use crate::model::{ActionKind, ConstraintKind, Name, Statement, quote_ident};
-use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::{alter_actions, not_null_steps, steps};
+use crate::fix::replace_statement;
+use crate::model::{ActionKind, ConstraintKind, Name, Statement};
+use crate::rule::{Described, Findings, Rule, declare_rule};
+use crate::rules::{Step, alter_actions, native_not_null_steps, not_null_steps, steps};
 
 declare_rule! {
     /// ## What it does
@@ -40,6 +41,7 @@ declare_rule! {
         severity: Error,
         summary: "SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
             Claim::fails(12..=17, "syntax error"),
@@ -51,8 +53,10 @@ impl Rule for SetNotNull {
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         for (alter, action) in alter_actions(statement) {
             let table = &alter.table;
+            // The native form keeps its own name; `SET NOT NULL` names its constraint
+            // `<table>_<column>_not_null` on PostgreSQL 18.
             let (column, native) = match &action.kind {
-                ActionKind::SetNotNull { column } => (column, false),
+                ActionKind::SetNotNull { column } => (column, None),
                 ActionKind::AddConstraint {
                     constraint,
                     not_valid,
@@ -69,7 +73,9 @@ impl Rule for SetNotNull {
                         );
                         continue;
                     }
-                    ConstraintKind::NotNull { column } if !not_valid => (column, true),
+                    ConstraintKind::NotNull { column } if !not_valid => {
+                        (column, Some(constraint.name.as_deref()))
+                    }
                     _ => continue,
                 },
                 _ => continue,
@@ -77,13 +83,24 @@ impl Rule for SetNotNull {
             if cx.is_new_table(table) || is_proven(cx, table, column) {
                 continue;
             }
-            out.report(
+            let plan = match native {
+                Some(Some(name)) => native_not_null_steps(table, column, name),
+                _ => not_null_steps(cx.pg_version(), table, column),
+            };
+            out.report_fix(
                 action.range.clone(),
                 format!(
                     "making `{table}.{column}` NOT NULL{} scans the whole table under an ACCESS EXCLUSIVE lock, blocking every read and write until the scan ends",
-                    if native { " with a validated constraint" } else { "" }
+                    if native.is_some() { " with a validated constraint" } else { "" }
                 ),
-                help(cx.pg_version(), table, column),
+                steps(INTRO, &plan),
+                replace_statement(
+                    cx,
+                    self.meta().name,
+                    statement,
+                    format!("make `{table}.{column}` NOT NULL through a constraint validated without the long lock"),
+                    Step::runnable(&plan),
+                ),
             );
         }
     }
@@ -98,15 +115,8 @@ fn is_proven(cx: &Context<'_>, table: &Name, column: &str) -> bool {
     })
 }
 
+const INTRO: &str = "prove the column non-null without the long lock:";
+
 fn help(pg_version: u32, table: &Name, column: &str) -> String {
-    let col = quote_ident(column);
-    let check = quote_ident(&format!("{}_{column}_not_null", table.name));
-    let plan = not_null_steps(pg_version, table, column);
-    let mut help = steps("prove the column non-null without the long lock:", &plan);
-    if pg_version >= 18 {
-        help.push_str(&format!(
-            "\non PostgreSQL 18 a native constraint works the same way: `ALTER TABLE {table} ADD CONSTRAINT {check} NOT NULL {col} NOT VALID;` then `ALTER TABLE {table} VALIDATE CONSTRAINT {check};`"
-        ));
-    }
-    help
+    steps(INTRO, &not_null_steps(pg_version, table, column))
 }

@@ -25,6 +25,7 @@ mod run;
 /// The PostgreSQL client the observer uses, re-exported so that callers name the same types.
 pub use postgres;
 
+pub use crate::pg::remote_host;
 pub use cluster::{Cluster, ClusterOptions, Stopper};
 pub use observe::{
     Changes, Method, Observation, ObservedLock, Observer, Relation, RelationKind, Status,
@@ -57,38 +58,4 @@ pub enum TraceError {
     /// The migrations could not be read.
     #[error(transparent)]
     Input(#[from] crate::Error),
-}
-
-/// The first host of a connection string that is not this machine, or `None` when every host
-/// is a Unix socket, `localhost` or a loopback address.
-///
-/// ```
-/// use migration_safety::trace::remote_host;
-///
-/// assert_eq!(remote_host("postgresql://app@127.0.0.1:5432/app")?, None);
-/// assert_eq!(remote_host("host=/var/run/postgresql dbname=app")?, None);
-/// assert_eq!(remote_host("postgresql://app@[::1]/app")?, None);
-/// assert_eq!(remote_host("postgresql://app@db.example.com/app")?.as_deref(), Some("db.example.com"));
-/// # Ok::<(), migration_safety::trace::TraceError>(())
-/// ```
-pub fn remote_host(url: &str) -> Result<Option<String>, TraceError> {
-    let config: postgres::Config = url.parse()?;
-    let host = config.get_hosts().iter().find_map(|host| match host {
-        postgres::config::Host::Tcp(name) => {
-            let local = name.eq_ignore_ascii_case("localhost")
-                || name
-                    .trim_matches(['[', ']'])
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            (!local).then(|| name.clone())
-        }
-        #[cfg(unix)]
-        postgres::config::Host::Unix(_) => None,
-    });
-    let addr = config
-        .get_hostaddrs()
-        .iter()
-        .find(|ip| !ip.is_loopback())
-        .map(ToString::to_string);
-    Ok(host.or(addr))
 }

@@ -250,8 +250,7 @@ const SAVEPOINT: &str = "migration_safety_trace";
 impl Observer {
     /// Connect to `url` (a libpq connection string or URL).
     pub fn connect(url: &str, changes: Changes) -> Result<Self, TraceError> {
-        let config: Config = url.parse()?;
-        let client = config.connect(NoTls)?;
+        let (client, config) = crate::pg::connect(url)?;
         Self::new(client, config, changes)
     }
 
@@ -281,10 +280,7 @@ impl Observer {
 
     /// The server's major version, such as 15.
     pub fn server_major(&mut self) -> Result<u32, TraceError> {
-        let row = self
-            .client
-            .query_one("SELECT current_setting('server_version_num')::int4", &[])?;
-        Ok(row.get::<_, i32>(0).unsigned_abs() / 10000)
+        Ok(crate::pg::server_major(&mut self.client)?)
     }
 
     /// What happens to the changes.

@@ -1,0 +1,202 @@
+//! Fixing the migrations of a run: lint, apply the fixes, lint the fixed text again, until no
+//! fix is left (a fix can enable another: a statement a fix writes may need a `lock_timeout`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::{Conflict, NewFile, apply, fixes, sources};
+use crate::diagnostic::Report;
+use crate::settings::Settings;
+use crate::{Error, Job, engine};
+
+/// How many times [`fix_paths`] lints and fixes at most.
+pub const MAX_PASSES: usize = 4;
+
+/// A migration file the fixes change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The file, as the report names it.
+    pub path: PathBuf,
+    /// Its text now (decoded, without a byte-order mark).
+    pub original: String,
+    /// Its text with the fixes applied.
+    pub fixed: String,
+    /// Whether the file starts with a UTF-8 byte-order mark, to keep when it is written.
+    pub bom: bool,
+}
+
+impl Change {
+    /// The bytes to write: the fixed text, after the byte-order mark the file had.
+    pub fn bytes(&self) -> Vec<u8> {
+        let bom: &[u8] = if self.bom { b"\xEF\xBB\xBF" } else { b"" };
+        [bom, self.fixed.as_bytes()].concat()
+    }
+}
+
+/// What [`fix_paths`] would change. Nothing is written: see `migration-safety fix --write`.
+#[derive(Debug, Clone, Default)]
+pub struct Fixed {
+    /// The migration files the fixes change, in migration order.
+    pub changes: Vec<Change>,
+    /// The migration files the fixes create.
+    pub new_files: Vec<NewFile>,
+    /// How many fixes were applied (one per finding).
+    pub applied: usize,
+    /// The fixes that could not be applied, and why.
+    pub conflicts: Vec<Conflict>,
+    /// The lint of the fixed migrations: the findings that remain.
+    pub report: Report,
+}
+
+impl Fixed {
+    /// A unified diff of every change and new file (`a/` and `b/` before the paths, as git
+    /// writes them; a new file comes from `/dev/null`).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("1_users.sql");
+    /// # std::fs::write(&path, "ALTER TABLE users ADD COLUMN nickname text;\n").unwrap();
+    /// let fixed = migration_safety::fix::fix_paths(&[path.clone()], &Default::default(), &[])?;
+    /// let diff = fixed.diff();
+    /// assert!(diff.contains("+SET lock_timeout = '5s';\n ALTER TABLE users ADD COLUMN nickname text;\n"));
+    /// assert!(diff.starts_with(&format!("--- a/{}\n+++ b/{}\n", path.display(), path.display())));
+    /// # Ok::<(), migration_safety::Error>(())
+    /// ```
+    pub fn diff(&self) -> String {
+        let mut out = String::new();
+        let mut file = |old: &str, new: &str, from: String, to: String| {
+            let diff = similar::TextDiff::from_lines(old, new);
+            out.push_str(&diff.unified_diff().header(&from, &to).to_string());
+        };
+        for change in &self.changes {
+            let path = change.path.display();
+            file(
+                &change.original,
+                &change.fixed,
+                format!("a/{path}"),
+                format!("b/{path}"),
+            );
+        }
+        for new in &self.new_files {
+            let path = new.path.display();
+            file(
+                "",
+                &new.contents,
+                "/dev/null".to_owned(),
+                format!("b/{path}"),
+            );
+        }
+        out
+    }
+}
+
+/// Lint files and directories as [`crate::lint_paths`] does, apply the fixes of the rules
+/// named in `rules` (all when empty), and lint the fixed text again, up to [`MAX_PASSES`]
+/// times, until no fix is left. Files that are not valid UTF-8 are not changed (their fixes
+/// are conflicts): writing their decoded text back would change their bytes.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # std::fs::write(dir.path().join("1_users.sql"), "CREATE TABLE users (id bigint);\n").unwrap();
+/// # std::fs::write(dir.path().join("2_nickname.sql"), "ALTER TABLE users ADD COLUMN nickname text;\n").unwrap();
+/// let fixed = migration_safety::fix::fix_paths(&[dir.path().to_path_buf()], &Default::default(), &[])?;
+/// assert_eq!(fixed.changes.len(), 1);
+/// assert_eq!(fixed.changes[0].fixed, "SET lock_timeout = '5s';\nALTER TABLE users ADD COLUMN nickname text;\n");
+/// assert_eq!(fixed.report.diagnostics().count(), 0);
+/// # Ok::<(), migration_safety::Error>(())
+/// ```
+pub fn fix_paths(paths: &[PathBuf], settings: &Settings, rules: &[&str]) -> Result<Fixed, Error> {
+    let (jobs, directories) = crate::jobs(paths, settings)?;
+    let mut texts: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let mut originals: BTreeMap<PathBuf, (String, bool)> = BTreeMap::new();
+    let mut unwritable: BTreeMap<PathBuf, bool> = BTreeMap::new();
+    let mut fixed = Fixed::default();
+    for pass in 0.. {
+        let report = lint(&jobs, directories.clone(), settings, &texts)?;
+        if pass == MAX_PASSES {
+            fixed.report = report;
+            break;
+        }
+        let mut conflicts = Vec::new();
+        let candidates: Vec<_> = fixes(&report, rules)
+            .filter(|fix| {
+                let bad = fix.edits.iter().find(|edit| {
+                    *unwritable
+                        .entry(edit.path.clone())
+                        .or_insert_with(|| !is_utf8(&edit.path))
+                });
+                if let Some(edit) = bad {
+                    conflicts.push(Conflict {
+                        rule: fix.rule,
+                        title: fix.title.clone(),
+                        reason: format!(
+                            "`{}` is not valid UTF-8: writing it would change its bytes",
+                            edit.path.display()
+                        ),
+                    });
+                }
+                bad.is_none()
+            })
+            .collect();
+        let applied = apply(candidates, &sources(&report));
+        conflicts.extend(applied.conflicts);
+        fixed.conflicts = conflicts;
+        if applied.applied == 0 {
+            fixed.report = report;
+            break;
+        }
+        fixed.applied += applied.applied;
+        fixed.new_files.extend(applied.new_files);
+        for (path, text) in applied.files {
+            if !originals.contains_key(&path) {
+                let original = report
+                    .files
+                    .iter()
+                    .find(|f| Path::new(&f.path) == path)
+                    .map(|f| f.source.clone())
+                    .unwrap_or_default();
+                originals.insert(path.clone(), (original, has_bom(&path)));
+            }
+            texts.insert(path, text);
+        }
+    }
+    // In migration order.
+    for (file, ..) in &jobs {
+        if let (Some((original, bom)), Some(text)) = (originals.remove(file), texts.remove(file)) {
+            fixed.changes.push(Change {
+                path: file.clone(),
+                original,
+                fixed: text,
+                bom,
+            });
+        }
+    }
+    Ok(fixed)
+}
+
+/// Lint the migrations of `jobs`, with the texts of `texts` in place of the files'.
+fn lint(
+    jobs: &[Job],
+    mut report: Report,
+    settings: &Settings,
+    texts: &BTreeMap<PathBuf, String>,
+) -> Result<Report, Error> {
+    let mut run = engine::Run::new(settings);
+    for job in jobs {
+        let text = texts.get(&job.0).map(String::as_str);
+        let (prepared, reported) = crate::prepare_job_text(settings, job, text)?;
+        let linted = run.check(prepared);
+        if reported {
+            report.files.push(linted);
+        }
+    }
+    Ok(report)
+}
+
+fn is_utf8(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| std::str::from_utf8(&bytes).is_ok())
+}
+
+fn has_bom(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| bytes.starts_with(b"\xEF\xBB\xBF"))
+}

@@ -1,0 +1,181 @@
+//! Never call valid PostgreSQL a syntax error, proven on a public corpus.
+//!
+//! The corpus is the schema and migration files that public packages ship (pinned in
+//! `bench/corpus/manifest.toml`, fetched by `bench/corpus/fetch.py` into the directory
+//! `MIGRATION_SAFETY_CORPUS` names). Every file is checked as a `plain` migration; every
+//! statement reported as `syntax-error` or `unanalyzed-statement` is then sent to a real server
+//! (`MIGRATION_SAFETY_TEST_PG`), inside a transaction that is rolled back, in a database of its
+//! own. The server's parser runs before anything else, so SQLSTATE 42601 (`syntax_error`) means
+//! PostgreSQL rejects the statement's syntax; success or any other error (an unknown table, "cannot
+//! run inside a transaction block", a PL/pgSQL body that fails at run time) means it parsed it.
+//! A statement we call a syntax error that the server parses fails the test.
+//!
+//! Without both variables the test says so and does nothing, except under CI, where it fails.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use migration_safety::trace::postgres::{self, Client, NoTls};
+use migration_safety::{Framework, Settings, lint_paths, split_statements};
+
+/// What the server made of one statement.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    /// SQLSTATE 42601: the server rejects its syntax too.
+    SyntaxError(String),
+    /// It parsed: it ran, or failed for another reason (given).
+    Parsed(Option<String>),
+}
+
+struct Parser {
+    client: Client,
+}
+
+impl Parser {
+    /// A session in a fresh database `name` on the server at `url` (created, and dropped first
+    /// when it exists).
+    fn connect(url: &str, name: &str) -> (Self, Client) {
+        let mut admin = postgres::Client::connect(url, NoTls).expect("the server accepts us");
+        for command in [
+            format!("DROP DATABASE IF EXISTS {name}"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            admin
+                .batch_execute(&command)
+                .expect("a database for the corpus");
+        }
+        let mut config: postgres::Config = url.parse().expect("a libpq connection string");
+        config.dbname(name);
+        let client = config
+            .connect(NoTls)
+            .expect("the corpus database accepts us");
+        (Self { client }, admin)
+    }
+
+    fn verdict(&mut self, statement: &str) -> Verdict {
+        self.client
+            .batch_execute("BEGIN; SET LOCAL statement_timeout = '10s'")
+            .expect("a transaction");
+        let result = self.client.batch_execute(statement);
+        // The statement may have ended the transaction already (an error aborts it).
+        let _ = self.client.batch_execute("ROLLBACK");
+        match result {
+            Ok(()) => Verdict::Parsed(None),
+            Err(error) => {
+                let message = error
+                    .as_db_error()
+                    .map_or_else(|| error.to_string(), |e| e.message().to_owned());
+                if error.code() == Some(&postgres::error::SqlState::SYNTAX_ERROR) {
+                    Verdict::SyntaxError(message)
+                } else {
+                    Verdict::Parsed(Some(message))
+                }
+            }
+        }
+    }
+}
+
+/// A line of the summary: how many statements of a rule the server parsed or rejected.
+#[derive(Default)]
+struct Tally {
+    reported: usize,
+    rejected: usize,
+    parsed: Vec<String>,
+}
+
+#[test]
+fn the_public_corpus_has_no_false_syntax_error() {
+    let (Some(corpus), Ok(url)) = (
+        std::env::var_os("MIGRATION_SAFETY_CORPUS"),
+        std::env::var("MIGRATION_SAFETY_TEST_PG"),
+    ) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "MIGRATION_SAFETY_CORPUS and MIGRATION_SAFETY_TEST_PG must be set: .ci/run fetches the corpus and starts PostgreSQL"
+        );
+        eprintln!(
+            "skipped: run `export MIGRATION_SAFETY_CORPUS=\"$(python3 bench/corpus/fetch.py | tail -n 1)\"` and set MIGRATION_SAFETY_TEST_PG"
+        );
+        return;
+    };
+    let corpus = PathBuf::from(corpus);
+    let settings = Settings::default().framework(Framework::Plain);
+    let report = lint_paths(std::slice::from_ref(&corpus), &settings).expect("the corpus lints");
+    assert!(
+        report.files.len() > 1000,
+        "the corpus at {} has {} files: run bench/corpus/fetch.py",
+        corpus.display(),
+        report.files.len()
+    );
+
+    let (mut server, mut admin) = Parser::connect(&url, "migration_safety_corpus");
+    let mut statements = 0;
+    let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
+    for file in &report.files {
+        let ranges = split_statements(&file.source);
+        statements += ranges.len();
+        let mut seen = Vec::new();
+        for diagnostic in &file.diagnostics {
+            if !matches!(diagnostic.rule, "syntax-error" | "unanalyzed-statement") {
+                continue;
+            }
+            let at = diagnostic.range.start;
+            let Some(range) = ranges
+                .iter()
+                .find(|r| r.contains(&at) || r.end == at)
+                .cloned()
+            else {
+                panic!("{}: no statement holds the finding at byte {at}", file.path);
+            };
+            if seen.contains(&(diagnostic.rule, range.start)) {
+                continue;
+            }
+            seen.push((diagnostic.rule, range.start));
+            let tally = tallies.entry(diagnostic.rule).or_default();
+            tally.reported += 1;
+            match server.verdict(&file.source[range.clone()]) {
+                Verdict::SyntaxError(_) => tally.rejected += 1,
+                Verdict::Parsed(error) => tally.parsed.push(format!(
+                    "{}:{}:{}: {} ({})\n    {}",
+                    file.path,
+                    diagnostic.start.line,
+                    diagnostic.start.column,
+                    diagnostic.message,
+                    error.as_deref().unwrap_or("ran"),
+                    file.source[range].trim().replace('\n', "\n    "),
+                )),
+            }
+        }
+    }
+    drop(server);
+    admin
+        .batch_execute("DROP DATABASE migration_safety_corpus")
+        .expect("the corpus database is dropped");
+
+    eprintln!(
+        "corpus: {} files, {statements} statements",
+        report.files.len()
+    );
+    for (rule, tally) in &tallies {
+        eprintln!(
+            "{rule}: {} statements reported; PostgreSQL rejects the syntax of {}, parses {}",
+            tally.reported,
+            tally.rejected,
+            tally.parsed.len()
+        );
+    }
+    if let Some(tally) = tallies.get("unanalyzed-statement") {
+        for line in &tally.parsed {
+            eprintln!("unanalysed, parsed by PostgreSQL: {line}");
+        }
+    }
+    let false_errors = tallies
+        .get("syntax-error")
+        .map_or(&[][..], |t| &t.parsed[..]);
+    assert!(
+        false_errors.is_empty(),
+        "{} statements PostgreSQL parses are reported as syntax errors:\n{}",
+        false_errors.len(),
+        false_errors.join("\n")
+    );
+}
