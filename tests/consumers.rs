@@ -256,11 +256,12 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// The consumer crate `name` copied to `<scratch>/app`, its dependency on migration-safety
-/// made absolute.
-fn copied(name: &str, scratch: &Path) -> PathBuf {
+/// A copy of consumer `name` in a scratch directory (`<scratch>/app`), depending on this
+/// checkout's `migration-safety`, which a test may edit.
+fn scratch_consumer(name: &str) -> (tempfile::TempDir, PathBuf) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let crate_dir = scratch.join("app");
+    let scratch = tempfile::tempdir().unwrap();
+    let crate_dir = scratch.path().join("app");
     copy_dir(&root.join("consumers").join(name), &crate_dir);
     let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
     let core = root.parent().unwrap().join("migration-safety");
@@ -269,13 +270,12 @@ fn copied(name: &str, scratch: &Path) -> PathBuf {
         manifest.replace("../../../migration-safety", &core.to_string_lossy()),
     )
     .unwrap();
-    crate_dir
+    (scratch, crate_dir)
 }
 
 #[test]
 fn a_migration_added_after_compiling_is_never_silently_skipped() {
-    let scratch = tempfile::tempdir().unwrap();
-    let crate_dir = copied("refinery", scratch.path());
+    let (_scratch, crate_dir) = scratch_consumer("refinery");
     let first = cargo_test(&crate_dir);
     assert_eq!(
         first.results["migrations_directory_matches_the_tests"], "ok",
@@ -313,6 +313,159 @@ fn a_migration_added_after_compiling_is_never_silently_skipped() {
         fixed.output
     );
     assert_eq!(fixed.results["v3_drop_email"], "FAILED", "{}", fixed.output);
+}
+
+/// Build the tests of the crate at `crate_dir` without running them: the test binary.
+fn build_test_binary(crate_dir: &Path) -> PathBuf {
+    let output = Command::new(env!("CARGO"))
+        .args(["test", "--offline", "--no-run", "--message-format", "json"])
+        .arg("--manifest-path")
+        .arg(crate_dir.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", target_dir())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|message| message["target"]["name"] == "migrations")
+        .and_then(|message| message["executable"].as_str().map(PathBuf::from))
+        .expect("cargo built no `migrations` test binary")
+}
+
+/// Run one generated test in a process of its own, as `cargo nextest` does: `ok` or `FAILED`,
+/// and what it printed.
+fn run_one(binary: &Path, crate_dir: &Path, test: &str) -> (&'static str, String) {
+    let output = Command::new(binary)
+        .args(["--exact", &format!("migrations::{test}"), "--nocapture"])
+        .current_dir(crate_dir)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        printed.contains("1 passed") || printed.contains("1 failed"),
+        "{printed}"
+    );
+    (
+        if output.status.success() {
+            "ok"
+        } else {
+            "FAILED"
+        },
+        printed,
+    )
+}
+
+/// The report caches of `binary`: `<profile dir>/migration-safety/<binary>/`, one directory
+/// per key.
+fn cache_entries(binary: &Path) -> Vec<PathBuf> {
+    let root = binary
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("migration-safety")
+        .join(binary.file_name().unwrap());
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(root)
+        .map(|dir| dir.map(|entry| entry.unwrap().path()).collect())
+        .unwrap_or_default();
+    entries.sort();
+    entries
+}
+
+/// Make the cached report of migration `index` say it has no findings.
+fn clear_cached_findings(cache: &Path, index: usize) {
+    let file = cache.join(format!("{index}.json"));
+    let mut report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    report["diagnostics"] = serde_json::json!([]);
+    std::fs::write(&file, report.to_string()).unwrap();
+}
+
+/// `cargo nextest` runs every generated test in a process of its own. The first process lints
+/// the directory and caches the reports next to the binary; the others read their migration's
+/// report from the cache (shown here by editing the cache: a process that linted would not see
+/// the edit), concurrent processes agree, and a new binary (a changed migration or option)
+/// never reads an older binary's reports.
+#[test]
+fn one_process_per_test_lints_the_directory_once() {
+    let (_scratch, crate_dir) = scratch_consumer("sqlx");
+    let unsafe_test = "v20240103000000_users_email_not_null";
+    let binary = build_test_binary(&crate_dir);
+    let caches_before = cache_entries(&binary);
+
+    // Eight processes at once, with no cache yet: each gets the right verdict, and one
+    // complete cache directory is left, with no scratch directories beside it.
+    let runs: Vec<_> = (0..8)
+        .map(|i| {
+            let test = if i % 2 == 0 {
+                unsafe_test
+            } else {
+                "v20240102000000_users_email_idx"
+            };
+            let binary = binary.clone();
+            let crate_dir = crate_dir.clone();
+            std::thread::spawn(move || (test, run_one(&binary, &crate_dir, test)))
+        })
+        .collect();
+    for run in runs {
+        let (test, (status, printed)) = run.join().unwrap();
+        let expected = if test == unsafe_test { "FAILED" } else { "ok" };
+        assert_eq!(status, expected, "{test}:\n{printed}");
+    }
+    let created: Vec<PathBuf> = cache_entries(&binary)
+        .into_iter()
+        .filter(|entry| !caches_before.contains(entry))
+        .collect();
+    assert_eq!(created.len(), 1, "{created:?}");
+    let cache = &created[0];
+    let mut files: Vec<String> = std::fs::read_dir(cache)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["0.json", "1.json", "2.json"]);
+
+    // A later process reads the cache instead of linting.
+    clear_cached_findings(cache, 2);
+    assert_eq!(run_one(&binary, &crate_dir, unsafe_test).0, "ok");
+
+    // Other options: a new binary, a new cache.
+    let tests = crate_dir.join("tests/migrations.rs");
+    let source = std::fs::read_to_string(&tests).unwrap();
+    std::fs::write(
+        &tests,
+        source.replace("(\"migrations\")", "(\"migrations\", pg_version = 16)"),
+    )
+    .unwrap();
+    let binary = build_test_binary(&crate_dir);
+    let (status, printed) = run_one(&binary, &crate_dir, unsafe_test);
+    assert_eq!(status, "FAILED", "{printed}");
+    assert!(printed.contains(":2:19"), "{printed}");
+
+    // A changed migration: a new binary, a new cache.
+    let newest = cache_entries(&binary)
+        .into_iter()
+        .max_by_key(|entry| std::fs::metadata(entry).unwrap().modified().unwrap())
+        .unwrap();
+    clear_cached_findings(&newest, 2);
+    assert_eq!(run_one(&binary, &crate_dir, unsafe_test).0, "ok");
+    let migration = crate_dir.join("migrations/20240103000000_users_email_not_null.sql");
+    let sql = std::fs::read_to_string(&migration).unwrap();
+    std::fs::write(&migration, format!("-- the email is required\n{sql}")).unwrap();
+    let binary = build_test_binary(&crate_dir);
+    let (status, printed) = run_one(&binary, &crate_dir, unsafe_test);
+    assert_eq!(status, "FAILED", "{printed}");
+    assert!(printed.contains(":3:19"), "{printed}");
 }
 
 /// `reported path → ok or FAILED` from the JSON of `migration-safety check`: every object
@@ -447,8 +600,7 @@ struct Change<'a> {
 /// still reads it, the migration's test fails naming the place; once `main` holds the code
 /// that stopped reading it, the same migration passes with a note saying so.
 fn drop_column_follows_the_code_at_main(change: Change<'_>) {
-    let scratch = tempfile::tempdir().unwrap();
-    let dir = copied(change.consumer, scratch.path());
+    let (_scratch, dir) = scratch_consumer(change.consumer);
     git(&dir, &["init", "-q", "-b", "main"]);
     git(&dir, &["add", "-A"]);
     git(&dir, &["commit", "-q", "-m", "release 1: reads users.name"]);

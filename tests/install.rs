@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+use migration_safety_e2e::available;
+
 /// The repository checkout.
 fn checkout() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
@@ -37,22 +39,6 @@ fn release_binary() -> &'static Path {
         assert!(output.status.success(), "{}", text(&output));
         release_target_dir().join("release/migration-safety")
     })
-}
-
-/// Whether `program` runs; when it does not, says so, and fails under CI.
-fn available(program: &str, why: &str) -> bool {
-    let found = Command::new(program)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "`{program}` is not installed: .ci/run must install it for {why}"
-        );
-        eprintln!("skipped: `{program}` is not installed, needed for {why}");
-    }
-    found
 }
 
 /// Standard output and standard error.

@@ -1201,3 +1201,50 @@ fn concurrent_index_drops_end_with_access_exclusive_on_the_old_index() {
     }
     server.psql("DROP SCHEMA lab_final CASCADE").unwrap();
 }
+
+/// On a partitioned table PostgreSQL rejects `ADD CONSTRAINT … USING INDEX`; the plan the help
+/// gives instead (a constraint on each partition from a concurrently built index, then the
+/// constraint on the parent) works, and the parent's constraint adopts the partitions' indexes
+/// instead of building new ones.
+#[test]
+fn unique_constraints_on_partitioned_tables_adopt_the_partitions_constraints() {
+    let Some(server) = server_or_skip() else {
+        return;
+    };
+    let setup = "DROP SCHEMA IF EXISTS lab_part CASCADE; CREATE SCHEMA lab_part; SET search_path = lab_part;
+        CREATE TABLE events (id bigint, at date NOT NULL, code text) PARTITION BY RANGE (at);
+        CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+        INSERT INTO events SELECT g, '2024-03-01', 'c' || g FROM generate_series(1, 100) g;";
+    server.psql(setup).unwrap();
+    let using_index = server.psql(
+        "SET search_path = lab_part; CREATE UNIQUE INDEX events_code_at_key ON ONLY events (code, at);
+         CREATE UNIQUE INDEX events_2024_idx ON events_2024 (code, at);
+         ALTER INDEX events_code_at_key ATTACH PARTITION events_2024_idx;
+         ALTER TABLE events ADD CONSTRAINT events_code_at_key UNIQUE USING INDEX events_code_at_key;",
+    );
+    assert!(
+        using_index
+            .as_ref()
+            .is_err_and(|e| e.contains("not supported on partitioned tables")),
+        "{using_index:?}"
+    );
+    server.psql(setup).unwrap();
+    server
+        .psql("CREATE UNIQUE INDEX CONCURRENTLY events_2024_key ON lab_part.events_2024 (code, at)")
+        .unwrap();
+    let indexes = "SELECT string_agg(relname || ':' || pg_relation_filenode(oid), ',' ORDER BY relname) FROM pg_class WHERE relnamespace = 'lab_part'::regnamespace AND relkind = 'i'";
+    let before = server.psql(indexes).unwrap();
+    server
+        .psql(
+            "SET search_path = lab_part;
+             ALTER TABLE events_2024 ADD CONSTRAINT events_2024_key UNIQUE USING INDEX events_2024_key;
+             ALTER TABLE events ADD CONSTRAINT events_code_at_key UNIQUE (code, at);",
+        )
+        .unwrap();
+    assert_eq!(
+        server.psql(indexes).unwrap(),
+        before,
+        "no index was built on the partition"
+    );
+    server.psql("DROP SCHEMA lab_part CASCADE").unwrap();
+}

@@ -1,11 +1,8 @@
-//! The configuration file: any text is a configuration or an error, never a panic.
+//! Fuzz target `config`: see `checks::config`.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use migration_safety::config::Config;
+#[path = "../checks.rs"]
+#[allow(dead_code)] // each target uses one of the checks
+mod checks;
 
-fuzz_target!(|text: &str| {
-    if let Err(error) = Config::parse(text, "migration-safety.toml") {
-        error.to_string();
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::config(data));

@@ -13,6 +13,7 @@
 //! migration-safety fix [--write] [--diff] [--rule RULE]… [--allow-dirty] [--config PATH]
 //!                      [--framework auto|NAME] [--pg-version MAJOR] [--start-after VERSION] PATH…
 //! migration-safety init [--force]
+//! migration-safety lsp
 //! migration-safety rules
 //! migration-safety explain RULE
 //! ```
@@ -209,6 +210,9 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Run the language server on standard input and output, for editors: diagnostics as
+    /// you type, "suppress with a reason" code actions, and hover documentation.
+    Lsp,
     /// List the rules with their category and default severity.
     Rules,
     /// Show a rule's full documentation.
@@ -255,10 +259,11 @@ pub fn main() -> ExitCode {
     let stdout = std::io::stdout();
     // What `--color auto` means here: a terminal, `NO_COLOR` and `CLICOLOR_FORCE` decide.
     let color = anstream::AutoStream::choice(&stdout) != anstream::ColorChoice::Never;
+    // Not locked for the whole run: the language server writes from a thread of its own.
     let code = run(
         std::env::args_os(),
-        &mut stdout.lock(),
-        &mut std::io::stderr().lock(),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
         color,
     );
     ExitCode::from(code)
@@ -691,6 +696,10 @@ fn execute(
                     "wrote {FILE_NAME} (no migrations directory found: the framework is detected per directory)\n"
                 ),
             })?;
+            Ok(0)
+        }
+        Command::Lsp => {
+            crate::lsp::stdio().map_err(|e| format!("language server: {e}"))?;
             Ok(0)
         }
         Command::Rules => {

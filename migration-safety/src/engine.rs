@@ -94,6 +94,21 @@ impl<'s> Run<'s> {
         }
     }
 
+    /// Continue a run from the schema an earlier one built over `files` files (see
+    /// [`Run::into_schema`]).
+    pub(crate) fn resume(settings: &'s Settings, schema: Schema, files: usize) -> Self {
+        Self {
+            settings,
+            schema,
+            files,
+        }
+    }
+
+    /// The schema the migrations checked so far built, and how many files they were.
+    pub(crate) fn into_schema(self) -> (Schema, usize) {
+        (self.schema, self.files)
+    }
+
     /// Lint the next migration file, run statement by statement outside any transaction.
     pub(crate) fn lint(&mut self, path: String, bytes: &[u8]) -> FileReport {
         self.lint_migration(
@@ -547,7 +562,7 @@ fn check(cx: &Context<'_>, statement: &Statement, anchor: usize, out: &mut Vec<F
 }
 
 /// The statements of a `DO` body, with `EXECUTE 'constant'` bodies expanded in place.
-fn flatten(body: &[Statement]) -> Vec<&Statement> {
+pub(crate) fn flatten(body: &[Statement]) -> Vec<&Statement> {
     body.iter()
         .flat_map(|s| match &s.kind {
             StatementKind::Do { body } => flatten(body),

@@ -37,6 +37,7 @@ mod diagnostic;
 mod engine;
 pub mod fix;
 mod framework;
+mod history;
 mod lexer;
 mod lower;
 mod model;
@@ -54,6 +55,8 @@ mod suppression;
 mod changed;
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "lsp")]
+pub mod lsp;
 #[cfg(any(feature = "trace", feature = "stats"))]
 mod pg;
 pub mod stats;
@@ -64,6 +67,7 @@ pub mod trace;
 pub use migration_safety_macros::check_migrations;
 
 pub use diagnostic::{Diagnostic, Directory, FileReport, Report, Suppressed};
+pub use history::History;
 pub use layout::{Direction, LayoutError, Migration, Skipped};
 pub use model::LockMode;
 pub use render::Format;
@@ -292,15 +296,37 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
         _ => settings,
     };
     let (jobs, mut report) = jobs(paths, settings)?;
+    let mut run = engine::Run::new(settings);
+    replay(&mut run, &jobs, settings, |linted| {
+        report.files.push(linted)
+    })?;
+    report.files.extend(run.drift());
+    if let Some(application) = settings.knowledge() {
+        report.notes.push(application.summary());
+        report.notes.extend(
+            application
+                .problems()
+                .map(|p| format!("cannot read the application's code: {p}")),
+        );
+    }
+    Ok(report)
+}
+
+/// Check `jobs` in order on `run`, handing each reported migration's findings to `reported`.
+/// Files are read, split and parsed in parallel, one bounded batch ahead of the checks,
+/// which replay the schema in migration order: memory follows the batch, not the directory.
+pub(crate) fn replay(
+    run: &mut engine::Run<'_>,
+    jobs: &[Job],
+    settings: &Settings,
+    mut reported: impl FnMut(FileReport) + Send,
+) -> Result<(), Error> {
     let prepare = |job: &Job| prepare_job(settings, job);
-    // Files are read, split and parsed in parallel, one bounded batch ahead of the checks,
-    // which replay the schema in migration order: memory follows the batch, not the directory.
     let mut batches = jobs.chunks(rayon::current_num_threads() * 4);
     let mut pending: Vec<_> = batches
         .next()
         .map(|batch| batch.par_iter().map(prepare).collect())
         .unwrap_or_default();
-    let mut run = engine::Run::new(settings);
     loop {
         let next = batches.next();
         let current = std::mem::take(&mut pending);
@@ -308,12 +334,12 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
             || next.map(|batch| batch.par_iter().map(prepare).collect::<Vec<_>>()),
             || {
                 for prepared in current {
-                    let (prepared, reported) = prepared?;
+                    let (prepared, report) = prepared?;
                     // An unreported migration is still checked: it builds the schema the later
                     // ones see.
                     let linted = run.check(prepared);
-                    if reported {
-                        report.files.push(linted);
+                    if report {
+                        reported(linted);
                     }
                 }
                 Ok::<_, Error>(())
@@ -325,16 +351,7 @@ pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Erro
             None => break,
         }
     }
-    report.files.extend(run.drift());
-    if let Some(application) = settings.knowledge() {
-        report.notes.push(application.summary());
-        report.notes.extend(
-            application
-                .problems()
-                .map(|p| format!("cannot read the application's code: {p}")),
-        );
-    }
-    Ok(report)
+    Ok(())
 }
 
 /// One migration of a run: its file, how its framework runs it, and whether it is reported
@@ -425,29 +442,44 @@ pub(crate) fn prepare_job_text(
         })
     };
     let bytes = match text {
-        Some(text) => text.as_bytes().to_vec(),
+        // Written back, the text keeps the file's byte-order mark (`fix::Change::bytes`), which
+        // decides whether sqlx sees its `-- no-transaction`.
+        Some(text) => {
+            let bom: &[u8] = if read(file)?.starts_with(b"\xEF\xBB\xBF") {
+                b"\xEF\xBB\xBF"
+            } else {
+                b""
+            };
+            [bom, text.as_bytes()].concat()
+        }
         None => read(file)?,
     };
-    let sidecar_text = |path: PathBuf| -> Result<Option<String>, Error> {
-        if path.is_file() {
-            Ok(Some(String::from_utf8_lossy(&read(&path)?).into_owned()))
-        } else {
-            Ok(None)
-        }
-    };
-    let sidecar = framework::Sidecar {
-        diesel_metadata: match (framework, file.parent()) {
-            (Framework::Diesel, Some(dir)) => sidecar_text(dir.join("metadata.toml"))?,
-            _ => None,
-        },
-        flyway_conf: match framework {
-            Framework::Flyway => sidecar_text(PathBuf::from(format!("{}.conf", file.display())))?,
-            _ => None,
-        },
-    };
+    let sidecar = sidecar(file, *framework)?;
     let path = file.display().to_string();
     let prepared = engine::prepare(settings, path, &bytes, *framework, *direction, &sidecar);
     Ok((prepared, *reported))
+}
+
+/// The files next to a migration that change how its framework runs it: diesel's
+/// `metadata.toml`, Flyway's `<script>.conf`.
+pub(crate) fn sidecar(file: &Path, framework: Framework) -> Result<framework::Sidecar, Error> {
+    let text = |path: PathBuf| -> Result<Option<String>, Error> {
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let bytes = std::fs::read(&path).map_err(|source| Error::Io { path, source })?;
+        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    Ok(framework::Sidecar {
+        diesel_metadata: match (framework, file.parent()) {
+            (Framework::Diesel, Some(dir)) => text(dir.join("metadata.toml"))?,
+            _ => None,
+        },
+        flyway_conf: match framework {
+            Framework::Flyway => text(PathBuf::from(format!("{}.conf", file.display())))?,
+            _ => None,
+        },
+    })
 }
 
 /// The migrations of a directory under a framework (detected when `None`), in the order the

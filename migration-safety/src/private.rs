@@ -71,7 +71,8 @@ pub struct Suite {
     settings: Settings,
     /// Every migration's report, and the `schema-drift` reports of the application's code.
     reports: OnceLock<(Vec<FileReport>, Vec<FileReport>)>,
-    /// `<test binary's directory>/../migration-safety/<key>`, when the binary can be found.
+    /// `<test binary's directory>/../migration-safety/<binary>/<key>`, when the binary can be
+    /// found.
     cache: Option<PathBuf>,
 }
 
@@ -372,9 +373,9 @@ impl Suite {
     }
 }
 
-/// The cache directory for `config`: `<directory of the test binary>/../migration-safety/<key>`.
-/// The key includes what the application's code uses, now and at the base, which the test
-/// binary does not hold.
+/// The cache directory for `config`:
+/// `<directory of the test binary>/../migration-safety/<binary's file name>/<key>`. The key
+/// includes what the application's code uses, now and at the base, which the binary does not hold.
 fn cache_dir(config: &Config, settings: &Settings) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let meta = std::fs::metadata(&exe).ok()?;
@@ -391,7 +392,14 @@ fn cache_dir(config: &Config, settings: &Settings) -> Option<PathBuf> {
         format!("{config:?}"),
         format!("{:?}", settings.knowledge()),
     ));
-    Some(exe.parent()?.parent()?.join("migration-safety").join(key))
+    let binary = exe.file_name()?;
+    Some(
+        exe.parent()?
+            .parent()?
+            .join("migration-safety")
+            .join(binary)
+            .join(key),
+    )
 }
 
 /// The reports of a suite on disk, one JSON file per migration, shared by the processes of one

@@ -406,12 +406,13 @@ impl Findings {
         range: Range<usize>,
         message: String,
         help: impl Into<String>,
+        fix: Option<Fix>,
     ) {
         let Some(application) = cx.settings.knowledge() else {
-            return self.report(range, message, help);
+            return self.report_fix(range, message, help, fix);
         };
         let judgement = application.judge(table, column);
-        self.report(range, format!("{message}; {}", judgement.text), help);
+        self.report_fix(range, format!("{message}; {}", judgement.text), help, fix);
         if let Some(finding) = self.found.last_mut() {
             finding.cleared = judgement.cleared && !hazard_remains;
         }

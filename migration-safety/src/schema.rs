@@ -197,6 +197,19 @@ pub(crate) struct Column {
     pub(crate) data_type: TypeName,
     /// Known to be `NOT NULL` (declared, or set later).
     pub(crate) not_null: bool,
+    /// Its default, as far as the migrations tell.
+    pub(crate) default: ColumnDefault,
+}
+
+/// A column's default, as far as the migrations tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ColumnDefault {
+    /// No default (or `DEFAULT NULL`).
+    None,
+    /// This expression, as written.
+    Expr(String),
+    /// Set by a statement whose expression is not kept.
+    Unknown,
 }
 
 /// A table constraint as the catalog keeps it.
@@ -378,6 +391,14 @@ impl Schema {
 
     pub(crate) fn dropped_views(&self) -> impl Iterator<Item = &DroppedView> {
         self.dropped_views.iter().rev()
+    }
+
+    /// Whether a known view reads `table`.
+    pub(crate) fn views_reading(&self, table: &Name) -> bool {
+        self.views
+            .entries
+            .values()
+            .any(|(_, view)| view.reads.iter().any(|r| r.matches(table)))
     }
 
     /// The known indexes of `table` that involve `column` (by name or in an expression).
@@ -948,6 +969,15 @@ impl Schema {
                     c.not_null = true;
                 }
             }
+            ActionKind::SetDefault { column } | ActionKind::DropDefault { column } => {
+                if let Some(c) = table.columns.get_mut(column) {
+                    c.default = if matches!(action, ActionKind::SetDefault { .. }) {
+                        ColumnDefault::Unknown
+                    } else {
+                        ColumnDefault::None
+                    };
+                }
+            }
             ActionKind::DropNotNull { column } => {
                 if let Some(c) = table.columns.get_mut(column) {
                     c.not_null = false;
@@ -1223,6 +1253,10 @@ fn column(def: &ColumnDef) -> Column {
         name: def.name.clone(),
         data_type: def.data_type.clone(),
         not_null: def.not_null,
+        default: match &def.default {
+            Some(d) if !d.is_null => ColumnDefault::Expr(d.text.clone()),
+            _ => ColumnDefault::None,
+        },
     }
 }
 

@@ -68,6 +68,7 @@ fn what_fix_writes_lints_clean_and_the_diffs_are_snapshotted() {
                 std::fs::write(&change.path, change.bytes()).unwrap();
             }
             for file in &fixed.new_files {
+                std::fs::create_dir_all(file.path.parent().unwrap()).unwrap();
                 std::fs::write(&file.path, &file.contents).unwrap();
             }
             let after = lint_paths(std::slice::from_ref(&copied), &settings).unwrap();

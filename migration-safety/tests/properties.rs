@@ -4,8 +4,12 @@
 
 use std::path::PathBuf;
 
-use migration_safety::{Framework, Report, Settings, lint_paths, split_statements};
+use fuzz_checks::{check_report, lint_file};
+use migration_safety::{Framework, split_statements};
 use proptest::prelude::*;
+
+#[path = "../../fuzz/checks.rs"]
+mod fuzz_checks;
 
 /// Text built from the pieces that steer the splitter, the parser and the frameworks'
 /// section markers, in any order.
@@ -72,47 +76,6 @@ fn contents() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
-/// Lint `bytes` as the one migration of a directory under `framework`, both directions.
-fn lint(bytes: &[u8], framework: Framework) -> Report {
-    let dir = tempfile::tempdir().unwrap();
-    let name = match framework {
-        Framework::Diesel => "2024-01-01-000000_a/up.sql",
-        Framework::Prisma => "20240101000000_a/migration.sql",
-        Framework::Refinery | Framework::Flyway => "V1__a.sql",
-        Framework::GolangMigrate => "1_a.up.sql",
-        Framework::DbMigrate => "sqls/20240101000000-a-up.sql",
-        _ => "1_a.sql",
-    };
-    let path = dir.path().join(name);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, bytes).unwrap();
-    let settings = Settings::default().framework(framework).check_down(true);
-    lint_paths(&[PathBuf::from(dir.path())], &settings).unwrap()
-}
-
-fn check_report(report: &Report) {
-    for file in &report.files {
-        let lines = file.source.split('\n').count();
-        for d in &file.diagnostics {
-            assert!(
-                d.range.start <= d.range.end && d.range.end <= file.source.len(),
-                "{d:?} outside a {}-byte file",
-                file.source.len()
-            );
-            assert!(file.source.is_char_boundary(d.range.start));
-            assert!(file.source.is_char_boundary(d.range.end));
-            assert!((1..=lines).contains(&d.start.line), "{d:?}");
-            assert!((d.start.line..=lines).contains(&d.end.line), "{d:?}");
-            assert!(d.start.column >= 1 && d.end.column >= 1, "{d:?}");
-        }
-    }
-    for color in [false, true] {
-        report.to_human(color);
-    }
-    let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
-    assert!(json["files"].is_array());
-}
-
 proptest! {
     #[test]
     fn statements_and_the_text_between_them_rebuild_the_input(sql in sql_like()) {
@@ -138,71 +101,40 @@ proptest! {
         bytes in contents(),
         framework in prop::sample::select(Framework::ALL),
     ) {
-        check_report(&lint(&bytes, framework));
+        check_report(&lint_file(&bytes, framework));
     }
 }
 
-/// The inputs kept from fuzzing (`fuzz/regressions/<target>/`), replayed on stable.
-fn regressions(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+/// The inputs kept from fuzzing (`fuzz/regressions/<target>/`: crashes and hangs found, then
+/// minimized, and a minimized corpus), replayed on stable through the targets' own checks.
+fn replay(target: &str, check: fn(&[u8])) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../fuzz/regressions")
         .join(target);
-    let mut inputs: Vec<_> = std::fs::read_dir(&dir)
+    let mut inputs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| {
-            let path = entry.unwrap().path();
-            let bytes = std::fs::read(&path).unwrap();
-            (path, bytes)
-        })
+        .map(|entry| entry.unwrap().path())
         .collect();
     inputs.sort();
     assert!(!inputs.is_empty(), "no inputs in {}", dir.display());
-    inputs
+    for path in inputs {
+        let bytes = std::fs::read(&path).unwrap();
+        let outcome = std::panic::catch_unwind(|| check(&bytes));
+        assert!(outcome.is_ok(), "fuzz input {} fails", path.display());
+    }
 }
 
 #[test]
 fn fuzz_regressions_split() {
-    for (path, bytes) in regressions("split") {
-        let sql = String::from_utf8_lossy(&bytes);
-        let ranges = split_statements(&sql);
-        let mut end = 0;
-        for range in ranges {
-            assert!(
-                end <= range.start && range.end <= sql.len(),
-                "{}",
-                path.display()
-            );
-            assert!(split_statements(&sql[end..range.start]).is_empty());
-            end = range.end;
-        }
-    }
+    replay("split", fuzz_checks::split);
 }
 
 #[test]
 fn fuzz_regressions_lint() {
-    // As the fuzz target reads them: the first byte picks the framework.
-    for (path, bytes) in regressions("lint") {
-        let Some((&pick, rest)) = bytes.split_first() else {
-            continue;
-        };
-        let framework = Framework::ALL[usize::from(pick) % Framework::ALL.len()];
-        let report = lint(rest, framework);
-        check_report(&report);
-        eprintln!(
-            "{}: {} findings",
-            path.display(),
-            report.diagnostics().count()
-        );
-    }
+    replay("lint", fuzz_checks::lint);
 }
 
 #[test]
 fn fuzz_regressions_config() {
-    for (_, bytes) in regressions("config") {
-        let text = String::from_utf8_lossy(&bytes);
-        if let Err(error) = migration_safety::config::Config::parse(&text, "migration-safety.toml")
-        {
-            error.to_string();
-        }
-    }
+    replay("config", fuzz_checks::config);
 }

@@ -28,6 +28,8 @@ use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Report;
 
+pub(crate) mod files;
+pub(crate) mod phases;
 mod run;
 
 pub use run::{Change, Fixed, MAX_PASSES, fix_paths};
@@ -151,9 +153,18 @@ pub fn apply<'a>(
 ) -> Applied {
     let mut accepted: BTreeMap<&Path, Vec<&Edit>> = BTreeMap::new();
     let mut applied = Applied::default();
+    // The migrations that fixes applied so far add new migrations after.
+    let mut numbered: Vec<&Path> = Vec::new();
     for fix in fixes {
-        match check(fix, &accepted, &applied.new_files, sources) {
+        let checked = match files::numbered_twice(fix, &numbered) {
+            Some(reason) => Err(reason),
+            None => check(fix, &accepted, &applied.new_files, sources),
+        };
+        match checked {
             Ok(()) => {
+                if !fix.new_files.is_empty() {
+                    numbered.extend(fix.edits.iter().map(|e| e.path.as_path()));
+                }
                 for edit in &fix.edits {
                     let edits = accepted.entry(edit.path.as_path()).or_default();
                     if !edits.contains(&edit) {

@@ -111,6 +111,8 @@ pub fn fix_paths(paths: &[PathBuf], settings: &Settings, rules: &[&str]) -> Resu
     let mut originals: BTreeMap<PathBuf, (String, bool)> = BTreeMap::new();
     let mut unwritable: BTreeMap<PathBuf, bool> = BTreeMap::new();
     let mut fixed = Fixed::default();
+    // The migrations that applied fixes add new migrations after (numbered against the disk).
+    let mut numbered: Vec<PathBuf> = Vec::new();
     for pass in 0.. {
         let report = lint(&jobs, directories.clone(), settings, &texts)?;
         if pass == MAX_PASSES {
@@ -135,9 +137,27 @@ pub fn fix_paths(paths: &[PathBuf], settings: &Settings, rules: &[&str]) -> Resu
                         ),
                     });
                 }
-                bad.is_none()
+                if bad.is_some() {
+                    return false;
+                }
+                let numbered: Vec<&Path> = numbered.iter().map(PathBuf::as_path).collect();
+                match super::files::numbered_twice(fix, &numbered) {
+                    Some(reason) => {
+                        conflicts.push(Conflict {
+                            rule: fix.rule,
+                            title: fix.title.clone(),
+                            reason,
+                        });
+                        false
+                    }
+                    None => true,
+                }
             })
             .collect();
+        // A fix left out below still marks its migration: the next run numbers after it.
+        for fix in candidates.iter().filter(|f| !f.new_files.is_empty()) {
+            numbered.extend(fix.edits.iter().map(|e| e.path.clone()));
+        }
         let applied = apply(candidates, &sources(&report));
         conflicts.extend(applied.conflicts);
         fixed.conflicts = conflicts;

@@ -34,6 +34,7 @@ declare_rule! {
         severity: Error,
         summary: "adding a NOT NULL column without a default fails on a table with rows",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::fails(12..=18, "contains null values"),
         ],
@@ -84,12 +85,13 @@ impl Rule for AddColumnRequired {
                     .iter()
                     .map(ToString::to_string),
             );
-            out.report(
+            out.report_fix(
                 action.range.clone(),
                 format!(
                     "adding `{name}` as NOT NULL without a default fails once `{table}` has rows (they would hold NULL), and breaks inserts from the application version still running; it also takes an ACCESS EXCLUSIVE lock on `{table}`, blocking every read and write while it waits"
                 ),
                 steps("add the column in a way that works on a table with rows:", &plan),
+                crate::fix::phases::add_required_column(cx, Self::META.name),
             );
         }
     }

@@ -62,6 +62,7 @@ declare_rule! {
         severity: Error,
         summary: "changing a column's type rewrites the table under an ACCESS EXCLUSIVE lock",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()),
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
@@ -173,6 +174,7 @@ impl Rule for ChangeColumnType {
                         format!("in a later migration: ALTER TABLE {table} DROP COLUMN {col};"),
                     ],
                 ),
+                crate::fix::phases::change_column_type(cx, Self::META.name),
             );
         }
     }

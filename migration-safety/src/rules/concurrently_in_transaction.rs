@@ -40,6 +40,7 @@ declare_rule! {
         severity: Error,
         summary: "CONCURRENTLY operations fail inside a transaction block",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::fails(12..=18, "cannot run inside a transaction block"),
         ],
@@ -97,10 +98,17 @@ impl Rule for ConcurrentlyInTransaction {
             };
             (place, advice)
         };
-        out.report(
+        let fix = crate::fix::phases::move_out(
+            cx,
+            Self::META.name,
+            false,
+            &format!("`{command}` cannot run inside a transaction."),
+        );
+        out.report_fix(
             statement.range.clone(),
             format!("`{command}` cannot run inside {place}: PostgreSQL rejects it and the migration fails"),
             advice,
+            fix,
         );
     }
 }

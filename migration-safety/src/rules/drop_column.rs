@@ -34,6 +34,7 @@ declare_rule! {
         severity: Error,
         summary: "dropping a column breaks the application version still running",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive)),
         ],
@@ -65,6 +66,7 @@ impl Rule for DropColumn {
                         format!("then drop it in a later migration, saying why it is safe: -- migration-safety: ignore drop-column -- `{column}` unused since <release>"),
                     ],
                 ),
+                crate::fix::phases::drop_column(cx, Self::META.name),
             );
         }
     }

@@ -67,6 +67,7 @@ impl Rule for DropTable {
                         format!("then drop it in a later migration, saying why it is safe: -- migration-safety: ignore drop-table -- `{table}` unused since <release>"),
                     ],
                 ),
+                None,
             );
         }
     }

@@ -43,6 +43,7 @@ declare_rule! {
         severity: Error,
         summary: "a new enum value fails inside a transaction before PostgreSQL 12, and cannot be used before commit on any version",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::fails(12..=18, "unsafe use of new value"),
         ],
@@ -79,7 +80,15 @@ impl Rule for EnumValueInTransaction {
             )
         };
         if cx.pg_version() < 12 {
-            out.report(
+            let fix = crate::fix::phases::move_out(
+                cx,
+                Self::META.name,
+                false,
+                &format!(
+                    "`ALTER TYPE {name} ADD VALUE` cannot run inside a transaction before PostgreSQL 12."
+                ),
+            );
+            out.report_fix(
                 statement.range.clone(),
                 format!(
                     "`ALTER TYPE {name} ADD VALUE` cannot run inside {place} before PostgreSQL 12 (the target is {}): PostgreSQL rejects it and the migration fails",
@@ -89,6 +98,7 @@ impl Rule for EnumValueInTransaction {
                     "add the value in a migration of its own, outside any transaction block:\n  {add}\n{}",
                     crate::framework::outside_transaction_advice(cx.framework)
                 ),
+                fix,
             );
             return;
         }
@@ -96,7 +106,15 @@ impl Rule for EnumValueInTransaction {
             return;
         };
         let line = cx.line(user.range.start);
-        out.report(
+        let fix = crate::fix::phases::move_out(
+            cx,
+            Self::META.name,
+            true,
+            &format!(
+                "the new value '{value}' of `{name}` can be used only once the transaction that added it commits."
+            ),
+        );
+        out.report_fix(
             statement.range.clone(),
             format!(
                 "the new value '{value}' of `{name}` is used by `{}` on line {line}, in the same transaction: a new enum value cannot be used before the transaction that added it commits, so PostgreSQL fails with \"unsafe use of new value\" and the migration rolls back",
@@ -111,6 +129,7 @@ impl Rule for EnumValueInTransaction {
                     "commit the new value before using it: put\n  {add}\nin a migration of its own (or COMMIT right after it), and use '{value}' in a later one"
                 )
             },
+            fix,
         );
     }
 }

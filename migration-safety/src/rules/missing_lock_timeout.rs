@@ -141,11 +141,13 @@ const LOCK_TIMEOUT: &str = "5s";
 /// `SET lock_timeout`, or `SET LOCAL lock_timeout` in a transaction (a session setting would
 /// outlive it).
 fn set_lock_timeout(cx: &Context<'_>) -> String {
-    let local = if cx.session().transaction.is_some() {
-        "LOCAL "
-    } else {
-        ""
-    };
+    lock_timeout_statement(cx.session().transaction.is_some())
+}
+
+/// `SET [LOCAL] lock_timeout` to the timeout the fixes set: `LOCAL` for a statement that runs
+/// in a transaction.
+pub(crate) fn lock_timeout_statement(local: bool) -> String {
+    let local = if local { "LOCAL " } else { "" };
     format!("SET {local}lock_timeout = '{LOCK_TIMEOUT}';")
 }
 

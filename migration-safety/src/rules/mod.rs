@@ -42,7 +42,7 @@ mod foreign_key_without_index;
 mod ineffective_transaction_marker;
 mod invalid_suppression;
 mod lock_table;
-mod missing_lock_timeout;
+pub(crate) mod missing_lock_timeout;
 mod prefer_bigint;
 mod prefer_identity;
 mod prefer_jsonb;
@@ -630,8 +630,11 @@ pub(crate) fn index_then_constraint(
         .collect();
     let partitioned = cx.schema.table(table).is_some_and(|t| t.partitioned);
     if partitioned {
+        // PostgreSQL 12–18 reject `ADD CONSTRAINT … USING INDEX` on a partitioned table; a
+        // constraint added to the parent adopts the partitions' own constraints and their
+        // indexes instead of building new ones (measured).
         plan.push(Step::prose(format!(
-            "{table} is partitioned, where CONCURRENTLY is impossible: CREATE UNIQUE INDEX {index} ON ONLY {table} ({list}); then on each partition CREATE UNIQUE INDEX CONCURRENTLY … and ALTER INDEX {index} ATTACH PARTITION …"
+            "{table} is partitioned, where CONCURRENTLY and USING INDEX are impossible; on each partition p instead: CREATE UNIQUE INDEX CONCURRENTLY p_key ON p ({list}); then ALTER TABLE p ADD CONSTRAINT p_key {kind} USING INDEX p_key;"
         )));
     } else {
         plan.push(Step::sql(
@@ -664,10 +667,17 @@ pub(crate) fn index_then_constraint(
             note.push_str(", no scan: the validated constraints prove the columns non-null");
         }
     }
-    plan.push(Step::sql(
-        format!("ALTER TABLE {table} ADD CONSTRAINT {index} {kind} USING INDEX {index};"),
-        note,
-    ));
+    plan.push(if partitioned {
+        Step::sql(
+            format!("ALTER TABLE {table} ADD CONSTRAINT {index} {kind} ({list});"),
+            format!("adopts the partitions' constraints without building an index, but takes an ACCESS EXCLUSIVE lock on {table} and reads each partition under a SHARE lock (ACCESS EXCLUSIVE on PostgreSQL 18), blocking its writes during the read"),
+        )
+    } else {
+        Step::sql(
+            format!("ALTER TABLE {table} ADD CONSTRAINT {index} {kind} USING INDEX {index};"),
+            note,
+        )
+    });
     plan.extend(cleanup);
     plan
 }

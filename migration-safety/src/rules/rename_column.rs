@@ -38,6 +38,7 @@ declare_rule! {
         severity: Error,
         summary: "renaming a column breaks the application version still running",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive)),
         ],
@@ -78,6 +79,7 @@ impl Rule for RenameColumn {
                         format!("in a later migration: ALTER TABLE {table} DROP COLUMN {old};"),
                     ],
                 ),
+                crate::fix::phases::rename_column(cx, Self::META.name),
             );
         }
     }

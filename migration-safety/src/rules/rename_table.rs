@@ -40,6 +40,7 @@ declare_rule! {
         severity: Error,
         summary: "renaming a table breaks the application version still running",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive)),
         ],
@@ -83,6 +84,7 @@ impl Rule for RenameTable {
                     "keep the old name working with a view, in one transaction:\n  BEGIN;\n  ALTER TABLE {from} RENAME TO {to};\n  CREATE VIEW {from} AS SELECT * FROM {to};\n  COMMIT;\nthen, once no running code uses `{from}`, drop the view in a later migration: DROP VIEW {from};",
                     to = to.name
                 ),
+                crate::fix::phases::rename_table(cx, Self::META.name),
             );
         }
     }

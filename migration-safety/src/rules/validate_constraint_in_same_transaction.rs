@@ -42,6 +42,7 @@ declare_rule! {
         severity: Error,
         summary: "validating a constraint in the same transaction as strong locks holds them through the whole scan",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
         ],
@@ -87,7 +88,15 @@ impl Rule for ValidateConstraintInSameTransaction {
             } else {
                 "the transaction"
             };
-            out.report(
+            let fix = crate::fix::phases::move_out(
+                cx,
+                Self::META.name,
+                true,
+                &format!(
+                    "validating `{name}` in its own transaction holds only SHARE UPDATE EXCLUSIVE on `{table}` during the scan."
+                ),
+            );
+            out.report_fix(
                 action.range.clone(),
                 format!(
                     "validating `{name}` in the same transaction as {why} keeps that {} lock on `{on}` held through the whole validation scan of `{table}`, blocking {} until {place} ends: the NOT VALID split gains nothing",
@@ -98,6 +107,7 @@ impl Rule for ValidateConstraintInSameTransaction {
                     "commit before validating: move `ALTER TABLE {table} VALIDATE CONSTRAINT {};` into the next migration (or after COMMIT), where it takes only SHARE UPDATE EXCLUSIVE and reads and writes continue",
                     crate::model::quote_ident(name)
                 ),
+                fix,
             );
         }
     }
