@@ -1,7 +1,9 @@
 use crate::context::Context;
+use crate::fix::replace_statement;
+use crate::lexer::tokenize;
 use crate::model::{ActionKind, Statement, Volatility, quote_ident};
-use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::{alter_actions, batched_update, not_null_steps, steps};
+use crate::rule::{Described, Findings, Rule, declare_rule};
+use crate::rules::{Step, alter_actions, batched_update, not_null_steps, steps};
 
 declare_rule! {
     /// ## What it does
@@ -37,6 +39,7 @@ declare_rule! {
         severity: Error,
         summary: "adding a column with a volatile default (or any default before PostgreSQL 11) rewrites the table",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()),
         ],
@@ -73,29 +76,64 @@ impl Rule for AddColumnWithDefault {
                 Volatility::NonVolatile => continue,
             };
             let col = quote_ident(name);
+            let set = format!("{col} = {}", default.text);
+            let pending = format!("{col} IS NULL");
+            // Outside a transaction block, from PostgreSQL 11, a DO block commits each batch.
+            let backfill = if cx.session().transaction.is_none() && cx.pg_version() >= 11 {
+                Step::sql(
+                    format!(
+                        "DO $$ BEGIN LOOP UPDATE {table} SET {set} WHERE ctid IN (SELECT ctid FROM {table} WHERE {pending} LIMIT 10000); EXIT WHEN NOT FOUND; COMMIT; END LOOP; END $$;"
+                    ),
+                    "backfill in batches of 10000 rows, each committed: outside a transaction block",
+                )
+            } else {
+                Step::prose(batched_update(table, &set, &pending))
+            };
             let mut plan = vec![
-                format!("ALTER TABLE {table} ADD COLUMN {col} {};", column.data_type),
-                format!(
-                    "ALTER TABLE {table} ALTER COLUMN {col} SET DEFAULT {};  -- applies to new rows, no rewrite",
-                    default.text
+                Step::sql(
+                    format!("ALTER TABLE {table} ADD COLUMN {col} {};", column.data_type),
+                    "",
                 ),
-                batched_update(
-                    table,
-                    &format!("{col} = {}", default.text),
-                    &format!("{col} IS NULL"),
+                Step::sql(
+                    format!(
+                        "ALTER TABLE {table} ALTER COLUMN {col} SET DEFAULT {};",
+                        default.text
+                    ),
+                    "applies to new rows, no rewrite",
                 ),
+                backfill,
             ];
             if column.not_null {
-                plan.extend(
-                    not_null_steps(cx.pg_version(), table, name)
-                        .iter()
-                        .map(ToString::to_string),
-                );
+                plan.extend(not_null_steps(cx.pg_version(), table, name));
             }
-            out.report(
+            // Only a column of a type, a default and NOT NULL: the plan would drop anything else
+            // it was declared with.
+            let text = cx.source.get(action.range.clone()).unwrap_or_default();
+            let (tokens, _) = tokenize(text);
+            let plain = column.check.is_none()
+                && column.references.is_none()
+                && column.generated.is_none()
+                && !column.unique
+                && !column.primary_key
+                && !tokens
+                    .iter()
+                    .any(|t| t.is_word(text, "COLLATE") || t.is_word(text, "EXISTS"));
+            let fix = plain.then(|| {
+                replace_statement(
+                    cx,
+                    self.meta().name,
+                    statement,
+                    format!(
+                        "add `{name}` without the default, then set it and backfill in batches"
+                    ),
+                    Step::runnable(&plan),
+                )
+            });
+            out.report_fix(
                 action.range.clone(),
                 format!("{why}; the rewrite holds an ACCESS EXCLUSIVE lock that blocks every read and write until it ends"),
                 steps("add the column without the default, then fill it in batches:", &plan),
+                fix.flatten(),
             );
         }
     }
