@@ -394,28 +394,23 @@ impl Findings {
         });
     }
 
-    /// Report a change that breaks code using `table` (`column` of it, when given): when the
-    /// application's code is known, the message says whether the release still running uses
-    /// it and where, and a finding nothing running uses is not an error, unless `hazard_remains`
-    /// (the statement is dangerous for other reasons, such as a table rewrite).
-    pub(crate) fn report_breaking(
+    /// Say, on the finding just reported, whether the release still running uses `table`
+    /// (`column` of it, when given), when the application's code is known: the message says
+    /// where it is used, and a finding nothing running uses is not an error, unless
+    /// `hazard_remains` (the statement is dangerous for other reasons, such as a rewrite).
+    pub(crate) fn breaks(
         &mut self,
         cx: &Context<'_>,
         (table, column): (&crate::model::Name, Option<&str>),
         hazard_remains: bool,
-        range: Range<usize>,
-        message: String,
-        help: impl Into<String>,
-        fix: Option<Fix>,
     ) {
-        let Some(application) = cx.settings.knowledge() else {
-            return self.report_fix(range, message, help, fix);
+        let (Some(application), Some(finding)) = (cx.settings.knowledge(), self.found.last_mut())
+        else {
+            return;
         };
         let judgement = application.judge(table, column);
-        self.report_fix(range, format!("{message}; {}", judgement.text), help, fix);
-        if let Some(finding) = self.found.last_mut() {
-            finding.cleared = judgement.cleared && !hazard_remains;
-        }
+        finding.message = format!("{}; {}", finding.message, judgement.text);
+        finding.cleared = judgement.cleared && !hazard_remains;
     }
 }
 

@@ -158,10 +158,7 @@ impl Rule for ChangeColumnType {
             };
             let (col, new) = (quote_ident(column), quote_ident(&format!("{column}_new")));
             // Whoever reads the column, the rewrite under the lock stays a hazard.
-            out.report_breaking(
-                cx,
-                (table, Some(column)),
-                true,
+            out.report_fix(
                 action.range.clone(),
                 message,
                 steps(
@@ -176,6 +173,7 @@ impl Rule for ChangeColumnType {
                 ),
                 crate::fix::phases::change_column_type(cx, Self::META.name),
             );
+            out.breaks(cx, (table, Some(column)), true);
         }
     }
 }

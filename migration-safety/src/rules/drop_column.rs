@@ -51,10 +51,7 @@ impl Rule for DropColumn {
             if cx.is_new_table(table) {
                 continue;
             }
-            out.report_breaking(
-                cx,
-                (table, Some(column)),
-                false,
+            out.report_fix(
                 action.range.clone(),
                 format!(
                     "dropping column `{column}` of `{table}` breaks the application version still running if it still reads or writes `{column}`; the drop also takes an ACCESS EXCLUSIVE lock on `{table}`, blocking every read and write while it waits"
@@ -68,6 +65,7 @@ impl Rule for DropColumn {
                 ),
                 crate::fix::phases::drop_column(cx, Self::META.name),
             );
+            out.breaks(cx, (table, Some(column)), false);
         }
     }
 }

@@ -52,10 +52,7 @@ impl Rule for DropTable {
             return;
         };
         for table in names.iter().filter(|t| !cx.is_new_table(t)) {
-            out.report_breaking(
-                cx,
-                (table, None),
-                false,
+            out.report_fix(
                 statement.range.clone(),
                 format!(
                     "dropping table `{table}` breaks the application version still running if it still uses `{table}`, and deletes its data; the drop takes an ACCESS EXCLUSIVE lock on `{table}` and on every table it references by foreign key, blocking every read and write on them while it waits"
@@ -69,6 +66,7 @@ impl Rule for DropTable {
                 ),
                 None,
             );
+            out.breaks(cx, (table, None), false);
         }
     }
 }

@@ -61,10 +61,7 @@ impl Rule for RenameColumn {
                 .and_then(|t| t.column(from))
                 .map_or_else(|| format!("<type of {from}>"), |c| c.data_type.text.clone());
             let (old, new) = (quote_ident(from), quote_ident(to));
-            out.report_breaking(
-                cx,
-                (table, Some(from)),
-                false,
+            out.report_fix(
                 action.range.clone(),
                 format!(
                     "renaming column `{from}` of `{table}` to `{to}` breaks the application version still running, which keeps using `{from}`; the rename also takes an ACCESS EXCLUSIVE lock on `{table}`, blocking every read and write while it waits"
@@ -81,6 +78,7 @@ impl Rule for RenameColumn {
                 ),
                 crate::fix::phases::rename_column(cx, Self::META.name),
             );
+            out.breaks(cx, (table, Some(from)), false);
         }
     }
 }

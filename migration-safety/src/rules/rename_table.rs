@@ -74,10 +74,7 @@ impl Rule for RenameTable {
                     "renaming table `{from}` to `{to}` breaks the application version still running, which keeps querying `{from}`; the rename also takes an ACCESS EXCLUSIVE lock on `{from}`, blocking every read and write while it waits"
                 )
             };
-            out.report_breaking(
-                cx,
-                (from, None),
-                false,
+            out.report_fix(
                 action.range.clone(),
                 message,
                 format!(
@@ -86,6 +83,7 @@ impl Rule for RenameTable {
                 ),
                 crate::fix::phases::rename_table(cx, Self::META.name),
             );
+            out.breaks(cx, (from, None), false);
         }
     }
 }
