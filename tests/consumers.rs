@@ -265,9 +265,13 @@ fn scratch_consumer(name: &str) -> (tempfile::TempDir, PathBuf) {
     copy_dir(&root.join("consumers").join(name), &crate_dir);
     let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
     let core = root.parent().unwrap().join("migration-safety");
+    // A package name of its own: the consumers share one target directory, where a copy
+    // under the original name would reuse (and overwrite) the original's test binary.
     std::fs::write(
         crate_dir.join("Cargo.toml"),
-        manifest.replace("../../../migration-safety", &core.to_string_lossy()),
+        manifest
+            .replace("../../../migration-safety", &core.to_string_lossy())
+            .replace("name = \"consumer-", "name = \"scratch-consumer-"),
     )
     .unwrap();
     (scratch, crate_dir)

@@ -1,7 +1,13 @@
 //! End-to-end tests of migration-safety, run as a user runs them: see `api.rs`, and the
 //! consumer crates under `tests/`.
+//!
+//! The library holds what the test targets share: [`server`], the real PostgreSQL servers of
+//! the verification suite and the helpers to apply and observe statements on them, and
+//! [`available`], whether a tool the tests need is installed.
 
 use std::process::Command;
+
+pub mod server;
 
 /// Whether `program` runs (`program --version` succeeds). When it does not, says so on
 /// standard error, naming what it is needed for, and fails under CI, where `.ci/run`

@@ -326,6 +326,41 @@ fn statements_that_cannot_run_in_a_transaction_are_sampled() {
     drop_schema("trace_lab_kept");
 }
 
+/// `LOCK` sent alone is refused by PostgreSQL outside a transaction block: the observer sends
+/// it alone, as a migration tool does, instead of wrapping it in a transaction where it would
+/// succeed. Inside a transaction it takes its lock.
+#[test]
+#[cfg_attr(
+    not(postgres_server),
+    ignore = "needs PostgreSQL: set MIGRATION_SAFETY_TEST_PG"
+)]
+fn a_lone_lock_fails_as_it_does_outside_a_transaction_block() {
+    for (changes, schema) in [
+        (Changes::Kept, "trace_lab_lock_kept"),
+        (Changes::RolledBack, "trace_lab_lock_rolled_back"),
+    ] {
+        let mut observer = observer(changes, schema);
+        let alone = observer.observe("LOCK TABLE users IN SHARE MODE");
+        assert!(
+            matches!(&alone.status, Status::Failed { code, message }
+                if code == "25P01" && message.contains("can only be used in transaction blocks")),
+            "{changes:?}: {alone:?}"
+        );
+        assert!(alone.locks.is_empty(), "{changes:?}: {alone:?}");
+        observer.begin().unwrap();
+        let inside = observer.observe("LOCK TABLE users IN SHARE MODE");
+        assert_eq!(inside.status, Status::Succeeded, "{changes:?}");
+        assert_eq!(
+            inside.lock_on("users"),
+            Some(LockMode::Share),
+            "{changes:?}"
+        );
+        observer.rollback().unwrap();
+        observer.finish().unwrap();
+        drop_schema(schema);
+    }
+}
+
 /// Run the CLI; returns the exit code, stdout and stderr.
 fn cli(args: &[&str]) -> (u8, String, String) {
     let mut out = Vec::new();
@@ -538,4 +573,132 @@ fn the_database_url_mode_leaves_the_database_as_it_was() {
         .unwrap();
     assert_eq!(left.get::<_, i64>(0), 0, "the trace changed the database");
     drop_schema("trace_lab_url");
+}
+
+/// What [`ctrl_c_removes_the_throwaway_cluster`] interrupts: this test binary, run again as a
+/// child process, running `migration-safety trace` with the arguments in
+/// `MIGRATION_SAFETY_TEST_TRACE_ARGS` (JSON) as the command line does, then exiting with its code.
+#[test]
+#[ignore = "not a test of its own: the child process that ctrl_c_removes_the_throwaway_cluster interrupts"]
+fn trace_until_interrupted() {
+    let args: Vec<String> = serde_json::from_str(
+        &std::env::var("MIGRATION_SAFETY_TEST_TRACE_ARGS")
+            .expect("run by ctrl_c_removes_the_throwaway_cluster"),
+    )
+    .unwrap();
+    let code =
+        migration_safety::cli::run(args, &mut std::io::stdout(), &mut std::io::stderr(), false);
+    std::process::exit(code.into());
+}
+
+/// Ctrl-C (SIGINT) while `trace` runs a migration on its throwaway cluster stops the server
+/// and removes the cluster's directory: no process and no file is left, and the exit code is
+/// 130.
+#[test]
+#[cfg_attr(
+    not(postgres_bin),
+    ignore = "needs PostgreSQL binaries: set MIGRATION_SAFETY_TEST_PG_BIN"
+)]
+fn ctrl_c_removes_the_throwaway_cluster() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::{Duration, Instant};
+    let wait_until = |what: &str, mut done: Box<dyn FnMut() -> bool + '_>| {
+        let start = Instant::now();
+        while !done() {
+            assert!(start.elapsed() < Duration::from_secs(120), "{what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    // The cluster's directory is made in TMPDIR, a directory of the test's own (open to the
+    // user the server runs as).
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let migrations = tempfile::tempdir().unwrap();
+    write(
+        migrations.path(),
+        &[("1_slow.sql", "SELECT pg_sleep(600);\n")],
+    );
+    let options = cluster_options();
+    let bin = options.find_bin_dir().unwrap();
+    let mut args = vec![
+        "migration-safety".to_owned(),
+        "trace".to_owned(),
+        "--pg-bin".to_owned(),
+        bin.display().to_string(),
+    ];
+    if let Some(user) = options.user() {
+        args.extend(["--run-as".to_owned(), user.to_owned()]);
+    }
+    args.push(migrations.path().display().to_string());
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "trace_until_interrupted",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("TMPDIR", temp.path())
+        .env(
+            "MIGRATION_SAFETY_TEST_TRACE_ARGS",
+            serde_json::to_string(&args).unwrap(),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The migration runs when a backend of the server (a child of the process postmaster.pid
+    // names, read again each time: initdb's single-user server writes one too) shows `SELECT`
+    // in its process title.
+    let running_migration = || -> Option<String> {
+        let root = std::fs::read_dir(temp.path()).ok()?.next()?.ok()?.path();
+        let pid = std::fs::read_to_string(root.join("data/postmaster.pid")).ok()?;
+        let pid = pid.lines().next()?.to_owned();
+        let children = std::process::Command::new("ps")
+            .args(["-o", "args=", "--ppid", &pid])
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&children.stdout)
+            .contains("SELECT")
+            .then_some(pid)
+    };
+    let mut postmaster = None;
+    wait_until(
+        "the migration never started running on the throwaway cluster",
+        Box::new(|| {
+            postmaster = running_migration();
+            postmaster.is_some()
+        }),
+    );
+    let postmaster = postmaster.unwrap();
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let mut status = None;
+    wait_until(
+        "trace did not exit after Ctrl-C",
+        Box::new(|| {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        }),
+    );
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        status.unwrap().code(),
+        Some(130),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let left: Vec<_> = std::fs::read_dir(temp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    // pg_ctl returns once the server has removed its pid file, just before its process ends.
+    wait_until(
+        &format!("the server (pid {postmaster}) still runs"),
+        Box::new(|| !std::path::Path::new(&format!("/proc/{postmaster}")).exists()),
+    );
 }

@@ -2,6 +2,8 @@
 //! clean of what they fixed, under the fixture's settings, without a new finding; the diffs are
 //! snapshotted.
 
+// Shared with the real-server verification (`tests/verification.rs` at the root), which reads every field.
+#[allow(dead_code)]
 #[path = "common/fixture_settings.rs"]
 mod fixture_settings;
 
@@ -51,7 +53,7 @@ fn what_fix_writes_lints_clean_and_the_diffs_are_snapshotted() {
             .collect();
         fixtures.sort();
         for fixture in fixtures {
-            let (settings, ..) = fixture_settings::settings_for(&fixture);
+            let settings = fixture_settings::settings_for(&fixture).settings;
             let dir = tempfile::tempdir().unwrap();
             let copied = copy(&fixture, dir.path());
             let before = lint_paths(std::slice::from_ref(&copied), &settings).unwrap();

@@ -5,6 +5,8 @@
 //! A fixture's first line may pick settings: `-- settings: pg_version = 10, framework = sqlx`
 //! (a directory's framework is otherwise detected from its layout).
 
+// Shared with the real-server verification (`tests/verification.rs`), which reads every field.
+#[allow(dead_code)]
 #[path = "common/fixture_settings.rs"]
 mod fixture_settings;
 
@@ -17,7 +19,7 @@ fn fixtures_dir() -> PathBuf {
 }
 
 fn settings_for(path: &Path) -> Settings {
-    fixture_settings::settings_for(path).0
+    fixture_settings::settings_for(path).settings
 }
 
 fn fixtures(rule: &str) -> Vec<PathBuf> {

@@ -54,6 +54,9 @@ declare_rule! {
         fix: true,
         claims: [
             Claim::takes(12..=18).table(Effect::lock(ShareRowExclusive).scan()).referenced(Effect::lock(ShareRowExclusive).scan()),
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()).referenced(Effect::lock(ShareRowExclusive).scan()),
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive)).referenced(Effect::lock(ShareRowExclusive)),
+            Claim::takes(12..=18).table(Effect::lock(ShareRowExclusive)).referenced(Effect::lock(ShareRowExclusive)),
         ],
     }
 }

@@ -39,6 +39,11 @@ declare_rule! {
         fix: true,
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
+            // On a partitioned table: the parent locked, each partition read under SHARE
+            // (ACCESS EXCLUSIVE on 18).
+            Claim::takes(12..=17).table(Effect::lock(AccessExclusive)).referenced(Effect::lock(Share).scan()),
+            Claim::takes(18..=18).table(Effect::lock(AccessExclusive)).referenced(Effect::lock(AccessExclusive).scan()),
+            Claim::fails(12..=18, "is not a unique index"),
         ],
     }
 }

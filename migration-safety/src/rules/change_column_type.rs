@@ -66,7 +66,7 @@ declare_rule! {
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()),
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
-            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()).referenced(Effect::lock(AccessExclusive).rewrite().scan()),
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()).referenced(Effect::lock(AccessExclusive).scan()),
         ],
     }
 }

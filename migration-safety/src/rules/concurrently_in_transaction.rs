@@ -43,6 +43,7 @@ declare_rule! {
         fix: true,
         claims: [
             Claim::fails(12..=18, "cannot run inside a transaction block"),
+            Claim::fails(12..=18, "cannot be executed from a function"),
         ],
     }
 }

@@ -42,6 +42,7 @@ declare_rule! {
         since: "0.1.0",
         claims: [
             Claim::fails(12..=18, "cannot create index on partitioned table"),
+            Claim::fails(12..=18, "cannot drop partitioned index"),
         ],
     }
 }

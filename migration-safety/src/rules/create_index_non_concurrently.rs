@@ -54,6 +54,7 @@ declare_rule! {
         since: "0.1.0",
         claims: [
             Claim::takes(12..=18).table(Effect::lock(Share).scan()),
+            Claim::takes(12..=18).table(Effect::lock(Share)).referenced(Effect::lock(Share).scan()),
         ],
     }
 }

@@ -1,12 +1,13 @@
 use crate::context::Context;
 use crate::model::{ActionKind, Statement};
 use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::alter_actions;
+use crate::rules::{alter_actions, steps};
 
 declare_rule! {
     /// ## What it does
     /// Flags `ALTER TABLE … DETACH PARTITION …` without `CONCURRENTLY` when the partitioned
-    /// table existed before this migration.
+    /// table existed before this migration, and `… CONCURRENTLY` when the target is older than
+    /// PostgreSQL 14, where it is a syntax error.
     ///
     /// ## Why is this bad?
     /// A plain detach takes an `ACCESS EXCLUSIVE` lock on the partitioned table, which blocks
@@ -22,7 +23,8 @@ declare_rule! {
     /// partition, which queues behind running readers of the partition and blocks its new
     /// readers while it waits. It cannot run in a transaction block, and it is not allowed while
     /// the table has a default partition. If it is interrupted, finish it with
-    /// `DETACH PARTITION … FINALIZE`. Before
+    /// `DETACH PARTITION … FINALIZE`. It leaves a `CHECK`
+    /// constraint equal to the partition bound on the detached table. Before
     /// PostgreSQL 14 there is no online form: the rule still reports the lock, and the help says
     /// how to keep it short.
     ///
@@ -47,6 +49,7 @@ declare_rule! {
         claims: [
             Claim::takes(12..=13).table(Effect::lock(AccessExclusive)).referenced(Effect::lock(ShareUpdateExclusive)),
             Claim::takes(14..=18).table(Effect::lock(AccessExclusive)).referenced(Effect::lock(AccessExclusive)),
+            Claim::fails(12..=13, "syntax error"),
         ],
     }
 }
@@ -56,11 +59,27 @@ impl Rule for DetachPartitionNonConcurrently {
         for (alter, action) in alter_actions(statement) {
             let ActionKind::DetachPartition {
                 partition,
-                concurrently: false,
+                concurrently,
             } = &action.kind
             else {
                 continue;
             };
+            if *concurrently {
+                if cx.pg_version() < 14 {
+                    out.report(
+                        action.range.clone(),
+                        format!(
+                            "DETACH PARTITION … CONCURRENTLY needs PostgreSQL 14, but the target is {}: the statement fails",
+                            cx.pg_version()
+                        ),
+                        format!(
+                            "before PostgreSQL 14 keep the lock short instead: ALTER TABLE {} DETACH PARTITION {partition}; alone in its own transaction, after SET lock_timeout = '5s', and retry if it times out",
+                            alter.table
+                        ),
+                    );
+                }
+                continue;
+            }
             let table = &alter.table;
             if cx.is_new_table(table) {
                 continue;
@@ -75,7 +94,17 @@ impl Rule for DetachPartitionNonConcurrently {
                     |t| format!("{} CONCURRENTLY", t.trim_end()),
                 );
                 format!(
-                    "detach it without blocking the partitioned table:\n  SET lock_timeout = '5s';\n  ALTER TABLE {table} {rewritten};\nit cannot run in a transaction block ({}) nor while `{table}` has a default partition; its second step still takes an ACCESS EXCLUSIVE lock on `{partition}`, queued behind running readers of it (hence the lock_timeout); if it is interrupted, run ALTER TABLE {table} DETACH PARTITION {partition} FINALIZE",
+                    "{}\nit cannot run in a transaction block ({}) nor while `{table}` has a default partition; its second step still takes an ACCESS EXCLUSIVE lock on `{partition}`, queued behind running readers of it (hence the lock_timeout); if it is interrupted, run ALTER TABLE {table} DETACH PARTITION {partition} FINALIZE",
+                    steps(
+                        "detach it without blocking the partitioned table:",
+                        &[
+                            "SET lock_timeout = '5s';".to_owned(),
+                            format!("ALTER TABLE {table} {rewritten};"),
+                            format!(
+                                "drop the CHECK constraint it leaves on {partition} (a copy of the partition bound) unless you want to keep it"
+                            ),
+                        ]
+                    ),
                     crate::framework::outside_transaction_advice(cx.framework)
                 )
             } else {

@@ -32,6 +32,8 @@ declare_rule! {
         summary: "DROP DATABASE in a migration deletes a whole database",
         since: "0.2.0",
         claims: [
+            // Alone, it drops the other database without a lock on this one's relations.
+            Claim::takes(12..=18),
             Claim::fails(12..=18, "DROP DATABASE cannot run inside a transaction block"),
         ],
     }

@@ -45,6 +45,7 @@ declare_rule! {
         since: "0.1.0",
         fix: true,
         claims: [
+            Claim::takes(12..=18),
             Claim::fails(12..=18, "unsafe use of new value"),
         ],
     }

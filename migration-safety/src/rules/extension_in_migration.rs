@@ -7,15 +7,18 @@ declare_rule! {
     /// Flags `CREATE EXTENSION` and `DROP EXTENSION` in a migration. Advisory: a warning.
     ///
     /// ## Why is this bad?
-    /// The hazard is not a lock (creating an extension takes no lock on existing tables,
-    /// measured on PostgreSQL 15 with `citext`). Extensions belong to the whole database, not to
-    /// one application's schema, and installing one is an operation on the server rather than a
-    /// schema change:
-    /// - `CREATE EXTENSION` needs the extension's files on the server and, for an extension
-    ///   not marked trusted, superuser rights (PostgreSQL 13+ lets a database owner create
-    ///   trusted ones); the role that runs migrations often has neither, least of all on
-    ///   managed services that allow only a list of extensions. The migration then fails in
-    ///   production although it passed locally.
+    /// The hazard is not a lock (creating or dropping an extension takes no lock on existing
+    /// tables, measured on PostgreSQL 12–18 with `citext` and `hstore`). Extensions belong to
+    /// the whole database, not to one application's schema, and installing one is an
+    /// operation on the server rather than a schema change:
+    /// - `CREATE EXTENSION` needs the extension's files on the server and the right to install
+    ///   it. An extension marked trusted (`citext`, `hstore`, `pgcrypto`…) can be created from
+    ///   PostgreSQL 13 on by a role with the `CREATE` privilege on the database, such as its
+    ///   owner; any other extension (`pg_stat_statements`, `postgres_fdw`…), and every
+    ///   extension on PostgreSQL 12, needs a superuser ("permission denied to create
+    ///   extension", measured on 12–18). The role that runs migrations is often no superuser,
+    ///   least of all on managed services that allow only a list of extensions. The migration
+    ///   then fails in production although it passed locally.
     /// - `DROP EXTENSION` removes the extension's functions, types and operators, which the
     ///   running application may use. It fails while columns or other objects depend on
     ///   them, and with `CASCADE` it drops those objects too: columns of its types, indexes
@@ -44,19 +47,27 @@ declare_rule! {
         severity: Warning,
         summary: "CREATE or DROP EXTENSION in a migration: a server-level change that needs privileges, or removes objects running code uses",
         since: "0.2.0",
+        claims: [
+            Claim::takes(12..=18),
+        ],
     }
 }
 
 impl Rule for ExtensionInMigration {
-    fn check(&self, _cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
+    fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         let StatementKind::Extension { name, create } = &statement.kind else {
             return;
         };
         if *create {
+            let rights = if cx.pg_version() < 13 {
+                "superuser rights (PostgreSQL 12 has no trusted extensions)"
+            } else {
+                "superuser rights unless it is marked trusted (then the CREATE privilege on the database)"
+            };
             out.report(
                 statement.range.clone(),
                 format!(
-                    "CREATE EXTENSION {name} needs the extension installed on the server and, unless it is trusted, superuser rights: the role running migrations may lack them in production"
+                    "CREATE EXTENSION {name} needs the extension installed on the server and {rights}: the role running migrations may lack them in production"
                 ),
                 format!(
                     "install `{name}` once per database through the administrator or provisioning tooling, or make sure every server allows it; then say why it is safe here: -- migration-safety: ignore extension-in-migration -- <reason>"

@@ -340,9 +340,14 @@ pub(crate) fn not_null_proof(
 pub(crate) fn add_column_without(table: &Name, column: &ColumnDef, without: &str) -> Step {
     Step::sql(
         format!(
-            "ALTER TABLE {table} ADD COLUMN {} {};",
+            "ALTER TABLE {table} ADD COLUMN {} {}{};",
             quote_ident(&column.name),
-            column.data_type
+            column.data_type,
+            // A default stays: it is the column's value, not the constraint.
+            column
+                .default
+                .as_ref()
+                .map_or_else(String::new, |d| format!(" DEFAULT {}", d.text))
         ),
         format!("without {without}"),
     )

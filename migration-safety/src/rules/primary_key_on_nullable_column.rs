@@ -41,7 +41,7 @@ declare_rule! {
         summary: "ADD PRIMARY KEY USING INDEX on columns not known NOT NULL scans the table under ACCESS EXCLUSIVE",
         since: "0.2.0",
         claims: [
-            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()).index(Effect::lock(ShareUpdateExclusive)),
         ],
     }
 }

@@ -38,8 +38,8 @@ declare_rule! {
         summary: "refreshing a materialized view without CONCURRENTLY blocks every read of it",
         since: "0.1.0",
         claims: [
-            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite()).referenced(Effect::lock(AccessShare).scan()),
-            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite()),
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()).referenced(Effect::lock(AccessShare).scan()),
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()),
         ],
     }
 }

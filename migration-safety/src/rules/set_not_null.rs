@@ -1,8 +1,10 @@
 use crate::context::Context;
 use crate::fix::replace_statement;
-use crate::model::{ActionKind, ConstraintKind, Name, Statement};
+use crate::model::{ActionKind, ConstraintKind, Name, Statement, quote_ident};
 use crate::rule::{Described, Findings, Rule, declare_rule};
-use crate::rules::{Step, alter_actions, native_not_null_steps, not_null_steps, steps};
+use crate::rules::{
+    SCAN_WITHOUT_BLOCKING, Step, alter_actions, native_not_null_steps, not_null_steps, steps,
+};
 
 declare_rule! {
     /// ## What it does
@@ -83,8 +85,26 @@ impl Rule for SetNotNull {
             if cx.is_new_table(table) || is_proven(cx, table, column) {
                 continue;
             }
-            let plan = match native {
-                Some(Some(name)) => native_not_null_steps(table, column, name),
+            let plan = match (native, unvalidated_check(cx, table, column)) {
+                (Some(Some(name)), _) => native_not_null_steps(table, column, name),
+                // A `CHECK (col IS NOT NULL) NOT VALID` added earlier only needs validating
+                // (adding it again fails: the name is taken).
+                (_, Some(check)) if cx.pg_version() >= 12 => {
+                    let check = quote_ident(&check);
+                    vec![
+                        Step::sql(
+                            format!("ALTER TABLE {table} VALIDATE CONSTRAINT {check};"),
+                            format!("in a separate transaction: {SCAN_WITHOUT_BLOCKING}"),
+                        ),
+                        Step::sql(
+                            format!(
+                                "ALTER TABLE {table} ALTER COLUMN {} SET NOT NULL;",
+                                quote_ident(column)
+                            ),
+                            "no scan: the validated check proves it",
+                        ),
+                    ]
+                }
                 _ => not_null_steps(cx.pg_version(), table, column),
             };
             out.report_fix(
@@ -104,6 +124,21 @@ impl Rule for SetNotNull {
             );
         }
     }
+}
+
+/// The name of a `CHECK (column IS NOT NULL)` added `NOT VALID` earlier and not validated yet.
+fn unvalidated_check(cx: &Context<'_>, table: &Name, column: &str) -> Option<String> {
+    cx.schema
+        .table(table)?
+        .constraints
+        .iter()
+        .find_map(|c| match &c.kind {
+            ConstraintKind::Check {
+                not_null_column: Some(col),
+                ..
+            } if !c.validated && col == column => c.name.clone(),
+            _ => None,
+        })
 }
 
 /// Whether the column is already `NOT NULL` (no scan on any version), or, on PostgreSQL 12+,

@@ -10,6 +10,11 @@ declare_rule! {
     /// Valid statements the SQL parser does not support are never reported here: they are
     /// recognised from their tokens or reported as `unanalyzed-statement`.
     ///
+    /// It also reports syntax that the target PostgreSQL version (`pg_version`) does not have
+    /// yet: `NULLS [NOT] DISTINCT` on a unique index or constraint needs PostgreSQL 15.
+    /// (Forms that other rules cover say so there: `DETACH PARTITION … CONCURRENTLY` before
+    /// 14, virtual generated columns and `NOT NULL … NOT VALID` before 18.)
+    ///
     /// ## Why is this bad?
     /// PostgreSQL rejects the statement and the migration fails at deploy time, possibly
     /// after earlier statements already ran and took their locks.
@@ -17,11 +22,16 @@ declare_rule! {
     /// ## Example
     /// ```sql
     /// ALTER TABLE users ADD COLUMN email text DEFAULT 'none;
+    /// -- with pg_version = 14:
+    /// CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email) NULLS NOT DISTINCT;
     /// ```
     ///
     /// ## Use instead
     /// ```sql
     /// ALTER TABLE users ADD COLUMN email text DEFAULT 'none';
+    /// -- before PostgreSQL 15, one index for the values and one for a single NULL:
+    /// CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);
+    /// CREATE UNIQUE INDEX CONCURRENTLY users_email_null_key ON users ((email IS NULL)) WHERE email IS NULL;
     /// ```
     ///
     /// ## References
@@ -34,6 +44,9 @@ declare_rule! {
         since: "0.1.0",
         claims: [
             Claim::fails(12..=18, "syntax error"),
+            // `NULLS [NOT] DISTINCT` before PostgreSQL 15.
+            Claim::fails(12..=14, "syntax error at or near \"NULLS\""),
+            Claim::fails(12..=18, "unterminated"),
         ],
     }
 }
@@ -41,6 +54,7 @@ declare_rule! {
 impl Rule for SyntaxError {
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         let StatementKind::SyntaxError { message, offset } = &statement.kind else {
+            too_new(cx, statement, out);
             return;
         };
         let rest = &cx.source[*offset..];
@@ -53,6 +67,53 @@ impl Rule for SyntaxError {
             *offset..offset + len,
             format!("syntax error: {message}"),
             String::new(),
+        );
+    }
+}
+
+/// Report `NULLS [NOT] DISTINCT` (a unique index's or constraint's treatment of NULLs) when the
+/// target is older than PostgreSQL 15, which rejects it with a syntax error at `NULLS`.
+fn too_new(cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
+    const SINCE: u32 = 15;
+    let Some(text) = cx.source.get(statement.range.clone()) else {
+        return;
+    };
+    // Most statements have no `nulls` at all: lex only those that do.
+    if cx.pg_version() >= SINCE || !text.to_ascii_lowercase().contains("nulls") {
+        return;
+    }
+    let lexed = crate::lexer::split(text);
+    let tokens = &lexed.tokens;
+    for (i, token) in tokens.iter().enumerate() {
+        let next = |n: usize, word: &str| tokens.get(i + n).is_some_and(|t| t.is_word(text, word));
+        if !token.is_word(text, "NULLS") {
+            continue;
+        }
+        let len = if next(1, "DISTINCT") {
+            2
+        } else if next(1, "NOT") && next(2, "DISTINCT") {
+            3
+        } else {
+            continue;
+        };
+        let start = statement.range.start + token.range.start;
+        let end = statement.range.start + tokens[i + len - 1].range.end;
+        let form = tokens[i..i + len]
+            .iter()
+            .map(|t| t.text(text).to_ascii_uppercase())
+            .collect::<Vec<_>>()
+            .join(" ");
+        out.report(
+            start..end,
+            format!(
+                "`{form}` needs PostgreSQL {SINCE}, but the target is {}: PostgreSQL rejects the statement (syntax error at or near \"NULLS\")",
+                cx.pg_version()
+            ),
+            if form == "NULLS NOT DISTINCT" {
+                "before PostgreSQL 15, leave it out and allow a single NULL with a second, partial unique index on (<column> IS NULL) WHERE <column> IS NULL; or raise `pg_version` if every server runs 15 or later".to_owned()
+            } else {
+                "leave it out: NULLS DISTINCT is the default behaviour of every version".to_owned()
+            },
         );
     }
 }

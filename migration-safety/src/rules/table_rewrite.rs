@@ -1,7 +1,7 @@
 use crate::context::Context;
 use crate::model::{ActionKind, Name, Statement, StatementKind};
 use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::alter_actions;
+use crate::rules::{alter_actions, steps};
 
 declare_rule! {
     /// ## What it does
@@ -44,6 +44,11 @@ declare_rule! {
         since: "0.1.0",
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()),
+            Claim::takes(12..=18).referenced(Effect::lock(AccessExclusive).rewrite().scan()),
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite()),
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()).index(Effect::lock(AccessExclusive).rewrite()),
+            // SET TABLESPACE to the table's current tablespace copies nothing.
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive)),
         ],
     }
 }
@@ -131,7 +136,15 @@ impl Rule for TableRewrite {
                 action.range.clone(),
                 message,
                 format!(
-                    "do not rewrite a large table in place; build the new copy beside it:\n  {create}\ncopy the rows in batches while the application writes to both tables (or a trigger keeps them in sync), then swap the names in one short transaction{online}"
+                    "{}{online}",
+                    steps(
+                        "do not rewrite a large table in place; build the new copy beside it:",
+                        &[
+                            create,
+                            "copy the rows in batches while the application writes to both tables (or a trigger keeps them in sync)".to_owned(),
+                            "swap the names in one short transaction".to_owned(),
+                        ]
+                    )
                 ),
             );
         }

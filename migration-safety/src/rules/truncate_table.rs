@@ -35,7 +35,8 @@ declare_rule! {
         summary: "TRUNCATE deletes every row under an ACCESS EXCLUSIVE lock",
         since: "0.1.0",
         claims: [
-            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite()),
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()),
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()).referenced(Effect::lock(AccessExclusive).rewrite().scan()),
         ],
     }
 }

@@ -52,6 +52,8 @@ declare_rule! {
         since: "0.1.0",
         claims: [
             Claim::takes(12..=18).table(Effect::lock(RowExclusive).scan()),
+            Claim::takes(12..=18).table(Effect::lock(RowExclusive).scan()).referenced(Effect::lock(AccessShare)),
+            Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
         ],
     }
 }

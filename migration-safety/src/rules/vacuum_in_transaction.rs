@@ -39,6 +39,7 @@ declare_rule! {
         since: "0.1.0",
         claims: [
             Claim::fails(12..=18, "cannot run inside a transaction block"),
+            Claim::fails(12..=18, "cannot be executed from a function"),
         ],
     }
 }

@@ -45,6 +45,7 @@ declare_rule! {
         fix: true,
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).scan()),
+            Claim::takes(12..=18).table(Effect::lock(ShareUpdateExclusive).scan()).referenced(Effect::lock(RowShare).scan()),
         ],
     }
 }

@@ -395,7 +395,9 @@ impl Observer {
     /// Otherwise it runs alone: in a transaction of its own, which is what a statement sent on
     /// its own does; when the server answers that it cannot run inside a transaction block
     /// (SQLSTATE 25001), it runs outside one and is [`Method::Sampled`], or in
-    /// [`Changes::RolledBack`] mode it is not run.
+    /// [`Changes::RolledBack`] mode it is not run. A `LOCK` sent alone is refused by the server
+    /// outside a transaction block, so it is sent alone, outside one (in
+    /// [`Changes::RolledBack`] mode on a second session), and reported as the server answers.
     ///
     /// The statement is sent with the extended protocol, which refuses several statements in
     /// one query: nothing can slip a `COMMIT` past the observer.
@@ -407,6 +409,14 @@ impl Observer {
         }
         if self.in_transaction {
             return self.observe_in_transaction(sql);
+        }
+        if needs_transaction_block(sql) {
+            // Wrapped in a transaction of its own it would succeed; sent alone, as a migration
+            // tool sends it, the server refuses it. Send it alone.
+            return match self.changes {
+                Changes::Kept => self.observe_outside_transaction(sql, false),
+                Changes::RolledBack => self.observe_on_a_session_of_its_own(sql),
+            };
         }
         if let Err(error) = self.begin() {
             return failed(&error, Duration::ZERO);
@@ -491,6 +501,28 @@ impl Observer {
             rewrites: self.rewrites(&before.filenodes, &after.filenodes),
             scans: Some(scans),
             duration,
+        }
+    }
+
+    /// A statement sent alone on a new session, outside any transaction block, for the
+    /// [`Changes::RolledBack`] mode, whose own session is always inside its transaction. Only
+    /// for `LOCK` (see [`needs_transaction_block`]): PostgreSQL refuses it there before it looks
+    /// a table up, and a `LOCK` changes no data in any case.
+    fn observe_on_a_session_of_its_own(&mut self, sql: &str) -> Observation {
+        let start = Instant::now();
+        let result = self
+            .config
+            .connect(NoTls)
+            .and_then(|mut session| session.execute(sql, &[]));
+        let duration = start.elapsed();
+        match result {
+            Err(error) => failed(&TraceError::from(error), duration),
+            // Outside a transaction block a lock ends with its statement: nothing to observe.
+            Ok(_) => Observation {
+                status: Status::Succeeded,
+                duration,
+                ..Observation::not_run(String::new())
+            },
         }
     }
 
@@ -729,6 +761,18 @@ fn failed(error: &TraceError, duration: Duration) -> Observation {
     }
 }
 
+/// Whether PostgreSQL runs the statement only inside a transaction block: `LOCK`, which it
+/// refuses outside one ("LOCK TABLE can only be used in transaction blocks", SQLSTATE 25P01)
+/// because the lock would end with the statement. (`SAVEPOINT`, `RELEASE` and `ROLLBACK TO`,
+/// refused the same way, are transaction control.)
+fn needs_transaction_block(sql: &str) -> bool {
+    let lexed = crate::lexer::split(sql);
+    lexed
+        .tokens
+        .first()
+        .is_some_and(|t| t.text(sql).eq_ignore_ascii_case("LOCK"))
+}
+
 /// Whether a statement starts, ends or prepares a transaction, or works with savepoints
 /// (comments before it do not hide it).
 pub(crate) fn is_transaction_control(sql: &str) -> bool {
@@ -772,6 +816,20 @@ mod tests {
             "SELECT 1",
         ] {
             assert!(!is_transaction_control(sql), "{sql}");
+        }
+    }
+
+    #[test]
+    fn only_lock_needs_a_transaction_block() {
+        for sql in [
+            "LOCK TABLE users",
+            "lock users in share mode",
+            "/* why */ LOCK TABLE ONLY users",
+        ] {
+            assert!(needs_transaction_block(sql), "{sql}");
+        }
+        for sql in ["SELECT 1", "CREATE TABLE lock (id int)", "VACUUM users", ""] {
+            assert!(!needs_transaction_block(sql), "{sql}");
         }
     }
 

@@ -8,8 +8,20 @@ use std::path::Path;
 
 use migration_safety::{Framework, Settings};
 
-/// The settings, the pinned PostgreSQL version and the framework a fixture asks for.
-pub fn settings_for(path: &Path) -> (Settings, Option<u32>, Option<Framework>) {
+/// What a fixture's header asks for.
+pub struct FixtureSettings {
+    /// The settings to lint it with.
+    pub settings: Settings,
+    /// The PostgreSQL version it is pinned to.
+    pub pinned: Option<u32>,
+    /// The framework it names.
+    pub framework: Option<Framework>,
+    /// The session settings it assumes (`assume.timezone = UTC`).
+    pub assumed: Vec<(String, String)>,
+}
+
+/// The settings a fixture asks for.
+pub fn settings_for(path: &Path) -> FixtureSettings {
     let first = if path.is_dir() {
         migration_safety::migration_files(path)
             .unwrap()
@@ -23,7 +35,7 @@ pub fn settings_for(path: &Path) -> (Settings, Option<u32>, Option<Framework>) {
         .and_then(|text| text.lines().next().map(str::to_owned))
         .unwrap_or_default();
     let mut settings = Settings::default();
-    let (mut pinned, mut framework) = (None, None);
+    let (mut pinned, mut framework, mut assumed) = (None, None, Vec::new());
     if let Some(rest) = header.strip_prefix("-- settings:") {
         for pair in rest.split(',') {
             let (key, value) = pair.split_once('=').expect("`key = value`");
@@ -39,11 +51,19 @@ pub fn settings_for(path: &Path) -> (Settings, Option<u32>, Option<Framework>) {
                     framework = Some(named);
                 }
                 other => match other.strip_prefix("assume.") {
-                    Some(name) => settings = settings.assume(name, value.trim()).unwrap(),
+                    Some(name) => {
+                        settings = settings.assume(name, value.trim()).unwrap();
+                        assumed.push((name.to_owned(), value.trim().to_owned()));
+                    }
                     None => panic!("unknown fixture setting `{other}`"),
                 },
             }
         }
     }
-    (settings, pinned, framework)
+    FixtureSettings {
+        settings,
+        pinned,
+        framework,
+        assumed,
+    }
 }

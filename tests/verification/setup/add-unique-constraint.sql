@@ -1,0 +1,1 @@
+ALTER TABLE world.users ADD COLUMN tenant_id bigint;

@@ -1,0 +1,2 @@
+-- The extension the fixture drops.
+CREATE EXTENSION hstore;

@@ -1,0 +1,1 @@
+ALTER TABLE world.users ADD COLUMN nickname text, ADD COLUMN "index" integer;
