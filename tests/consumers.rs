@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use migration_safety_e2e::git;
+
 /// What one `cargo test` run of a consumer crate printed.
 struct Run {
     /// Test name (without the module) → `ok`, `FAILED` or `ignored`.
@@ -567,21 +569,6 @@ fn the_cli_and_the_macro_read_the_same_configuration_and_agree() {
         .map(|(name, status)| (name.clone(), status.clone()))
         .collect();
     assert_eq!(cli, macro_verdicts);
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// One application's change, as a developer makes it: a migration that drops `users.name`, and

@@ -2,8 +2,9 @@
 //! consumer crates under `tests/`.
 //!
 //! The library holds what the test targets share: [`server`], the real PostgreSQL servers of
-//! the verification suite and the helpers to apply and observe statements on them, and
-//! [`available`], whether a tool the tests need is installed.
+//! the verification suite and the helpers to apply and observe statements on them,
+//! [`available`], whether a tool the tests need is installed, and [`git`], for the
+//! temporary repositories whose base ref holds the application's code.
 
 use std::process::Command;
 
@@ -25,4 +26,22 @@ pub fn available(program: &str, why: &str) -> bool {
         eprintln!("skipped: `{program}` is not installed, needed for {why}");
     }
     found
+}
+
+/// Run `git args` in `dir`, committing as a fixed author; panics with git's complaint when it
+/// fails.
+pub fn git(dir: &std::path::Path, args: &[&str]) {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
+        .args(["-c", "commit.gpgsign=false"])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

@@ -522,8 +522,16 @@ fn execute(
                 std::io::stdin()
                     .read_to_end(&mut bytes)
                     .map_err(|e| format!("cannot read standard input: {e}"))?;
-                let path = stdin_filename.unwrap_or_else(|| PathBuf::from("<stdin>"));
-                crate::lint_source(&path, &bytes, &settings)
+                match stdin_filename {
+                    // The application's code of the crate the file is in, as for a path.
+                    Some(path) => {
+                        let settings = settings
+                            .load_application(&path)
+                            .map_err(|e| e.to_string())?;
+                        crate::lint_source(&path, &bytes, &settings)
+                    }
+                    None => crate::lint_source(Path::new("<stdin>"), &bytes, &settings),
+                }
             } else {
                 if stdin_filename.is_some() {
                     return Err(
@@ -535,17 +543,16 @@ fn execute(
                 if let Some(git_ref) = &changed_since {
                     let changed = Changed::since(git_ref, &paths)?;
                     // The application's code is checked against every migration, changed or not.
-                    let is_code = |f: &crate::FileReport| {
-                        !f.diagnostics.is_empty()
-                            && f.diagnostics.iter().all(|d| d.rule == "schema-drift")
+                    let migrations = |report: &crate::Report| {
+                        report.files.iter().filter(|f| !f.application_code).count()
                     };
-                    let all = report.files.iter().filter(|f| !is_code(f)).count();
+                    let all = migrations(&report);
                     report
                         .files
-                        .retain(|f| is_code(f) || changed.contains(Path::new(&f.path)));
+                        .retain(|f| f.application_code || changed.contains(Path::new(&f.path)));
                     notes.push(format!(
                         "{} of {} migration files changed since `{git_ref}`: only they are reported",
-                        report.files.iter().filter(|f| !is_code(f)).count(),
+                        migrations(&report),
                         all
                     ));
                 }

@@ -54,6 +54,9 @@ pub struct FileReport {
     pub diagnostics: Vec<Diagnostic>,
     /// Findings that a directive suppressed, in source order.
     pub suppressed: Vec<Suppressed>,
+    /// The file is the application's code (a `schema-drift` finding's place), not a
+    /// migration: nothing in it runs on the database.
+    pub application_code: bool,
 }
 
 /// A directory of migrations that was linted, and how it was read.

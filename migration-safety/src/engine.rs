@@ -238,6 +238,7 @@ impl<'s> Run<'s> {
             source: source.text().to_owned(),
             diagnostics,
             suppressed,
+            application_code: false,
         }
     }
 
@@ -307,6 +308,7 @@ impl<'s> Run<'s> {
                     source: source.text().to_owned(),
                     diagnostics,
                     suppressed: Vec::new(),
+                    application_code: true,
                 }
             })
             .filter(|report| !report.diagnostics.is_empty())

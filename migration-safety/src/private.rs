@@ -533,6 +533,7 @@ mod cache {
             source: value["source"].as_str()?.to_owned(),
             diagnostics,
             suppressed,
+            application_code: false,
         })
     }
 

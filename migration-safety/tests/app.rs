@@ -4,9 +4,12 @@
 //! SeaORM, and without a base.
 
 use std::path::Path;
-use std::process::Command;
 
-use migration_safety::{Diagnostic, Settings, Severity, lint_dir};
+use migration_safety::{Diagnostic, History, Settings, Severity, lint_dir};
+
+#[path = "common/git.rs"]
+mod git;
+use git::git;
 
 fn write(dir: &Path, files: &[(&str, &str)]) {
     for (name, text) in files {
@@ -16,19 +19,7 @@ fn write(dir: &Path, files: &[(&str, &str)]) {
     }
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
-        .args(args)
-        .status()
-        .expect("git runs");
-    assert!(status.success(), "git {args:?}");
-}
-
-/// A crate depending on `dependency`, with `files`, committed as the base; then `change`
-/// written on top (not committed).
+/// A crate depending on `dependency`, with `files`, committed on `main`: the base.
 fn repository(dependency: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     write(
@@ -136,7 +127,7 @@ fn without_a_base_the_finding_stays_an_error_and_says_how_to_name_one() {
     write(dir.path(), &[("src/schema.rs", DIESEL_WITHOUT_NAME)]);
     let no_longer = findings(dir.path(), None, "drop-column");
     assert_eq!(no_longer[0].severity, Severity::Error);
-    assert!(no_longer[0].message.contains("the code in the working tree no longer reads `users.name`, but without a base the release still running cannot be seen"), "{}", no_longer[0].message);
+    assert!(no_longer[0].message.contains("the code in the working tree does not read `users.name`, but without a base the release still running cannot be seen"), "{}", no_longer[0].message);
 }
 
 #[test]
@@ -265,5 +256,63 @@ fn a_base_ref_git_does_not_know_is_an_error() {
             .to_string()
             .starts_with("`no-such-ref` is not a commit of the git repository"),
         "{error}"
+    );
+}
+
+/// The history an editor lints a migration against (the language server's) reads the
+/// application's code as `lint_dir` does, and gives the same verdicts: without a base, with a
+/// base that still reads the column, and with one that no longer does.
+#[test]
+fn an_edited_migration_gets_the_same_verdicts_as_the_check() {
+    let drop = "SET lock_timeout = '5s';\nALTER TABLE users DROP COLUMN name;\n";
+    let dir = repository(
+        "diesel",
+        &[
+            ("migrations/1_create.sql", CREATE),
+            ("src/schema.rs", DIESEL_WITH_NAME),
+        ],
+    );
+    write(dir.path(), &[("migrations/2_drop_name.sql", drop)]);
+    let file = dir.path().join("migrations/2_drop_name.sql");
+    let verdicts = |base: Option<&str>| {
+        let settings = match base {
+            Some(base) => Settings::default().base_ref(base),
+            None => Settings::default(),
+        };
+        let history = History::before(&file, &settings).unwrap().unwrap();
+        let edited: Vec<_> = history
+            .lint(drop.as_bytes())
+            .diagnostics()
+            .filter(|(_, d)| d.rule == "drop-column")
+            .map(|(_, d)| (d.severity, d.message.clone()))
+            .collect();
+        let checked: Vec<_> = findings(dir.path(), base, "drop-column")
+            .into_iter()
+            .map(|d| (d.severity, d.message))
+            .collect();
+        assert_eq!(edited, checked);
+        edited
+    };
+    let without_base = verdicts(None);
+    assert!(
+        without_base[0]
+            .1
+            .contains("even the code in the working tree still reads `users.name`"),
+        "{without_base:?}"
+    );
+    let still_read = verdicts(Some("main"));
+    assert_eq!(still_read[0].0, Severity::Error);
+    assert!(
+        still_read[0]
+            .1
+            .contains("the code at `main` still reads `users.name`: src/schema.rs:5: users.name"),
+        "{still_read:?}"
+    );
+    commit(dir.path(), &[("src/schema.rs", DIESEL_WITHOUT_NAME)]);
+    let unused = verdicts(Some("main"));
+    assert_eq!(unused[0].0, Severity::Warning);
+    assert!(
+        unused[0].1.contains("no code at `main` reads `users.name`"),
+        "{unused:?}"
     );
 }

@@ -7,6 +7,10 @@ use std::process::Output;
 
 use assert_cmd::Command;
 
+#[path = "common/git.rs"]
+mod git;
+use git::git;
+
 fn cli(dir: &Path) -> Command {
     let mut command = Command::cargo_bin("migration-safety").unwrap();
     command.current_dir(dir);
@@ -112,27 +116,6 @@ fn an_empty_migrations_directory_exits_0_with_a_note() {
     std::fs::write(dir.path().join("migrations/init.sql"), CLEAN).unwrap();
     let output = check(dir.path(), &["--framework", "refinery", "migrations"]);
     assert_fails(&output, 2, "holds no refinery migration");
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let output = std::process::Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=test",
-            "-c",
-            "user.email=test@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .expect("git is installed");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        text(&output.stderr)
-    );
 }
 
 #[test]

@@ -515,7 +515,7 @@ impl Application {
     }
 
     /// Whether the release still running uses `table` (`column` of it, when given), and what
-    /// to say about it. `verb` is what the code does with it: `reads`, `uses`.
+    /// to say about it: the code "reads" a column and "uses" a table.
     pub(crate) fn judge(&self, table: &Name, column: Option<&str>) -> Judgement {
         let object = match column {
             Some(column) => format!("`{table}.{column}`"),
@@ -524,10 +524,11 @@ impl Application {
         let verb = if column.is_some() { "reads" } else { "uses" };
         let Some(base) = &self.base else {
             let current = self.current.uses(table, column);
-            let how = "name the code it runs with `--base-ref REF` or `base_ref = \"REF\"` in migration-safety.toml (`--changed-since REF` also does)";
+            let how = "name the git ref it was deployed from with `--base-ref REF`, or `base_ref = \"REF\"` in migration-safety.toml or in `#[check_migrations]` (`--changed-since REF` also names it)";
             let text = if current.is_empty() {
                 format!(
-                    "the code in the working tree no longer {verb} {object}, but without a base the release still running cannot be seen: {how}"
+                    "the code in the working tree does not {} {object}, but without a base the release still running cannot be seen: {how}",
+                    verb.trim_end_matches('s')
                 )
             } else {
                 format!(
@@ -554,8 +555,11 @@ impl Application {
         if let Some(problem) = base.code.problems.first() {
             return Judgement {
                 text: format!(
-                    "whether the code at `{at}` {verb} {object} is unknown: {problem} ({} files could not be read)",
-                    base.code.problems.len()
+                    "whether the code at `{at}` {verb} {object} is unknown: {problem}{}",
+                    match base.code.problems.len() {
+                        1 => String::new(),
+                        n => format!(" (and {} more that could not be read, in the notes)", n - 1),
+                    }
                 ),
                 cleared: false,
             };
