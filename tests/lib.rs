@@ -10,6 +10,10 @@ use std::process::Command;
 
 pub mod server;
 
+#[path = "../migration-safety/tests/common/git.rs"]
+mod git_helper;
+pub use git_helper::git;
+
 /// Whether `program` runs (`program --version` succeeds). When it does not, says so on
 /// standard error, naming what it is needed for, and fails under CI, where `.ci/run`
 /// installs every tool the tests use.
@@ -26,22 +30,4 @@ pub fn available(program: &str, why: &str) -> bool {
         eprintln!("skipped: `{program}` is not installed, needed for {why}");
     }
     found
-}
-
-/// Run `git args` in `dir`, committing as a fixed author; panics with git's complaint when it
-/// fails.
-pub fn git(dir: &std::path::Path, args: &[&str]) {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
-        .args(["-c", "commit.gpgsign=false"])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
