@@ -408,9 +408,9 @@ impl Findings {
         else {
             return;
         };
-        let judgement = application.judge(table, column);
+        let judgement = application.judge(table, column, hazard_remains);
         finding.message = format!("{}; {}", finding.message, judgement.text);
-        finding.cleared = judgement.cleared && !hazard_remains;
+        finding.cleared = judgement.cleared;
     }
 }
 

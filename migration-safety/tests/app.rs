@@ -316,3 +316,32 @@ fn an_edited_migration_gets_the_same_verdicts_as_the_check() {
         "{unused:?}"
     );
 }
+
+/// Nothing running reads the column, but changing its type still rewrites the table under
+/// its lock: the finding stays an error, and says both.
+#[test]
+fn a_type_change_nothing_reads_still_rewrites() {
+    let dir = repository(
+        "diesel",
+        &[
+            ("migrations/1_create.sql", CREATE),
+            ("src/schema.rs", DIESEL_WITHOUT_NAME),
+        ],
+    );
+    write(
+        dir.path(),
+        &[(
+            "migrations/2_type.sql",
+            "SET lock_timeout = '5s';\nALTER TABLE users ALTER COLUMN name TYPE varchar(20);\n",
+        )],
+    );
+    let changed = findings(dir.path(), Some("main"), "change-column-type");
+    assert_eq!(changed[0].severity, Severity::Error);
+    assert!(
+        changed[0].message.contains(
+            "no code at `main` reads `users.name`, nor does the working tree's diesel code, but the lock and the rewrite remain"
+        ),
+        "{}",
+        changed[0].message
+    );
+}

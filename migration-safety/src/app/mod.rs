@@ -515,8 +515,14 @@ impl Application {
     }
 
     /// Whether the release still running uses `table` (`column` of it, when given), and what
-    /// to say about it: the code "reads" a column and "uses" a table.
-    pub(crate) fn judge(&self, table: &Name, column: Option<&str>) -> Judgement {
+    /// to say about it: the code "reads" a column and "uses" a table. With `hazard_remains`
+    /// (a rewrite under its lock), nothing running using it does not make the statement safe.
+    pub(crate) fn judge(
+        &self,
+        table: &Name,
+        column: Option<&str>,
+        hazard_remains: bool,
+    ) -> Judgement {
         let object = match column {
             Some(column) => format!("`{table}.{column}`"),
             None => format!("`{table}`"),
@@ -576,14 +582,19 @@ impl Application {
         }
         Judgement {
             text: format!(
-                "no code at `{at}` {verb} {object}, nor does the working tree's {} code: the contract phase may run",
+                "no code at `{at}` {verb} {object}, nor does the working tree's {} code{}",
                 self.apps
                     .iter()
                     .map(|a| a.name())
                     .collect::<Vec<_>>()
-                    .join(" and ")
+                    .join(" and "),
+                if hazard_remains {
+                    ", but the lock and the rewrite remain"
+                } else {
+                    ": the contract phase may run"
+                }
             ),
-            cleared: true,
+            cleared: !hazard_remains,
         }
     }
 }
