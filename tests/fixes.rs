@@ -5,14 +5,16 @@
 //! schema, read from the catalog (columns and their types and nullability, constraints with
 //! their definitions and validation state, indexes).
 //!
-//! The server comes from `MIGRATION_SAFETY_TEST_PG` (a libpq URL, set by `.ci/run`); without it
-//! the test is ignored, with the reason.
+//! It runs on every server `.ci/postgres.sh` provisions (`MIGRATION_SAFETY_TEST_PG_<major>`, 12
+//! to 18: see `migration_safety_e2e::server`); without them the test is ignored, with the
+//! reason, and under CI a missing 12, 15 or 18 fails.
 
 use std::path::PathBuf;
 
 use migration_safety::Settings;
-use migration_safety::trace::postgres::{Client, NoTls};
-use migration_safety::trace::{Changes, Observation, Observer, Status};
+use migration_safety_e2e::server::{
+    apply_migration, assert_provisioned_under_ci, blocks_traffic_for_long, required_servers, schema,
+};
 
 /// The tables every scenario starts from, with rows, so that scans and rewrites show.
 const SETUP: &str = "
@@ -52,152 +54,71 @@ const SCENARIOS: &[(&str, &str)] = &[
     ),
 ];
 
-fn server() -> String {
-    std::env::var("MIGRATION_SAFETY_TEST_PG").expect("MIGRATION_SAFETY_TEST_PG is set")
-}
-
-/// The URL of database `name` on the server.
-fn database_url(name: &str) -> String {
-    let url = server();
-    let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
-    format!("{base}/{name}")
-}
-
-/// A fresh database `name` holding [`SETUP`], observed from a new connection.
-fn fresh(admin: &mut Client, name: &str) -> Observer {
-    // One statement per call: several in one query would be one transaction.
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name}"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        admin.batch_execute(&sql).unwrap();
-    }
-    let mut observer = Observer::connect(&database_url(name), Changes::Kept).unwrap();
-    observer.execute(SETUP).unwrap();
-    observer.mark_existing().unwrap();
-    observer
-}
-
-/// Run `sql` statement by statement, each observed, except a `DO` block that commits its own
-/// batches: the observer runs each statement in a transaction, where such a block cannot run,
-/// so it runs unobserved, on its own, as the migration runs it (its `UPDATE`s take ROW
-/// EXCLUSIVE locks, which block no read or write).
-fn run(observer: &mut Observer, sql: &str) -> Vec<(String, Observation)> {
-    migration_safety::split_statements(sql)
-        .into_iter()
-        .filter_map(|range| {
-            let statement = sql[range].to_owned();
-            if statement.starts_with("DO $$") && statement.contains("COMMIT;") {
-                observer.execute(&statement).unwrap();
-                return None;
-            }
-            let observation = observer.observe(&statement);
-            assert_eq!(
-                observation.status,
-                Status::Succeeded,
-                "`{statement}` failed: {observation:?}"
-            );
-            Some((statement, observation))
-        })
-        .collect()
-}
-
-/// The schema of `public`, from the catalog, one sorted line per item.
-fn schema(observer: &mut Observer) -> Vec<String> {
-    observer
-        .client()
-        .query(
-            "SELECT format('column %s.%s %s not null=%s', c.relname, a.attname,
-                           format_type(a.atttypid, a.atttypmod), a.attnotnull)
-             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-             WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
-               AND a.attnum > 0 AND NOT a.attisdropped
-             UNION ALL
-             SELECT format('constraint %s.%s %s validated=%s', conrelid::regclass, conname,
-                           pg_get_constraintdef(oid), convalidated)
-             FROM pg_constraint WHERE connamespace = 'public'::regnamespace
-             UNION ALL
-             SELECT format('index %s valid=%s', pg_get_indexdef(i.indexrelid), i.indisvalid)
-             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-             WHERE c.relnamespace = 'public'::regnamespace
-             ORDER BY 1",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect()
-}
-
-/// Whether a statement held a lock that blocks reads or writes of a pre-existing table while
-/// it scanned or rewrote one: more than a brief catalog update.
-fn blocks_traffic_for_long(observation: &Observation) -> bool {
-    let scanned = observation.scans.as_ref().is_some_and(|s| !s.is_empty());
-    observation.blocks_traffic() && (scanned || !observation.rewrites.is_empty())
+/// Under CI the fixes are proven on the servers `.ci/run` provisions.
+#[test]
+fn ci_provisions_the_servers() {
+    assert_provisioned_under_ci();
 }
 
 #[test]
 #[cfg_attr(
-    not(postgres_server),
-    ignore = "needs a PostgreSQL server: set MIGRATION_SAFETY_TEST_PG"
+    not(postgres_servers),
+    ignore = "needs PostgreSQL servers: .ci/postgres.sh 12 15 18 -- cargo test -p migration-safety-e2e --test fixes"
 )]
 fn fixed_migrations_take_no_long_lock_rewrite_nothing_and_reach_the_same_schema() {
-    let mut admin = Client::connect(&server(), NoTls).unwrap();
-    let major: u32 = admin
-        .query_one(
-            "SELECT current_setting('server_version_num')::int / 10000",
-            &[],
-        )
-        .unwrap()
-        .get::<_, i32>(0)
-        .try_into()
-        .unwrap();
-    let settings = Settings::default().pg_version(major).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    for (index, (rule, migration)) in SCENARIOS.iter().enumerate() {
-        let path: PathBuf = dir
-            .path()
-            .join(format!("{index}_{}.sql", rule.replace('-', "_")));
-        std::fs::write(&path, migration).unwrap();
-        let fixed =
-            migration_safety::fix::fix_paths(std::slice::from_ref(&path), &settings, &[]).unwrap();
-        assert_eq!(fixed.changes.len(), 1, "{rule}: fix changes the migration");
-        let fixed_sql = &fixed.changes[0].fixed;
-        // Clean of what it fixed, and of anything new (a warning of the original, such as a
-        // foreign key's missing index, may stay).
-        let before = migration_safety::lint_file(&path, &settings).unwrap();
-        let found: Vec<_> = before.diagnostics().map(|(_, d)| d.rule).collect();
-        for (_, finding) in fixed.report.diagnostics() {
-            assert!(
-                finding.rule != *rule && finding.fix.is_none() && found.contains(&finding.rule),
-                "{rule}: the fixed migration lints clean:\n{}",
-                fixed.report.to_human(false)
+    for server in required_servers() {
+        let settings = Settings::default().pg_version(server.major).unwrap();
+        let major = server.major;
+        let dir = tempfile::tempdir().unwrap();
+        for (index, (rule, migration)) in SCENARIOS.iter().enumerate() {
+            let path: PathBuf = dir
+                .path()
+                .join(format!("{index}_{}.sql", rule.replace('-', "_")));
+            std::fs::write(&path, migration).unwrap();
+            let fixed =
+                migration_safety::fix::fix_paths(std::slice::from_ref(&path), &settings, &[])
+                    .unwrap();
+            assert_eq!(
+                fixed.changes.len(),
+                1,
+                "PostgreSQL {major}, {rule}: fix changes the migration"
             );
-        }
+            let fixed_sql = &fixed.changes[0].fixed;
+            // Clean of what it fixed, and of anything new (a warning of the original, such as a
+            // foreign key's missing index, may stay).
+            let before = migration_safety::lint_file(&path, &settings).unwrap();
+            let found: Vec<_> = before.diagnostics().map(|(_, d)| d.rule).collect();
+            for (_, finding) in fixed.report.diagnostics() {
+                assert!(
+                    finding.rule != *rule && finding.fix.is_none() && found.contains(&finding.rule),
+                    "PostgreSQL {major}, {rule}: the fixed migration lints clean:\n{}",
+                    fixed.report.to_human(false)
+                );
+            }
 
-        let mut original = fresh(&mut admin, &format!("fix_{index}_original"));
-        let hazards = run(&mut original, migration);
-        assert!(
-            hazards.iter().any(|(_, o)| blocks_traffic_for_long(o)),
-            "{rule}: the original blocks traffic while it scans: {hazards:#?}"
-        );
-        let mut safe = fresh(&mut admin, &format!("fix_{index}_fixed"));
-        for (statement, observation) in run(&mut safe, fixed_sql) {
+            let original_db = format!("fix_{index}_original");
+            let mut original = server.observer(&original_db, SETUP);
+            let hazards = apply_migration(&mut original, rule, migration);
             assert!(
-                !blocks_traffic_for_long(&observation) && observation.rewrites.is_empty(),
-                "{rule}: `{statement}` holds a blocking lock beyond a catalog update, or rewrites: {observation:#?}"
+                hazards.iter().any(|(_, o)| blocks_traffic_for_long(o)),
+                "PostgreSQL {major}, {rule}: the original blocks traffic while it scans: {hazards:#?}"
             );
-        }
-        assert_eq!(
-            schema(&mut original),
-            schema(&mut safe),
-            "{rule}: the fixed migration reaches the original's schema\n{fixed_sql}"
-        );
-        drop((original, safe));
-        for suffix in ["original", "fixed"] {
-            admin
-                .batch_execute(&format!("DROP DATABASE fix_{index}_{suffix}"))
-                .unwrap();
+            let fixed_db = format!("fix_{index}_fixed");
+            let mut safe = server.observer(&fixed_db, SETUP);
+            for (statement, observation) in apply_migration(&mut safe, rule, fixed_sql) {
+                assert!(
+                    !blocks_traffic_for_long(&observation) && observation.rewrites.is_empty(),
+                    "PostgreSQL {major}, {rule}: `{statement}` holds a blocking lock beyond a catalog update, or rewrites: {observation:#?}"
+                );
+            }
+            assert_eq!(
+                schema(original.client()),
+                schema(safe.client()),
+                "PostgreSQL {major}, {rule}: the fixed migration reaches the original's schema\n{fixed_sql}"
+            );
+            drop((original, safe));
+            server.drop_database(&original_db);
+            server.drop_database(&fixed_db);
         }
     }
 }

@@ -42,7 +42,7 @@ use std::time::Duration;
 
 use migration_safety::Report;
 use migration_safety::trace::postgres::{self, Client, NoTls};
-use migration_safety::trace::{Observation, Observer, RelationKind, Status};
+use migration_safety::trace::{Changes, Observation, Observer, RelationKind, Status};
 
 /// The majors a server can be provisioned for.
 pub const MAJORS: std::ops::RangeInclusive<u32> = 12..=18;
@@ -65,6 +65,20 @@ pub fn servers() -> Vec<Server> {
                 .map(|url| Server { major, url })
         })
         .collect()
+}
+
+/// Under `CI`, fail unless 12, 15 and 18 at least have a server: the tests that need them are
+/// `#[ignore]`d without them, so a suite calls this from a test that always runs, and a
+/// provisioning bug fails instead of passing unchecked.
+pub fn assert_provisioned_under_ci() {
+    if std::env::var_os("CI").is_some() {
+        for major in [12, 15, 18] {
+            assert!(
+                std::env::var_os(format!("MIGRATION_SAFETY_TEST_PG_{major}")).is_some(),
+                "CI must provision PostgreSQL {major} (.ci/run sources .ci/postgres.sh)"
+            );
+        }
+    }
 }
 
 /// The servers, for a test that runs only with them (`#[cfg_attr(not(postgres_servers),
@@ -137,6 +151,17 @@ impl Server {
         self.admin()
             .batch_execute(&format!("CREATE DATABASE {database}{template}"))
             .unwrap();
+    }
+
+    /// A fresh `database` (see [`Server::create_database`]) holding `setup`, observed with its
+    /// changes kept; the relations `setup` made are the pre-existing ones.
+    pub fn observer(&self, database: &str, setup: &str) -> Observer {
+        self.create_database(database, None);
+        let mut observer = Observer::connect(&self.url_of(database), Changes::Kept)
+            .unwrap_or_else(|e| panic!("PostgreSQL {}: observe {database}: {e}", self.major));
+        observer.execute(setup).unwrap();
+        observer.mark_existing().unwrap();
+        observer
     }
 
     /// Start `sql` in a session of its own on `database`, named `application_name`, outside
@@ -311,9 +336,51 @@ pub fn blocking(observation: &Observation) -> Vec<String> {
     found
 }
 
+/// Whether a statement took a lock that blocks reads or writes of a pre-existing table and
+/// scanned or rewrote a table meanwhile: more than a brief catalog update. Stricter than
+/// [`blocking`], which counts a lock only on the relation scanned: here a lock on one table
+/// held while another is scanned counts too.
+pub fn blocks_traffic_for_long(observation: &Observation) -> bool {
+    let scanned = observation.scans.as_ref().is_some_and(|s| !s.is_empty());
+    observation.blocks_traffic() && (scanned || !observation.rewrites.is_empty())
+}
+
+/// Apply a migration's statements in order with [`apply`] (its transaction control included),
+/// asserting that each succeeds; the observed statements with their observations. `file` names
+/// the migration in a failure.
+///
+/// A batched backfill whose `DO` block commits between its batches runs unobserved, alone: the
+/// observer runs every statement in a transaction, where that `COMMIT` is refused.
+pub fn apply_migration(
+    observer: &mut Observer,
+    file: &str,
+    sql: &str,
+) -> Vec<(String, Observation)> {
+    migration_safety::split_statements(sql)
+        .into_iter()
+        .filter_map(|range| {
+            let statement = sql[range].trim_end_matches(';').to_owned();
+            if statement.starts_with("DO $$") && statement.contains("COMMIT;") {
+                observer.execute(&statement).unwrap();
+                return None;
+            }
+            let observation = apply(observer, &statement)?;
+            assert_eq!(
+                observation.status,
+                Status::Succeeded,
+                "{file}: `{statement}` failed: {observation:?}"
+            );
+            Some((statement, observation))
+        })
+        .collect()
+}
+
 /// The schema as the catalog sees it, sorted, one line per relation, column (type,
 /// nullability, identity, generation, default), constraint (with its validation state), index
-/// (with its validity), domain and enum, in every schema but the system ones.
+/// (with its validity), domain, enum, trigger and function, in every schema but the system
+/// ones. A `NOT NULL` constraint (recorded in `pg_constraint` from PostgreSQL 18) is listed
+/// without its name, which PostgreSQL makes up and keeps through a column rename: what it
+/// states is the column's nullability and its validation state.
 pub fn schema(client: &mut Client) -> Vec<String> {
     const USER: &str = "n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'";
     let queries = [
@@ -335,8 +402,8 @@ pub fn schema(client: &mut Client) -> Vec<String> {
              WHERE {USER} AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped"
         ),
         format!(
-            "SELECT format('constraint %s %s %s%s', coalesce(co.conrelid::regclass::text, co.contypid::regtype::text),
-                    co.conname, pg_get_constraintdef(co.oid),
+            "SELECT format('constraint %s %s%s%s', coalesce(co.conrelid::regclass::text, co.contypid::regtype::text),
+                    CASE WHEN co.contype = 'n' THEN '' ELSE co.conname || ' ' END, pg_get_constraintdef(co.oid),
                     CASE WHEN co.convalidated THEN '' ELSE ' (not validated)' END)
              FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace WHERE {USER}"
         ),
@@ -355,6 +422,16 @@ pub fn schema(client: &mut Client) -> Vec<String> {
             "SELECT format('enum %s.%s %s', n.nspname, t.typname, string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder))
              FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
              JOIN pg_enum e ON e.enumtypid = t.oid WHERE {USER} GROUP BY n.nspname, t.typname"
+        ),
+        format!(
+            "SELECT format('trigger %s on %s', t.tgname, t.tgrelid::regclass)
+             FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} AND NOT t.tgisinternal"
+        ),
+        format!(
+            "SELECT format('function %s.%s(%s)', n.nspname, p.proname,
+                    pg_get_function_identity_arguments(p.oid))
+             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER}"
         ),
     ];
     let mut lines: Vec<String> = queries

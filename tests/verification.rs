@@ -37,8 +37,8 @@ use std::path::{Path, PathBuf};
 use migration_safety::trace::{Changes, Observation, Observer, Relation, RelationKind, postgres};
 use migration_safety::{Claim, Effect, Framework, LockMode, Outcome, lint_paths};
 use migration_safety_e2e::server::{
-    MAJORS, Server, Statement, apply, blocking, error, is_index, is_table, required_servers,
-    schema, schema_difference, statements, text_rows,
+    MAJORS, Server, Statement, apply, assert_provisioned_under_ci, blocking, error, is_index,
+    is_table, required_servers, schema, schema_difference, statements, text_rows,
 };
 
 const WORLD: &str = include_str!("verification/world.sql");
@@ -752,14 +752,7 @@ fn render_doc(rows: &BTreeMap<String, BTreeMap<u32, String>>) -> String {
 /// Under CI the suite must run on 12, 15 and 18 at least: a missing server is a provisioning bug.
 #[test]
 fn ci_provisions_the_verification_servers() {
-    if std::env::var_os("CI").is_some() {
-        for major in [12, 15, 18] {
-            assert!(
-                std::env::var_os(format!("MIGRATION_SAFETY_TEST_PG_{major}")).is_some(),
-                "CI must provision PostgreSQL {major} (.ci/run sources .ci/postgres.sh)"
-            );
-        }
-    }
+    assert_provisioned_under_ci();
 }
 
 #[test]

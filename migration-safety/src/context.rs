@@ -10,7 +10,7 @@ use crate::layout::Framework;
 use crate::lexer::Lexed;
 use crate::model::{Name, Statement, StatementKind, TableLock};
 use crate::recognize;
-use crate::schema::{Schema, default_search_path};
+use crate::schema::{Schema, created_in, default_search_path};
 use crate::settings::Settings;
 use crate::source::SourceFile;
 
@@ -57,34 +57,81 @@ impl Default for Session {
 }
 
 /// A setting's value in force: the session's, overridden by `SET LOCAL` until the transaction
-/// ends.
+/// ends. As in PostgreSQL, a session-level `SET` or `RESET` in a transaction lasts past its
+/// `COMMIT` and is undone by its `ROLLBACK`.
 #[derive(Debug, Clone, Default)]
 struct Scoped<T> {
     session: T,
     local: Option<T>,
+    /// The session's value before the open transaction first changed it.
+    saved: Option<T>,
 }
 
 impl<T: Clone> Scoped<T> {
+    fn new(session: T) -> Self {
+        Self {
+            session,
+            local: None,
+            saved: None,
+        }
+    }
+
     fn set(&mut self, value: T, local: bool, in_transaction: bool) {
         if !local {
-            self.session = value;
-            self.local = None;
+            self.reset(value, in_transaction);
         } else if in_transaction {
             self.local = Some(value);
         }
     }
 
-    fn reset(&mut self, value: T) {
+    fn reset(&mut self, value: T, in_transaction: bool) {
+        if in_transaction && self.saved.is_none() {
+            self.saved = Some(self.session.clone());
+        }
         self.session = value;
         self.local = None;
     }
 
-    fn end_transaction(&mut self) {
+    fn end_transaction(&mut self, rolled_back: bool) {
         self.local = None;
+        if let Some(saved) = self.saved.take()
+            && rolled_back
+        {
+            self.session = saved;
+        }
     }
 
     fn current(&self) -> T {
         self.local.clone().unwrap_or_else(|| self.session.clone())
+    }
+}
+
+/// The settings a file can change, as they stand before a statement.
+struct InForce {
+    lock_timeout: Scoped<Option<String>>,
+    search_path: Scoped<Arc<[String]>>,
+    time_zone: Scoped<Option<String>>,
+}
+
+impl InForce {
+    fn end_transaction(&mut self, rolled_back: bool) {
+        self.lock_timeout.end_transaction(rolled_back);
+        self.search_path.end_transaction(rolled_back);
+        self.time_zone.end_transaction(rolled_back);
+    }
+}
+
+/// Numbers the transaction blocks of a file as they open.
+#[derive(Default)]
+struct Blocks(usize);
+
+impl Blocks {
+    /// Open a block for `wrapper` (none: no transaction until a `BEGIN`).
+    fn open(&mut self, wrapper: Option<Wrapper>) -> Option<(usize, Wrapper)> {
+        wrapper.map(|w| {
+            self.0 += 1;
+            (self.0, w)
+        })
     }
 }
 
@@ -121,18 +168,14 @@ pub(crate) fn sessions(
     for &unit in &unit_of {
         per_unit[unit] += 1;
     }
-    let mut blocks = 0usize;
+    let mut blocks = Blocks::default();
     let mut unit = None;
     let mut implicit: Option<Wrapper> = None;
     let mut current: Option<(usize, Wrapper)> = None;
-    let mut lock_timeout = Scoped {
-        session: assumed.clone(),
-        local: None,
-    };
-    let mut time_zone: Scoped<Option<String>> = Scoped::default();
-    let mut search_path = Scoped {
-        session: default_search_path(),
-        local: None,
+    let mut in_force = InForce {
+        lock_timeout: Scoped::new(assumed.clone()),
+        search_path: Scoped::new(default_search_path()),
+        time_zone: Scoped::default(),
     };
     let mut out = Vec::with_capacity(statements.len());
     for (statement, &index) in statements.iter().zip(&unit_of) {
@@ -145,32 +188,22 @@ pub(crate) fn sessions(
                     (u.single_query && per_unit[index] > 1).then_some(Wrapper::SingleQuery)
                 }
             });
-            lock_timeout.end_transaction();
-            search_path.end_transaction();
-            time_zone.end_transaction();
-            current = implicit.map(|w| {
-                blocks += 1;
-                (blocks, w)
-            });
+            // The framework commits each unit's transaction (a failed one stops the run).
+            in_force.end_transaction(false);
+            current = blocks.open(implicit);
         }
         let enclosing = current.map(|(_, w)| w);
         let transaction = match &statement.kind {
             StatementKind::Begin => {
                 if current.is_none() {
-                    blocks += 1;
-                    current = Some((blocks, Wrapper::Block));
+                    current = blocks.open(Some(Wrapper::Block));
                 }
                 None
             }
             StatementKind::Commit | StatementKind::Rollback => {
                 let ended = current;
-                lock_timeout.end_transaction();
-                search_path.end_transaction();
-                time_zone.end_transaction();
-                current = implicit.map(|w| {
-                    blocks += 1;
-                    (blocks, w)
-                });
+                in_force.end_transaction(matches!(statement.kind, StatementKind::Rollback));
+                current = blocks.open(implicit);
                 ended
             }
             _ => current,
@@ -178,26 +211,32 @@ pub(crate) fn sessions(
         match &statement.kind {
             StatementKind::Set { name, value, local } if name == "lock_timeout" => {
                 let value = value.clone().filter(|v| !is_zero(v));
-                lock_timeout.set(value, *local, current.is_some());
+                in_force.lock_timeout.set(value, *local, current.is_some());
             }
             StatementKind::Set { name, value, local } if name == "search_path" => {
                 let value = value
                     .as_deref()
                     .map_or_else(default_search_path, parse_search_path);
-                search_path.set(value, *local, current.is_some());
+                in_force.search_path.set(value, *local, current.is_some());
             }
             StatementKind::Set { name, value, local } if name == "timezone" => {
-                time_zone.set(value.clone(), *local, current.is_some());
+                in_force
+                    .time_zone
+                    .set(value.clone(), *local, current.is_some());
             }
             StatementKind::Reset { name } => {
                 if name.as_deref().is_none_or(|n| n == "lock_timeout") {
-                    lock_timeout.reset(assumed.clone());
+                    in_force
+                        .lock_timeout
+                        .reset(assumed.clone(), current.is_some());
                 }
                 if name.as_deref().is_none_or(|n| n == "search_path") {
-                    search_path.reset(default_search_path());
+                    in_force
+                        .search_path
+                        .reset(default_search_path(), current.is_some());
                 }
                 if name.as_deref().is_none_or(|n| n == "timezone") {
-                    time_zone.reset(None);
+                    in_force.time_zone.reset(None, current.is_some());
                 }
             }
             _ => {}
@@ -205,10 +244,10 @@ pub(crate) fn sessions(
         out.push(Session {
             transaction: transaction.map(|(id, _)| id),
             wrapper: transaction.map(|(_, w)| w),
-            lock_timeout: lock_timeout.current(),
-            search_path: search_path.current(),
+            lock_timeout: in_force.lock_timeout.current(),
+            search_path: in_force.search_path.current(),
             enclosing,
-            time_zone: time_zone.current(),
+            time_zone: in_force.time_zone.current(),
         });
     }
     out
@@ -315,18 +354,27 @@ impl CreatedObjects {
         Self { by_name }
     }
 
-    /// Whether a top-level statement before `index` creates `kind` `name`.
-    fn before(&self, kind: Created, name: &Name, index: usize) -> bool {
+    /// The top-level statements that create `kind` `name`, as written at `index`: each object
+    /// is created in the first schema of the `search_path` in force where it is written.
+    fn creating<'s>(
+        &'s self,
+        kind: Created,
+        name: &Name,
+        index: usize,
+        sessions: &'s [Session],
+    ) -> impl Iterator<Item = usize> + 's {
+        // A schema's own name has no schema.
+        let at = move |name: &Name, i: usize| match kind {
+            Created::Schema => name.clone(),
+            _ => created_in(name, &sessions[i].search_path),
+        };
+        let wanted = at(name, index);
         self.by_name
             .get(&(kind, name.name.clone()))
-            .is_some_and(|found| found.iter().any(|(i, n)| *i < index && n.matches(name)))
-    }
-
-    /// Whether a top-level statement after `index` creates `kind` `name`.
-    fn after(&self, kind: Created, name: &Name, index: usize) -> bool {
-        self.by_name
-            .get(&(kind, name.name.clone()))
-            .is_some_and(|found| found.iter().any(|(i, n)| *i > index && n.matches(name)))
+            .into_iter()
+            .flatten()
+            .filter(move |(i, n)| at(n, *i) == wanted)
+            .map(|(i, _)| *i)
     }
 }
 
@@ -440,13 +488,17 @@ impl Context<'_> {
     /// Whether a top-level statement of this file before the current one created `kind`
     /// `name` (an object created by the same migration is new: no running code uses it yet).
     pub(crate) fn created_earlier_in_file(&self, kind: Created, name: &Name) -> bool {
-        self.created.before(kind, name, self.index)
+        self.created
+            .creating(kind, name, self.index, self.sessions)
+            .any(|i| i < self.index)
     }
 
     /// Whether a top-level statement of this file after the current one creates `kind` `name`
     /// (a drop followed by the object created again).
     pub(crate) fn created_later_in_file(&self, kind: Created, name: &Name) -> bool {
-        self.created.after(kind, name, self.index)
+        self.created
+            .creating(kind, name, self.index, self.sessions)
+            .any(|i| i > self.index)
     }
 
     /// Write-blocking locks that earlier top-level statements of this transaction hold on
@@ -456,10 +508,11 @@ impl Context<'_> {
         if held.transaction.is_none() || held.transaction != self.session().transaction {
             return (None, None);
         }
-        let on_table = held
-            .by_table
-            .get(&table.name)
-            .and_then(|locks| locks.iter().find(|(_, l)| l.table.matches(table)));
+        let on_table = held.by_table.get(&table.name).and_then(|locks| {
+            locks
+                .iter()
+                .find(|(_, l)| self.schema.same_relation(&l.table, table))
+        });
         (on_table, held.strongest.as_ref())
     }
 
@@ -611,6 +664,26 @@ mod tests {
             ]
         );
         assert!(is_utc("'Etc/UTC'") && is_utc("0") && is_utc("GMT") && !is_utc("Europe/London"));
+    }
+
+    #[test]
+    fn search_path_scopes_follow_postgresql() {
+        // Measured on PostgreSQL 15: SET LOCAL ends with the transaction; a session SET in a
+        // transaction lasts past COMMIT and is undone by ROLLBACK.
+        let s = sessions_of(
+            "set search_path = app; begin; set local search_path = other; commit; \
+             begin; set search_path = gone; rollback; \
+             begin; set search_path = kept; commit; \
+             begin; reset search_path; rollback; reset search_path;",
+        );
+        let paths: Vec<String> = s.iter().map(|s| s.search_path.join(",")).collect();
+        assert_eq!(
+            paths,
+            [
+                "app", "app", "other", "app", "app", "gone", "app", "app", "kept", "kept", "kept",
+                "public", "kept", "public"
+            ]
+        );
     }
 
     #[test]

@@ -372,6 +372,18 @@ mod tests {
             .collect()
     }
 
+    /// `text` with all but its goose `Up` section blanked out.
+    fn goose_up_masked(text: &str) -> String {
+        plan(
+            Framework::Goose,
+            Direction::Up,
+            text,
+            false,
+            &Sidecar::default(),
+        )
+        .mask(text)
+    }
+
     #[test]
     fn sqlx_marker_must_be_the_first_bytes() {
         let on = plan(
@@ -513,14 +525,7 @@ mod tests {
     #[test]
     fn masking_keeps_positions() {
         let text = "-- +goose Up\nSELECT 1;\n-- +goose Down\nSELECT 2;\n";
-        let masked = plan(
-            Framework::Goose,
-            Direction::Up,
-            text,
-            false,
-            &Sidecar::default(),
-        )
-        .mask(text);
+        let masked = goose_up_masked(text);
         assert_eq!(masked.len(), text.len());
         assert!(masked.contains("SELECT 1;") && !masked.contains("SELECT 2;"));
     }
@@ -530,14 +535,7 @@ mod tests {
         // Each character outside the section becomes as many spaces as it has bytes: a
         // one-byte blank for `é` or `🦀` used to shift every later offset.
         let text = "-- +goose Down\r\nSELECT 'é🦀';\n-- +goose Up\nDROP TABLE t;\n";
-        let masked = plan(
-            Framework::Goose,
-            Direction::Up,
-            text,
-            false,
-            &Sidecar::default(),
-        )
-        .mask(text);
+        let masked = goose_up_masked(text);
         assert_eq!(masked.len(), text.len());
         let at = text.find("DROP TABLE t;").unwrap();
         assert_eq!(&masked[at..at + 13], "DROP TABLE t;");

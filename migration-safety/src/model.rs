@@ -25,13 +25,12 @@ impl Name {
         }
     }
 
-    /// Whether two names can denote the same object (an unqualified name matches any schema).
-    pub fn matches(&self, other: &Name) -> bool {
-        self.name == other.name
-            && match (&self.schema, &other.schema) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            }
+    /// This name in `schema`, unless it names its own.
+    pub fn in_schema(&self, schema: &str) -> Self {
+        Self {
+            schema: Some(self.schema.clone().unwrap_or_else(|| schema.to_owned())),
+            name: self.name.clone(),
+        }
     }
 }
 
@@ -730,6 +729,19 @@ pub enum ObjectKind {
     Other(String),
 }
 
+impl ObjectKind {
+    /// The kind as SQL names it after `DROP`: `TABLE`, `MATERIALIZED VIEW`, `SCHEMA`, ….
+    pub fn keyword(&self) -> &str {
+        match self {
+            Self::Table => "TABLE",
+            Self::View => "VIEW",
+            Self::MaterializedView => "MATERIALIZED VIEW",
+            Self::Type => "TYPE",
+            Self::Other(other) => other,
+        }
+    }
+}
+
 /// `ALTER TYPE` actions.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlterTypeAction {
@@ -994,6 +1006,19 @@ pub enum StatementKind {
 }
 
 impl StatementKind {
+    /// The objects of a `DROP` of kind `object` (its keyword, as [`ObjectKind::keyword`] names
+    /// it, in any case): `Some(names)` for `DROP SCHEMA a, b` and `"schema"`, `None` for any
+    /// other statement or kind.
+    pub fn drop_of(&self, object: &str) -> Option<&[Name]> {
+        match self {
+            Self::Drop {
+                object: kind,
+                names,
+            } if kind.keyword().eq_ignore_ascii_case(object) => Some(names),
+            _ => None,
+        }
+    }
+
     /// The SQL command, for messages (`ALTER TABLE`, `CREATE INDEX`, …).
     pub fn command(&self) -> String {
         match self {
@@ -1010,16 +1035,7 @@ impl StatementKind {
                 concurrently: true, ..
             } => "DROP INDEX CONCURRENTLY".into(),
             Self::DropIndex { .. } => "DROP INDEX".into(),
-            Self::Drop { object, .. } => format!(
-                "DROP {}",
-                match object {
-                    ObjectKind::Table => "TABLE",
-                    ObjectKind::View => "VIEW",
-                    ObjectKind::MaterializedView => "MATERIALIZED VIEW",
-                    ObjectKind::Type => "TYPE",
-                    ObjectKind::Other(other) => other,
-                }
-            ),
+            Self::Drop { object, .. } => format!("DROP {}", object.keyword()),
             Self::CreateView {
                 materialized: true, ..
             } => "CREATE MATERIALIZED VIEW".into(),
@@ -1101,7 +1117,7 @@ impl StatementKind {
                         _ => None,
                     }));
                 for referenced in references {
-                    if !referenced.matches(&create.table) {
+                    if !crate::schema::same_by_default(referenced, &create.table) {
                         locks.push(lock(referenced, LockMode::ShareRowExclusive));
                     }
                 }
@@ -1182,7 +1198,7 @@ impl ActionKind {
             Self::AddColumn(column) => {
                 let mut locks = vec![on(table, LockMode::AccessExclusive)];
                 if let Some(referenced) = &column.references
-                    && !referenced.matches(table)
+                    && !crate::schema::same_by_default(referenced, table)
                 {
                     locks.push(on(referenced, LockMode::ShareRowExclusive));
                 }
@@ -1191,7 +1207,7 @@ impl ActionKind {
             Self::AddConstraint { constraint, .. } => match &constraint.kind {
                 ConstraintKind::ForeignKey { references, .. } => {
                     let mut locks = vec![on(table, LockMode::ShareRowExclusive)];
-                    if !references.matches(table) {
+                    if !crate::schema::same_by_default(references, table) {
                         locks.push(on(references, LockMode::ShareRowExclusive));
                     }
                     locks
@@ -1258,13 +1274,13 @@ mod tests {
     }
 
     #[test]
-    fn unqualified_names_match_any_schema() {
+    fn a_name_takes_a_schema_only_when_it_has_none() {
         let qualified = Name {
             schema: Some("app".into()),
             name: "users".into(),
         };
-        assert!(Name::new("users").matches(&qualified));
-        assert!(!Name::new("accounts").matches(&qualified));
+        assert_eq!(Name::new("users").in_schema("app"), qualified);
+        assert_eq!(qualified.in_schema("public"), qualified);
     }
 }
 

@@ -232,17 +232,32 @@ pub(crate) fn alter_table_header(source: &str, tokens: &[Token]) -> Option<(Name
     Some((name, c.pos))
 }
 
+/// The tokens outside parentheses, with their positions (the parentheses left out; a stray
+/// `)` closes nothing).
+pub(crate) fn top_level<'t>(
+    source: &'t str,
+    tokens: &'t [Token],
+) -> impl Iterator<Item = (usize, &'t Token)> + 't {
+    let mut depth = 0usize;
+    tokens.iter().enumerate().filter(move |(_, token)| {
+        if token.is_punct(source, "(") {
+            depth += 1;
+            false
+        } else if token.is_punct(source, ")") {
+            depth = depth.saturating_sub(1);
+            false
+        } else {
+            depth == 0
+        }
+    })
+}
+
 /// Split tokens at commas outside parentheses.
 pub(crate) fn split_top_level<'t>(source: &str, tokens: &'t [Token]) -> Vec<&'t [Token]> {
     let mut parts = Vec::new();
-    let mut depth = 0usize;
     let mut start = 0;
-    for (i, token) in tokens.iter().enumerate() {
-        if token.is_punct(source, "(") {
-            depth += 1;
-        } else if token.is_punct(source, ")") {
-            depth = depth.saturating_sub(1);
-        } else if depth == 0 && token.is_punct(source, ",") {
+    for (i, token) in top_level(source, tokens) {
+        if token.is_punct(source, ",") {
             parts.push(&tokens[start..i]);
             start = i + 1;
         }
@@ -1437,16 +1452,11 @@ fn constant_format(source: &str, tokens: &[Token]) -> Option<String> {
 /// PL/pgSQL's `INSERT/UPDATE/DELETE … RETURNING … INTO [STRICT] target`: the SQL without the
 /// trailing `INTO` clause, which stores the result in variables.
 fn without_into_target<'t>(source: &str, tokens: &'t [Token]) -> &'t [Token] {
-    let mut depth = 0usize;
     let mut returning = false;
-    for (i, token) in tokens.iter().enumerate() {
-        if token.is_punct(source, "(") {
-            depth += 1;
-        } else if token.is_punct(source, ")") {
-            depth = depth.saturating_sub(1);
-        } else if depth == 0 && token.is_word(source, "RETURNING") {
+    for (i, token) in top_level(source, tokens) {
+        if token.is_word(source, "RETURNING") {
             returning = true;
-        } else if depth == 0 && returning && token.is_word(source, "INTO") {
+        } else if returning && token.is_word(source, "INTO") {
             return &tokens[..i];
         }
     }

@@ -168,6 +168,20 @@ impl Default for Schema {
     }
 }
 
+/// `name` in the schema PostgreSQL creates it in under `search_path`: its own, or the first
+/// of the path.
+pub(crate) fn created_in(name: &Name, search_path: &[String]) -> Name {
+    name.in_schema(search_path.first().map_or(DEFAULT_SCHEMA, String::as_str))
+}
+
+/// Whether two relation names of one statement denote the same relation when no schema
+/// catalog is at hand (the lowered model): unqualified names resolve through the default
+/// `search_path`. Rules compare with [`Schema::same_relation`], which knows the
+/// `search_path` in force.
+pub(crate) fn same_by_default(a: &Name, b: &Name) -> bool {
+    a.in_schema(DEFAULT_SCHEMA) == b.in_schema(DEFAULT_SCHEMA)
+}
+
 /// The `search_path` of a session that has not set one.
 pub(crate) fn default_search_path() -> Arc<[String]> {
     Arc::from([DEFAULT_SCHEMA.to_owned()])
@@ -185,7 +199,7 @@ pub(crate) struct Table {
     pub(crate) constraints: Vec<TableConstraint>,
     /// `PARTITION BY`: a partitioned table.
     pub(crate) partitioned: bool,
-    /// The partitioned table it is a partition of.
+    /// The partitioned table it is a partition of, schema-qualified.
     pub(crate) partition_of: Option<Name>,
     /// The indexes created on it.
     indexes: Vec<Key>,
@@ -258,7 +272,8 @@ pub(crate) struct DomainConstraintState {
     pub(crate) validated: bool,
 }
 
-/// A view and the relations its query reads.
+/// A view and the relations its query reads (schema-qualified, as they resolved when it was
+/// created).
 #[derive(Debug, Clone)]
 pub(crate) struct View {
     pub(crate) name: Name,
@@ -360,6 +375,37 @@ impl Schema {
             .unwrap_or_else(|| Key::new(self.creation_schema(), &name.name))
     }
 
+    /// The schema-qualified relation (table, view or index) that `name` denotes under the
+    /// `search_path` in force, as PostgreSQL resolves it: its own schema when qualified; else
+    /// the first schema of the path where the migrations made a relation of that name; else
+    /// the first schema of the path, where an unqualified relation is created (a relation the
+    /// migrations do not know is taken to be there too: which schemas hold one on the database
+    /// cannot be known here).
+    pub(crate) fn qualified(&self, name: &Name) -> Name {
+        if name.schema.is_some() {
+            return name.clone();
+        }
+        let known = |key: &Key| {
+            self.tables.contains(key) || self.views.contains(key) || self.indexes.contains(key)
+        };
+        let key = self
+            .search_path
+            .iter()
+            .map(|schema| Key::new(schema, &name.name))
+            .find(known)
+            .unwrap_or_else(|| Key::new(self.creation_schema(), &name.name));
+        Name {
+            schema: Some(key.schema),
+            name: key.name,
+        }
+    }
+
+    /// Whether two relation names, written under the `search_path` in force, denote the same
+    /// relation: `users` and `app.users` do only when `users` resolves to `app`.
+    pub(crate) fn same_relation(&self, a: &Name, b: &Name) -> bool {
+        a.name == b.name && self.qualified(a) == self.qualified(b)
+    }
+
     /// The `(schema, name)` pairs a relation name can denote on the database, in the order
     /// PostgreSQL tries them: its own schema when qualified; else the schema of the
     /// `search_path` whose table or index of that name the migrations know; else each schema
@@ -398,7 +444,7 @@ impl Schema {
         self.views
             .entries
             .values()
-            .any(|(_, view)| view.reads.iter().any(|r| r.matches(table)))
+            .any(|(_, view)| view.reads.contains(&self.qualified(table)))
     }
 
     /// The known indexes of `table` that involve `column` (by name or in an expression).
@@ -476,7 +522,7 @@ impl Schema {
         self.tables
             .ordered()
             .into_iter()
-            .filter(|t| t.partition_of.as_ref().is_some_and(|p| p.matches(parent)))
+            .filter(|t| t.partition_of == Some(self.qualified(parent)))
             .collect()
     }
 
@@ -494,7 +540,7 @@ impl Schema {
                 else {
                     continue;
                 };
-                let hits = references.matches(table)
+                let hits = self.same_relation(references, table)
                     && if referenced_columns.is_empty() {
                         primary_key.is_some_and(|pk| pk.iter().any(|c| c == column))
                     } else {
@@ -560,7 +606,7 @@ impl Schema {
                     file: Some(file),
                     constraints: Vec::new(),
                     partitioned: create.partition_by,
-                    partition_of: create.partition_of.clone(),
+                    partition_of: create.partition_of.as_ref().map(|p| self.qualified(p)),
                     indexes: Vec::new(),
                 };
                 for def in &create.columns {
@@ -753,7 +799,7 @@ impl Schema {
                     key,
                     View {
                         name: name.clone(),
-                        reads: reads.clone(),
+                        reads: reads.iter().map(|r| self.qualified(r)).collect(),
                         file,
                     },
                 );
@@ -804,7 +850,10 @@ impl Schema {
         if let ActionKind::AttachPartition { partition }
         | ActionKind::DetachPartition { partition, .. } = action
         {
-            let parent = self.tables.get(&key).map(|t| t.name.clone());
+            let parent = self.tables.get(&key).map(|_| Name {
+                schema: Some(key.schema.clone()),
+                name: key.name.clone(),
+            });
             let attach = matches!(action, ActionKind::AttachPartition { .. });
             if attach || self.table(partition).is_some() {
                 let partition = self.known_table(partition);
@@ -1078,14 +1127,20 @@ impl Schema {
         }
     }
 
-    /// `from` is renamed `to`: views, indexes, partitions and foreign keys follow it.
+    /// `from` is renamed `to` (unqualified: in the same schema; qualified: moved to another):
+    /// views, indexes, partitions and foreign keys follow it.
     fn rename_references(&mut self, from: &Name, to: &Name) {
+        let old = self.qualified(from);
+        let new = to.in_schema(old.schema.as_deref().unwrap_or(DEFAULT_SCHEMA));
+        // A foreign key names the table as written, resolved when it is compared.
+        let creation_schema = self.creation_schema().to_owned();
+        let references_from = |references: &Name| references.in_schema(&creation_schema) == old;
         self.views.update_where(
-            |view| view.reads.iter().any(|r| r.matches(from)),
+            |view| view.reads.contains(&old),
             |view| {
                 for read in &mut view.reads {
-                    if read.matches(from) {
-                        *read = to.clone();
+                    if *read == old {
+                        *read = new.clone();
                     }
                 }
             },
@@ -1095,30 +1150,23 @@ impl Schema {
             .map(|t| t.indexes.clone())
             .unwrap_or_default();
         for index in &indexes {
-            if let Some(index) = self.indexes.get_mut(index)
-                && index.table.matches(from)
-            {
+            if let Some(index) = self.indexes.get_mut(index) {
                 index.table = to.clone();
             }
         }
         let references = |table: &Table| {
-            table
-                .partition_of
-                .as_ref()
-                .is_some_and(|parent| parent.matches(from))
+            table.partition_of.as_ref() == Some(&old)
                 || table.constraints.iter().any(|c| {
-                    matches!(&c.kind, ConstraintKind::ForeignKey { references, .. } if references.matches(from))
+                    matches!(&c.kind, ConstraintKind::ForeignKey { references, .. } if references_from(references))
                 })
         };
         self.tables.update_where(references, |table| {
-            if let Some(parent) = &mut table.partition_of
-                && parent.matches(from)
-            {
-                *parent = to.clone();
+            if table.partition_of.as_ref() == Some(&old) {
+                table.partition_of = Some(new.clone());
             }
             for constraint in &mut table.constraints {
                 if let ConstraintKind::ForeignKey { references, .. } = &mut constraint.kind
-                    && references.matches(from)
+                    && references_from(references)
                 {
                     *references = to.clone();
                 }
@@ -1286,6 +1334,57 @@ mod tests {
             }
         }
         schema
+    }
+
+    #[test]
+    fn relations_resolve_through_the_search_path() {
+        let mut schema = replay(&["CREATE TABLE app.users (id int); CREATE TABLE users (id int);"]);
+        let (users, app_users, public_users) = (
+            Name::new("users"),
+            Name::new("users").in_schema("app"),
+            Name::new("users").in_schema("public"),
+        );
+        // The default search_path: `users` is `public.users`, not `app.users`.
+        assert_eq!(schema.qualified(&users), public_users);
+        assert!(schema.same_relation(&users, &public_users));
+        assert!(!schema.same_relation(&users, &app_users));
+        assert!(!schema.same_relation(&users, &Name::new("orders")));
+        // The first schema of the path that has one; else where it would be created.
+        schema.set_search_path(Arc::from(["app".to_owned(), "public".to_owned()]));
+        assert!(schema.same_relation(&users, &app_users));
+        schema.set_search_path(Arc::from(["billing".to_owned(), "public".to_owned()]));
+        assert!(schema.same_relation(&users, &public_users));
+        assert_eq!(
+            schema.qualified(&Name::new("invoices")),
+            Name::new("invoices").in_schema("billing")
+        );
+    }
+
+    #[test]
+    fn views_and_partitions_keep_the_relation_they_resolved_to() {
+        let mut schema = Schema::default();
+        for (i, sql) in [
+            "CREATE TABLE app.events (id int) PARTITION BY RANGE (id)",
+            "SET search_path = app",
+            "CREATE VIEW recent AS SELECT * FROM events",
+            "CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM (0) TO (10)",
+        ]
+        .iter()
+        .enumerate()
+        {
+            if i == 1 {
+                schema.set_search_path(Arc::from(["app".to_owned()]));
+                continue;
+            }
+            for statement in lower_file(sql, &split(sql)) {
+                schema.apply(&statement.kind, 0, i);
+            }
+        }
+        schema.set_search_path(default_search_path());
+        let (events, app_events) = (Name::new("events"), Name::new("events").in_schema("app"));
+        assert!(schema.views_reading(&app_events) && !schema.views_reading(&events));
+        assert_eq!(schema.partitions(&app_events).len(), 1);
+        assert!(schema.partitions(&events).is_empty());
     }
 
     #[test]

@@ -93,6 +93,71 @@ fn set_local_search_path_ends_with_the_transaction() {
 }
 
 #[test]
+fn a_session_search_path_set_in_a_rolled_back_transaction_is_undone() {
+    // Measured on PostgreSQL 15: ROLLBACK undoes a session-level SET made in the transaction.
+    let found = sql_rules(
+        "SET lock_timeout = '1s';\nBEGIN;\nSET search_path = app;\nROLLBACK;\n\
+         CREATE TABLE users (id bigint, email text);\n\
+         ALTER TABLE public.users ALTER COLUMN email SET NOT NULL;",
+    );
+    assert!(!found.contains(&SET_NOT_NULL), "{found:?}");
+}
+
+/// The messages of `rule`'s findings on `sql`.
+fn messages(sql: &str, rule: &str) -> Vec<String> {
+    lint_sql(sql, &Settings::default())
+        .diagnostics()
+        .filter(|(_, d)| d.rule == rule)
+        .map(|(_, d)| d.message.clone())
+        .collect()
+}
+
+#[test]
+fn a_foreign_key_to_a_same_named_table_of_another_schema_is_not_self_referencing() {
+    let add = "ALTER TABLE users ADD CONSTRAINT users_app_user_fkey FOREIGN KEY (app_user) REFERENCES app.users (id);";
+    // `users` is `public.users`: the key locks two tables.
+    let two = messages(
+        &format!("SET lock_timeout = '1s';\n{add}"),
+        "add-foreign-key",
+    );
+    assert_eq!(two.len(), 1);
+    assert!(
+        two[0].contains("on both `users` and the referenced table `app.users`")
+            && two[0].contains("on both tables"),
+        "{two:?}"
+    );
+    // With `app` first on the search_path, `users` is `app.users`: a self-reference.
+    let one = messages(
+        &format!("SET lock_timeout = '1s';\nSET search_path = app, public;\n{add}"),
+        "add-foreign-key",
+    );
+    assert_eq!(one.len(), 1);
+    assert!(
+        one[0].contains("locks on `users`, blocking every INSERT, UPDATE and DELETE on it"),
+        "{one:?}"
+    );
+}
+
+#[test]
+fn same_named_tables_in_two_schemas_are_different_tables() {
+    let fk = "SET lock_timeout = '1s';\nALTER TABLE orders ADD CONSTRAINT orders_user_id_fkey FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;\n";
+    // An index of `app.orders` does not serve the key of `public.orders`.
+    let elsewhere = sql_rules(&format!(
+        "{fk}CREATE INDEX CONCURRENTLY orders_user_id_idx ON app.orders (user_id);"
+    ));
+    assert!(
+        elsewhere.contains(&"foreign-key-without-index"),
+        "{elsewhere:?}"
+    );
+    for index_on in ["orders", "public.orders"] {
+        let here = sql_rules(&format!(
+            "{fk}CREATE INDEX CONCURRENTLY orders_user_id_idx ON {index_on} (user_id);"
+        ));
+        assert!(!here.contains(&"foreign-key-without-index"), "{here:?}");
+    }
+}
+
+#[test]
 fn indexes_live_in_their_tables_schema() {
     let found = sql_rules(
         "SET lock_timeout = '1s';\nCREATE TABLE app.users (id bigint, email text);\n\

@@ -12,6 +12,13 @@ fn stdout(output: &std::process::Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
 
+/// `check` run on a directory holding one migration, `1.sql`, with `sql`.
+fn check_one_migration(sql: &str) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("1.sql"), sql).unwrap();
+    cli().arg("check").arg(dir.path()).output().unwrap()
+}
+
 #[test]
 fn check_on_the_shipped_example_reports_rustc_style_and_exits_1() {
     let output = cli()
@@ -72,26 +79,14 @@ fn json_output_has_the_documented_shape() {
 
 #[test]
 fn clean_input_exits_0() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("1.sql"),
-        "CREATE TABLE t (id bigint PRIMARY KEY);\n",
-    )
-    .unwrap();
-    let output = cli().arg("check").arg(dir.path()).output().unwrap();
+    let output = check_one_migration("CREATE TABLE t (id bigint PRIMARY KEY);\n");
     assert_eq!(output.status.code(), Some(0));
     assert!(stdout(&output).contains("no hazards found in 1 file"));
 }
 
 #[test]
 fn warnings_alone_exit_0() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("1.sql"),
-        "ALTER TABLE users ADD COLUMN nickname text;\n",
-    )
-    .unwrap();
-    let output = cli().arg("check").arg(dir.path()).output().unwrap();
+    let output = check_one_migration("ALTER TABLE users ADD COLUMN nickname text;\n");
     assert_eq!(output.status.code(), Some(0));
     assert!(stdout(&output).contains("warning[missing-lock-timeout]"));
 }

@@ -4,8 +4,8 @@ use crate::lexer::{TokenKind, tokenize};
 use crate::model::{ActionKind, ConstraintKind, Statement, quote_ident};
 use crate::rule::{Described, Findings, Rule, declare_rule};
 use crate::rules::{
-    SCAN_WITHOUT_BLOCKING, Step, add_column_without, alter_actions, constraint_body,
-    default_constraint_name, not_valid_then_validate, steps,
+    SCAN_WITHOUT_BLOCKING, Step, add_column_without, constraint_body, default_constraint_name,
+    existing_table_actions, not_valid_then_validate, steps,
 };
 
 declare_rule! {
@@ -48,11 +48,7 @@ declare_rule! {
 
 impl Rule for AddCheckConstraint {
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
-        for (alter, action) in alter_actions(statement) {
-            let table = &alter.table;
-            if cx.is_new_table(table) {
-                continue;
-            }
+        for (table, action) in existing_table_actions(cx, statement) {
             let (name, body, column) = match &action.kind {
                 ActionKind::AddConstraint {
                     constraint,
@@ -77,10 +73,7 @@ impl Rule for AddCheckConstraint {
                 _ => continue,
             };
             let constraint = quote_ident(&name);
-            let mut plan: Vec<Step> = column
-                .map(|c| add_column_without(table, c, "the CHECK"))
-                .into_iter()
-                .collect();
+            let mut plan = add_column_without(table, column, "the CHECK");
             plan.extend(not_valid_then_validate(
                 table,
                 &constraint,

@@ -3,7 +3,7 @@ use crate::fix::replace_statement;
 use crate::model::{ActionKind, ConstraintKind, Name, Statement, quote_ident};
 use crate::rule::{Described, Findings, Rule, declare_rule};
 use crate::rules::{
-    Step, add_column_without, alter_actions, constraint_body, default_constraint_name,
+    Step, add_column_without, constraint_body, default_constraint_name, existing_table_actions,
     not_valid_then_validate, steps,
 };
 
@@ -63,11 +63,7 @@ declare_rule! {
 
 impl Rule for AddForeignKey {
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
-        for (alter, action) in alter_actions(statement) {
-            let table = &alter.table;
-            if cx.is_new_table(table) {
-                continue;
-            }
+        for (table, action) in existing_table_actions(cx, statement) {
             let partitioned_before_18 =
                 cx.pg_version() < 18 && cx.schema.table(table).is_some_and(|t| t.partitioned);
             match &action.kind {
@@ -105,8 +101,8 @@ impl Rule for AddForeignKey {
                         action.range.clone(),
                         format!(
                             "adding foreign key `{name}` takes SHARE ROW EXCLUSIVE locks on {}, blocking every INSERT, UPDATE and DELETE {} while every row of `{table}` is checked",
-                            both(table, references),
-                            if references.matches(table) { "on it" } else { "on both tables" }
+                            both(cx, table, references),
+                            if cx.schema.same_relation(references, table) { "on it" } else { "on both tables" }
                         ),
                         steps(INTRO, &plan),
                         replace_statement(
@@ -155,7 +151,7 @@ impl Rule for AddForeignKey {
                     let scan = format!(
                         ", and every row of `{table}` is checked against `{references}` because the new column gets a value in every existing row"
                     );
-                    let referenced_lock = if references.matches(table) {
+                    let referenced_lock = if cx.schema.same_relation(references, table) {
                         String::new()
                     } else {
                         format!(
@@ -180,8 +176,8 @@ impl Rule for AddForeignKey {
     }
 }
 
-fn both(table: &Name, references: &Name) -> String {
-    if references.matches(table) {
+fn both(cx: &Context<'_>, table: &Name, references: &Name) -> String {
+    if cx.schema.same_relation(references, table) {
         format!("`{table}`")
     } else {
         format!("both `{table}` and the referenced table `{references}`")
@@ -196,10 +192,7 @@ fn plan(
     partitioned_before_18: bool,
 ) -> Vec<Step> {
     let constraint = quote_ident(name);
-    let mut plan: Vec<Step> = column
-        .map(|c| add_column_without(table, c, "REFERENCES"))
-        .into_iter()
-        .collect();
+    let mut plan = add_column_without(table, column, "REFERENCES");
     if partitioned_before_18 {
         plan.push(Step::prose(format!(
             "before PostgreSQL 18 a partitioned table cannot take a NOT VALID foreign key: on each partition of {table}, ADD CONSTRAINT … {body} NOT VALID, then VALIDATE CONSTRAINT in a separate transaction"

@@ -1,10 +1,7 @@
 use crate::context::Context;
-use crate::model::{ActionKind, ConstraintKind, Statement};
+use crate::model::Statement;
 use crate::rule::{Described, Findings, Rule, declare_rule};
-use crate::rules::{
-    INDEX_THEN_CONSTRAINT, alter_actions, index_then_constraint, index_then_constraint_fix,
-    report_using_index_problem, steps,
-};
+use crate::rules::{Key, check_added_keys};
 
 declare_rule! {
     /// ## What it does
@@ -47,54 +44,6 @@ declare_rule! {
 
 impl Rule for AddPrimaryKey {
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
-        for (alter, action) in alter_actions(statement) {
-            let table = &alter.table;
-            if cx.is_new_table(table) {
-                continue;
-            }
-            let (name, columns, column) = match &action.kind {
-                ActionKind::AddConstraint { constraint, .. } => match &constraint.kind {
-                    ConstraintKind::PrimaryKey {
-                        columns,
-                        using_index: None,
-                    } => (
-                        constraint
-                            .name
-                            .clone()
-                            .unwrap_or_else(|| format!("{}_pkey", table.name)),
-                        columns.clone(),
-                        None,
-                    ),
-                    ConstraintKind::PrimaryKey {
-                        using_index: Some(index),
-                        ..
-                    } => {
-                        report_using_index_problem(cx, table, index, action, out);
-                        continue;
-                    }
-                    _ => continue,
-                },
-                ActionKind::AddColumn(column) if column.primary_key => (
-                    format!("{}_pkey", table.name),
-                    vec![column.name.clone()],
-                    Some(column),
-                ),
-                _ => continue,
-            };
-            let what = match column {
-                Some(c) => format!("adding column `{}` as the PRIMARY KEY", c.name),
-                None => format!("adding primary key `{name}`"),
-            };
-            let plan = index_then_constraint(cx, table, &name, &columns, column, "PRIMARY KEY");
-            let fix = column.is_none().then(|| {
-                index_then_constraint_fix(cx, self.meta().name, statement, action, &name, &plan)
-            });
-            out.report_fix(
-                action.range.clone(),
-                format!("{what} builds a unique index on `{table}` and makes its columns NOT NULL under an ACCESS EXCLUSIVE lock, blocking every read and write until the whole index is built"),
-                steps(INDEX_THEN_CONSTRAINT, &plan),
-                fix.flatten(),
-            );
-        }
+        check_added_keys(cx, self.meta().name, statement, Key::PrimaryKey, out);
     }
 }

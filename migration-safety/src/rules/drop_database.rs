@@ -1,5 +1,5 @@
 use crate::context::Context;
-use crate::model::{ObjectKind, Statement, StatementKind};
+use crate::model::Statement;
 use crate::rule::{Findings, Rule, declare_rule};
 
 declare_rule! {
@@ -41,16 +41,9 @@ declare_rule! {
 
 impl Rule for DropDatabase {
     fn check(&self, _cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
-        let StatementKind::Drop {
-            object: ObjectKind::Other(object),
-            names,
-        } = &statement.kind
-        else {
+        let Some(names) = statement.kind.drop_of("DATABASE") else {
             return;
         };
-        if object != "DATABASE" {
-            return;
-        }
         for name in names {
             out.report(
                 statement.range.clone(),

@@ -1,5 +1,5 @@
 use crate::context::{Context, Created};
-use crate::model::{AlterTypeAction, ObjectKind, Statement, StatementKind, quote_ident};
+use crate::model::{AlterTypeAction, Statement, StatementKind, quote_ident};
 use crate::rule::{Findings, Rule, declare_rule};
 use crate::rules::{dropped_defaults, steps};
 
@@ -78,19 +78,16 @@ impl Rule for DropObject {
         };
         match &statement.kind {
             StatementKind::Drop { object, names } => {
-                let (kind, created) = match object {
-                    ObjectKind::View => ("view", Created::View),
-                    ObjectKind::MaterializedView => ("materialized view", Created::MaterializedView),
-                    ObjectKind::Type => ("type", Created::Type),
-                    ObjectKind::Other(other) => match other.as_str() {
-                        "FUNCTION" => ("function", Created::Function),
-                        "PROCEDURE" => ("procedure", Created::Procedure),
-                        "ROUTINE" => ("routine", Created::Function),
-                        "SEQUENCE" => ("sequence", Created::Sequence),
-                        "DOMAIN" => ("domain", Created::Domain),
-                        _ => return,
-                    },
-                    ObjectKind::Table => return,
+                let (kind, created) = match object.keyword() {
+                    "VIEW" => ("view", Created::View),
+                    "MATERIALIZED VIEW" => ("materialized view", Created::MaterializedView),
+                    "TYPE" => ("type", Created::Type),
+                    "FUNCTION" => ("function", Created::Function),
+                    "PROCEDURE" => ("procedure", Created::Procedure),
+                    "ROUTINE" => ("routine", Created::Function),
+                    "SEQUENCE" => ("sequence", Created::Sequence),
+                    "DOMAIN" => ("domain", Created::Domain),
+                    _ => return,
                 };
                 for name in names {
                     // New in this migration, or dropped to be created again: no running code

@@ -1,5 +1,5 @@
 use crate::context::{Context, Created};
-use crate::model::{Name, ObjectKind, Statement, StatementKind};
+use crate::model::{Name, Statement};
 use crate::rule::{Findings, Rule, declare_rule};
 use crate::rules::{statement_tokens, steps};
 
@@ -46,16 +46,9 @@ declare_rule! {
 
 impl Rule for DropSchema {
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
-        let StatementKind::Drop {
-            object: ObjectKind::Other(object),
-            names,
-        } = &statement.kind
-        else {
+        let Some(names) = statement.kind.drop_of("SCHEMA") else {
             return;
         };
-        if !object.eq_ignore_ascii_case("SCHEMA") {
-            return;
-        }
         let (text, tokens) = statement_tokens(cx, statement);
         if !tokens.last().is_some_and(|t| t.is_word(text, "CASCADE")) {
             return;

@@ -157,9 +157,9 @@ impl Rule for ForeignKeyWithoutIndex {
 fn indexed_later(cx: &Context<'_>, table: &Name, columns: &[String]) -> bool {
     cx.statements[cx.index + 1..].iter().any(|s| match &s.kind {
         StatementKind::CreateIndex(index) => {
-            index.table.matches(table) && leads_with(&index.columns, columns)
+            cx.schema.same_relation(&index.table, table) && leads_with(&index.columns, columns)
         }
-        StatementKind::AlterTable(alter) if alter.table.matches(table) => {
+        StatementKind::AlterTable(alter) if cx.schema.same_relation(&alter.table, table) => {
             alter.actions.iter().any(|a| match &a.kind {
                 ActionKind::AddConstraint { constraint, .. } => match &constraint.kind {
                     ConstraintKind::PrimaryKey { columns: c, .. }

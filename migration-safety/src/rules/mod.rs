@@ -10,7 +10,7 @@ use crate::model::{
     TypeName, quote_ident,
 };
 use crate::recognize;
-use crate::rule::{Category, Rule, RuleMeta};
+use crate::rule::{Category, Findings, Rule, RuleMeta};
 
 mod add_check_constraint;
 mod add_column_required;
@@ -198,6 +198,17 @@ pub(crate) fn alter_actions(statement: &Statement) -> impl Iterator<Item = (&Alt
         .flat_map(|a| a.actions.iter().map(move |action| (a, action)))
 }
 
+/// The actions of an `ALTER TABLE` of a table that existed before this migration, with the
+/// table (a table the same migration created is new and empty: nothing waits on it).
+pub(crate) fn existing_table_actions<'s>(
+    cx: &Context<'_>,
+    statement: &'s Statement,
+) -> impl Iterator<Item = (&'s Name, &'s Action)> {
+    alter_actions(statement)
+        .filter(|(alter, _)| !cx.is_new_table(&alter.table))
+        .map(|(alter, action)| (&alter.table, action))
+}
+
 /// A `DROP DEFAULT` of a column of a table that existed before this migration.
 pub(crate) struct DroppedDefault<'s> {
     pub(crate) table: &'s Name,
@@ -335,9 +346,22 @@ pub(crate) fn not_null_proof(
     (proof, cleanup)
 }
 
-/// `ADD COLUMN` with only the column's name and type: the first step of a plan that adds
-/// what the column was declared with (`without`, such as `REFERENCES`) separately.
-pub(crate) fn add_column_without(table: &Name, column: &ColumnDef, without: &str) -> Step {
+/// The first step of a plan for a constraint that came with a new `column` (none for a
+/// constraint added on its own): `ADD COLUMN` with only the column's name, type and default,
+/// without what it was declared with (`without`, such as `REFERENCES`), which the plan adds
+/// separately.
+pub(crate) fn add_column_without(
+    table: &Name,
+    column: Option<&ColumnDef>,
+    without: &str,
+) -> Vec<Step> {
+    column
+        .map(|column| add_bare_column(table, column, without))
+        .into_iter()
+        .collect()
+}
+
+fn add_bare_column(table: &Name, column: &ColumnDef, without: &str) -> Step {
     Step::sql(
         format!(
             "ALTER TABLE {table} ADD COLUMN {} {}{};",
@@ -613,26 +637,174 @@ pub(crate) fn source_or(source: &str, range: &Range<usize>, fallback: String) ->
         .map_or(fallback, |t| t.trim_end_matches(';').trim_end().to_owned())
 }
 
+/// A key constraint, as `add-unique-constraint` and `add-primary-key` check it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Key {
+    Unique,
+    PrimaryKey,
+}
+
+impl Key {
+    fn sql(self) -> &'static str {
+        match self {
+            Self::Unique => "UNIQUE",
+            Self::PrimaryKey => "PRIMARY KEY",
+        }
+    }
+
+    /// The name PostgreSQL gives the constraint when it is not named.
+    fn default_name(self, table: &Name, columns: &[String]) -> String {
+        match self {
+            Self::Unique => default_constraint_name(table, columns, "key"),
+            Self::PrimaryKey => format!("{}_pkey", table.name),
+        }
+    }
+}
+
+/// A key constraint that an `ALTER TABLE` action adds to an existing table, building its
+/// index under the lock.
+struct AddedKey<'s> {
+    table: &'s Name,
+    /// The constraint's name, as written or as PostgreSQL names it.
+    name: String,
+    columns: Vec<String>,
+    /// The new column it is declared with (`ADD COLUMN … UNIQUE`), if any.
+    column: Option<&'s ColumnDef>,
+    kind: Key,
+}
+
+impl<'s> AddedKey<'s> {
+    /// The `kind` key that `action` adds to `table`, by `ADD [CONSTRAINT name] kind (columns)`
+    /// or `ADD COLUMN … kind`. `ADD … kind USING INDEX` builds no index: it is reported only
+    /// where PostgreSQL rejects it.
+    fn of(
+        cx: &Context<'_>,
+        table: &'s Name,
+        action: &'s Action,
+        kind: Key,
+        out: &mut Findings,
+    ) -> Option<Self> {
+        let (name, columns, column) = match &action.kind {
+            ActionKind::AddConstraint { constraint, .. } => {
+                let (columns, using_index) = match (&constraint.kind, kind) {
+                    (
+                        ConstraintKind::Unique {
+                            columns,
+                            using_index,
+                        },
+                        Key::Unique,
+                    )
+                    | (
+                        ConstraintKind::PrimaryKey {
+                            columns,
+                            using_index,
+                        },
+                        Key::PrimaryKey,
+                    ) => (columns, using_index),
+                    _ => return None,
+                };
+                if let Some(index) = using_index {
+                    report_using_index_problem(cx, table, index, action, out);
+                    return None;
+                }
+                let name = constraint
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| kind.default_name(table, columns));
+                (name, columns.clone(), None)
+            }
+            ActionKind::AddColumn(column)
+                if match kind {
+                    Key::Unique => column.unique && !column.primary_key,
+                    Key::PrimaryKey => column.primary_key,
+                } =>
+            {
+                let columns = vec![column.name.clone()];
+                (kind.default_name(table, &columns), columns, Some(column))
+            }
+            _ => return None,
+        };
+        Some(Self {
+            table,
+            name,
+            columns,
+            column,
+            kind,
+        })
+    }
+
+    /// What the finding says.
+    fn message(&self) -> String {
+        let Self {
+            table, name, kind, ..
+        } = self;
+        let what = match (self.column, kind) {
+            (Some(c), Key::Unique) => format!("adding column `{}` with UNIQUE", c.name),
+            (Some(c), Key::PrimaryKey) => format!("adding column `{}` as the PRIMARY KEY", c.name),
+            (None, Key::Unique) => format!("adding UNIQUE constraint `{name}`"),
+            (None, Key::PrimaryKey) => format!("adding primary key `{name}`"),
+        };
+        let not_null = match kind {
+            Key::Unique => "",
+            Key::PrimaryKey => " and makes its columns NOT NULL",
+        };
+        format!(
+            "{what} builds a unique index on `{table}`{not_null} under an ACCESS EXCLUSIVE lock, blocking every read and write until the whole index is built"
+        )
+    }
+}
+
+/// Report the `kind` keys that `statement` adds to existing tables, building their index
+/// under the lock. The help builds the index concurrently and attaches it
+/// ([`index_then_constraint`]); that plan is also the fix of a constraint added on its own.
+pub(crate) fn check_added_keys(
+    cx: &Context<'_>,
+    rule: &'static str,
+    statement: &Statement,
+    kind: Key,
+    out: &mut Findings,
+) {
+    for (table, action) in existing_table_actions(cx, statement) {
+        let Some(key) = AddedKey::of(cx, table, action, kind, out) else {
+            continue;
+        };
+        let plan = index_then_constraint(cx, &key);
+        // Adding the column again without the key would drop the rest of its definition:
+        // only the constraint form is fixed.
+        let fix = key
+            .column
+            .is_none()
+            .then(|| index_then_constraint_fix(cx, rule, statement, action, &key.name, &plan));
+        out.report_fix(
+            action.range.clone(),
+            key.message(),
+            steps(
+                "build the index without blocking traffic, then attach it:",
+                &plan,
+            ),
+            fix.flatten(),
+        );
+    }
+}
+
 /// The online plan for a `UNIQUE` or `PRIMARY KEY` constraint: build its index concurrently,
 /// prove the key columns non-null without a long lock, then attach the index as the constraint.
-pub(crate) fn index_then_constraint(
-    cx: &crate::context::Context<'_>,
-    table: &Name,
-    name: &str,
-    columns: &[String],
-    column: Option<&crate::model::ColumnDef>,
-    kind: &str,
-) -> Vec<Step> {
+fn index_then_constraint(cx: &Context<'_>, key: &AddedKey<'_>) -> Vec<Step> {
+    let AddedKey {
+        table,
+        name,
+        columns,
+        column,
+        kind,
+    } = key;
+    let (table, column, kind) = (*table, *column, kind.sql());
     let index = quote_ident(name);
     let list = columns
         .iter()
         .map(|c| quote_ident(c))
         .collect::<Vec<_>>()
         .join(", ");
-    let mut plan: Vec<Step> = column
-        .map(|c| add_column_without(table, c, kind))
-        .into_iter()
-        .collect();
+    let mut plan = add_column_without(table, column, kind);
     let partitioned = cx.schema.table(table).is_some_and(|t| t.partitioned);
     if partitioned {
         // PostgreSQL 12–18 reject `ADD CONSTRAINT … USING INDEX` on a partitioned table; a
@@ -687,14 +859,10 @@ pub(crate) fn index_then_constraint(
     plan
 }
 
-/// How the help introduces [`index_then_constraint`].
-pub(crate) const INDEX_THEN_CONSTRAINT: &str =
-    "build the index without blocking traffic, then attach it:";
-
 /// The fix of [`index_then_constraint`]'s plan, for a constraint added on its own
 /// (`ADD [CONSTRAINT name] UNIQUE | PRIMARY KEY (columns)`, without options the plan would
 /// drop, such as `DEFERRABLE` or `INCLUDE`): see [`crate::fix::replace_statement`].
-pub(crate) fn index_then_constraint_fix(
+fn index_then_constraint_fix(
     cx: &Context<'_>,
     rule: &'static str,
     statement: &Statement,
@@ -792,7 +960,7 @@ pub(crate) fn report_using_index_problem(
     table: &Name,
     index: &str,
     action: &Action,
-    out: &mut crate::rule::Findings,
+    out: &mut Findings,
 ) {
     if let Some(problem) = using_index_problem(cx, table, index) {
         out.report(
@@ -816,7 +984,7 @@ fn using_index_problem(
         schema: table.schema.clone(),
         name: index.to_owned(),
     })?;
-    if !known.table.matches(table) {
+    if !cx.schema.same_relation(&known.table, table) {
         Some(format!(
             "`{index}` is an index of `{}`, not of `{table}`",
             known.table

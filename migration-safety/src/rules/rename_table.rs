@@ -54,17 +54,27 @@ impl Rule for RenameTable {
                 continue;
             };
             let from = &alter.table;
-            if cx.is_new_table(from) || replaces_view_created_earlier(cx, from, to) {
+            // The table keeps its schema.
+            let renamed = to.in_schema(
+                cx.schema
+                    .qualified(from)
+                    .schema
+                    .as_deref()
+                    .unwrap_or_default(),
+            );
+            if cx.is_new_table(from) || replaces_view_created_earlier(cx, from, &renamed) {
                 continue;
             }
-            let view_follows = cx.later_in_transaction().any(|s| is_view_over(s, from, to));
+            let view_follows = cx
+                .later_in_transaction()
+                .any(|s| is_view_over(cx, s, from, &renamed));
             if view_follows {
                 continue;
             }
             let view_outside_transaction = !cx.in_transaction()
                 && cx.statements[cx.index + 1..]
                     .iter()
-                    .any(|s| is_view_over(s, from, to));
+                    .any(|s| is_view_over(cx, s, from, &renamed));
             let message = if view_outside_transaction {
                 format!(
                     "renaming table `{from}` to `{to}` and creating the view `{from}` in separate transactions leaves a moment when `{from}` does not exist, and queries from the running application fail"
@@ -88,9 +98,11 @@ impl Rule for RenameTable {
     }
 }
 
-fn is_view_over(statement: &Statement, name: &Name, table: &Name) -> bool {
+/// Whether `statement` creates a view `name` (the old name) that reads `table` (the renamed
+/// one, schema-qualified).
+fn is_view_over(cx: &Context<'_>, statement: &Statement, name: &Name, table: &Name) -> bool {
     matches!(&statement.kind, StatementKind::CreateView { name: view, materialized: false, reads, .. }
-        if view.matches(name) && reads.iter().any(|r| r.matches(table)))
+        if cx.schema.same_relation(view, name) && reads.iter().any(|r| cx.schema.same_relation(r, table)))
 }
 
 /// An earlier migration created the view `to` over `from`, and this transaction dropped it.
@@ -100,7 +112,7 @@ fn replaces_view_created_earlier(cx: &Context<'_>, from: &Name, to: &Name) -> bo
             && dropped.statement < cx.index
             && cx.same_transaction(dropped.statement)
             && dropped.view.file < cx.file
-            && dropped.view.name.matches(to)
-            && dropped.view.reads.iter().any(|r| r.matches(from))
+            && cx.schema.same_relation(&dropped.view.name, to)
+            && dropped.view.reads.contains(&cx.schema.qualified(from))
     })
 }

@@ -102,5 +102,5 @@ impl Rule for SetSchema {
 
 fn is_view_over(statement: &Statement, name: &Name, table: &Name) -> bool {
     matches!(&statement.kind, StatementKind::CreateView { name: view, materialized: false, reads, .. }
-        if view.name == name.name && view.schema == name.schema && reads.iter().any(|r| r.matches(table) && r.schema.is_some()))
+        if view.name == name.name && view.schema == name.schema && reads.contains(table))
 }

@@ -1,7 +1,7 @@
 use crate::context::Context;
 use crate::lexer::{Token, TokenKind};
 use crate::model::{Name, Statement, StatementKind, TableLock};
-use crate::recognize::split_top_level;
+use crate::recognize::{split_top_level, top_level};
 use crate::rule::{Findings, Rule, declare_rule};
 use crate::rules::statement_tokens;
 
@@ -211,7 +211,7 @@ fn conjunct_bounded(text: &str, tokens: &[Token]) -> bool {
     if first.is_word(text, "NOT") {
         return false;
     }
-    let top = top_level(text, tokens);
+    let top: Vec<&Token> = top_level(text, tokens).map(|(_, t)| t).collect();
     let negated_comparison = top.windows(2).any(|w| {
         (w[0].is_punct(text, "<") && w[1].is_punct(text, ">"))
             || (w[0].is_punct(text, "!") && w[1].is_punct(text, "="))
@@ -245,39 +245,15 @@ fn matching_paren(text: &str, tokens: &[Token]) -> Option<usize> {
     })
 }
 
-/// The tokens outside parentheses.
-fn top_level<'t>(text: &str, tokens: &'t [Token]) -> Vec<&'t Token> {
-    let mut depth = 0usize;
-    tokens
-        .iter()
-        .filter(|t| {
-            if t.is_punct(text, "(") {
-                depth += 1;
-                false
-            } else if t.is_punct(text, ")") {
-                depth = depth.saturating_sub(1);
-                false
-            } else {
-                depth == 0
-            }
-        })
-        .collect()
-}
-
 /// Split at a keyword outside parentheses (the `AND` of `BETWEEN … AND …` does not split).
 fn split_at_word<'t>(text: &str, tokens: &'t [Token], word: &str) -> Vec<&'t [Token]> {
     let mut parts = Vec::new();
-    let mut depth = 0usize;
     let mut start = 0;
     let mut between = false;
-    for (i, t) in tokens.iter().enumerate() {
-        if t.is_punct(text, "(") {
-            depth += 1;
-        } else if t.is_punct(text, ")") {
-            depth = depth.saturating_sub(1);
-        } else if depth == 0 && t.is_word(text, "BETWEEN") {
+    for (i, t) in top_level(text, tokens) {
+        if t.is_word(text, "BETWEEN") {
             between = true;
-        } else if depth == 0 && t.is_word(text, word) {
+        } else if t.is_word(text, word) {
             if word == "AND" && between {
                 between = false;
             } else {
@@ -320,7 +296,9 @@ fn strong_lock_held(
                 }),
         );
     }
-    let on_table = candidates.iter().position(|(_, l)| l.table.matches(table));
+    let on_table = candidates
+        .iter()
+        .position(|(_, l)| cx.schema.same_relation(&l.table, table));
     let strongest = candidates
         .iter()
         .enumerate()

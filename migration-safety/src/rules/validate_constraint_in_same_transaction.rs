@@ -61,7 +61,7 @@ impl Rule for ValidateConstraintInSameTransaction {
                 continue;
             }
             let earlier = earlier_in_transaction(cx, statement);
-            let added_here = earlier.iter().any(|s| adds_not_valid(s, alter, name))
+            let added_here = earlier.iter().any(|s| adds_not_valid(cx, s, alter, name))
                 || alter.actions.iter().take_while(|a| a.range.start < action.range.start).any(|a| {
                     matches!(&a.kind, ActionKind::AddConstraint { constraint, not_valid: true } if constraint.name.as_ref() == Some(name))
                 });
@@ -140,9 +140,9 @@ fn earlier_in_transaction<'a>(cx: &'a Context<'_>, statement: &Statement) -> Vec
     out
 }
 
-fn adds_not_valid(statement: &Statement, alter: &AlterTable, name: &str) -> bool {
+fn adds_not_valid(cx: &Context<'_>, statement: &Statement, alter: &AlterTable, name: &str) -> bool {
     alter_actions(statement).any(|(a, action)| {
-        a.table.matches(&alter.table)
+        cx.schema.same_relation(&a.table, &alter.table)
             && matches!(&action.kind, ActionKind::AddConstraint { constraint, not_valid: true } if constraint.name.as_deref() == Some(name))
     })
 }
