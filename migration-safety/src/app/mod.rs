@@ -161,7 +161,7 @@ impl Usage {
 
     /// Whether this usage can be of `table` (and of `column` when given).
     fn touches(&self, table: &Name, column: Option<&str>) -> bool {
-        self.reference.tables.iter().any(|t| t.matches(table))
+        self.reference.tables.iter().any(|t| may_denote(t, table))
             && match (column, &self.reference.part) {
                 (None, _) => true,
                 (Some(column), Part::Column(c)) => c == column,
@@ -169,6 +169,17 @@ impl Usage {
                 (Some(_), Part::Table) => false,
             }
     }
+}
+
+/// Whether a table the code names and one a migration names can be the same relation. The
+/// application's `search_path` is not known, so an unqualified name on either side may be in
+/// any schema: a use that might be of the table keeps a drop an error.
+fn may_denote(code: &Name, migration: &Name) -> bool {
+    code.name == migration.name
+        && match (&code.schema, &migration.schema) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        }
 }
 
 impl fmt::Display for Usage {
