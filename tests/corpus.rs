@@ -4,19 +4,24 @@
 //! `bench/corpus/manifest.toml`, fetched by `bench/corpus/fetch.py` into the directory
 //! `MIGRATION_SAFETY_CORPUS` names). Every file is checked as a `plain` migration; every
 //! statement reported as `syntax-error` or `unanalyzed-statement` is then sent to a real server
-//! (`MIGRATION_SAFETY_TEST_PG`), inside a transaction that is rolled back, in a database of its
-//! own. The server's parser runs before anything else, so SQLSTATE 42601 (`syntax_error`) means
+//! (one of [`servers`]: the one `MIGRATION_SAFETY_TEST_PG` names, as `.ci/run` sets it, else
+//! the newest), inside a transaction that is rolled back, in a database of its own. The server's parser runs before anything else, so SQLSTATE 42601 (`syntax_error`) means
 //! PostgreSQL rejects the statement's syntax; success or any other error (an unknown table, "cannot
 //! run inside a transaction block", a PL/pgSQL body that fails at run time) means it parsed it.
 //! A statement we call a syntax error that the server parses fails the test.
 //!
-//! Without both variables the test says so and does nothing, except under CI, where it fails.
+//! Without the corpus or a server the test says so and does nothing, except under CI, where it
+//! fails.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use migration_safety::trace::postgres::{self, Client, NoTls};
+use migration_safety::trace::postgres::{self, Client};
 use migration_safety::{Framework, Settings, lint_paths, split_statements};
+use migration_safety_e2e::server::{Server, servers};
+
+/// The database the statements are parsed in.
+const DATABASE: &str = "migration_safety_corpus";
 
 /// What the server made of one statement.
 #[derive(Debug, PartialEq, Eq)]
@@ -31,25 +36,25 @@ struct Parser {
     client: Client,
 }
 
+/// The server to parse on: the one `MIGRATION_SAFETY_TEST_PG` names (CI: PostgreSQL 15), else
+/// the newest one started.
+fn parsing_server() -> Option<Server> {
+    let named = std::env::var("MIGRATION_SAFETY_TEST_PG").ok();
+    let mut servers = servers();
+    let at = servers
+        .iter()
+        .position(|s| Some(&s.url) == named.as_ref())
+        .unwrap_or(servers.len().checked_sub(1)?);
+    Some(servers.swap_remove(at))
+}
+
 impl Parser {
-    /// A session in a fresh database `name` on the server at `url` (created, and dropped first
-    /// when it exists).
-    fn connect(url: &str, name: &str) -> (Self, Client) {
-        let mut admin = postgres::Client::connect(url, NoTls).expect("the server accepts us");
-        for command in [
-            format!("DROP DATABASE IF EXISTS {name}"),
-            format!("CREATE DATABASE {name}"),
-        ] {
-            admin
-                .batch_execute(&command)
-                .expect("a database for the corpus");
+    /// A session in a fresh database [`DATABASE`] on `server`.
+    fn connect(server: &Server) -> Self {
+        server.create_database(DATABASE, None);
+        Self {
+            client: server.session(DATABASE, "migration_safety_corpus"),
         }
-        let mut config: postgres::Config = url.parse().expect("a libpq connection string");
-        config.dbname(name);
-        let client = config
-            .connect(NoTls)
-            .expect("the corpus database accepts us");
-        (Self { client }, admin)
     }
 
     fn verdict(&mut self, statement: &str) -> Verdict {
@@ -87,16 +92,16 @@ struct Tally {
 
 #[test]
 fn the_public_corpus_has_no_false_syntax_error() {
-    let (Some(corpus), Ok(url)) = (
+    let (Some(corpus), Some(server)) = (
         std::env::var_os("MIGRATION_SAFETY_CORPUS"),
-        std::env::var("MIGRATION_SAFETY_TEST_PG"),
+        parsing_server(),
     ) else {
         assert!(
             std::env::var_os("CI").is_none(),
-            "MIGRATION_SAFETY_CORPUS and MIGRATION_SAFETY_TEST_PG must be set: .ci/run fetches the corpus and starts PostgreSQL"
+            "MIGRATION_SAFETY_CORPUS and a MIGRATION_SAFETY_TEST_PG_<major> server must be set: .ci/run fetches the corpus and starts PostgreSQL"
         );
         eprintln!(
-            "skipped: run `export MIGRATION_SAFETY_CORPUS=\"$(python3 bench/corpus/fetch.py | tail -n 1)\"` and set MIGRATION_SAFETY_TEST_PG"
+            "skipped: run `export MIGRATION_SAFETY_CORPUS=\"$(python3 bench/corpus/fetch.py | tail -n 1)\"` and start a server with .ci/postgres.sh"
         );
         return;
     };
@@ -110,7 +115,7 @@ fn the_public_corpus_has_no_false_syntax_error() {
         report.files.len()
     );
 
-    let (mut server, mut admin) = Parser::connect(&url, "migration_safety_corpus");
+    let mut parser = Parser::connect(&server);
     let mut statements = 0;
     let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
     for file in &report.files {
@@ -135,7 +140,7 @@ fn the_public_corpus_has_no_false_syntax_error() {
             seen.push((diagnostic.rule, range.start));
             let tally = tallies.entry(diagnostic.rule).or_default();
             tally.reported += 1;
-            let (verdict, list) = match server.verdict(&file.source[range.clone()]) {
+            let (verdict, list) = match parser.verdict(&file.source[range.clone()]) {
                 Verdict::SyntaxError(message) => (message, &mut tally.rejected),
                 Verdict::Parsed(error) => {
                     (error.unwrap_or_else(|| "ran".to_owned()), &mut tally.parsed)
@@ -151,14 +156,13 @@ fn the_public_corpus_has_no_false_syntax_error() {
             ));
         }
     }
-    drop(server);
-    admin
-        .batch_execute("DROP DATABASE migration_safety_corpus")
-        .expect("the corpus database is dropped");
+    drop(parser);
+    server.drop_database(DATABASE);
 
     eprintln!(
-        "corpus: {} files, {statements} statements",
-        report.files.len()
+        "corpus: {} files, {statements} statements, parsed by PostgreSQL {}",
+        report.files.len(),
+        server.major
     );
     for (rule, tally) in &tallies {
         eprintln!(

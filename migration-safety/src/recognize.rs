@@ -1317,18 +1317,7 @@ fn rejected_alter_action(source: &str, action: &[Token]) -> Option<(String, usiz
     let mut c = Cursor::new(source, action);
     c.eat("ADD").then_some(())?;
     let column = c.eat("COLUMN");
-    if !column
-        && [
-            "CONSTRAINT",
-            "CHECK",
-            "UNIQUE",
-            "PRIMARY",
-            "FOREIGN",
-            "EXCLUDE",
-        ]
-        .iter()
-        .any(|k| c.is(k))
-    {
+    if !column && TABLE_CONSTRAINT_WORDS.iter().any(|k| c.is(k)) {
         return None;
     }
     c.eat_all(&["IF", "NOT", "EXISTS"]);

@@ -1,11 +1,10 @@
 use crate::context::Context;
-use crate::fix::replace_statement;
 use crate::lexer::{TokenKind, tokenize};
 use crate::model::{ActionKind, ConstraintKind, Statement, quote_ident};
 use crate::rule::{Described, Findings, Rule, declare_rule};
 use crate::rules::{
-    SCAN_WITHOUT_BLOCKING, Step, add_column_without, constraint_body, default_constraint_name,
-    existing_table_actions, not_valid_then_validate, steps,
+    SCAN_WITHOUT_BLOCKING, add_column_without, constraint_body, default_constraint_name,
+    existing_table_actions, not_valid_then_validate, not_valid_then_validate_fix, steps,
 };
 
 declare_rule! {
@@ -88,13 +87,7 @@ impl Rule for AddCheckConstraint {
             // Adding the column again without its CHECK would drop the rest of its
             // definition: only the constraint form is fixed.
             let fix = column.is_none().then(|| {
-                replace_statement(
-                    cx,
-                    self.meta().name,
-                    statement,
-                    format!("add `{name}` NOT VALID, then validate it"),
-                    Step::runnable(&plan),
-                )
+                not_valid_then_validate_fix(cx, self.meta().name, statement, &name, &plan)
             });
             out.report_fix(
                 action.range.clone(),

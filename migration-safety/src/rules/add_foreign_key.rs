@@ -1,10 +1,9 @@
 use crate::context::Context;
-use crate::fix::replace_statement;
 use crate::model::{ActionKind, ConstraintKind, Name, Statement, quote_ident};
 use crate::rule::{Described, Findings, Rule, declare_rule};
 use crate::rules::{
     Step, add_column_without, constraint_body, default_constraint_name, existing_table_actions,
-    not_valid_then_validate, steps,
+    not_valid_then_validate, not_valid_then_validate_fix, steps,
 };
 
 declare_rule! {
@@ -105,12 +104,12 @@ impl Rule for AddForeignKey {
                             if cx.schema.same_relation(references, table) { "on it" } else { "on both tables" }
                         ),
                         steps(INTRO, &plan),
-                        replace_statement(
+                        not_valid_then_validate_fix(
                             cx,
                             self.meta().name,
                             statement,
-                            format!("add `{name}` NOT VALID, then validate it"),
-                            Step::runnable(&plan),
+                            &name,
+                            &plan,
                         ),
                     );
                 }

@@ -108,6 +108,12 @@ impl Rule for MissingLockTimeout {
             "a "
         };
         let locks_word = if tables.len() > 1 { "locks" } else { "lock" };
+        // A table known only as "the table of index …" is named once, then referred back to.
+        let (again, last) = match (tables.iter().any(|t| !t.starts_with('`')), tables.len() > 1) {
+            (false, _) => (on.clone(), on.clone()),
+            (true, false) => ("that table".to_owned(), "it".to_owned()),
+            (true, true) => ("those tables".to_owned(), "them".to_owned()),
+        };
         let set = set_lock_timeout(cx);
         let note = if cx.session().transaction.is_some() {
             "inside the transaction, before this statement"
@@ -119,7 +125,7 @@ impl Rule for MissingLockTimeout {
         out.report_fix(
             statement.range.clone(),
             format!(
-                "`{}` requests {article}{} {locks_word} on {on} with no lock_timeout in force: while it waits behind running transactions, every later query on {on} queues behind it, so {} on {on} stalls",
+                "`{}` requests {article}{} {locks_word} on {on} with no lock_timeout in force: while it waits behind running transactions, every later query on {again} queues behind it, so {} on {last} stalls",
                 statement.kind.command(),
                 mode.sql(),
                 mode.blocks(),

@@ -398,6 +398,24 @@ pub(crate) fn not_valid_then_validate(
     ]
 }
 
+/// The fix of a constraint `name` added on its own: [`not_valid_then_validate`]'s plan in place
+/// of the statement (see [`crate::fix::replace_statement`]).
+pub(crate) fn not_valid_then_validate_fix(
+    cx: &Context<'_>,
+    rule: &'static str,
+    statement: &Statement,
+    name: &str,
+    plan: &[Step],
+) -> Option<crate::fix::Fix> {
+    crate::fix::replace_statement(
+        cx,
+        rule,
+        statement,
+        format!("add `{name}` NOT VALID, then validate it"),
+        Step::runnable(plan),
+    )
+}
+
 /// PostgreSQL 18's native form: a `NOT NULL` constraint `name` added `NOT VALID`, then
 /// validated.
 pub(crate) fn native_not_null_steps(table: &Name, column: &str, name: &str) -> Vec<Step> {
