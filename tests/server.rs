@@ -336,13 +336,22 @@ pub fn blocking(observation: &Observation) -> Vec<String> {
     found
 }
 
-/// Whether a statement took a lock that blocks reads or writes of a pre-existing table and
-/// scanned or rewrote a table meanwhile: more than a brief catalog update. Stricter than
-/// [`blocking`], which counts a lock only on the relation scanned: here a lock on one table
-/// held while another is scanned counts too.
+/// Whether a statement took a lock that blocks reads or writes of a pre-existing table (for a
+/// materialized view, reads) and scanned or rewrote a table meanwhile: more than a brief
+/// catalog update. Stricter than [`blocking`], which counts a lock only on the relation
+/// scanned: here a lock on one table held while another is scanned counts too.
 pub fn blocks_traffic_for_long(observation: &Observation) -> bool {
     let scanned = observation.scans.as_ref().is_some_and(|s| !s.is_empty());
-    observation.blocks_traffic() && (scanned || !observation.rewrites.is_empty())
+    // A materialized view takes no writes: only a lock that blocks its reads counts.
+    let blocks = observation.locks.iter().any(|l| {
+        !l.held_before
+            && if l.relation.kind == RelationKind::MaterializedView {
+                l.blocks_reads()
+            } else {
+                l.blocks_writes()
+            }
+    });
+    blocks && (scanned || !observation.rewrites.is_empty())
 }
 
 /// Apply a migration's statements in order with [`apply`] (its transaction control included),

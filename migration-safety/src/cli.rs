@@ -766,6 +766,9 @@ fn fix_summary(fixed: &crate::fix::Fixed, written: bool) -> String {
     if new > 0 {
         summary.push_str(&format!(", creating {new} migration file{}", plural(new)));
     }
+    for sum in &fixed.sums {
+        summary.push_str(&format!(", updating `{}`", sum.path.display()));
+    }
     let remaining = fixed.report.diagnostics().count();
     if remaining > 0 {
         summary.push_str(&format!(
@@ -788,7 +791,7 @@ fn refuse_dirty(fixed: &crate::fix::Fixed) -> Result<(), String> {
         return Ok(());
     }
     let mut dirty = Vec::new();
-    for change in &fixed.changes {
+    for change in fixed.changes.iter().chain(&fixed.sums) {
         let path = &change.path;
         let dir = path
             .parent()
@@ -822,6 +825,7 @@ fn refuse_dirty(fixed: &crate::fix::Fixed) -> Result<(), String> {
 /// Write every changed and new file atomically: into a temporary file in the same directory,
 /// then renamed over the file, so that a file is never half-written.
 fn write_fixed(fixed: &crate::fix::Fixed) -> Result<(), String> {
+    // The integrity files last: they describe the others.
     let files = fixed
         .changes
         .iter()
@@ -831,7 +835,8 @@ fn write_fixed(fixed: &crate::fix::Fixed) -> Result<(), String> {
                 .new_files
                 .iter()
                 .map(|f| (&f.path, f.contents.clone().into_bytes(), false)),
-        );
+        )
+        .chain(fixed.sums.iter().map(|c| (&c.path, c.bytes(), true)));
     for (path, bytes, replace) in files {
         let dir = path
             .parent()

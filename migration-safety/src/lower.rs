@@ -314,7 +314,7 @@ mod tests {
         };
         assert!(matches!(alter.actions[0].kind, ActionKind::AddColumn(_)));
         assert!(
-            matches!(&alter.actions[1].kind, ActionKind::AttachPartition { partition } if partition.name == "orders_2024")
+            matches!(&alter.actions[1].kind, ActionKind::AttachPartition { partition, .. } if partition.name == "orders_2024")
         );
     }
 

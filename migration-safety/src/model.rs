@@ -659,6 +659,8 @@ pub enum ActionKind {
     AttachPartition {
         /// The partition.
         partition: Name,
+        /// `DEFAULT`: it becomes the default partition.
+        default: bool,
     },
     /// `DETACH PARTITION p [CONCURRENTLY | FINALIZE]`.
     DetachPartition {
@@ -687,6 +689,8 @@ pub struct CreateTable {
     pub constraints: Vec<Constraint>,
     /// `PARTITION OF parent`.
     pub partition_of: Option<Name>,
+    /// `PARTITION OF parent DEFAULT`: the parent's default partition.
+    pub default_partition: bool,
     /// `PARTITION BY …`: a partitioned table, which holds no rows itself.
     pub partition_by: bool,
     /// `IF NOT EXISTS`.
@@ -710,6 +714,10 @@ pub struct CreateIndex {
     pub if_not_exists: bool,
     /// The indexed columns, in order (an expression is kept as SQL).
     pub columns: Vec<String>,
+    /// Whether an indexed element is an expression rather than a column name.
+    pub expressions: bool,
+    /// `WHERE`: a partial index.
+    pub partial: bool,
     /// Byte offset in the file just after the `INDEX` keyword, where `CONCURRENTLY` goes.
     pub index_keyword_end: usize,
 }
@@ -857,6 +865,8 @@ pub enum StatementKind {
         or_replace: bool,
         /// Relations read by the view's query.
         reads: Vec<Name>,
+        /// `false` for a materialized view created `WITH NO DATA` (not populated).
+        populated: bool,
     },
     /// `CREATE TYPE`.
     CreateType {
@@ -903,6 +913,8 @@ pub enum StatementKind {
         name: Name,
         /// `CONCURRENTLY`.
         concurrently: bool,
+        /// `WITH NO DATA`: the view is left unpopulated.
+        no_data: bool,
     },
     /// `ALTER [MATERIALIZED] VIEW view RENAME TO to`.
     RenameView {
@@ -1156,7 +1168,9 @@ impl StatementKind {
                 };
                 vec![lock(name, mode)]
             }
-            Self::RefreshMaterializedView { name, concurrently } => {
+            Self::RefreshMaterializedView {
+                name, concurrently, ..
+            } => {
                 let mode = if *concurrently {
                     LockMode::Exclusive
                 } else {
@@ -1215,7 +1229,7 @@ impl ActionKind {
                 _ => vec![on(table, LockMode::AccessExclusive)],
             },
             Self::ValidateConstraint { .. } => vec![on(table, LockMode::ShareUpdateExclusive)],
-            Self::AttachPartition { partition } => vec![
+            Self::AttachPartition { partition, .. } => vec![
                 on(table, LockMode::ShareUpdateExclusive),
                 on(partition, LockMode::AccessExclusive),
             ],

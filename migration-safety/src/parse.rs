@@ -394,6 +394,11 @@ impl Lowering<'_> {
                 only: false,
                 if_not_exists: index.if_not_exists,
                 columns: index_columns(&index.columns),
+                expressions: index
+                    .columns
+                    .iter()
+                    .any(|c| !matches!(c.column.expr, Expr::Identifier(_))),
+                partial: index.predicate.is_some(),
                 index_keyword_end: recognize::index_keyword_end(self.source, self.tokens),
             }),
             S::Drop {
@@ -426,6 +431,7 @@ impl Lowering<'_> {
                 materialized: view.materialized,
                 or_replace: view.or_replace,
                 reads: recognize::relations_read(self.source, self.tokens),
+                populated: !recognize::with_no_data(self.source, self.tokens),
             },
             S::AlterType(alter) => StatementKind::AlterType {
                 name: name(&alter.name),
@@ -671,6 +677,7 @@ impl Lowering<'_> {
             columns: create.columns.iter().map(column_def).collect(),
             constraints: create.constraints.iter().map(constraint).collect(),
             partition_of: create.partition_of.as_ref().map(name),
+            default_partition: matches!(create.for_values, Some(ast::ForValues::Default)),
             partition_by: create.partition_by.is_some(),
             if_not_exists: create.if_not_exists,
         })

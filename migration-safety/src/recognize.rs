@@ -232,6 +232,18 @@ pub(crate) fn alter_table_header(source: &str, tokens: &[Token]) -> Option<(Name
     Some((name, c.pos))
 }
 
+/// Whether a `CREATE MATERIALIZED VIEW … AS query` statement ends `WITH NO DATA`.
+pub(crate) fn with_no_data(source: &str, tokens: &[Token]) -> bool {
+    let words: Vec<&Token> = tokens
+        .iter()
+        .rev()
+        .skip_while(|t| t.is_punct(source, ";"))
+        .take(3)
+        .collect();
+    matches!(words.as_slice(), [data, no, with]
+        if data.is_word(source, "DATA") && no.is_word(source, "NO") && with.is_word(source, "WITH"))
+}
+
 /// The tokens outside parentheses, with their positions (the parentheses left out; a stray
 /// `)` closes nothing).
 pub(crate) fn top_level<'t>(
@@ -284,8 +296,10 @@ pub(crate) fn alter_action(source: &str, tokens: &[Token]) -> Option<ActionKind>
         })
     };
     if c.eat_all(&["ATTACH", "PARTITION"]) {
+        let partition = c.name()?;
         return Some(ActionKind::AttachPartition {
-            partition: c.name()?,
+            partition,
+            default: c.eat("DEFAULT"),
         });
     }
     if c.eat_all(&["DETACH", "PARTITION"]) {
@@ -415,13 +429,18 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
     if c.eat_all(&["REFRESH", "MATERIALIZED", "VIEW"]) {
         let concurrently = c.eat("CONCURRENTLY");
         let name = c.name()?;
+        let mut no_data = false;
         if c.eat("WITH") {
-            c.eat("NO");
+            no_data = c.eat("NO");
             c.eat("DATA").then_some(())?;
         }
         return c
             .at_end()
-            .then_some(StatementKind::RefreshMaterializedView { name, concurrently });
+            .then_some(StatementKind::RefreshMaterializedView {
+                name,
+                concurrently,
+                no_data,
+            });
     }
     if c.eat("CLUSTER") {
         c.skip_parens();
@@ -461,7 +480,9 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
             if c.eat("USING") {
                 c.ident()?;
             }
-            let columns = index_columns(source, &tokens[c.pos..]);
+            let (columns, expressions) = index_columns(source, &tokens[c.pos..]);
+            let partial =
+                top_level(source, &tokens[c.pos..]).any(|(_, t)| t.is_word(source, "WHERE"));
             return Some(StatementKind::CreateIndex(CreateIndex {
                 name,
                 table,
@@ -470,6 +491,8 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
                 only,
                 if_not_exists,
                 columns,
+                expressions,
+                partial,
                 index_keyword_end,
             }));
         }
@@ -484,6 +507,7 @@ pub(crate) fn statement(source: &str, tokens: &[Token]) -> Option<StatementKind>
                 materialized: true,
                 or_replace: false,
                 reads: relations_read(source, tokens),
+                populated: !with_no_data(source, tokens),
             });
         }
     }
@@ -531,23 +555,26 @@ fn option_enabled(source: &str, tokens: &[Token], option: &str) -> bool {
 
 /// The elements of an index's parenthesised column list, which `tokens` starts with: a column
 /// by its name, an expression as SQL.
-fn index_columns(source: &str, tokens: &[Token]) -> Vec<String> {
+fn index_columns(source: &str, tokens: &[Token]) -> (Vec<String>, bool) {
     let Some(close) = matching_paren(source, tokens) else {
-        return Vec::new();
+        return (Vec::new(), false);
     };
-    split_top_level(source, &tokens[1..close])
+    let mut expressions = false;
+    let columns = split_top_level(source, &tokens[1..close])
         .into_iter()
         .filter_map(|element| {
             let first = element.first()?;
             let column = element.get(1).is_none_or(|t| !t.is_punct(source, "("))
                 && matches!(first.kind, TokenKind::Word | TokenKind::QuotedIdent);
+            expressions |= !column;
             Some(if column {
                 Cursor::new(source, element).ident()?
             } else {
                 source[first.range.start..element.last()?.range.end].to_owned()
             })
         })
-        .collect()
+        .collect();
+    (columns, expressions)
 }
 
 /// The position of the `)` closing the `(` that `tokens` starts with.
@@ -750,6 +777,8 @@ fn create_table_fallback(c: &mut Cursor<'_>) -> Option<StatementKind> {
         return None;
     }
     let rest = &c.tokens[c.pos..];
+    let default_partition =
+        partition_of.is_some() && rest.first().is_some_and(|t| t.is_word(c.source, "DEFAULT"));
     let partition_by = rest
         .windows(2)
         .any(|w| w[0].is_word(c.source, "PARTITION") && w[1].is_word(c.source, "BY"));
@@ -758,6 +787,7 @@ fn create_table_fallback(c: &mut Cursor<'_>) -> Option<StatementKind> {
         columns,
         constraints,
         partition_of,
+        default_partition,
         partition_by,
         if_not_exists,
     }))

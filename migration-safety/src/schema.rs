@@ -201,6 +201,8 @@ pub(crate) struct Table {
     pub(crate) partitioned: bool,
     /// The partitioned table it is a partition of, schema-qualified.
     pub(crate) partition_of: Option<Name>,
+    /// Whether it is its parent's default partition.
+    pub(crate) default_partition: bool,
     /// The indexes created on it.
     indexes: Vec<Key>,
 }
@@ -248,6 +250,21 @@ pub(crate) struct Index {
     pub(crate) valid: bool,
     /// The indexed columns in order (an expression as SQL).
     pub(crate) columns: Vec<String>,
+    /// Whether an indexed element is an expression rather than a column.
+    pub(crate) expressions: bool,
+    /// `WHERE`: a partial index.
+    pub(crate) partial: bool,
+}
+
+impl Index {
+    /// Whether `REFRESH MATERIALIZED VIEW … CONCURRENTLY` can use it to match the view's old
+    /// rows with the new ones: unique, valid, with no `WHERE` and only plain columns (measured
+    /// on PostgreSQL 12, 14 and 18: a partial index, an expression among the columns or a
+    /// non-unique index is refused; `INCLUDE`, `DESC`, `COLLATE` and an operator class are
+    /// accepted).
+    pub(crate) fn identifies_rows(&self) -> bool {
+        self.unique && self.valid && !self.partial && !self.expressions && !self.columns.is_empty()
+    }
 }
 
 /// An enum type and its labels.
@@ -279,6 +296,13 @@ pub(crate) struct View {
     pub(crate) name: Name,
     pub(crate) reads: Vec<Name>,
     pub(crate) file: usize,
+    /// A materialized view.
+    pub(crate) materialized: bool,
+    /// For a materialized view: whether it holds data (`false` after `WITH NO DATA`, until a
+    /// refresh without it).
+    pub(crate) populated: bool,
+    /// The indexes created on a materialized view.
+    indexes: Vec<Key>,
 }
 
 /// A view dropped in file `file` by top-level statement `statement`.
@@ -480,6 +504,28 @@ impl Schema {
         })
     }
 
+    /// The materialized view `name`, when the migrations created it.
+    pub(crate) fn materialized_view(&self, name: &Name) -> Option<&View> {
+        self.views
+            .get(&self.resolve(&self.views, name))
+            .filter(|v| v.materialized)
+    }
+
+    /// The known indexes of the relation `name`: a materialized view the migrations created,
+    /// or else a table (or a relation that existed before them, known from its indexes).
+    pub(crate) fn relation_indexes(&self, name: &Name) -> Vec<&Index> {
+        let keys = match self.materialized_view(name) {
+            Some(view) => &view.indexes,
+            None => match self.table(name) {
+                Some(table) => &table.indexes,
+                None => return Vec::new(),
+            },
+        };
+        keys.iter()
+            .filter_map(|key| self.indexes.get(key))
+            .collect()
+    }
+
     pub(crate) fn index(&self, name: &Name) -> Option<&Index> {
         self.indexes.get(&self.resolve(&self.indexes, name))
     }
@@ -524,6 +570,13 @@ impl Schema {
             .into_iter()
             .filter(|t| t.partition_of == Some(self.qualified(parent)))
             .collect()
+    }
+
+    /// The default partition of `parent`, when the migrations gave it one.
+    pub(crate) fn default_partition(&self, parent: &Name) -> Option<&Table> {
+        self.partitions(parent)
+            .into_iter()
+            .find(|t| t.default_partition)
     }
 
     /// Foreign keys that reference `column` of `table` (naming it, or through the primary key).
@@ -607,6 +660,7 @@ impl Schema {
                     constraints: Vec::new(),
                     partitioned: create.partition_by,
                     partition_of: create.partition_of.as_ref().map(|p| self.qualified(p)),
+                    default_partition: create.default_partition,
                     indexes: Vec::new(),
                 };
                 for def in &create.columns {
@@ -631,7 +685,15 @@ impl Schema {
                 }
             }
             StatementKind::CreateIndex(index) => {
-                if let Some(name) = &index.name {
+                let view = self.resolve(&self.views, &index.table);
+                if let (Some(name), Some(_)) = (&index.name, self.materialized_view(&index.table)) {
+                    // An index on a materialized view the migrations created.
+                    let key = Key::new(&view.schema, &name.name);
+                    if let Some(v) = self.views.get_mut(&view) {
+                        v.indexes.push(key.clone());
+                    }
+                    self.indexes.insert(key, index_of(name, index, true));
+                } else if let Some(name) = &index.name {
                     // `ON ONLY` a partitioned table: invalid until every partition's index is attached.
                     let only = index.only
                         && self
@@ -643,16 +705,7 @@ impl Schema {
                     if let Some(t) = self.tables.get_mut(&table) {
                         t.indexes.push(key.clone());
                     }
-                    self.indexes.insert(
-                        key,
-                        Index {
-                            name: name.clone(),
-                            table: index.table.clone(),
-                            unique: index.unique,
-                            valid: !only,
-                            columns: index.columns.clone(),
-                        },
-                    );
+                    self.indexes.insert(key, index_of(name, index, !only));
                 }
             }
             StatementKind::DropIndex { names, .. } => {
@@ -773,6 +826,9 @@ impl Schema {
                     for name in names {
                         let key = self.resolve(&self.views, name);
                         if let Some(view) = self.views.remove(&key) {
+                            for index in &view.indexes {
+                                self.indexes.remove(index);
+                            }
                             self.dropped_views.push(DroppedView {
                                 view,
                                 file,
@@ -791,9 +847,20 @@ impl Schema {
                 }
                 ObjectKind::Other(_) => {}
             },
-            StatementKind::CreateView { name, reads, .. } => {
+            StatementKind::CreateView {
+                name,
+                reads,
+                materialized,
+                populated,
+                ..
+            } => {
                 let key = self.resolve(&self.views, name);
-                self.views.remove(&key);
+                // `CREATE OR REPLACE VIEW` keeps the view (a materialized view has no such form).
+                let indexes = self
+                    .views
+                    .remove(&key)
+                    .map(|v| v.indexes)
+                    .unwrap_or_default();
                 let key = self.creation_key(name);
                 self.views.insert(
                     key,
@@ -801,8 +868,34 @@ impl Schema {
                         name: name.clone(),
                         reads: reads.iter().map(|r| self.qualified(r)).collect(),
                         file,
+                        materialized: *materialized,
+                        populated: *populated,
+                        indexes,
                     },
                 );
+            }
+            StatementKind::RefreshMaterializedView { name, no_data, .. } => {
+                let key = self.resolve(&self.views, name);
+                if let Some(view) = self.views.get_mut(&key) {
+                    view.populated = !no_data;
+                }
+            }
+            StatementKind::RenameView { view, to, .. } => {
+                let key = self.resolve(&self.views, view);
+                let renamed = Key::new(&key.schema, &to.name);
+                self.views.rekey(&key, renamed.clone());
+                let indexes = match self.views.get_mut(&renamed) {
+                    Some(v) => {
+                        v.name = to.clone();
+                        v.indexes.clone()
+                    }
+                    None => Vec::new(),
+                };
+                for index in &indexes {
+                    if let Some(i) = self.indexes.get_mut(index) {
+                        i.table = to.clone();
+                    }
+                }
             }
             StatementKind::Do { body } => {
                 for inner in body {
@@ -835,6 +928,7 @@ impl Schema {
                     constraints: Vec::new(),
                     partitioned: false,
                     partition_of: None,
+                    default_partition: false,
                     indexes: Vec::new(),
                 },
             );
@@ -847,7 +941,7 @@ impl Schema {
             self.rename_references(table_name, to);
         }
         let key = self.known_table(table_name);
-        if let ActionKind::AttachPartition { partition }
+        if let ActionKind::AttachPartition { partition, .. }
         | ActionKind::DetachPartition { partition, .. } = action
         {
             let parent = self.tables.get(&key).map(|_| Name {
@@ -855,10 +949,12 @@ impl Schema {
                 name: key.name.clone(),
             });
             let attach = matches!(action, ActionKind::AttachPartition { .. });
+            let default = matches!(action, ActionKind::AttachPartition { default: true, .. });
             if attach || self.table(partition).is_some() {
                 let partition = self.known_table(partition);
                 if let Some(p) = self.tables.get_mut(&partition) {
                     p.partition_of = parent.filter(|_| attach);
+                    p.default_partition = default;
                 }
             }
             if let Some(t) = self.tables.get_mut(&key) {
@@ -1069,6 +1165,10 @@ impl Schema {
             if let Some(t) = self.tables.get_mut(&table) {
                 t.indexes.retain(|k| k != key);
             }
+            let view = self.resolve(&self.views, &index.table);
+            if let Some(v) = self.views.get_mut(&view) {
+                v.indexes.retain(|k| k != key);
+            }
         }
     }
 
@@ -1172,6 +1272,19 @@ impl Schema {
                 }
             }
         });
+    }
+}
+
+/// The catalog entry of the index `name` that `index` creates.
+fn index_of(name: &Name, index: &crate::model::CreateIndex, valid: bool) -> Index {
+    Index {
+        name: name.clone(),
+        table: index.table.clone(),
+        unique: index.unique,
+        valid,
+        columns: index.columns.clone(),
+        expressions: index.expressions,
+        partial: index.partial,
     }
 }
 
@@ -1334,6 +1447,96 @@ mod tests {
             }
         }
         schema
+    }
+
+    #[test]
+    fn materialized_views_keep_their_indexes_and_whether_they_hold_data() {
+        let usable = |schema: &Schema, view: &str| -> Vec<String> {
+            schema
+                .relation_indexes(&Name::new(view))
+                .into_iter()
+                .filter(|i| i.identifies_rows())
+                .map(|i| i.name.name.clone())
+                .collect()
+        };
+        let populated = |schema: &Schema, view: &str| {
+            schema
+                .materialized_view(&Name::new(view))
+                .unwrap()
+                .populated
+        };
+        let created = "CREATE MATERIALIZED VIEW totals AS SELECT region, month, sum(n) AS n FROM sales GROUP BY 1, 2 WITH NO DATA;";
+        let schema = replay(&[
+            created,
+            "CREATE UNIQUE INDEX totals_partial ON totals (region) WHERE n > 0;
+             CREATE UNIQUE INDEX totals_expr ON totals (lower(region), month);
+             CREATE INDEX totals_region ON totals (region);
+             CREATE UNIQUE INDEX totals_key ON totals (region, month DESC) INCLUDE (n);",
+        ]);
+        assert_eq!(usable(&schema, "totals"), ["totals_key"]);
+        assert!(!populated(&schema, "totals"));
+        // A materialized view is no table.
+        assert!(schema.table(&Name::new("totals")).is_none());
+
+        let schema = replay(&[
+            created,
+            "CREATE UNIQUE INDEX totals_key ON totals (region, month);",
+            "REFRESH MATERIALIZED VIEW totals;",
+            "ALTER MATERIALIZED VIEW totals RENAME TO monthly_totals;",
+        ]);
+        assert!(schema.materialized_view(&Name::new("totals")).is_none());
+        assert_eq!(usable(&schema, "monthly_totals"), ["totals_key"]);
+        assert!(populated(&schema, "monthly_totals"));
+        assert_eq!(
+            schema.index(&Name::new("totals_key")).unwrap().table,
+            Name::new("monthly_totals")
+        );
+
+        let schema = replay(&[
+            created,
+            "CREATE UNIQUE INDEX totals_key ON totals (region, month);",
+            "REFRESH MATERIALIZED VIEW totals; REFRESH MATERIALIZED VIEW totals WITH NO DATA;",
+            "DROP INDEX totals_key;",
+        ]);
+        assert!(usable(&schema, "totals").is_empty());
+        assert!(!populated(&schema, "totals"));
+
+        let schema = replay(&[
+            created,
+            "CREATE UNIQUE INDEX totals_key ON totals (region, month);",
+            "DROP MATERIALIZED VIEW totals;",
+        ]);
+        assert!(schema.index(&Name::new("totals_key")).is_none());
+        assert!(schema.materialized_view(&Name::new("totals")).is_none());
+
+        // A materialized view that existed before the migrations: known by its indexes.
+        let schema = replay(&["CREATE UNIQUE INDEX CONCURRENTLY old_key ON old_totals (id);"]);
+        assert_eq!(usable(&schema, "old_totals"), ["old_key"]);
+    }
+
+    #[test]
+    fn default_partitions_are_known_until_detached() {
+        let default = |schema: &Schema| {
+            schema
+                .default_partition(&Name::new("logs"))
+                .map(|t| t.name.name.clone())
+        };
+        let created = "CREATE TABLE logs (id bigint, at date) PARTITION BY RANGE (at);
+            CREATE TABLE logs_2023 PARTITION OF logs FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');";
+        assert_eq!(default(&replay(&[created])), None);
+        let schema = replay(&[
+            created,
+            "CREATE TABLE logs_other PARTITION OF logs DEFAULT;",
+        ]);
+        assert_eq!(default(&schema).as_deref(), Some("logs_other"));
+        let attached = "CREATE TABLE logs_rest (id bigint, at date);
+            ALTER TABLE logs ATTACH PARTITION logs_rest DEFAULT;";
+        assert_eq!(
+            default(&replay(&[created, attached])).as_deref(),
+            Some("logs_rest")
+        );
+        let detached = "ALTER TABLE logs DETACH PARTITION logs_rest;";
+        assert_eq!(default(&replay(&[created, attached, detached])), None);
     }
 
     #[test]

@@ -58,6 +58,7 @@ fn json_output_has_the_documented_shape() {
             "column",
             "end_column",
             "end_line",
+            "fix",
             "help",
             "line",
             "message",
@@ -65,6 +66,26 @@ fn json_output_has_the_documented_shape() {
             "severity"
         ]
     );
+    let fix = &first["fix"];
+    let keys: Vec<_> = fix.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, ["edits", "new_files", "title"]);
+    let edit = &fix["edits"][0];
+    let keys: Vec<_> = edit.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        keys,
+        [
+            "byte_end",
+            "byte_start",
+            "column",
+            "end_column",
+            "end_line",
+            "line",
+            "path",
+            "replacement"
+        ]
+    );
+    assert_eq!(edit["path"], risky["path"]);
+    assert_eq!(fix["new_files"].as_array().unwrap().len(), 2);
     assert_eq!(first["rule"], "rename-column");
     assert_eq!(first["severity"], "error");
     assert_eq!(
@@ -511,10 +532,34 @@ fn fix_write_applies_committed_files_and_the_rule_filter() {
     );
 }
 
+/// The README's `fix` section shows what `fix` prints on the example migrations: the diff on
+/// standard output, and the summary on standard error.
 #[test]
-fn fix_exits_1_when_findings_without_a_fix_remain() {
+fn fix_exits_1_when_findings_without_a_fix_remain_and_prints_what_the_readme_shows() {
     let output = cli().args(["fix", "examples/migrations"]).output().unwrap();
     assert_eq!(output.status.code(), Some(1), "{output:?}");
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stderr = String::from_utf8(output.stderr.clone()).unwrap();
     assert!(stderr.contains("without an automatic fix"), "{stderr}");
+
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = &readme[readme.find("## Fix it: `fix`").unwrap()..];
+    let diff = section.split("```diff\n").nth(1).unwrap();
+    let diff = &diff[..diff.find("```\n").unwrap()];
+    assert_eq!(
+        diff,
+        stdout(&output),
+        "README.md shows the diff `fix` prints"
+    );
+    let summary = section
+        .split_once("and on standard error: `")
+        .and_then(|(_, rest)| rest.split_once("`, with a note"))
+        .unwrap()
+        .0;
+    let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(
+        words(summary),
+        words(stderr.lines().next().unwrap()),
+        "README.md quotes the summary `fix` prints"
+    );
 }

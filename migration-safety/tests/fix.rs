@@ -96,8 +96,9 @@ fn what_fix_writes_lints_clean_and_the_diffs_are_snapshotted() {
             if !unfixed.is_empty() && fixed.conflicts.is_empty() {
                 failures.push(format!("{name}: fixes left unapplied: {unfixed:?}"));
             }
+            // The diff names the absolute paths without their leading `/`.
             let base = format!("{}/", dir.path().display());
-            let diff = fixed.diff().replace(&base, "");
+            let diff = fixed.diff().replace(base.trim_start_matches('/'), "");
             for change in &fixed.changes {
                 fixed_any.insert(name.clone(), change.path.clone());
             }
@@ -108,4 +109,59 @@ fn what_fix_writes_lints_clean_and_the_diffs_are_snapshotted() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     assert!(!fixed_any.is_empty());
+}
+
+/// In an Atlas directory that keeps an `atlas.sum`, the fixes rewrite it as
+/// `atlas migrate hash` would for the fixed and new files. The expected sum was derived by
+/// hand from Atlas's documented algorithm (Python's hashlib and base64 over the files below).
+#[test]
+fn atlas_sum_is_rewritten_for_the_fixed_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("migrations");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(
+        root.join("20240101000000_users.sql"),
+        "CREATE TABLE users (id bigint PRIMARY KEY);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("20240201000000_nickname.sql"),
+        "ALTER TABLE users ADD COLUMN nickname text;\nCREATE INDEX CONCURRENTLY users_nickname_idx ON users (nickname);\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("atlas.sum"), "h1:stale\n").unwrap();
+    let settings =
+        migration_safety::Settings::default().framework(migration_safety::Framework::Atlas);
+    let fixed = fix_paths(std::slice::from_ref(&root), &settings, &[]).unwrap();
+    let changed: Vec<_> = fixed.changes.iter().map(|c| c.fixed.as_str()).collect();
+    assert_eq!(
+        changed,
+        ["SET LOCAL lock_timeout = '5s';\nALTER TABLE users ADD COLUMN nickname text;\n"]
+    );
+    let new: Vec<_> = fixed
+        .new_files
+        .iter()
+        .map(|f| f.contents.as_str())
+        .collect();
+    assert_eq!(
+        new,
+        [
+            "-- atlas:txmode none\n\n-- Moved out of the migration `nickname`, written by `migration-safety fix`:\n-- `CREATE INDEX CONCURRENTLY` cannot run inside a transaction.\nCREATE INDEX CONCURRENTLY users_nickname_idx ON users (nickname);\n"
+        ]
+    );
+    assert_eq!(fixed.sums.len(), 1);
+    assert_eq!(fixed.sums[0].path, root.join("atlas.sum"));
+    assert_eq!(fixed.sums[0].original, "h1:stale\n");
+    assert_eq!(
+        fixed.sums[0].fixed,
+        "h1:NN7Y0uENtM9R41F8yMv0UayWOFb7ixiVaOtic2XHAmA=\n\
+         20240101000000_users.sql h1:SRfnCYBDfOnyjdnR0MmG+3Gqy2DDuI64bmSaBMLb1EQ=\n\
+         20240201000000_nickname.sql h1:Ern0vLJLWC+g9OwIHUv06d3mSljHHq3oC9m2DtmyOcE=\n\
+         20240201000001_create_users_nickname_idx.sql h1:uNirNUfgUxGeGz8HnmnNp74EnhX4i4y4szEIWj9awYU=\n"
+    );
+    assert!(
+        fixed.diff().contains("+++ b/"),
+        "the diff shows atlas.sum too"
+    );
+    assert!(fixed.diff().contains("-h1:stale\n"));
 }

@@ -242,3 +242,46 @@ fn every_layout_gets_its_new_migrations() {
         insta::assert_snapshot!(framework.name(), rendered);
     }
 }
+
+/// `DETACH PARTITION` in the transaction the framework opens: the fix rewrites it
+/// `CONCURRENTLY` into a migration of its own, outside a transaction, and the statements after
+/// it into the next one. The moved statement has no `lock_timeout` of its own: sqlx sends a
+/// file as one query, where a `SET` before it would make an implicit transaction block.
+#[test]
+fn detach_partition_moves_out_concurrently() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("migrations");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(
+        root.join("20240101000000_logs.sql"),
+        "CREATE TABLE logs (id bigint, at date) PARTITION BY RANGE (at);
+CREATE TABLE logs_2023 PARTITION OF logs FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("20240201000000_archive.sql"),
+        "SET lock_timeout = '5s';
+ALTER TABLE logs DETACH PARTITION logs_2023;
+ALTER TABLE logs_2023 RENAME TO logs_2023_archive;
+",
+    )
+    .unwrap();
+    let settings = Settings::default().framework(Framework::Sqlx);
+    let before = read_tree(&root);
+    let report = lint_dir(&root, &settings).unwrap();
+    let fixes: Vec<_> = fix::fixes(&report, &["detach-partition-non-concurrently"]).collect();
+    assert_eq!(fixes.len(), 1);
+    let applied = fix::apply(fixes, &fix::sources(&report));
+    let mut out = String::new();
+    for (path, text) in &applied.files {
+        let file = path.strip_prefix(&root).unwrap().display().to_string();
+        let diff = similar::TextDiff::from_lines(&before[&file], text);
+        out.push_str(&format!("=== {file} (edited)\n{}\n", diff.unified_diff()));
+    }
+    for new in &applied.new_files {
+        let file = new.path.strip_prefix(&root).unwrap().display();
+        out.push_str(&format!("=== {file} (new)\n{}\n", new.contents));
+    }
+    insta::assert_snapshot!(out);
+}

@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Report;
 
+mod atlas_sum;
 pub(crate) mod files;
 pub(crate) mod phases;
 mod run;
@@ -295,11 +296,12 @@ pub(crate) fn insert_before(
 
 /// The fix that replaces the checked top-level statement, which does nothing but the flagged
 /// action, by the statements `sql` of the rule's plan (`None` when the plan is not all
-/// statements). It is offered only where the statements can run in place of it: outside any
-/// transaction (a file the framework runs statement by statement, no `BEGIN` open), so that
-/// each commits on its own, as a `VALIDATE` or a `CONCURRENTLY` step needs. Elsewhere (in a
-/// transaction, in a `DO` body, in a statement of several actions) there is no fix, and the
-/// help shows the plan.
+/// statements). It is offered only where the statements can run in place of it, each
+/// committing on its own, as a `VALIDATE` or a `CONCURRENTLY` step needs: outside any
+/// transaction (a file the framework runs statement by statement, no `BEGIN` open), or in the
+/// file's own `BEGIN … COMMIT` block, which is then committed before them and opened again
+/// after them (see [`outside_block`]). Elsewhere (in the framework's transaction, in a `DO`
+/// body, in a statement of several actions) there is no fix, and the help shows the plan.
 pub(crate) fn replace_statement(
     cx: &crate::context::Context<'_>,
     rule: &'static str,
@@ -315,7 +317,6 @@ pub(crate) fn replace_statement(
     };
     if !single
         || cx.in_do_block
-        || cx.session().transaction.is_some()
         || cx.statements.get(cx.index).map(|s| &s.range) != Some(&statement.range)
     {
         return None;
@@ -326,16 +327,102 @@ pub(crate) fn replace_statement(
         Some(indent) => format!("\n{indent}"),
         None => " ".to_owned(),
     };
-    Some(Fix {
-        rule,
-        title,
-        edits: vec![Edit {
+    let edits = if cx.session().transaction.is_some() {
+        outside_block(cx, sql.join(&separator))?
+    } else {
+        vec![Edit {
             path: PathBuf::from(cx.path),
             range,
             replacement: sql.join(&separator),
-        }],
+        }]
+    };
+    Some(Fix {
+        rule,
+        title,
+        edits,
         new_files: Vec::new(),
     })
+}
+
+/// The edits that run `sql` in place of the checked top-level statement, outside the file's
+/// own `BEGIN … COMMIT` block it stands in (a block the file opens, in a migration run
+/// statement by statement): the block is committed just before it and opened again just
+/// after it, so that everything still runs in the order written. A `BEGIN` right before it
+/// or a `COMMIT` right after it is removed instead of leaving an empty transaction. `None`
+/// for a statement in a transaction the framework opens, in a block the file ends with
+/// `ROLLBACK` (committing part of it would keep what the author meant to discard), or in one
+/// it never ends.
+pub(crate) fn outside_block(cx: &crate::context::Context<'_>, sql: String) -> Option<Vec<Edit>> {
+    use crate::context::Wrapper;
+    use crate::model::StatementKind;
+    let session = cx.session();
+    if session.wrapper != Some(Wrapper::Block) || cx.in_do_block {
+        return None;
+    }
+    let block = session.transaction;
+    let end = cx.statements[cx.index + 1..]
+        .iter()
+        .zip(&cx.sessions[cx.index + 1..])
+        .find(|(s, session)| {
+            session.transaction == block
+                && matches!(s.kind, StatementKind::Commit | StatementKind::Rollback)
+        })
+        .map(|(s, _)| s)?;
+    if matches!(end.kind, StatementKind::Rollback) {
+        return None;
+    }
+    let statement = &cx.statements[cx.index];
+    let path = PathBuf::from(cx.path);
+    let delete = |range: Range<usize>| Edit {
+        path: path.clone(),
+        range: whole_lines(cx.source, range),
+        replacement: String::new(),
+    };
+    // The `COMMIT` and `BEGIN` are inserted where another statement's would go (above its
+    // directives), so that two neighbours leaving one block conflict: the second one, applied
+    // by the next pass, then removes the `BEGIN` between them.
+    let mut edits = Vec::new();
+    match cx.index.checked_sub(1).map(|i| &cx.statements[i]) {
+        Some(begin) if matches!(begin.kind, StatementKind::Begin) => {
+            edits.push(delete(begin.range.clone()));
+        }
+        _ => edits.push(insert_before(
+            cx,
+            statement.range.start,
+            &["COMMIT;".to_owned()],
+        )),
+    }
+    edits.push(Edit {
+        path: path.clone(),
+        range: statement.range.clone(),
+        replacement: sql,
+    });
+    let next = cx.statements.get(cx.index + 1)?;
+    if std::ptr::eq(end, next) {
+        edits.push(delete(end.range.clone()));
+    } else {
+        edits.push(insert_before(cx, next.range.start, &["BEGIN;".to_owned()]));
+    }
+    Some(edits)
+}
+
+/// `range` widened to the whole lines it stands on, when nothing else stands on them.
+pub(crate) fn whole_lines(source: &str, range: Range<usize>) -> Range<usize> {
+    let line_start = source[..range.start].rfind('\n').map_or(0, |i| i + 1);
+    let start = if source[line_start..range.start].trim().is_empty() {
+        line_start
+    } else {
+        range.start
+    };
+    let line_end = source[range.end..]
+        .find('\n')
+        .map_or(source.len(), |i| range.end + i + 1);
+    let end = if source[range.end..line_end].trim().is_empty() {
+        line_end
+    } else {
+        range.end
+    };
+    start..end
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use super::files::{self, Script, WRITTEN_BY};
-use super::{Edit, Fix};
+use super::{Edit, Fix, whole_lines};
 use crate::context::Context;
 use crate::layout::{self, Framework};
 use crate::model::{ActionKind, AlterTable, Name, Statement, StatementKind, quote_ident};
@@ -20,25 +20,6 @@ use crate::schema::{Column, ColumnDefault};
 
 /// The rows a backfill updates per transaction.
 const BATCH: u32 = 10_000;
-
-/// `range` widened to the whole lines it stands on, when nothing else stands on them.
-fn whole_lines(source: &str, range: Range<usize>) -> Range<usize> {
-    let line_start = source[..range.start].rfind('\n').map_or(0, |i| i + 1);
-    let start = if source[line_start..range.start].trim().is_empty() {
-        line_start
-    } else {
-        range.start
-    };
-    let line_end = source[range.end..]
-        .find('\n')
-        .map_or(source.len(), |i| range.end + i + 1);
-    let end = if source[range.end..line_end].trim().is_empty() {
-        line_end
-    } else {
-        range.end
-    };
-    start..end
-}
 
 /// The name the migration being fixed has in its layout (for the names of the files after it).
 fn migration_name(cx: &Context<'_>) -> String {
@@ -106,10 +87,20 @@ pub(crate) struct Moved {
 
 /// Split the migration being fixed at the current statement: it moves into a migration of its
 /// own, and the statements after it move, in order, into the migration after that one (with
-/// the file's `lock_timeout`), so that everything still runs in the order written. Only for a
-/// transaction the framework opens: a file with its own `BEGIN`/`COMMIT`, or a statement in
-/// a `DO` block, has no split.
+/// the file's `lock_timeout`), so that everything still runs in the order written. In the
+/// file's own `BEGIN … COMMIT` block of a migration run statement by statement, the statement
+/// leaves the block instead, in the same file (see [`super::outside_block`]): it runs between
+/// the block's two halves, outside a transaction or in one of its own. Otherwise a file with
+/// its own `BEGIN`/`COMMIT`, or a statement in a `DO` block, has no split.
 pub(crate) fn split(cx: &Context<'_>, rule: &'static str, moved: Moved) -> Option<Fix> {
+    if let Some(edits) = super::outside_block(cx, moved.text.clone()) {
+        return Some(Fix {
+            rule,
+            title: format!("run `{}` outside the transaction block", moved.name),
+            edits,
+            new_files: Vec::new(),
+        });
+    }
     let explicit = cx.statements.iter().any(|s| {
         matches!(
             s.kind,
@@ -496,8 +487,62 @@ fn named_later(cx: &Context<'_>, word: &str) -> bool {
     })
 }
 
-/// `ALTER TABLE t RENAME COLUMN a TO b`: add `b`, deploy code that writes both, backfill,
-/// (make it NOT NULL), deploy code that reads and writes only `b`, drop `a`.
+/// The trigger (and its function, both named `<table>_<column>_sync`) that keeps the column a
+/// plan adds in step with the one it replaces.
+struct Sync<'a> {
+    table: &'a Name,
+    function: Name,
+}
+
+impl<'a> Sync<'a> {
+    fn new(table: &'a Name, column: &str) -> Self {
+        let function = Name {
+            schema: table.schema.clone(),
+            name: format!("{}_{column}_sync", table.name),
+        };
+        Self { table, function }
+    }
+
+    /// The function, whose PL/pgSQL `body` sets `NEW`'s columns, and the trigger that runs it
+    /// before each row is inserted or updated.
+    fn create(&self, body: &str) -> [String; 2] {
+        let (table, function) = (self.table, &self.function);
+        let trigger = quote_ident(&function.name);
+        [
+            format!(
+                "CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n{body}  RETURN NEW;\nEND $$;"
+            ),
+            format!(
+                "CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {table}\n  FOR EACH ROW EXECUTE FUNCTION {function}();"
+            ),
+        ]
+    }
+
+    /// The trigger and the function dropped, each suppressed with `reason`.
+    fn drop(&self, reason: &str) -> [String; 2] {
+        let (table, function) = (self.table, &self.function);
+        let trigger = quote_ident(&function.name);
+        [
+            suppressed(
+                "drop-object",
+                reason,
+                format!("DROP TRIGGER {trigger} ON {table};"),
+            ),
+            suppressed(
+                "drop-object",
+                reason,
+                format!("DROP FUNCTION {function}();"),
+            ),
+        ]
+    }
+}
+
+/// `ALTER TABLE t RENAME COLUMN a TO b`: add `b`, kept in step with `a` both ways by a trigger
+/// (so that the code deployed before the plan and the code that uses only `b` both work while
+/// they run side by side), backfill, (make it NOT NULL), deploy code that reads and writes only
+/// `b`, then drop the trigger and `a`. A default moves to `b` in the first phase: on an
+/// `INSERT`, the trigger copies whichever of the two columns the statement wrote, which it can
+/// only tell from a NULL.
 pub(crate) fn rename_column(cx: &Context<'_>, rule: &'static str) -> Option<Fix> {
     let (alter, ActionKind::RenameColumn { from, to }) = only_action(&cx.statements[cx.index])?
     else {
@@ -510,53 +555,60 @@ pub(crate) fn rename_column(cx: &Context<'_>, rule: &'static str) -> Option<Fix>
     }
     let (old, new) = (quote_ident(from), quote_ident(to));
     let subject = format!("renaming {}.{from} to {to}", table.name);
+    let sync = Sync::new(table, to);
     let mut first = vec![add_column(cx, table, to, &column.data_type.text, &subject)];
     if let ColumnDefault::Expr(default) = &column.default {
         first.push(format!(
             "ALTER TABLE {table} ALTER COLUMN {new} SET DEFAULT {default};"
         ));
+        first.push(format!(
+            "ALTER TABLE {table} ALTER COLUMN {old} DROP DEFAULT;"
+        ));
     }
-    let write_both = format!("code that writes both `{from}` and `{to}`");
-    let mut later = Vec::new();
-    let mut deploy = Some(write_both);
-    if column.not_null {
-        later.extend(not_null_phases(cx, table, to, deploy.take()));
-    }
+    first.extend(sync.create(&format!(
+        "  IF TG_OP = 'INSERT' THEN\n    IF NEW.{old} IS NULL THEN\n      NEW.{old} := NEW.{new};\n    ELSE\n      NEW.{new} := NEW.{old};\n    END IF;\n  ELSIF NEW.{old} IS DISTINCT FROM OLD.{old} THEN\n    NEW.{new} := NEW.{old};\n  ELSIF NEW.{new} IS DISTINCT FROM OLD.{new} THEN\n    NEW.{old} := NEW.{new};\n  END IF;\n"
+    )));
     let (fill, transaction) = backfill(
         cx,
         table,
         &format!("{new} = {old}"),
         &format!("{new} IS NULL AND {old} IS NOT NULL"),
     );
-    // The backfill comes before the validation of the check.
-    let at = later.len().min(1);
-    later.insert(
-        at,
-        Phase {
-            name: format!("backfill {to}"),
-            deploy: deploy.take(),
-            up: vec![fill],
-            down: Vec::new(),
-            transaction,
-        },
-    );
+    let mut later = vec![Phase {
+        name: format!("backfill {to}"),
+        deploy: None,
+        up: vec![fill],
+        down: Vec::new(),
+        transaction,
+    }];
+    if column.not_null {
+        later.extend(not_null_phases(cx, table, to, None));
+    }
     let last = later.len() + 2;
-    later.push(deployed_phase(
-        cx,
-        format!("drop {from}"),
-        format!("code that reads and writes only `{to}`"),
-        (
-            "drop-column",
-            last,
-            &subject,
-            "run after no deployed code reads it",
+    let reason = format!("phase {last} of {subject}: run after no deployed code reads it");
+    let sync_reason = format!(
+        "phase {last} of {subject}: only this plan used it, to keep `{to}` in step with `{from}`"
+    );
+    later.push(Phase {
+        name: format!("drop {from}"),
+        deploy: Some(format!("code that reads and writes only `{to}`")),
+        up: locked(
+            cx,
+            sync.drop(&sync_reason)
+                .into_iter()
+                .chain([suppressed(
+                    "drop-column",
+                    &reason,
+                    format!("ALTER TABLE {table} DROP COLUMN {old};"),
+                )])
+                .collect(),
         ),
-        format!("ALTER TABLE {table} DROP COLUMN {old};"),
-        format!(
+        down: vec![format!(
             "ALTER TABLE {table} ADD COLUMN {old} {};",
             column.data_type.text
-        ),
-    ));
+        )],
+        transaction: true,
+    });
     phased(cx, rule, subject, first, later)
 }
 
@@ -702,25 +754,16 @@ pub(crate) fn change_column_type(cx: &Context<'_>, rule: &'static str) -> Option
         Some(expr) => rewrite_column(expr, column, source),
         None => source.to_owned(),
     };
-    let sync = quote_ident(&format!("{}_{temp}_sync", table.name));
-    let function = Name {
-        schema: table.schema.clone(),
-        name: format!("{}_{temp}_sync", table.name),
-    };
+    let sync = Sync::new(table, &temp);
     let subject = format!(
         "changing the type of {}.{column} to {}",
         table.name, data_type.text
     );
-    let first = vec![
-        add_column(cx, table, &temp, &data_type.text, &subject),
-        format!(
-            "CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n  NEW.{new} := {};\n  RETURN NEW;\nEND $$;",
-            convert(&format!("NEW.{col}"))
-        ),
-        format!(
-            "CREATE TRIGGER {sync} BEFORE INSERT OR UPDATE ON {table}\n  FOR EACH ROW EXECUTE FUNCTION {function}();"
-        ),
-    ];
+    let mut first = vec![add_column(cx, table, &temp, &data_type.text, &subject)];
+    first.extend(sync.create(&format!(
+        "  NEW.{new} := {};\n",
+        convert(&format!("NEW.{col}"))
+    )));
     let (fill, transaction) = backfill(
         cx,
         table,
@@ -753,28 +796,21 @@ pub(crate) fn change_column_type(cx: &Context<'_>, rule: &'static str) -> Option
         )),
         up: locked(
             cx,
-            vec![
-                suppressed(
-                    "drop-object",
-                    &sync_reason,
-                    format!("DROP TRIGGER {sync} ON {table};"),
-                ),
-                suppressed(
-                    "drop-object",
-                    &sync_reason,
-                    format!("DROP FUNCTION {function}();"),
-                ),
-                suppressed(
-                    "drop-column",
-                    &reason,
-                    format!("ALTER TABLE {table} DROP COLUMN {col};"),
-                ),
-                suppressed(
-                    "rename-column",
-                    &reason,
-                    format!("ALTER TABLE {table} RENAME COLUMN {new} TO {col};"),
-                ),
-            ],
+            sync.drop(&sync_reason)
+                .into_iter()
+                .chain([
+                    suppressed(
+                        "drop-column",
+                        &reason,
+                        format!("ALTER TABLE {table} DROP COLUMN {col};"),
+                    ),
+                    suppressed(
+                        "rename-column",
+                        &reason,
+                        format!("ALTER TABLE {table} RENAME COLUMN {new} TO {col};"),
+                    ),
+                ])
+                .collect(),
         ),
         down: Vec::new(),
         transaction: true,

@@ -40,6 +40,9 @@ pub struct Fixed {
     pub changes: Vec<Change>,
     /// The migration files the fixes create.
     pub new_files: Vec<NewFile>,
+    /// The integrity files rewritten to match the fixed and new migrations: Atlas's
+    /// `atlas.sum`, as `atlas migrate hash` writes it, where the directory keeps one.
+    pub sums: Vec<Change>,
     /// How many fixes were applied (one per finding).
     pub applied: usize,
     /// The fixes that could not be applied, and why.
@@ -50,7 +53,8 @@ pub struct Fixed {
 
 impl Fixed {
     /// A unified diff of every change and new file (`a/` and `b/` before the paths, as git
-    /// writes them; a new file comes from `/dev/null`).
+    /// writes them: an absolute path loses its leading `/`, as in `git diff --no-index`; a new
+    /// file comes from `/dev/null`).
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
@@ -59,7 +63,9 @@ impl Fixed {
     /// let fixed = migration_safety::fix::fix_paths(&[path.clone()], &Default::default(), &[])?;
     /// let diff = fixed.diff();
     /// assert!(diff.contains("+SET lock_timeout = '5s';\n ALTER TABLE users ADD COLUMN nickname text;\n"));
-    /// assert!(diff.starts_with(&format!("--- a/{}\n+++ b/{}\n", path.display(), path.display())));
+    /// let shown = path.display().to_string();
+    /// let shown = shown.trim_start_matches('/');
+    /// assert!(diff.starts_with(&format!("--- a/{shown}\n+++ b/{shown}\n")));
     /// # Ok::<(), migration_safety::Error>(())
     /// ```
     pub fn diff(&self) -> String {
@@ -68,8 +74,8 @@ impl Fixed {
             let diff = similar::TextDiff::from_lines(old, new);
             out.push_str(&diff.unified_diff().header(&from, &to).to_string());
         };
-        for change in &self.changes {
-            let path = change.path.display();
+        for change in self.changes.iter().chain(&self.sums) {
+            let path = diff_path(&change.path);
             file(
                 &change.original,
                 &change.fixed,
@@ -78,7 +84,7 @@ impl Fixed {
             );
         }
         for new in &self.new_files {
-            let path = new.path.display();
+            let path = diff_path(&new.path);
             file(
                 "",
                 &new.contents,
@@ -88,6 +94,13 @@ impl Fixed {
         }
         out
     }
+}
+
+/// A path as a diff names it after `a/` or `b/`: without the leading `/` of an absolute path
+/// (`git diff --no-index /tmp/x …` writes `a/tmp/x`).
+fn diff_path(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    text.trim_start_matches('/').to_owned()
 }
 
 /// Lint files and directories as [`crate::lint_paths`] does, apply the fixes of the rules
@@ -191,6 +204,7 @@ pub fn fix_paths(paths: &[PathBuf], settings: &Settings, rules: &[&str]) -> Resu
             });
         }
     }
+    fixed.sums = super::atlas_sum::rewritten(&fixed.changes, &fixed.new_files);
     Ok(fixed)
 }
 
@@ -219,4 +233,43 @@ fn is_utf8(path: &Path) -> bool {
 
 fn has_bom(path: &Path) -> bool {
     std::fs::read(path).is_ok_and(|bytes| bytes.starts_with(b"\xEF\xBB\xBF"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_diff_names_absolute_and_relative_paths_after_a_single_slash() {
+        let change = |path: &str| Change {
+            path: PathBuf::from(path),
+            original: "a\n".to_owned(),
+            fixed: "b\n".to_owned(),
+            bom: false,
+        };
+        let fixed = Fixed {
+            changes: vec![change("/tmp/m/1_a.sql"), change("m/2_b.sql")],
+            new_files: vec![NewFile {
+                path: PathBuf::from("/tmp/m/3_c.sql"),
+                contents: "c\n".to_owned(),
+            }],
+            ..Fixed::default()
+        };
+        let diff = fixed.diff();
+        let headers: Vec<&str> = diff
+            .lines()
+            .filter(|l| l.starts_with("---") || l.starts_with("+++"))
+            .collect();
+        assert_eq!(
+            headers,
+            [
+                "--- a/tmp/m/1_a.sql",
+                "+++ b/tmp/m/1_a.sql",
+                "--- a/m/2_b.sql",
+                "+++ b/m/2_b.sql",
+                "--- /dev/null",
+                "+++ b/tmp/m/3_c.sql",
+            ]
+        );
+    }
 }

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::EditPositions;
 use crate::diagnostic::{Diagnostic, Report};
 use crate::rule::Severity;
 
@@ -57,6 +58,37 @@ struct JsonDiagnostic<'a> {
     end_column: usize,
     message: &'a str,
     help: Option<&'a str>,
+    /// The finding's fix, as `migration-safety fix` applies it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix: Option<JsonFix<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonFix<'a> {
+    title: &'a str,
+    edits: Vec<JsonEdit<'a>>,
+    new_files: Vec<JsonNewFile<'a>>,
+}
+
+/// A replacement of a range of a file: 1-based positions (the end is the position just after
+/// the range, equal to the start for an insertion) and the byte range of the file's text
+/// (decoded, without a byte-order mark).
+#[derive(Serialize)]
+struct JsonEdit<'a> {
+    path: String,
+    line: usize,
+    column: usize,
+    end_line: usize,
+    end_column: usize,
+    byte_start: usize,
+    byte_end: usize,
+    replacement: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonNewFile<'a> {
+    path: String,
+    contents: &'a str,
 }
 
 #[derive(Serialize)]
@@ -74,7 +106,39 @@ struct Summary {
     suppressed: usize,
 }
 
-fn diagnostic(d: &Diagnostic) -> JsonDiagnostic<'_> {
+fn diagnostic<'a>(
+    d: &'a Diagnostic,
+    report: &Report,
+    positions: &mut EditPositions,
+) -> JsonDiagnostic<'a> {
+    let fix = d.fix.as_ref().map(|fix| JsonFix {
+        title: &fix.title,
+        edits: fix
+            .edits
+            .iter()
+            .filter_map(|edit| {
+                let (start, end) = positions.span(report, edit)?;
+                Some(JsonEdit {
+                    path: edit.path.to_string_lossy().into_owned(),
+                    line: start.line,
+                    column: start.column,
+                    end_line: end.line,
+                    end_column: end.column,
+                    byte_start: edit.range.start,
+                    byte_end: edit.range.end,
+                    replacement: &edit.replacement,
+                })
+            })
+            .collect(),
+        new_files: fix
+            .new_files
+            .iter()
+            .map(|new| JsonNewFile {
+                path: new.path.to_string_lossy().into_owned(),
+                contents: &new.contents,
+            })
+            .collect(),
+    });
     JsonDiagnostic {
         rule: d.rule,
         category: super::meta(d.rule).category.as_str(),
@@ -85,11 +149,13 @@ fn diagnostic(d: &Diagnostic) -> JsonDiagnostic<'_> {
         end_column: d.end.column,
         message: &d.message,
         help: d.help.as_deref(),
+        fix,
     }
 }
 
 /// The report as pretty-printed JSON; the README documents the layout.
 pub(crate) fn render(report: &Report) -> String {
+    let mut positions = EditPositions::default();
     let json = JsonReport {
         version: VERSION,
         tool: Tool {
@@ -112,12 +178,16 @@ pub(crate) fn render(report: &Report) -> String {
             .map(|file| JsonFile {
                 path: &file.path,
                 framework: file.framework.name(),
-                diagnostics: file.diagnostics.iter().map(diagnostic).collect(),
+                diagnostics: file
+                    .diagnostics
+                    .iter()
+                    .map(|d| diagnostic(d, report, &mut positions))
+                    .collect(),
                 suppressed: file
                     .suppressed
                     .iter()
                     .map(|s| JsonSuppressed {
-                        diagnostic: diagnostic(&s.diagnostic),
+                        diagnostic: diagnostic(&s.diagnostic, report, &mut positions),
                         reason: s.reason.as_deref(),
                     })
                     .collect(),

@@ -14,8 +14,10 @@ use std::collections::HashMap;
 use sha2::{Digest, Sha256};
 
 use crate::diagnostic::{Diagnostic, Report};
+use crate::fix::Edit;
 use crate::rule::RuleMeta;
 use crate::settings::FailOn;
+use crate::source::{Position, SourceFile};
 
 /// An output format of [`Report::render`] and `migration-safety check --format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -117,5 +119,32 @@ impl Fingerprints {
         *ordinal += 1;
         let digest = Sha256::digest(format!("{key}\0{ordinal}").as_bytes());
         digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Where the edits of fixes fall in the files of a report, as 1-based positions: the line
+/// index of each file is built once, when an edit first needs it.
+#[derive(Default)]
+pub(crate) struct EditPositions {
+    files: HashMap<String, Option<SourceFile>>,
+}
+
+impl EditPositions {
+    /// The position of the edit's first byte and the one just after it (equal for an
+    /// insertion); `None` when the edit's file is not one of the report's.
+    pub(crate) fn span(&mut self, report: &Report, edit: &Edit) -> Option<(Position, Position)> {
+        let path = edit.path.to_string_lossy().into_owned();
+        let file = self.files.entry(path).or_insert_with_key(|path| {
+            report
+                .files
+                .iter()
+                .find(|f| f.path == *path)
+                .map(|f| SourceFile::from_bytes(f.source.as_bytes()))
+        });
+        let file = file.as_ref()?;
+        Some((
+            file.position(edit.range.start),
+            file.position(edit.range.end),
+        ))
     }
 }

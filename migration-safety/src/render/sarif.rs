@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::Fingerprints;
+use super::{EditPositions, Fingerprints};
 use crate::diagnostic::{Diagnostic, Report};
 use crate::rule::RuleMeta;
 
@@ -12,6 +12,7 @@ use crate::rule::RuleMeta;
 pub(crate) fn render(report: &Report) -> String {
     let rules: Vec<&RuleMeta> = crate::rules().collect();
     let mut fingerprints = Fingerprints::default();
+    let mut positions = EditPositions::default();
     let mut results = Vec::new();
     for file in &report.files {
         let mut found: Vec<(&Diagnostic, Option<Option<&str>>)> =
@@ -49,6 +50,9 @@ pub(crate) fn render(report: &Report) -> String {
                     "migrationSafety/v1": fingerprints.of(&file.path, &file.source, d),
                 },
             });
+            if let Some(fix) = &d.fix {
+                result["fixes"] = json!([fix_object(report, fix, &mut positions)]);
+            }
             if let Some(reason) = suppression {
                 let mut entry = json!({ "kind": "inSource", "status": "accepted" });
                 if let Some(reason) = reason {
@@ -76,6 +80,51 @@ pub(crate) fn render(report: &Report) -> String {
         }],
     });
     serde_json::to_string_pretty(&log).expect("the log serialises")
+}
+
+/// A finding's fix as a SARIF `fix`: one `artifactChange` per file, edited (`deletedRegion`
+/// the replaced range, empty for an insertion; `insertedContent` its replacement) or created
+/// (its whole text inserted at its start).
+fn fix_object(report: &Report, fix: &crate::fix::Fix, positions: &mut EditPositions) -> Value {
+    let mut changes: Vec<(String, Vec<Value>)> = Vec::new();
+    for edit in &fix.edits {
+        let Some((start, end)) = positions.span(report, edit) else {
+            continue;
+        };
+        let replacement = json!({
+            "deletedRegion": {
+                "startLine": start.line,
+                "startColumn": start.column,
+                "endLine": end.line,
+                "endColumn": end.column,
+            },
+            "insertedContent": { "text": edit.replacement },
+        });
+        let path = edit.path.to_string_lossy().into_owned();
+        match changes.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, replacements)) => replacements.push(replacement),
+            None => changes.push((path, vec![replacement])),
+        }
+    }
+    for new in &fix.new_files {
+        changes.push((
+            new.path.to_string_lossy().into_owned(),
+            vec![json!({
+                "deletedRegion": { "startLine": 1, "startColumn": 1, "endLine": 1, "endColumn": 1 },
+                "insertedContent": { "text": new.contents },
+            })],
+        ));
+    }
+    json!({
+        "description": { "text": fix.title },
+        "artifactChanges": changes
+            .into_iter()
+            .map(|(path, replacements)| json!({
+                "artifactLocation": { "uri": uri(&path) },
+                "replacements": replacements,
+            }))
+            .collect::<Vec<_>>(),
+    })
 }
 
 /// A rule's `reportingDescriptor`.

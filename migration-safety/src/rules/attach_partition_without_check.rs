@@ -50,7 +50,7 @@ declare_rule! {
 impl Rule for AttachPartitionWithoutCheck {
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
         for (alter, action) in alter_actions(statement) {
-            let ActionKind::AttachPartition { partition } = &action.kind else {
+            let ActionKind::AttachPartition { partition, .. } = &action.kind else {
                 continue;
             };
             let table = &alter.table;

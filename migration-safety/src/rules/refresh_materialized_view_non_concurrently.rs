@@ -1,5 +1,8 @@
+use std::path::PathBuf;
+
 use crate::context::{Context, Created};
-use crate::model::{Statement, StatementKind};
+use crate::fix::{Edit, Fix};
+use crate::model::{Name, Statement, StatementKind};
 use crate::rule::{Findings, Rule, declare_rule};
 use crate::rules::statement_tokens;
 
@@ -22,12 +25,18 @@ declare_rule! {
     ///
     /// ## Use instead
     /// Refresh concurrently: it takes an `EXCLUSIVE` lock, which lets reads continue. It needs
-    /// a unique index on the view (on plain columns, without a `WHERE`), a populated view, and
-    /// cannot run in a transaction block:
+    /// a unique index on the view whose keys are all plain columns, without a `WHERE` (a
+    /// partial or expression index is refused; `INCLUDE`, `DESC` or an operator class are
+    /// fine), and a populated view: it fails on a view created or last refreshed
+    /// `WITH NO DATA`. Unlike `CREATE INDEX CONCURRENTLY`, it runs inside a transaction block
+    /// (measured on PostgreSQL 12–18):
     /// ```sql
     /// CREATE UNIQUE INDEX CONCURRENTLY sales_summary_key ON sales_summary (region, month);
     /// REFRESH MATERIALIZED VIEW CONCURRENTLY sales_summary;
     /// ```
+    ///
+    /// `migration-safety fix` adds `CONCURRENTLY` when the migrations create such an index on
+    /// the view and leave it populated; otherwise the help says what is missing.
     ///
     /// ## References
     /// - PostgreSQL documentation: [REFRESH MATERIALIZED VIEW](https://www.postgresql.org/docs/current/sql-refreshmaterializedview.html)
@@ -37,6 +46,7 @@ declare_rule! {
         severity: Error,
         summary: "refreshing a materialized view without CONCURRENTLY blocks every read of it",
         since: "0.1.0",
+        fix: true,
         claims: [
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()).referenced(Effect::lock(AccessShare).scan()),
             Claim::takes(12..=18).table(Effect::lock(AccessExclusive).rewrite().scan()),
@@ -46,17 +56,18 @@ declare_rule! {
 
 impl Rule for RefreshMaterializedViewNonConcurrently {
     fn check(&self, cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
-        let StatementKind::RefreshMaterializedView { name, concurrently } = &statement.kind else {
+        let StatementKind::RefreshMaterializedView {
+            name,
+            concurrently,
+            no_data,
+        } = &statement.kind
+        else {
             return;
         };
         if *concurrently || cx.created_earlier_in_file(Created::MaterializedView, name) {
             return;
         }
-        let (text, tokens) = statement_tokens(cx, statement);
-        let no_data = tokens
-            .windows(2)
-            .any(|w| w[0].is_word(text, "NO") && w[1].is_word(text, "DATA"));
-        if no_data {
+        if *no_data {
             out.report(
                 statement.range.clone(),
                 format!(
@@ -68,15 +79,91 @@ impl Rule for RefreshMaterializedViewNonConcurrently {
             );
             return;
         }
-        out.report(
+        let populated = cx
+            .schema
+            .materialized_view(name)
+            .is_none_or(|v| v.populated);
+        let (help, fix) = match concurrent_refresh(cx, name) {
+            _ if !populated => (
+                format!(
+                    "`{name}` is not populated (created or last refreshed WITH NO DATA), and CONCURRENTLY fails on a view that is not: its first refresh must be a plain one. Run it before any code reads `{name}` (until then a query on it fails anyway), and refresh it CONCURRENTLY afterwards"
+                ),
+                None,
+            ),
+            Ok(key) => (
+                format!(
+                    "refresh it while reads continue (EXCLUSIVE lock), matching rows through the unique index `{key}`:\n  REFRESH MATERIALIZED VIEW CONCURRENTLY {name};"
+                ),
+                concurrently_fix(cx, statement, name),
+            ),
+            Err(missing) => (
+                format!(
+                    "refresh it while reads continue (EXCLUSIVE lock):\n  REFRESH MATERIALIZED VIEW CONCURRENTLY {name};\nit needs a unique index on `{name}` whose keys are plain columns, without WHERE, and a populated view; {missing}"
+                ),
+                None,
+            ),
+        };
+        out.report_fix(
             statement.range.clone(),
             format!(
                 "refreshing `{name}` without CONCURRENTLY recomputes the whole view under an ACCESS EXCLUSIVE lock, blocking every read of `{name}` until the query finishes"
             ),
-            format!(
-                "refresh it while reads continue (EXCLUSIVE lock):\n  REFRESH MATERIALIZED VIEW CONCURRENTLY {name};\nit needs a unique index on `{name}` over plain columns without WHERE (create one with CREATE UNIQUE INDEX CONCURRENTLY), a view that is already populated, and no transaction block: {}",
-                crate::framework::outside_transaction_advice(cx.framework)
-            ),
+            help,
+            fix,
         );
     }
+}
+
+/// The unique index through which `REFRESH … CONCURRENTLY` of `view` can run, or what it
+/// lacks, as far as the migrations tell.
+fn concurrent_refresh(cx: &Context<'_>, view: &Name) -> Result<String, String> {
+    let indexes = cx.schema.relation_indexes(view);
+    let Some(key) = indexes.iter().find(|i| i.identifies_rows()) else {
+        let unique: Vec<String> = indexes
+            .iter()
+            .filter(|i| i.unique)
+            .map(|i| {
+                let why = if i.partial {
+                    "has a WHERE clause"
+                } else if i.expressions {
+                    "indexes an expression"
+                } else {
+                    "is not valid yet"
+                };
+                format!("`{}` {why}", i.name)
+            })
+            .collect();
+        let known = if unique.is_empty() {
+            format!("the migrations create no unique index on `{view}`")
+        } else {
+            format!("its unique indexes cannot be used: {}", unique.join(", "))
+        };
+        return Err(format!(
+            "{known}: create one first (CREATE UNIQUE INDEX CONCURRENTLY {}_key ON {view} (columns that identify a row);), then refresh concurrently",
+            view.name
+        ));
+    };
+    Ok(key.name.to_string())
+}
+
+/// The edit that adds `CONCURRENTLY` after `REFRESH MATERIALIZED VIEW`. It is valid wherever
+/// the statement is, in a transaction block or a `DO` body too.
+fn concurrently_fix(cx: &Context<'_>, statement: &Statement, view: &Name) -> Option<Fix> {
+    let (text, tokens) = statement_tokens(cx, statement);
+    let keyword = tokens.get(2).filter(|t| {
+        t.is_word(text, "VIEW")
+            && tokens[0].is_word(text, "REFRESH")
+            && tokens[1].is_word(text, "MATERIALIZED")
+    })?;
+    let at = statement.range.start + keyword.range.end;
+    Some(Fix {
+        rule: RefreshMaterializedViewNonConcurrently::META.name,
+        title: format!("refresh `{view}` concurrently"),
+        edits: vec![Edit {
+            path: PathBuf::from(cx.path),
+            range: at..at,
+            replacement: " CONCURRENTLY".to_owned(),
+        }],
+        new_files: Vec::new(),
+    })
 }
