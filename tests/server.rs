@@ -15,6 +15,9 @@
 //!   table beyond a brief catalog update);
 //! - the schema read from the catalog, [`schema`], and two schemas compared,
 //!   [`schema_difference`];
+//! - the single server of the `trace` and `stats` suites ([`server`], [`connect`],
+//!   [`drop_schema`]), throwaway clusters ([`cluster_options`]) and the command line run
+//!   in-process ([`cli`]);
 //! - several sessions at once: [`Server::session`] (named by `application_name`, so that
 //!   `pg_locks` joined with `pg_stat_activity` finds it), [`Server::spawn`] (a statement in a
 //!   thread of its own, for one that waits) and [`Server::poll`] (until another session is seen
@@ -42,7 +45,67 @@ use std::time::Duration;
 
 use migration_safety::Report;
 use migration_safety::trace::postgres::{self, Client, NoTls};
-use migration_safety::trace::{Changes, Observation, Observer, RelationKind, Status};
+use migration_safety::trace::{
+    Changes, ClusterOptions, Observation, Observer, RelationKind, Status,
+};
+
+/// The server of the single-server suites (`trace`, `stats`): the libpq URL in
+/// `MIGRATION_SAFETY_TEST_PG`, which `.ci/run` sets (the build script sets the
+/// `postgres_server` cfg when it is set, for their `#[ignore]`).
+pub fn server() -> String {
+    std::env::var("MIGRATION_SAFETY_TEST_PG").expect("MIGRATION_SAFETY_TEST_PG is set")
+}
+
+/// A session on [`server`].
+pub fn connect() -> Client {
+    Client::connect(&server(), NoTls).unwrap()
+}
+
+/// Drop `schema` of [`server`] and everything in it (tests running in parallel each use a
+/// schema of their own).
+pub fn drop_schema(schema: &str) {
+    connect()
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .unwrap();
+}
+
+/// Run the command line with `args` (after `migration-safety`), without colour; returns the
+/// exit code, standard output and standard error.
+pub fn cli(args: &[&str]) -> (u8, String, String) {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let argv = std::iter::once("migration-safety").chain(args.iter().copied());
+    let code = migration_safety::cli::run(argv, &mut out, &mut err, false);
+    (
+        code,
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    )
+}
+
+/// Whether the tests run as root (then throwaway clusters run as an unprivileged user).
+pub fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Options for a throwaway cluster: the binaries of `MIGRATION_SAFETY_TEST_PG_BIN` (the build
+/// script sets the `postgres_bin` cfg when it is set), run as the user
+/// `MIGRATION_SAFETY_TEST_PG_USER` (default `mstest`) when the tests run as root.
+pub fn cluster_options() -> ClusterOptions {
+    let options = ClusterOptions::new().bin_dir(
+        std::env::var("MIGRATION_SAFETY_TEST_PG_BIN").expect("MIGRATION_SAFETY_TEST_PG_BIN is set"),
+    );
+    if is_root() {
+        options.run_as(
+            std::env::var("MIGRATION_SAFETY_TEST_PG_USER").unwrap_or_else(|_| "mstest".to_owned()),
+        )
+    } else {
+        options
+    }
+}
 
 /// The majors a server can be provisioned for.
 pub const MAJORS: std::ops::RangeInclusive<u32> = 12..=18;

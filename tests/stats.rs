@@ -7,29 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use migration_safety::stats::postgres::{Client, NoTls};
 use migration_safety::stats::{self, Snapshot, Work};
-
-fn server() -> String {
-    std::env::var("MIGRATION_SAFETY_TEST_PG").expect("MIGRATION_SAFETY_TEST_PG is set")
-}
-
-fn connect() -> Client {
-    Client::connect(&server(), NoTls).unwrap()
-}
-
-/// The command line, with its exit code, standard output and standard error.
-fn cli(args: &[&str]) -> (u8, String, String) {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let argv = std::iter::once("migration-safety").chain(args.iter().copied());
-    let code = migration_safety::cli::run(argv, &mut out, &mut err, false);
-    (
-        code,
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    )
-}
+use migration_safety_e2e::server::{cli, cluster_options, connect, drop_schema, server};
 
 /// A migrations directory holding one file.
 fn migrations(sql: &str) -> tempfile::TempDir {
@@ -62,12 +41,6 @@ fn sized_tables(schema: &str, events_rows: u32) {
              INSERT INTO {schema}.events SELECT g, g % 40 + 1, repeat('x', 80) FROM generate_series(1, {events_rows}) g;
              ANALYZE {schema}.users; ANALYZE {schema}.events;"
         ))
-        .unwrap();
-}
-
-fn drop_schema(schema: &str) {
-    connect()
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .unwrap();
 }
 
@@ -133,7 +106,7 @@ fn a_small_table_is_downgraded_and_a_large_one_gets_an_estimate() {
     let (_, severity, message) = finding(&found, "change-column-type", "`stats_lab_sizes.events`");
     assert_eq!(severity, "error", "{message}");
     let estimate = regex::Regex::new(
-        r"`stats_lab_sizes\.events` \(\d+ MB, about 200k rows(, about [0-9.]+[kM]? writes/s)?\): rewriting it blocks reads and writes for (up to|roughly) \d",
+        r"`stats_lab_sizes\.events` \(\d+ MB, about 200k rows(, about [0-9.,]+[kM]? writes/s)?\): rewriting it blocks reads and writes for (up to|roughly) \d",
     )
     .unwrap();
     assert!(estimate.is_match(message), "{message}");
@@ -150,13 +123,14 @@ fn a_small_table_is_downgraded_and_a_large_one_gets_an_estimate() {
     // A foreign key locks both tables: one of them is large, so it stays an error.
     let (_, severity, message) = finding(&found, "add-foreign-key", "events");
     assert_eq!(severity, "error", "{message}");
-    // The estimate takes the worst of the rule's claims for the major (an `ADD COLUMN …
-    // REFERENCES` variant blocks reads too), so it may say more than the message's lock.
+    // The estimate follows the claims of this statement's form: a plain `ADD CONSTRAINT …
+    // FOREIGN KEY` takes SHARE ROW EXCLUSIVE (not the ACCESS EXCLUSIVE of `ADD COLUMN …
+    // REFERENCES`), as the message says.
     assert!(
-        message.contains("scanning it blocks writes for")
-            || message.contains("scanning it blocks reads and writes for"),
+        message.contains("scanning it blocks writes for"),
         "{message}"
     );
+    assert!(!message.contains("blocks reads and writes"), "{message}");
 
     // A lower `small_table_rows` in the configuration keeps the small table's error.
     std::fs::write(
@@ -469,4 +443,165 @@ fn estimates_hold_to_an_order_of_magnitude() {
         }
     }
     drop_schema(schema);
+}
+
+/// A certificate authority of its own and a server certificate it signed, for `localhost` and
+/// `127.0.0.1`: `(ca.pem, server.crt, server.key)`.
+fn certificates(name: &str) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, name);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let server =
+        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let server_pem = server.signed_by(&server_key, &issuer).unwrap().pem();
+    (ca_pem, server_pem, server_key.serialize_pem())
+}
+
+/// Write `bytes` to `path` on the server, as the server's user (`lo_export`), readable by it
+/// alone: the server accepts a private key only so.
+fn server_file(client: &mut migration_safety::stats::postgres::Client, path: &str, bytes: &str) {
+    let object: u32 = client
+        .query_one("SELECT lo_from_bytea(0, convert_to($1, 'UTF8'))", &[&bytes])
+        .unwrap()
+        .get(0);
+    client
+        .execute("SELECT lo_export($1, $2), lo_unlink($1)", &[&object, &path])
+        .unwrap();
+    // `lo_export` makes the file readable by all; a private key must not be.
+    let chmod = format!("chmod 600 '{}'", path.replace('\'', "'\\''"));
+    client
+        .batch_execute(&format!(
+            "COPY (SELECT 1 WHERE false) TO PROGRAM '{}'",
+            chmod.replace('\'', "''")
+        ))
+        .unwrap();
+}
+
+#[test]
+#[cfg_attr(
+    not(postgres_bin),
+    ignore = "needs PostgreSQL binaries: set MIGRATION_SAFETY_TEST_PG_BIN"
+)]
+fn tls_as_sslmode_asks() {
+    let cluster = migration_safety::trace::Cluster::start(&cluster_options()).unwrap();
+    let (ca, certificate, key) = certificates("migration-safety test CA");
+    let (wrong_ca, _, _) = certificates("another CA");
+    let mut admin = cluster.connect().unwrap();
+    let data: String = admin.query_one("SHOW data_directory", &[]).unwrap().get(0);
+    let hba: String = admin.query_one("SHOW hba_file", &[]).unwrap().get(0);
+    server_file(&mut admin, &format!("{data}/server.crt"), &certificate);
+    server_file(&mut admin, &format!("{data}/server.key"), &key);
+    // TCP connections only with TLS.
+    let rules: String = admin
+        .query_one("SELECT pg_read_file($1)", &[&hba])
+        .unwrap()
+        .get(0);
+    let tls_only: Vec<String> = rules
+        .lines()
+        .map(|line| match line.strip_prefix("host ") {
+            Some(rest) => format!("hostssl {rest}"),
+            None => line.to_owned(),
+        })
+        .collect();
+    assert!(tls_only.iter().any(|l| l.starts_with("hostssl")), "{rules}");
+    server_file(&mut admin, &hba, &(tls_only.join("\n") + "\n"));
+    admin.batch_execute("ALTER SYSTEM SET ssl = on").unwrap();
+    admin.batch_execute("SELECT pg_reload_conf()").unwrap();
+    drop(admin);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_file, wrong_file) = (dir.path().join("ca.pem"), dir.path().join("wrong.pem"));
+    std::fs::write(&ca_file, &ca).unwrap();
+    std::fs::write(&wrong_file, &wrong_ca).unwrap();
+    let with = |query: &str| format!("{}?{query}", cluster.url());
+    // The reload is asynchronous: wait until a TLS session gets through.
+    let require = with("sslmode=require");
+    let mut last = None;
+    let mut client = (0..100)
+        .find_map(|_| match stats::connect(&require) {
+            Ok(client) => Some(client),
+            Err(error) => {
+                last = Some(error.to_string());
+                std::thread::sleep(Duration::from_millis(100));
+                None
+            }
+        })
+        .unwrap_or_else(|| {
+            let log = std::fs::read_to_string(cluster.directory().join("server.log"));
+            panic!("the server refuses TLS sessions after its reload: {last:?}; its log: {log:?}")
+        });
+    assert!(stats::encrypted(&mut client).unwrap());
+    drop(client);
+
+    // verify-full with the right root: the certificate names 127.0.0.1.
+    let full = with(&format!(
+        "sslmode=verify-full&sslrootcert={}",
+        ca_file.display()
+    ));
+    let mut client = stats::connect(&full).unwrap();
+    assert!(stats::encrypted(&mut client).unwrap());
+    drop(client);
+    // In key/value form too.
+    let url = cluster.url().to_owned();
+    let (authority, port) = url
+        .trim_start_matches("postgresql://postgres:")
+        .split_once("@127.0.0.1:")
+        .unwrap();
+    let port = port.trim_end_matches("/postgres");
+    let key_value = format!(
+        "host=127.0.0.1 port={port} user=postgres password={authority} dbname=postgres sslmode=verify-ca sslrootcert='{}'",
+        ca_file.display()
+    );
+    assert!(stats::connect(&key_value).is_ok());
+
+    // verify-full with another authority's root: refused, saying why.
+    let wrong = with(&format!(
+        "sslmode=verify-full&sslrootcert={}",
+        wrong_file.display()
+    ));
+    let error = stats::connect(&wrong)
+        .err()
+        .expect("an unknown issuer is refused");
+    let message = error.to_string();
+    assert!(
+        message.contains("certificate") && message.contains("UnknownIssuer"),
+        "{message}"
+    );
+    // No TLS against a server that accepts TCP sessions only with TLS: refused, saying why.
+    let error = stats::connect(&with("sslmode=disable"))
+        .err()
+        .expect("a session without TLS is refused");
+    let message = error.to_string();
+    assert!(
+        message.contains("no pg_hba.conf entry")
+            && (message.contains("no encryption") || message.contains("SSL off")),
+        "{message}"
+    );
+
+    // The command line: statistics over verify-full; without a root certificate, a clear error.
+    let dir = migrations("ALTER TABLE users ALTER COLUMN id TYPE bigint;");
+    let path = dir.path().to_str().unwrap();
+    let (code, _, err) = cli(&["check", "--require-database", "--database-url", &full, path]);
+    assert_eq!(
+        code, 1,
+        "the finding stands (the database has no `users`): {err}"
+    );
+    assert!(err.contains("read over a read-only session"), "{err}");
+    let (code, _, err) = cli(&[
+        "check",
+        "--require-database",
+        "--database-url",
+        &with("sslmode=verify-full&sslrootcert=/nonexistent/ca.pem"),
+        path,
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("cannot read sslrootcert `/nonexistent/ca.pem`"),
+        "{err}"
+    );
 }

@@ -7,34 +7,10 @@
 //! these tests are ignored, with the reason.
 
 use migration_safety::LockMode;
-use migration_safety::trace::postgres::{Client, NoTls};
 use migration_safety::trace::{
     Changes, Cluster, ClusterOptions, Method, Observer, Status, TraceError,
 };
-
-fn server() -> String {
-    std::env::var("MIGRATION_SAFETY_TEST_PG").expect("MIGRATION_SAFETY_TEST_PG is set")
-}
-
-fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-fn cluster_options() -> ClusterOptions {
-    let options = ClusterOptions::new().bin_dir(
-        std::env::var("MIGRATION_SAFETY_TEST_PG_BIN").expect("MIGRATION_SAFETY_TEST_PG_BIN is set"),
-    );
-    if is_root() {
-        options.run_as(
-            std::env::var("MIGRATION_SAFETY_TEST_PG_USER").unwrap_or_else(|_| "mstest".to_owned()),
-        )
-    } else {
-        options
-    }
-}
+use migration_safety_e2e::server::{cli, cluster_options, connect, drop_schema, server};
 
 /// Under CI every server test must run: a missing variable is a provisioning bug. (The build
 /// script reads the same variables, and cargo rebuilds the tests when they change.)
@@ -97,10 +73,6 @@ fn a_throwaway_cluster_runs_on_loopback_and_is_removed() {
     stopper.stop(); // stopping again is harmless
 }
 
-fn connect() -> Client {
-    Client::connect(&server(), NoTls).unwrap()
-}
-
 /// An observer whose search path is a fresh schema holding a committed `users` table with rows
 /// (tests run in parallel: each uses its own schema).
 fn observer(changes: Changes, schema: &str) -> Observer {
@@ -117,12 +89,6 @@ fn observer(changes: Changes, schema: &str) -> Observer {
         .unwrap();
     observer.mark_existing().unwrap();
     observer
-}
-
-fn drop_schema(schema: &str) {
-    connect()
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .unwrap();
 }
 
 #[test]
@@ -361,18 +327,12 @@ fn a_lone_lock_fails_as_it_does_outside_a_transaction_block() {
     }
 }
 
-/// Run the CLI; returns the exit code, stdout and stderr.
-fn cli(args: &[&str]) -> (u8, String, String) {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let mut argv = vec!["migration-safety", "trace"];
-    argv.extend_from_slice(args);
-    let code = migration_safety::cli::run(argv, &mut out, &mut err, false);
-    (
-        code,
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    )
+/// Run `migration-safety trace ARGS…`; returns the exit code, stdout and stderr.
+fn trace(args: &[&str]) -> (u8, String, String) {
+    let argv: Vec<&str> = std::iter::once("trace")
+        .chain(args.iter().copied())
+        .collect();
+    cli(&argv)
 }
 
 fn write(dir: &std::path::Path, files: &[(&str, &str)]) {
@@ -386,7 +346,7 @@ fn a_remote_database_is_refused_without_allow_remote() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), &[("1_a.sql", "SELECT 1;")]);
     let path = dir.path().to_str().unwrap();
-    let (code, out, err) = cli(&[
+    let (code, out, err) = trace(&[
         "--database-url",
         "postgresql://app@db.example.com/app",
         path,
@@ -397,7 +357,7 @@ fn a_remote_database_is_refused_without_allow_remote() {
         "{err}"
     );
     assert!(err.contains("--allow-remote"), "{err}");
-    let (code, _, err) = cli(&["--allow-remote", path]);
+    let (code, _, err) = trace(&["--allow-remote", path]);
     assert_eq!(code, 2);
     assert!(err.contains("--database-url"), "{err}");
 }
@@ -448,7 +408,7 @@ fn trace_applies_migrations_as_their_framework_runs_them() {
     }
     let path = dir.path().to_str().unwrap().to_owned();
     args.push(&path);
-    let (code, out, err) = cli(&args);
+    let (code, out, err) = trace(&args);
     assert_eq!(code, 1, "a statement failed: {err}");
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(json["changes"], "kept");
@@ -538,7 +498,7 @@ fn the_database_url_mode_leaves_the_database_as_it_was() {
         )],
     );
     let url = server();
-    let (code, out, err) = cli(&["--database-url", &url, dir.path().to_str().unwrap()]);
+    let (code, out, err) = trace(&["--database-url", &url, dir.path().to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("1_change.sql:2:1: ALTER TABLE trace_lab_url.users ADD COLUMN nickname text;"),

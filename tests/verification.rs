@@ -5,9 +5,11 @@
 //! (`verification/world.sql`, plus `verification/setup/<rule>.sql`), observed by
 //! [`migration_safety::trace::Observer`]. The suite asserts:
 //!
-//! - each statement a rule flags does what one of the rule's [`Claim`]s for that major says:
-//!   the same strongest lock on the table it names, on the other tables it touches and on an
-//!   index, the same rewrites and scans, or the error the rule predicts;
+//! - each statement a rule flags does what one of the rule's [`Claim`]s for that major and
+//!   that statement's form says (the claims its finding selects, `Diagnostic::claims`, as
+//!   `trace` and the table statistics use them): the same strongest lock on the table it
+//!   names, on the other tables it touches and on an index, the same rewrites and scans, or
+//!   the error the rule predicts;
 //! - the statements of good fixtures, and the safe alternatives the help prints, take no lock
 //!   that blocks reads or writes of a pre-existing table beyond a brief catalog update (no
 //!   such lock while scanning it), and rewrite nothing;
@@ -517,11 +519,14 @@ impl Verifier<'_> {
                 continue;
             }
             let seen = classify(&statement.text, observation);
-            let claims: Vec<&Claim> = rule
-                .claims
-                .iter()
-                .filter(|c| c.majors.contains(&self.server.major))
-                .collect();
+            // The claims for this statement's form, as the findings select them (from the lock
+            // the statement model says it holds): the ones trace and the statistics use.
+            let mut claims: Vec<&Claim> = Vec::new();
+            for claim in findings.iter().flat_map(|f| f.claims(self.server.major)) {
+                if !claims.contains(&claim) {
+                    claims.push(claim);
+                }
+            }
             if !rule.claims.is_empty() {
                 cell.seen.insert(short(&seen.to_string()));
                 if !claims.iter().any(|c| matches(c, &seen)) {

@@ -8,7 +8,8 @@
 //! migration-safety check [--stdin-filename PATH] … -
 //! migration-safety trace [--pg-bin DIR [--run-as USER] | --database-url URL [--allow-remote]]
 //!                        [--config PATH] [--framework auto|NAME] [--format human|json] PATH…
-//! migration-safety check [--database-url URL | --stats-file FILE] [--require-database] … PATH…
+//! migration-safety check [--database-url URL | --stats-file FILE] [--require-database]
+//!                        [--small-table-rows N] … PATH…
 //! migration-safety stats [--config PATH] [--database-url URL] > stats.json
 //! migration-safety fix [--write] [--diff] [--rule RULE]… [--allow-dirty] [--config PATH]
 //!                      [--framework auto|NAME] [--pg-version MAJOR] [--start-after VERSION] PATH…
@@ -131,6 +132,11 @@ enum Command {
         /// with static verdicts only.
         #[arg(long)]
         require_database: bool,
+        /// With table statistics: below this many rows a table is small, and its lock and
+        /// rewrite findings are warnings [default: the configuration's `small_table_rows`, or
+        /// 10000].
+        #[arg(long, value_name = "N")]
+        small_table_rows: Option<u64>,
         /// Migration files or directories.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
@@ -389,16 +395,20 @@ fn statistics(
         _ => return Ok((None, None)),
     };
     let place = stats::describe_url(&url).map_err(|e| format!("invalid database URL: {e}"))?;
-    match stats::collect(&url) {
-        Ok(snapshot) => {
+    let read = stats::connect(&url).and_then(|mut client| {
+        let snapshot = stats::collect_from(&mut client)?;
+        Ok((snapshot, stats::encrypted(&mut client)?))
+    });
+    match read {
+        Ok((snapshot, encrypted)) => {
             let mut note = format!(
                 "table statistics of {} tables from {place} (PostgreSQL {}), read over a read-only session",
                 snapshot.tables.len(),
                 snapshot.server_version
             );
-            if let Ok(Some(host)) = stats::remote_host(&url) {
+            if let (false, Ok(Some(host))) = (encrypted, stats::remote_host(&url)) {
                 note.push_str(&format!(
-                    "; the connection to `{host}` is not encrypted (TLS is not supported): prefer `migration-safety stats` run next to the database, and --stats-file"
+                    "; the connection to `{host}` is not encrypted: add sslmode=verify-full (with sslrootcert=PATH) or sslmode=require to the URL"
                 ));
             }
             Ok((Some(snapshot), Some(note)))
@@ -468,9 +478,13 @@ fn execute(
             database_url,
             stats_file,
             require_database,
+            small_table_rows,
             paths,
         } => {
             let (mut settings, mut source) = settings(config, framework)?;
+            if let Some(rows) = small_table_rows {
+                settings = settings.small_table_rows(rows);
+            }
             if let Some(url) = database_url {
                 source = StatisticsSource::DatabaseUrl(url);
             } else if let Some(path) = stats_file {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::framework::Plan;
 use crate::layout::Framework;
 use crate::lexer::Lexed;
-use crate::model::{Name, Statement, StatementKind, TableLock};
+use crate::model::{LockMode, Name, Statement, StatementKind, TableLock};
 use crate::recognize;
 use crate::schema::{Schema, created_in, default_search_path};
 use crate::settings::Settings;
@@ -378,6 +378,53 @@ impl CreatedObjects {
     }
 }
 
+/// Where the statements of a file use a string constant as a value, found once per file so
+/// that looking up the first use after a statement costs a binary search, not a scan of the
+/// rest of the file.
+#[derive(Debug, Default)]
+pub(crate) struct ConstantUses<'s> {
+    /// By constant: `(top-level statement, position among the statements it runs)`, in order,
+    /// with the statement.
+    by_value: HashMap<&'s str, Vec<ConstantUse<'s>>>,
+}
+
+/// `(top-level statement, position among the statements it runs)`, and the statement.
+type ConstantUse<'s> = ((usize, usize), &'s Statement);
+
+impl<'s> ConstantUses<'s> {
+    /// Naming a label (`ALTER TYPE … ADD VALUE 'b' AFTER 'a'`) or commenting is no use.
+    pub(crate) fn find(statements: &'s [Statement]) -> Self {
+        let mut by_value: HashMap<&str, Vec<_>> = HashMap::new();
+        for (index, statement) in statements.iter().enumerate() {
+            let runs = match &statement.kind {
+                StatementKind::Do { body } => crate::engine::flatten(body),
+                _ => vec![statement],
+            };
+            for (position, run) in runs.into_iter().enumerate() {
+                let is_use = match &run.kind {
+                    StatementKind::AlterType { .. } => false,
+                    StatementKind::Harmless { command } => !command.starts_with("COMMENT"),
+                    _ => true,
+                };
+                for value in run.constants.iter().filter(|_| is_use) {
+                    let uses = by_value.entry(value.as_str()).or_default();
+                    if uses.last().is_none_or(|(at, _)| *at != (index, position)) {
+                        uses.push(((index, position), run));
+                    }
+                }
+            }
+        }
+        Self { by_value }
+    }
+
+    /// The first use of `value` at or after `(index, position)`, with where it is.
+    fn first_from(&self, value: &str, from: (usize, usize)) -> Option<(usize, &'s Statement)> {
+        let uses = self.by_value.get(value)?;
+        let ((index, _), statement) = uses.get(uses.partition_point(|(at, _)| *at < from))?;
+        Some((*index, statement))
+    }
+}
+
 /// A lock, with the top-level statement that took it.
 pub(crate) type HeldLock = (usize, TableLock);
 
@@ -449,9 +496,13 @@ pub(crate) struct Context<'a> {
     pub(crate) index: usize,
     /// Whether the statement is inside a `DO` body (which always runs as one transaction).
     pub(crate) in_do_block: bool,
+    /// In a `DO` body: the statement's position among the statements the body runs, nested
+    /// bodies flattened.
+    pub(crate) position: usize,
     /// The file's line index.
     pub(crate) lines: &'a SourceFile,
     pub(crate) created: &'a CreatedObjects,
+    pub(crate) constants: &'a ConstantUses<'a>,
     pub(crate) held: &'a HeldLocks,
 }
 
@@ -516,6 +567,21 @@ impl Context<'_> {
         (on_table, held.strongest.as_ref())
     }
 
+    /// The lock `statement` holds on the relation it names first while it runs: the one the
+    /// statement model says it takes, or a stronger one an earlier statement of the
+    /// transaction holds there. `None` for a statement that names an index (`DROP INDEX`,
+    /// `REINDEX INDEX`), whose table it locks without naming it.
+    pub(crate) fn statement_lock(&self, statement: &Statement) -> Option<LockMode> {
+        match &statement.kind {
+            StatementKind::DropIndex { .. } => return None,
+            StatementKind::Reindex { target, .. } if target == "INDEX" => return None,
+            _ => {}
+        }
+        let first = statement.kind.locks().into_iter().next()?;
+        let held = self.held_locks(&first.table).0.map(|(_, l)| l.mode);
+        Some(first.mode.max(held.unwrap_or(first.mode)))
+    }
+
     /// Whether `name` is a table created earlier in this same migration (new and empty).
     pub(crate) fn is_new_table(&self, name: &Name) -> bool {
         self.schema
@@ -531,6 +597,22 @@ impl Context<'_> {
             .zip(&self.sessions[self.index + 1..])
             .take_while(move |(_, s)| transaction.is_some() && s.transaction == transaction)
             .map(|(statement, _)| statement)
+    }
+
+    /// The first statement after the checked one (this top-level statement, or the statement
+    /// at `position` of its `DO` body) in the same `DO` body or transaction block that uses
+    /// `value` as a string constant.
+    pub(crate) fn first_use_after(&self, value: &str) -> Option<&Statement> {
+        if self.in_do_block
+            && let Some((index, statement)) = self
+                .constants
+                .first_from(value, (self.index, self.position + 1))
+            && index == self.index
+        {
+            return Some(statement);
+        }
+        let (index, statement) = self.constants.first_from(value, (self.index + 1, 0))?;
+        (self.session().transaction.is_some() && self.same_transaction(index)).then_some(statement)
     }
 
     /// Whether top-level statement `index` of this file ran in the same transaction block as this one.
@@ -566,6 +648,40 @@ mod tests {
             ),
             lock_timeout,
         )
+    }
+
+    /// The `enum-value-in-transaction` messages of `sql`.
+    fn enum_uses(sql: &str) -> Vec<String> {
+        crate::lint_sql(sql, &Settings::default())
+            .files
+            .remove(0)
+            .diagnostics
+            .into_iter()
+            .filter(|d| d.rule == "enum-value-in-transaction")
+            .map(|d| d.message)
+            .collect()
+    }
+
+    #[test]
+    fn the_first_use_of_a_constant_is_looked_up_in_the_transaction_or_do_body() {
+        let found = enum_uses(
+            "BEGIN;\nALTER TYPE mood ADD VALUE 'calm';\nCOMMENT ON TYPE mood IS 'calm';\nALTER TYPE mood ADD VALUE 'calmer' AFTER 'calm';\nUPDATE t SET m = 'calm';\nCOMMIT;",
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("used by `UPDATE` on line 5"), "{found:?}");
+        // Used before it is added, and after the commit: no use in the transaction.
+        assert!(
+            enum_uses(
+                "BEGIN;\nUPDATE t SET m = 'calm';\nALTER TYPE mood ADD VALUE 'calm';\nCOMMIT;\nUPDATE t SET m = 'calm';"
+            )
+            .is_empty()
+        );
+        // In a DO body, a later statement of the body, even one run by EXECUTE, uses it.
+        let found = enum_uses(
+            "DO $$ BEGIN\n  UPDATE t SET m = 'calm';\n  ALTER TYPE mood ADD VALUE 'calm';\n  EXECUTE 'UPDATE t SET m = ''calm''';\nEND $$;",
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("on line 4"), "{found:?}");
     }
 
     #[test]

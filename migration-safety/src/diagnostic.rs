@@ -4,8 +4,9 @@ use std::ops::Range;
 
 use crate::fix::Fix;
 use crate::layout::{Framework, Skipped};
+use crate::model::LockMode;
 use crate::render::{self, Format};
-use crate::rule::Severity;
+use crate::rule::{Claim, Severity};
 use crate::settings::FailOn;
 use crate::source::Position;
 
@@ -29,6 +30,35 @@ pub struct Diagnostic {
     /// The help as edits and new migration files, when the rule has a mechanical fix for this
     /// finding (see [`crate::fix`]).
     pub fix: Option<Fix>,
+    /// The lock the flagged statement holds, as the statement model says, on the table (view,
+    /// sequence) it names first while it runs: its own, or a stronger one that an earlier
+    /// statement of its transaction took there. `None` when it names none (a function, a
+    /// type; an index, whose table it locks without naming it). It chooses the rule's claims
+    /// that describe this statement ([`Diagnostic::claims`]).
+    pub lock: Option<LockMode>,
+}
+
+impl Diagnostic {
+    /// The claims of its rule that describe the flagged statement on PostgreSQL `major`:
+    /// those its [`lock`](Diagnostic::lock) selects ([`RuleMeta::claims_for`](crate::RuleMeta::claims_for)).
+    ///
+    /// ```
+    /// use migration_safety::{LockMode, Outcome, Settings, lint_sql};
+    /// let report = lint_sql(
+    ///     "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id);",
+    ///     &Settings::default(),
+    /// );
+    /// let (_, finding) = report.diagnostics().find(|(_, d)| d.rule == "add-foreign-key").unwrap();
+    /// assert_eq!(finding.lock, Some(LockMode::ShareRowExclusive));
+    /// for claim in finding.claims(15) {
+    ///     let Outcome::Takes { table: Some(table), .. } = claim.outcome else { panic!() };
+    ///     assert_eq!(table.lock, LockMode::ShareRowExclusive);
+    /// }
+    /// ```
+    pub fn claims(&self, major: u32) -> Vec<&'static Claim> {
+        crate::rules::lookup(self.rule)
+            .map_or_else(|_| Vec::new(), |rule| rule.claims_for(major, self.lock))
+    }
 }
 
 /// A finding that a `-- migration-safety: ignore…` directive (or `IGNORE_MIGRATION_CHECKS`)

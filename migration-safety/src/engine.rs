@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use crate::context::{self, Context, CreatedObjects, HeldLocks};
+use crate::context::{self, ConstantUses, Context, CreatedObjects, HeldLocks};
 use crate::diagnostic::{Diagnostic, FileReport, Suppressed};
 use crate::framework::{self, Sidecar};
 use crate::layout::{Direction, Framework};
@@ -75,6 +75,7 @@ struct FileFacts<'a> {
     statements: &'a [Statement],
     sessions: &'a [context::Session],
     created: &'a CreatedObjects,
+    constants: &'a ConstantUses<'a>,
     held: &'a HeldLocks,
 }
 
@@ -148,6 +149,7 @@ impl<'s> Run<'s> {
             sessions,
             created,
         } = prepared;
+        let constants = ConstantUses::find(&statements);
         // A down migration is checked against the schema its up migration left, and undoes
         // nothing for the migrations after it.
         let down = direction == Direction::Down;
@@ -172,6 +174,7 @@ impl<'s> Run<'s> {
                 statements: &statements,
                 sessions: &sessions,
                 created: &created,
+                constants: &constants,
                 held: &held,
             };
             // A DO body's statements run in order, each seeing what the ones before it built.
@@ -181,15 +184,15 @@ impl<'s> Run<'s> {
             };
             if in_do_block {
                 check(
-                    &self.context(&facts, index, false),
+                    &self.context(&facts, index, None),
                     statement,
                     index,
                     &mut findings,
                 );
             }
-            for target in targets {
+            for (position, target) in targets.into_iter().enumerate() {
                 check(
-                    &self.context(&facts, index, in_do_block),
+                    &self.context(&facts, index, in_do_block.then_some(position)),
                     target,
                     index,
                     &mut findings,
@@ -211,6 +214,7 @@ impl<'s> Run<'s> {
                 anchor: None,
                 cleared: false,
                 touched: None,
+                lock: None,
                 fix: None,
             });
         }
@@ -223,6 +227,7 @@ impl<'s> Run<'s> {
                 anchor: None,
                 cleared: false,
                 touched: None,
+                lock: None,
                 fix: None,
             });
         }
@@ -319,7 +324,7 @@ impl<'s> Run<'s> {
         &'a self,
         facts: &FileFacts<'a>,
         index: usize,
-        in_do_block: bool,
+        in_do_block: Option<usize>,
     ) -> Context<'a> {
         Context {
             settings: self.settings,
@@ -331,9 +336,11 @@ impl<'s> Run<'s> {
             statements: facts.statements,
             sessions: facts.sessions,
             index,
-            in_do_block,
+            in_do_block: in_do_block.is_some(),
+            position: in_do_block.unwrap_or_default(),
             lines: facts.lines,
             created: facts.created,
+            constants: facts.constants,
             held: facts.held,
         }
     }
@@ -480,12 +487,16 @@ impl<'s> Run<'s> {
         if let (Some(snapshot), Some(touched)) =
             (self.settings.table_statistics(), &finding.touched)
         {
+            let subject = stats::annotate::Subject {
+                rule: finding.rule,
+                touched,
+                lock: finding.lock,
+            };
             (severity, message) = stats::annotate::annotate(
                 snapshot,
                 self.settings.small_table_row_limit(),
                 self.settings.target_pg_version(),
-                finding.rule,
-                touched,
+                &subject,
                 severity,
                 message,
             );
@@ -504,6 +515,7 @@ impl<'s> Run<'s> {
             start,
             end,
             fix: finding.fix,
+            lock: finding.lock,
         })
     }
 }
@@ -542,6 +554,7 @@ fn meta_finding(rule: &'static RuleMeta, range: Range<usize>, message: String) -
         anchor: None,
         cleared: false,
         touched: None,
+        lock: None,
         fix: None,
     }
 }
@@ -553,9 +566,16 @@ fn check(cx: &Context<'_>, statement: &Statement, anchor: usize, out: &mut Vec<F
         rule.check(cx, statement, &mut findings);
         out.append(&mut findings.found);
     }
+    if out.len() == first {
+        return;
+    }
+    let lock = cx.statement_lock(statement);
+    for finding in &mut out[first..] {
+        finding.lock = lock;
+    }
     // With table statistics, what the statement touches, resolved now: the `search_path`
     // in force and the schema are the statement's.
-    if cx.settings.table_statistics().is_some() && out.len() > first {
+    if cx.settings.table_statistics().is_some() {
         let touched = stats::annotate::touched(cx.schema, statement);
         for finding in &mut out[first..] {
             finding.touched = Some(touched.clone());

@@ -27,9 +27,22 @@ pub(crate) fn lower_file(source: &str, lexed: &Lexed) -> Vec<Statement> {
             };
             Statement {
                 range: raw.range.clone(),
+                constants: constants(source, lexed.statement_tokens(raw), &kind),
                 kind,
             }
         })
+        .collect()
+}
+
+/// The string constants of a statement's tokens, unquoted (a `DO` body is not one).
+fn constants(source: &str, tokens: &[Token], kind: &StatementKind) -> Vec<String> {
+    if matches!(kind, StatementKind::Do { .. }) {
+        return Vec::new();
+    }
+    tokens
+        .iter()
+        .filter(|t| t.kind == TokenKind::String)
+        .filter_map(|t| recognize::unquote(t.text(source)))
         .collect()
 }
 
@@ -197,6 +210,7 @@ fn lower_plpgsql(source: &str, body: Range<usize>) -> Vec<Statement> {
         .collect();
     if let Some(error) = &lexed.error {
         return vec![Statement {
+            constants: Vec::new(),
             range: body.clone(),
             kind: StatementKind::SyntaxError {
                 message: format!("in the DO body: {}", error.message),
@@ -214,14 +228,17 @@ fn lower_plpgsql(source: &str, body: Range<usize>) -> Vec<Statement> {
         .map(|statement| match statement {
             recognize::PlpgsqlStatement::Sql(tokens) => {
                 let range = span(tokens);
+                let kind = lower_tokens(source, tokens, range.clone());
                 Statement {
-                    kind: lower_tokens(source, tokens, range.clone()),
+                    constants: constants(source, tokens, &kind),
+                    kind,
                     range,
                 }
             }
             recognize::PlpgsqlStatement::ExecuteConstant(string) => {
                 let Some(sql) = recognize::unquote(string.text(source)) else {
                     return Statement {
+                        constants: Vec::new(),
                         range: string.range.clone(),
                         kind: StatementKind::Unanalyzed {
                             reason: "EXECUTE of an escape or prefixed string is not analysed"
@@ -233,6 +250,7 @@ fn lower_plpgsql(source: &str, body: Range<usize>) -> Vec<Statement> {
                 let mut statements = lower_file(&sql, &inner);
                 relocate(&mut statements, &string.range);
                 Statement {
+                    constants: Vec::new(),
                     range: string.range.clone(),
                     kind: StatementKind::Do { body: statements },
                 }
@@ -242,11 +260,13 @@ fn lower_plpgsql(source: &str, body: Range<usize>) -> Vec<Statement> {
                 let mut statements = lower_file(&sql, &lexer::split(&sql));
                 relocate(&mut statements, &range);
                 Statement {
+                    constants: Vec::new(),
                     range,
                     kind: StatementKind::Do { body: statements },
                 }
             }
             recognize::PlpgsqlStatement::ExecuteDynamic(tokens) => Statement {
+                constants: Vec::new(),
                 range: span(tokens),
                 kind: StatementKind::Unanalyzed {
                     reason: "EXECUTE runs SQL built at run time, which cannot be checked"

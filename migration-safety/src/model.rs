@@ -177,6 +177,29 @@ impl LockMode {
         }
     }
 
+    /// Every mode, weakest first.
+    pub const ALL: [LockMode; 8] = [
+        Self::AccessShare,
+        Self::RowShare,
+        Self::RowExclusive,
+        Self::ShareUpdateExclusive,
+        Self::Share,
+        Self::ShareRowExclusive,
+        Self::Exclusive,
+        Self::AccessExclusive,
+    ];
+
+    /// The mode PostgreSQL spells `sql` ([`LockMode::sql`]).
+    ///
+    /// ```
+    /// use migration_safety::LockMode;
+    /// assert_eq!(LockMode::from_sql("SHARE ROW EXCLUSIVE"), Some(LockMode::ShareRowExclusive));
+    /// assert_eq!(LockMode::from_sql("SHARE ROW"), None);
+    /// ```
+    pub fn from_sql(sql: &str) -> Option<LockMode> {
+        Self::ALL.into_iter().find(|mode| mode.sql() == sql)
+    }
+
     /// What ordinary application traffic this lock blocks while it is held or queued.
     pub fn blocks(self) -> &'static str {
         match self {
@@ -548,6 +571,9 @@ pub struct Statement {
     pub range: Range<usize>,
     /// What the statement does.
     pub kind: StatementKind,
+    /// The string constants the statement's own tokens hold (`'shipped'`, `$$x$$`), unquoted,
+    /// in order (none for a `DO` block: its body's statements hold theirs).
+    pub constants: Vec<String>,
 }
 
 /// `ALTER TABLE` with its actions.
@@ -1150,6 +1176,14 @@ impl StatementKind {
                 object: ObjectKind::Table | ObjectKind::View | ObjectKind::MaterializedView,
                 names,
             } => names
+                .iter()
+                .map(|n| lock(n, LockMode::AccessExclusive))
+                .collect(),
+            // A sequence is a relation too (measured on PostgreSQL 12–18).
+            Self::Drop {
+                object: ObjectKind::Other(object),
+                names,
+            } if object == "SEQUENCE" => names
                 .iter()
                 .map(|n| lock(n, LockMode::AccessExclusive))
                 .collect(),

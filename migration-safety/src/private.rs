@@ -374,8 +374,9 @@ impl Suite {
 }
 
 /// The cache directory for `config`:
-/// `<directory of the test binary>/../migration-safety/<binary's file name>/<key>`. The key
-/// includes what the application's code uses, now and at the base, which the binary does not hold.
+/// `<directory of the test binary>/../migration-safety/<binary's file name>/<key>`, the key
+/// starting with the binary's modification time (see [`cache::prune`]). The key includes what
+/// the application's code uses, now and at the base, which the binary does not hold.
 fn cache_dir(config: &Config, settings: &Settings) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let meta = std::fs::metadata(&exe).ok()?;
@@ -384,14 +385,16 @@ fn cache_dir(config: &Config, settings: &Settings) -> Option<PathBuf> {
         .ok()?
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?;
-    let key = cache::key(&(
-        env!("CARGO_PKG_VERSION"),
-        &exe,
-        meta.len(),
+    let key = cache::key(
         modified,
-        format!("{config:?}"),
-        format!("{:?}", settings.knowledge()),
-    ));
+        &(
+            env!("CARGO_PKG_VERSION"),
+            &exe,
+            meta.len(),
+            format!("{config:?}"),
+            format!("{:?}", settings.knowledge()),
+        ),
+    );
     let binary = exe.file_name()?;
     Some(
         exe.parent()?
@@ -407,28 +410,63 @@ fn cache_dir(config: &Config, settings: &Settings) -> Option<PathBuf> {
 mod cache {
     use std::hash::{DefaultHasher, Hash, Hasher};
     use std::path::Path;
+    use std::time::Duration;
 
     use serde_json::{Value, json};
 
     use crate::diagnostic::{Diagnostic, FileReport, Suppressed};
     use crate::layout::Framework;
+    use crate::model::LockMode;
     use crate::rule::Severity;
     use crate::source::Position;
 
-    /// A 128-bit hex key for `value`.
-    pub(super) fn key(value: &impl Hash) -> String {
+    /// The key of a suite whose test binary was built at `built` (since the Unix epoch):
+    /// `<built, in nanoseconds, 32 hex digits>-<128-bit hex hash of value>`. Keys of one binary
+    /// sort by the build they belong to.
+    pub(super) fn key(built: Duration, value: &impl Hash) -> String {
         let half = |salt: u8| {
             let mut hasher = DefaultHasher::new();
             salt.hash(&mut hasher);
             value.hash(&mut hasher);
             hasher.finish()
         };
-        format!("{:016x}{:016x}", half(1), half(2))
+        format!("{:032x}-{:016x}{:016x}", built.as_nanos(), half(1), half(2))
     }
 
-    /// Write the reports into a fresh directory and rename it to `dir`: processes that lint at
-    /// the same time each write their own, the first rename wins, and a reader sees a
-    /// complete directory or none.
+    /// The build time a cache entry's name starts with (a key, or `.<key>.<pid>` while it is
+    /// written).
+    fn built(name: &str) -> Option<&str> {
+        let (built, _) = name.trim_start_matches('.').split_once('-')?;
+        (built.len() == 32 && built.bytes().all(|b| b.is_ascii_hexdigit())).then_some(built)
+    }
+
+    /// Remove the entries next to `dir` (the same test binary) that belong to an older build
+    /// of it: each rebuild would otherwise leave a copy of every report behind. Entries of the
+    /// same build (the binary's other suites) and of newer builds are kept. Safe under
+    /// concurrent processes: a process of an older build still running finds its report
+    /// missing and lints again, and removals that race each other only fail, which is ignored.
+    pub(super) fn prune(dir: &Path) {
+        let (Some(parent), Some(current)) = (
+            dir.parent(),
+            dir.file_name()
+                .and_then(|name| built(&name.to_string_lossy()).map(str::to_owned)),
+        ) else {
+            return;
+        };
+        let Ok(entries) = std::fs::read_dir(parent) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if built(&name.to_string_lossy()).is_some_and(|b| b < current.as_str()) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+
+    /// Write the reports into a fresh directory and rename it to `dir`, then [`prune`] older
+    /// builds' entries: processes that lint at the same time each write their own, the first
+    /// rename wins, and a reader sees a complete directory or none.
     pub(super) fn write(dir: &Path, reports: &[FileReport]) -> std::io::Result<()> {
         if dir.is_dir() {
             return Ok(());
@@ -447,6 +485,8 @@ mod cache {
         let renamed = written.and_then(|()| std::fs::rename(&scratch, dir));
         if renamed.is_err() {
             std::fs::remove_dir_all(&scratch)?;
+        } else {
+            prune(dir);
         }
         renamed
     }
@@ -466,6 +506,7 @@ mod cache {
             "range": [d.range.start, d.range.end],
             "start": [d.start.line, d.start.column],
             "end": [d.end.line, d.end.column],
+            "lock": d.lock.map(LockMode::sql),
         })
     }
 
@@ -510,6 +551,10 @@ mod cache {
                 end: position(&d["end"])?,
                 // The cache keeps what a test reports; fixes are for `migration-safety fix`.
                 fix: None,
+                lock: match &d["lock"] {
+                    Value::Null => None,
+                    lock => Some(LockMode::from_sql(lock.as_str()?)?),
+                },
             })
         };
         let diagnostics = value["diagnostics"]
@@ -557,7 +602,55 @@ mod cache {
             super::write(&dir, &[]).unwrap();
             assert_eq!(super::read(&dir, 0), Some(report));
             assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1);
-            assert_ne!(super::key(&1), super::key(&2));
+            let at = std::time::Duration::from_secs(1_700_000_000);
+            assert_ne!(super::key(at, &1), super::key(at, &2));
+        }
+
+        #[test]
+        fn a_new_build_prunes_the_entries_of_older_builds_only() {
+            use std::time::Duration;
+            let root = tempfile::tempdir().unwrap();
+            let binary = root.path().join("consumer-0123");
+            let other_binary = root.path().join("other-4567");
+            let (old, now, new) = (
+                Duration::from_secs(100),
+                Duration::from_secs(200),
+                Duration::from_secs(300),
+            );
+            let pid = std::process::id();
+            let entries = [
+                super::key(old, &"suite a"),
+                super::key(old, &"suite b"),
+                format!(".{}.{pid}", super::key(old, &"suite a")),
+                super::key(now, &"another suite of the same binary"),
+                super::key(new, &"a newer build"),
+                "not-a-key".to_owned(),
+            ];
+            for entry in &entries {
+                std::fs::create_dir_all(binary.join(entry)).unwrap();
+            }
+            std::fs::create_dir_all(other_binary.join(super::key(old, &"suite a"))).unwrap();
+            let report = crate::lint_sql("SELECT 1;", &crate::Settings::default())
+                .files
+                .remove(0);
+            let current = binary.join(super::key(now, &"suite a"));
+            super::write(&current, std::slice::from_ref(&report)).unwrap();
+            let mut left: Vec<String> = std::fs::read_dir(&binary)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            left.sort();
+            let mut expected = vec![
+                entries[3].clone(),
+                entries[4].clone(),
+                entries[5].clone(),
+                super::key(now, &"suite a"),
+            ];
+            expected.sort();
+            assert_eq!(left, expected);
+            assert_eq!(super::read(&current, 0), Some(report));
+            // Another binary's entries are its own.
+            assert_eq!(std::fs::read_dir(&other_binary).unwrap().count(), 1);
         }
     }
 }

@@ -274,6 +274,65 @@ impl fmt::Display for Outcome {
 }
 
 impl RuleMeta {
+    /// The claims that describe a statement the rule flags on PostgreSQL `major`, chosen by
+    /// `lock`: the lock the statement holds, as the statement model says, on the relation it
+    /// names first while it runs ([`Diagnostic::lock`](crate::Diagnostic::lock)).
+    ///
+    /// A rule's claims cover the forms of the statements it flags (a plain `ADD CONSTRAINT …
+    /// FOREIGN KEY` and an `ADD COLUMN … REFERENCES` take different locks). The forms that run
+    /// are told apart by that lock: the claims whose effect on the table has exactly `lock`;
+    /// failing those, the claims that say nothing about a table (a statement naming an index,
+    /// a function, a type); failing those, every claim of the major. Claims that the server
+    /// rejects the statement ([`Outcome::Fails`]) always apply, since no lock tells when a
+    /// statement fails. Empty when the rule claims nothing for `major`.
+    ///
+    /// ```
+    /// use migration_safety::{LockMode, Outcome};
+    /// let rule = migration_safety::rule("add-foreign-key").unwrap();
+    /// let table_lock = |lock| -> Vec<LockMode> {
+    ///     rule.claims_for(15, Some(lock))
+    ///         .iter()
+    ///         .filter_map(|c| match c.outcome {
+    ///             Outcome::Takes { table: Some(t), .. } => Some(t.lock),
+    ///             _ => None,
+    ///         })
+    ///         .collect()
+    /// };
+    /// // `ADD CONSTRAINT … FOREIGN KEY`: SHARE ROW EXCLUSIVE, never ACCESS EXCLUSIVE.
+    /// assert!(table_lock(LockMode::ShareRowExclusive).iter().all(|l| *l == LockMode::ShareRowExclusive));
+    /// // `ADD COLUMN … REFERENCES`: ACCESS EXCLUSIVE.
+    /// assert!(table_lock(LockMode::AccessExclusive).iter().all(|l| *l == LockMode::AccessExclusive));
+    /// ```
+    pub fn claims_for(&self, major: u32, lock: Option<LockMode>) -> Vec<&'static Claim> {
+        let claims: &'static [Claim] = self.claims;
+        let of_major = || claims.iter().filter(move |c| c.majors.contains(&major));
+        let fails = of_major().filter(|c| matches!(c.outcome, Outcome::Fails(_)));
+        let takes = || {
+            of_major().filter_map(|c| match c.outcome {
+                Outcome::Takes { table, .. } => Some((c, table)),
+                Outcome::Fails(_) => None,
+            })
+        };
+        let on_table: Vec<&'static Claim> = takes()
+            .filter(|(_, table)| lock.is_some() && table.map(|t| t.lock) == lock)
+            .map(|(c, _)| c)
+            .collect();
+        let chosen = if !on_table.is_empty() {
+            on_table
+        } else {
+            let no_table: Vec<&'static Claim> = takes()
+                .filter(|(_, table)| table.is_none())
+                .map(|(c, _)| c)
+                .collect();
+            if no_table.is_empty() {
+                takes().map(|(c, _)| c).collect()
+            } else {
+                no_table
+            }
+        };
+        chosen.into_iter().chain(fails).collect()
+    }
+
     /// The documentation with the one leading space of each `///` line removed.
     pub fn documentation(&self) -> String {
         self.docs
@@ -344,6 +403,9 @@ pub(crate) struct Finding {
     pub(crate) cleared: bool,
     /// The relations its statement touches, when table statistics are applied.
     pub(crate) touched: Option<crate::stats::annotate::Touched>,
+    /// The lock its statement holds on the relation it names first (see
+    /// [`Diagnostic::lock`](crate::Diagnostic::lock)).
+    pub(crate) lock: Option<LockMode>,
     /// The safe alternative as edits, when the rule has a mechanical fix for this finding.
     pub(crate) fix: Option<Fix>,
 }
@@ -390,6 +452,7 @@ impl Findings {
             anchor: self.anchor,
             cleared: false,
             touched: None,
+            lock: None,
             fix,
         });
     }
@@ -471,6 +534,115 @@ pub(crate) use declare_rule;
 
 #[cfg(test)]
 mod tests {
+    use super::{Claim, Outcome};
+    use crate::model::LockMode::{self, *};
+
+    /// The table lock of each selected `Takes` claim (`None`: it claims nothing on a table),
+    /// and how many `Fails` claims were selected.
+    fn selected(rule: &str, major: u32, lock: Option<LockMode>) -> (Vec<Option<LockMode>>, usize) {
+        let claims: Vec<&Claim> = crate::rule(rule).unwrap().claims_for(major, lock);
+        let takes = claims
+            .iter()
+            .filter_map(|c| match c.outcome {
+                Outcome::Takes { table, .. } => Some(table.map(|t| t.lock)),
+                Outcome::Fails(_) => None,
+            })
+            .collect();
+        let fails = claims
+            .iter()
+            .filter(|c| matches!(c.outcome, Outcome::Fails(_)))
+            .count();
+        (takes, fails)
+    }
+
+    #[test]
+    fn the_lock_on_the_table_selects_the_statement_form() {
+        // `ADD CONSTRAINT … FOREIGN KEY` (scanning, or not when NOT VALID elsewhere) against
+        // `ADD COLUMN … REFERENCES`.
+        assert_eq!(
+            selected("add-foreign-key", 15, Some(ShareRowExclusive)),
+            (vec![Some(ShareRowExclusive); 2], 0)
+        );
+        assert_eq!(
+            selected("add-foreign-key", 15, Some(AccessExclusive)),
+            (vec![Some(AccessExclusive); 2], 0)
+        );
+        // LOCK TABLE in its mode; that it fails outside a transaction is always a claim.
+        assert_eq!(
+            selected("lock-table", 15, Some(Share)),
+            (vec![Some(Share)], 1)
+        );
+        assert_eq!(
+            selected("lock-table", 15, Some(AccessExclusive)),
+            (vec![Some(AccessExclusive)], 1)
+        );
+        // An UPDATE alone, or after an ACCESS EXCLUSIVE lock its transaction holds.
+        assert_eq!(
+            selected("unbatched-backfill", 15, Some(RowExclusive)),
+            (vec![Some(RowExclusive); 2], 0)
+        );
+        assert_eq!(
+            selected("unbatched-backfill", 15, Some(AccessExclusive)),
+            (vec![Some(AccessExclusive)], 0)
+        );
+        assert_eq!(
+            selected(
+                "validate-constraint-in-same-transaction",
+                15,
+                Some(ShareUpdateExclusive)
+            ),
+            (vec![Some(ShareUpdateExclusive)], 0)
+        );
+    }
+
+    #[test]
+    fn a_statement_naming_no_table_gets_the_claims_about_no_table() {
+        // REINDEX TABLE (SHARE on the table) against REINDEX INDEX (which names no table: its
+        // table is "referenced").
+        assert_eq!(
+            selected("reindex-non-concurrently", 15, Some(Share)),
+            (vec![Some(Share)], 0)
+        );
+        assert_eq!(
+            selected("reindex-non-concurrently", 15, None),
+            (vec![None], 0)
+        );
+        assert_eq!(
+            selected("drop-index-non-concurrently", 15, None),
+            (vec![None], 0)
+        );
+        // ALTER TABLE … SET SCHEMA against ALTER FUNCTION … SET SCHEMA (no relation locked).
+        assert_eq!(
+            selected("set-schema", 15, Some(AccessExclusive)),
+            (vec![Some(AccessExclusive)], 0)
+        );
+        assert_eq!(selected("set-schema", 15, None), (vec![None], 0));
+    }
+
+    #[test]
+    fn without_a_fitting_claim_every_claim_of_the_major_applies() {
+        // A CREATE INDEX after an ACCESS EXCLUSIVE lock in its transaction: no claim says so.
+        assert_eq!(
+            selected("create-index-non-concurrently", 15, Some(AccessExclusive)),
+            (vec![Some(Share); 2], 0)
+        );
+        // The major selects first: DETACH PARTITION locks the partition more from 14 on.
+        let detach = |major| {
+            crate::rule("detach-partition-non-concurrently")
+                .unwrap()
+                .claims_for(major, Some(AccessExclusive))
+        };
+        assert!(detach(13).iter().all(|c| c.majors.contains(&13)));
+        assert!(detach(14).iter().all(|c| c.majors.contains(&14)));
+        assert_ne!(detach(13), detach(14));
+        // No claim for a major the rules are not verified on.
+        assert!(
+            selected("add-foreign-key", 11, Some(ShareRowExclusive))
+                .0
+                .is_empty()
+        );
+    }
+
     #[test]
     fn the_categories_are_the_ones_the_macro_and_the_configuration_know() {
         let names: Vec<_> = super::Category::ALL.iter().map(|c| c.as_str()).collect();

@@ -166,6 +166,54 @@ fn settings_flags_change_the_result() {
 }
 
 #[test]
+fn small_table_rows_on_the_command_line_overrides_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("1.sql");
+    std::fs::write(
+        &file,
+        "SET lock_timeout = '1s';\nALTER TABLE users ALTER COLUMN id TYPE bigint;\n",
+    )
+    .unwrap();
+    let mut snapshot = migration_safety::stats::Snapshot::new("15.18");
+    snapshot
+        .tables
+        .push(migration_safety::stats::TableStats::new(
+            "public",
+            "users",
+            400,
+            64 << 10,
+        ));
+    let stats = dir.path().join("stats.json");
+    std::fs::write(&stats, snapshot.to_json()).unwrap();
+    // The configuration says 400 rows is not small.
+    let config = dir.path().join("migration-safety.toml");
+    std::fs::write(&config, "small_table_rows = 100\n").unwrap();
+    let check = |extra: &[&str]| {
+        let output = cli()
+            .args(["check", "--config"])
+            .arg(&config)
+            .arg("--stats-file")
+            .arg(&stats)
+            .args(extra)
+            .arg(&file)
+            .output()
+            .unwrap();
+        (output.status.code(), stdout(&output))
+    };
+    let (code, out) = check(&[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("error[change-column-type]"), "{out}");
+    let (code, out) = check(&["--small-table-rows", "1000"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("a warning, not an error: `users` has about 400 rows (fewer than `small_table_rows = 1000`)"),
+        "{out}"
+    );
+    let (code, out) = check(&["--small-table-rows", "many"]);
+    assert_eq!(code, Some(2), "{out}");
+}
+
+#[test]
 fn bad_usage_and_unreadable_input_exit_2_with_a_message() {
     for (args, message) in [
         (

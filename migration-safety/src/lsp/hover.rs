@@ -62,7 +62,7 @@ pub(crate) fn markdown(
             rule.name, diagnostic.severity, rule.summary
         );
         let _ = writeln!(out, " ([documentation]({}))", crate::render::docs_url(rule));
-        if let Some(claim) = rule.claims.iter().find(|c| c.majors.contains(&major)) {
+        if let Some(claim) = diagnostic.claims(major).first() {
             let verified = format!("PostgreSQL {}–{}", claim.majors.start(), claim.majors.end());
             match claim.outcome {
                 Outcome::Fails(error) => {

@@ -1,9 +1,6 @@
 use crate::context::Context;
-use crate::lexer::TokenKind;
 use crate::model::{AlterTypeAction, Statement, StatementKind};
-use crate::recognize::unquote;
 use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::statement_tokens;
 
 declare_rule! {
     /// ## What it does
@@ -103,7 +100,7 @@ impl Rule for EnumValueInTransaction {
             );
             return;
         }
-        let Some(user) = first_use(cx, statement, value) else {
+        let Some(user) = cx.first_use_after(value) else {
             return;
         };
         let line = cx.line(user.range.start);
@@ -132,45 +129,5 @@ impl Rule for EnumValueInTransaction {
             },
             fix,
         );
-    }
-}
-
-/// The first statement after `statement` in the same transaction that uses `value` as a string constant.
-fn first_use<'a>(cx: &'a Context<'_>, statement: &Statement, value: &str) -> Option<&'a Statement> {
-    let mut candidates: Vec<&'a Statement> = Vec::new();
-    if cx.in_do_block
-        && let StatementKind::Do { body } = &cx.statements[cx.index].kind
-    {
-        candidates.extend(flatten(body).filter(|s| s.range.start >= statement.range.end));
-    }
-    if cx.session().transaction.is_some() {
-        for later in cx.later_in_transaction() {
-            match &later.kind {
-                StatementKind::Do { body } => candidates.extend(flatten(body)),
-                _ => candidates.push(later),
-            }
-        }
-    }
-    candidates.into_iter().find(|s| uses(cx, s, value))
-}
-
-fn flatten(body: &[Statement]) -> Box<dyn Iterator<Item = &Statement> + '_> {
-    Box::new(body.iter().flat_map(|s| match &s.kind {
-        StatementKind::Do { body } => flatten(body),
-        _ => Box::new(std::iter::once(s)),
-    }))
-}
-
-fn uses(cx: &Context<'_>, statement: &Statement, value: &str) -> bool {
-    match &statement.kind {
-        // Naming a label in ALTER TYPE (… AFTER 'x') or in a comment does not use the value.
-        StatementKind::AlterType { .. } => false,
-        StatementKind::Harmless { command } if command.starts_with("COMMENT") => false,
-        _ => {
-            let (text, tokens) = statement_tokens(cx, statement);
-            tokens.iter().any(|t| {
-                t.kind == TokenKind::String && unquote(t.text(text)).is_some_and(|v| v == value)
-            })
-        }
     }
 }

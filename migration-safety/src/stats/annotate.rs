@@ -5,7 +5,7 @@
 use super::estimate::{count, size};
 use super::{Snapshot, TableStats, Work};
 use crate::model::{ActionKind, ConstraintKind, LockMode, Statement, StatementKind};
-use crate::rule::{Category, Effect, Outcome, RuleMeta, Severity};
+use crate::rule::{Category, Claim, Effect, Outcome, RuleMeta, Severity};
 use crate::schema::Schema;
 
 /// The relations a statement touches, as the schema catalog resolves their names, and
@@ -78,19 +78,31 @@ fn find<'a>(snapshot: &'a Snapshot, candidates: &[(String, String)]) -> Option<F
     })
 }
 
-/// The finding of `rule` with the statistics applied: its severity (an error of a lock or
-/// rewrite rule becomes a warning when every table it touches has fewer than
-/// `small_table_rows` rows) and its message (with the first table's size, rows, write rate and
-/// the estimate of how long the statement works on it).
+/// What a finding is, for the statistics: its rule, what its statement touches, and the lock
+/// the statement holds on the relation it names first (which selects the rule's claims).
+pub(crate) struct Subject<'a> {
+    pub(crate) rule: &'static RuleMeta,
+    pub(crate) touched: &'a Touched,
+    pub(crate) lock: Option<LockMode>,
+}
+
+/// The finding with the statistics applied: its severity (an error of a lock or rewrite rule
+/// becomes a warning when every table it touches has fewer than `small_table_rows` rows) and
+/// its message (with the first table's size, rows, write rate and the estimate of how long the
+/// statement works on it).
 pub(crate) fn annotate(
     snapshot: &Snapshot,
     small_table_rows: u64,
     pg_version: u32,
-    rule: &RuleMeta,
-    touched: &Touched,
+    subject: &Subject<'_>,
     severity: Severity,
     mut message: String,
 ) -> (Severity, String) {
+    let Subject {
+        rule,
+        touched,
+        lock,
+    } = *subject;
     if !matches!(rule.category, Category::Locking | Category::Rewrite) {
         return (severity, message);
     }
@@ -102,7 +114,11 @@ pub(crate) fn annotate(
     let Some(Some(first)) = found.first() else {
         return (severity, message);
     };
-    let (work, lock) = work(rule, pg_version, first.via_index, touched.builds_index);
+    let (work, lock) = work(
+        &claims(rule, pg_version, lock),
+        first.via_index,
+        touched.builds_index,
+    );
     let mut facts = vec![size(first.table.table_bytes + first.table.index_bytes())];
     match first.table.rows {
         Some(rows) => facts.push(format!("about {} row{}", count(rows), plural(rows))),
@@ -163,25 +179,22 @@ fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// The work the rule's claims say its statements do on PostgreSQL `pg_version` (the most a
-/// claim says, when they differ), and the strongest lock they take on the table (or on the
-/// index it names: queries planned on the table open its indexes).
-fn work(
-    rule: &RuleMeta,
-    pg_version: u32,
-    via_index: bool,
-    builds_index: bool,
-) -> (Work, Option<LockMode>) {
-    let applicable: Vec<_> = rule
-        .claims
-        .iter()
-        .filter(|c| c.majors.contains(&pg_version))
-        .collect();
-    let claims = if applicable.is_empty() {
+/// The claims of `rule` that describe a statement holding `lock` on the relation it names
+/// first, on PostgreSQL `pg_version` ([`RuleMeta::claims_for`]); on a major the rule claims
+/// nothing for (older or newer than the majors it is verified on), those of every major.
+fn claims(rule: &'static RuleMeta, pg_version: u32, lock: Option<LockMode>) -> Vec<&'static Claim> {
+    let claims = rule.claims_for(pg_version, lock);
+    if claims.is_empty() {
         rule.claims.iter().collect()
     } else {
-        applicable
-    };
+        claims
+    }
+}
+
+/// The work `claims` say the statement does (the most a claim says, when they differ), and the
+/// strongest lock they take on the table (or on the index it names: queries planned on the
+/// table open its indexes).
+fn work(claims: &[&Claim], via_index: bool, builds_index: bool) -> (Work, Option<LockMode>) {
     let mut work = Work::Lock;
     let mut lock: Option<LockMode> = None;
     for claim in claims {
@@ -236,6 +249,9 @@ mod tests {
         snapshot
             .tables
             .push(TableStats::new("app", "users", 5_000_000, 2 << 30));
+        snapshot
+            .tables
+            .push(TableStats::new("public", "orders", 5_000_000, 2 << 30));
         let mut unknown = TableStats::new("public", "fresh", 0, 64 << 20);
         unknown.rows = None;
         snapshot.tables.push(unknown);
@@ -321,6 +337,43 @@ mod tests {
         );
         let (_, severity, _) = of(&found, "add-foreign-key");
         assert_eq!(*severity, Severity::Error);
+    }
+
+    #[test]
+    fn the_estimate_follows_the_claims_of_the_statement_form() {
+        // A plain foreign key takes SHARE ROW EXCLUSIVE: it blocks writes, not reads.
+        let found = lint(
+            "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (id) REFERENCES app.users (id);",
+        );
+        let (_, _, message) = of(&found, "add-foreign-key");
+        assert!(
+            message.contains("`orders` (2.0 GB, about 5M rows): scanning it blocks writes for"),
+            "{message}"
+        );
+        // A filled column added with REFERENCES takes ACCESS EXCLUSIVE.
+        let found =
+            lint("ALTER TABLE orders ADD COLUMN user_id int DEFAULT 1 REFERENCES app.users (id);");
+        let (_, _, message) = of(&found, "add-foreign-key");
+        assert!(message.contains("blocks reads and writes for"), "{message}");
+        // An UPDATE alone holds ROW EXCLUSIVE; after an ALTER TABLE in its transaction, the
+        // ACCESS EXCLUSIVE lock that one took.
+        let found = lint("UPDATE orders SET id = id + 1;");
+        let (_, _, message) = of(&found, "unbatched-backfill");
+        assert!(
+            !message.contains("blocks reads and writes") && message.contains("takes"),
+            "{message}"
+        );
+        let found = lint(
+            "BEGIN;\nALTER TABLE orders ADD COLUMN note text;\nUPDATE orders SET id = id + 1;\nCOMMIT;",
+        );
+        let update = found
+            .iter()
+            .find(|(rule, _, message)| *rule == "unbatched-backfill" && message.contains("orders"))
+            .unwrap();
+        assert!(
+            update.2.contains("blocks reads and writes for"),
+            "{update:?}"
+        );
     }
 
     #[test]

@@ -21,11 +21,23 @@ pub enum StatsError {
     /// The connection or a query failed.
     #[error("PostgreSQL: {}", with_cause(.0))]
     Database(#[from] postgres::Error),
+    /// The TLS settings of the connection string (`sslmode`, `sslrootcert`) cannot be used.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// A server older than the catalog functions the snapshot needs.
     #[error(
         "PostgreSQL {0} is too old: table statistics need PostgreSQL 12 or newer (pg_partition_tree)"
     )]
     TooOld(u32),
+}
+
+impl From<crate::pg::ConnectError> for StatsError {
+    fn from(error: crate::pg::ConnectError) -> Self {
+        match error {
+            crate::pg::ConnectError::Postgres(error) => Self::Database(error),
+            crate::pg::ConnectError::Tls(message) => Self::Tls(message),
+        }
+    }
 }
 
 /// Open the read-only session [`collect`] reads through: `default_transaction_read_only` is on,
@@ -124,8 +136,24 @@ SELECT current_database()::text,
 /// # Ok::<(), migration_safety::stats::StatsError>(())
 /// ```
 pub fn collect(url: &str) -> Result<Snapshot, StatsError> {
-    let mut client = connect(url)?;
-    let major = crate::pg::server_major(&mut client)?;
+    collect_from(&mut connect(url)?)
+}
+
+/// Whether the session's connection is encrypted with TLS (`pg_stat_ssl`): with
+/// `sslmode=prefer`, the default, it is when the server offers TLS.
+///
+/// ```no_run
+/// let mut client = migration_safety::stats::connect("postgresql://app@db.example.com/app?sslmode=require")?;
+/// assert!(migration_safety::stats::encrypted(&mut client)?);
+/// # Ok::<(), migration_safety::stats::StatsError>(())
+/// ```
+pub fn encrypted(client: &mut Client) -> Result<bool, StatsError> {
+    Ok(crate::pg::encrypted(client)?)
+}
+
+/// [`collect`] through a session opened with [`connect`].
+pub fn collect_from(client: &mut Client) -> Result<Snapshot, StatsError> {
+    let major = crate::pg::server_major(client)?;
     if major < 12 {
         return Err(StatsError::TooOld(major));
     }

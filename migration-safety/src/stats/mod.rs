@@ -50,7 +50,7 @@ mod estimate;
 #[cfg(feature = "stats")]
 pub use crate::pg::remote_host;
 #[cfg(feature = "stats")]
-pub use collect::{StatsError, collect, connect, describe_url};
+pub use collect::{StatsError, collect, collect_from, connect, describe_url, encrypted};
 pub use estimate::{Estimate, Work};
 /// The PostgreSQL client the statistics are read with, re-exported so that callers name the
 /// same types.

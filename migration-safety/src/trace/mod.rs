@@ -32,6 +32,15 @@ pub use observe::{
 };
 pub use run::{Disagreement, FileTrace, StatementTrace, TraceReport, trace_paths};
 
+impl From<crate::pg::ConnectError> for TraceError {
+    fn from(error: crate::pg::ConnectError) -> Self {
+        match error {
+            crate::pg::ConnectError::Postgres(error) => Self::Database(error),
+            crate::pg::ConnectError::Tls(message) => Self::Tls(message),
+        }
+    }
+}
+
 /// Why a trace could not run.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -55,6 +64,9 @@ pub enum TraceError {
     /// The connection or a query of the observer failed.
     #[error("PostgreSQL: {0}")]
     Database(#[from] postgres::Error),
+    /// The TLS settings of the connection string (`sslmode`, `sslrootcert`) cannot be used.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The migrations could not be read.
     #[error(transparent)]
     Input(#[from] crate::Error),

@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use postgres::{Client, Config, NoTls};
+use postgres::{Client, Config};
+
+use crate::pg::Endpoint;
 
 use super::TraceError;
 use crate::model::LockMode;
@@ -232,7 +234,7 @@ pub enum Changes {
 /// ```
 pub struct Observer {
     client: Client,
-    config: Config,
+    endpoint: Endpoint,
     changes: Changes,
     pid: i32,
     database: u32,
@@ -250,13 +252,17 @@ const SAVEPOINT: &str = "migration_safety_trace";
 impl Observer {
     /// Connect to `url` (a libpq connection string or URL).
     pub fn connect(url: &str, changes: Changes) -> Result<Self, TraceError> {
-        let (client, config) = crate::pg::connect(url)?;
-        Self::new(client, config, changes)
+        let (client, endpoint) = crate::pg::connect(url)?;
+        Self::on(client, endpoint, changes)
     }
 
     /// Observe on an existing connection; `config` opens the second session that watches
     /// statements which cannot run in a transaction.
-    pub fn new(mut client: Client, config: Config, changes: Changes) -> Result<Self, TraceError> {
+    pub fn new(client: Client, config: Config, changes: Changes) -> Result<Self, TraceError> {
+        Self::on(client, Endpoint::from_config(config), changes)
+    }
+
+    fn on(mut client: Client, endpoint: Endpoint, changes: Changes) -> Result<Self, TraceError> {
         let row = client.query_one(
             "SELECT pg_backend_pid(), (SELECT oid FROM pg_database WHERE datname = current_database())",
             &[],
@@ -266,7 +272,7 @@ impl Observer {
         }
         let mut observer = Self {
             client,
-            config,
+            endpoint,
             changes,
             pid: row.get(0),
             database: row.get(1),
@@ -511,8 +517,8 @@ impl Observer {
     fn observe_on_a_session_of_its_own(&mut self, sql: &str) -> Observation {
         let start = Instant::now();
         let result = self
-            .config
-            .connect(NoTls)
+            .endpoint
+            .connect()
             .and_then(|mut session| session.execute(sql, &[]));
         let duration = start.elapsed();
         match result {
@@ -609,7 +615,7 @@ impl Observer {
     /// A second session, holding (with `hold`) `SHARE UPDATE EXCLUSIVE` on every pre-existing
     /// table, so that a statement outside a transaction waits for it at its first table lock.
     fn watcher(&self, hold: bool) -> Result<Client, TraceError> {
-        let mut watcher = self.config.connect(NoTls)?;
+        let mut watcher = self.endpoint.connect()?;
         if !hold {
             return Ok(watcher);
         }

@@ -11,7 +11,7 @@ use crate::context::Session;
 use crate::diagnostic::Diagnostic;
 use crate::engine;
 use crate::layout::{Direction, Framework};
-use crate::model::{Name, Statement, StatementKind};
+use crate::model::{LockMode, Name, Statement, StatementKind};
 use crate::rule::{Category, Outcome as ClaimOutcome};
 use crate::settings::Settings;
 use crate::source::{Position, SourceFile};
@@ -495,74 +495,43 @@ fn compare(
     }
     let complete = observation.method == Method::InTransaction;
     let target: Option<Name> = kind.locks().into_iter().next().map(|l| l.table);
-    let matches = |relation: &Relation, name: &Name| {
-        relation.name == name.name && name.schema.as_ref().is_none_or(|s| *s == relation.schema)
+    // The locks on the statement's table: those it took, and the strongest one its
+    // transaction already held there (which the claims count as what the statement holds).
+    let on_target = |held_before: bool| {
+        target.as_ref().and_then(|name| {
+            observation
+                .locks
+                .iter()
+                .filter(|l| l.held_before == held_before && is_named(&l.relation, name))
+                .map(|l| l.mode)
+                .max()
+        })
     };
+    let (taken, before) = (on_target(false), on_target(true));
     for finding in findings {
         let Ok(meta) = crate::rules::lookup(finding.rule) else {
             continue;
         };
-        let Some(claim) = meta.claims.iter().find(|c| c.majors.contains(&major)) else {
+        // The claims for this statement's form: it agrees with the server when one of them
+        // does; otherwise the disagreements with the closest one are reported.
+        let per_claim: Vec<Vec<Disagreement>> = finding
+            .claims(major)
+            .into_iter()
+            .map(|claim| {
+                let seen = Seen {
+                    target: target.as_ref(),
+                    taken,
+                    before,
+                    complete: complete && !inherited,
+                };
+                claim_disagreements(meta.name, major, &claim.outcome, &seen, observation)
+            })
+            .collect();
+        if per_claim.iter().any(Vec::is_empty) {
             continue;
-        };
-        match &claim.outcome {
-            ClaimOutcome::Fails(error) => out.push(Disagreement::FalseAlarm {
-                rule: meta.name,
-                message: format!(
-                    "the rule says PostgreSQL {major} rejects this statement (\"{error}\"), but it ran"
-                ),
-            }),
-            ClaimOutcome::Takes {
-                table: Some(effect),
-                ..
-            } => {
-                let Some(name) = &target else { continue };
-                let held = observation
-                    .locks
-                    .iter()
-                    .filter(|l| !l.held_before && matches(&l.relation, name))
-                    .map(|l| l.mode)
-                    .max();
-                match held {
-                    Some(mode) if mode > effect.lock => out.push(Disagreement::MissedHazard(format!(
-                        "{} says {} on `{name}`; the server took the stronger {}, which blocks {}",
-                        meta.name,
-                        effect.lock.sql(),
-                        mode.sql(),
-                        mode.blocks()
-                    ))),
-                    // In the rolled-back mode a mode an earlier statement took is not seen again.
-                    Some(mode) if mode < effect.lock && complete && !inherited => {
-                        out.push(Disagreement::FalseAlarm {
-                            rule: meta.name,
-                            message: format!(
-                                "it claims {} on `{name}`; the server took only {}",
-                                effect.lock.sql(),
-                                mode.sql()
-                            ),
-                        })
-                    }
-                    _ => {}
-                }
-                let rewritten = observation.rewrites.iter().any(|r| matches(r, name));
-                if effect.rewrite && !rewritten && observation.method != Method::NotObserved {
-                    out.push(Disagreement::FalseAlarm {
-                        rule: meta.name,
-                        message: format!("it claims a rewrite of `{name}`; nothing was rewritten"),
-                    });
-                }
-                if let Some(scans) = &observation.scans
-                    && effect.scan
-                    && !effect.rewrite
-                    && !scans.iter().any(|r| matches(r, name))
-                {
-                    out.push(Disagreement::FalseAlarm {
-                        rule: meta.name,
-                        message: format!("it claims a scan of `{name}`; no scan was seen"),
-                    });
-                }
-            }
-            ClaimOutcome::Takes { .. } => {}
+        }
+        if let Some(closest) = per_claim.into_iter().min_by_key(Vec::len) {
+            out.extend(closest);
         }
     }
     let reported = findings.iter().any(|d| {
@@ -604,6 +573,108 @@ fn compare(
                 lock.mode.blocks()
             )));
         }
+    }
+    out
+}
+
+/// Whether `relation` is the one `name` names (an unqualified name, in any schema).
+fn is_named(relation: &Relation, name: &Name) -> bool {
+    relation.name == name.name && name.schema.as_ref().is_none_or(|s| *s == relation.schema)
+}
+
+/// What the server did on the statement's table, for [`claim_disagreements`].
+struct Seen<'a> {
+    /// The table the statement names first.
+    target: Option<&'a Name>,
+    /// The strongest lock the statement took on it.
+    taken: Option<LockMode>,
+    /// The strongest lock its transaction already held on it.
+    before: Option<LockMode>,
+    /// Whether every lock the statement holds was observed (in a transaction, and not after a
+    /// rollback that hides what earlier statements took).
+    complete: bool,
+}
+
+/// Where one claim of rule `rule` and the observation disagree.
+fn claim_disagreements(
+    rule: &'static str,
+    major: u32,
+    claim: &ClaimOutcome,
+    seen: &Seen<'_>,
+    observation: &Observation,
+) -> Vec<Disagreement> {
+    let mut out = Vec::new();
+    let (effect, referenced) = match claim {
+        ClaimOutcome::Fails(error) => {
+            out.push(Disagreement::FalseAlarm {
+                rule,
+                message: format!(
+                    "the rule says PostgreSQL {major} rejects this statement (\"{error}\"), but it ran"
+                ),
+            });
+            return out;
+        }
+        ClaimOutcome::Takes {
+            table: Some(effect),
+            referenced,
+            ..
+        } => (effect, referenced),
+        ClaimOutcome::Takes { .. } => return out,
+    };
+    let Some(name) = seen.target else {
+        return out;
+    };
+    let matches = |relation: &Relation| is_named(relation, name);
+    let held = seen.taken.max(seen.before);
+    match seen.taken {
+        Some(mode) if mode > effect.lock => out.push(Disagreement::MissedHazard(format!(
+            "{rule} says {} on `{name}`; the server took the stronger {}, which blocks {}",
+            effect.lock.sql(),
+            mode.sql(),
+            mode.blocks()
+        ))),
+        // In the rolled-back mode a mode an earlier statement took is not seen again.
+        Some(_) if held.is_some_and(|h| h < effect.lock) && seen.complete => {
+            out.push(Disagreement::FalseAlarm {
+                rule,
+                message: format!(
+                    "it claims {} on `{name}`; the server took only {}",
+                    effect.lock.sql(),
+                    held.map_or("", LockMode::sql)
+                ),
+            });
+        }
+        _ => {}
+    }
+    let rewritten = observation.rewrites.iter().any(matches);
+    if effect.rewrite && !rewritten && observation.method != Method::NotObserved {
+        out.push(Disagreement::FalseAlarm {
+            rule,
+            message: format!("it claims a rewrite of `{name}`; nothing was rewritten"),
+        });
+    }
+    if let Some(scans) = &observation.scans
+        && effect.scan
+        && !effect.rewrite
+        && !scans.iter().any(matches)
+    {
+        out.push(Disagreement::FalseAlarm {
+            rule,
+            message: format!("it claims a scan of `{name}`; no scan was seen"),
+        });
+    }
+    // A claim that the other tables are read (the partitions of a partitioned table, a
+    // referenced table) tells its form apart from one that reads the table itself.
+    if let Some(scans) = &observation.scans
+        && referenced.is_some_and(|r| r.scan && !r.rewrite)
+        && !scans.iter().any(|r| !matches(r))
+    {
+        out.push(Disagreement::FalseAlarm {
+            rule,
+            message: format!(
+                "it claims a scan of the other tables it touches besides `{name}`; no scan was seen"
+            ),
+        });
     }
     out
 }
