@@ -294,6 +294,7 @@ impl<'s> Run<'s> {
                 anchor: None,
                 cleared: false,
                 touched: None,
+                lock: None,
                 fix: None,
             });
         }
