@@ -143,10 +143,13 @@ pub enum Method {
     /// after it: every lock it took is seen, with its mode.
     InTransaction,
     /// The statement cannot run inside a transaction (`CREATE INDEX CONCURRENTLY`, `VACUUM`…),
-    /// so a second session sampled `pg_locks` while it ran. That session first holds
-    /// `SHARE UPDATE EXCLUSIVE` on every pre-existing table (what every such statement takes at
-    /// least), so the statement is seen waiting for its first table lock, with the mode it
-    /// asks for; then the session lets it go and samples until it ends, so a lock taken later
+    /// or it ends transactions of its own (a `DO` block that commits each batch), so it ran
+    /// alone and a second session sampled `pg_locks` while it ran (for the latter, the locks
+    /// of each of its transactions, the strongest mode per relation). That session first holds
+    /// `SHARE UPDATE EXCLUSIVE` on every pre-existing table (what every statement of the first
+    /// kind takes at least), so a statement that asks for that mode or a stronger one is seen
+    /// waiting for its first table lock, with the mode it asks for; then the session lets it go
+    /// and samples until it ends, so a lock taken later (or a weaker one, which does not wait)
     /// and held only between two samples can be missed. A statement whose `lock_timeout` runs
     /// out while it waits for that session runs again, only sampled. Scans are not observed.
     Sampled,
@@ -248,6 +251,14 @@ pub struct Observer {
 }
 
 const SAVEPOINT: &str = "migration_safety_trace";
+
+/// SQLSTATE of a statement refused inside a transaction block (`CREATE INDEX CONCURRENTLY`…).
+const NOT_IN_A_TRANSACTION_BLOCK: &str = "25001";
+
+/// SQLSTATE of a `COMMIT` or `ROLLBACK` refused inside a `DO` block or procedure run in a
+/// transaction block ("invalid transaction termination"): run alone, it ends transactions of its
+/// own, such as a backfill that commits each batch.
+const ENDS_ITS_TRANSACTION: &str = "2D000";
 
 impl Observer {
     /// Connect to `url` (a libpq connection string or URL).
@@ -400,7 +411,9 @@ impl Observer {
     /// Inside [`Observer::begin`] it runs in that transaction (after a failure, roll it back).
     /// Otherwise it runs alone: in a transaction of its own, which is what a statement sent on
     /// its own does; when the server answers that it cannot run inside a transaction block
-    /// (SQLSTATE 25001), it runs outside one and is [`Method::Sampled`], or in
+    /// (SQLSTATE 25001), or that it ends transactions of its own (a `DO` block or procedure
+    /// that commits, SQLSTATE 2D000, such as a backfill that commits each batch), it runs again
+    /// alone, outside any transaction block, and is [`Method::Sampled`]; in
     /// [`Changes::RolledBack`] mode it is not run. A `LOCK` sent alone is refused by the server
     /// outside a transaction block, so it is sent alone, outside one (in
     /// [`Changes::RolledBack`] mode on a second session), and reported as the server answers.
@@ -436,12 +449,21 @@ impl Observer {
             return failed(&error, observation.duration);
         }
         match (&observation.status, self.changes) {
-            (Status::Failed { code, .. }, Changes::Kept) if code == "25001" => {
+            (Status::Failed { code, .. }, Changes::Kept)
+                if code == NOT_IN_A_TRANSACTION_BLOCK || code == ENDS_ITS_TRANSACTION =>
+            {
                 self.observe_outside_transaction(sql, true)
             }
-            (Status::Failed { code, .. }, Changes::RolledBack) if code == "25001" => {
+            (Status::Failed { code, .. }, Changes::RolledBack)
+                if code == NOT_IN_A_TRANSACTION_BLOCK =>
+            {
                 Observation::not_run(
                     "it cannot run inside a transaction block, and every statement runs inside the transaction that is rolled back at the end (so a real database is never changed)".to_owned(),
+                )
+            }
+            (Status::Failed { code, .. }, Changes::RolledBack) if code == ENDS_ITS_TRANSACTION => {
+                Observation::not_run(
+                    "it commits or rolls back transactions of its own (a DO block or procedure), and every statement runs inside the transaction that is rolled back at the end (so a real database is never changed)".to_owned(),
                 )
             }
             _ => observation,
