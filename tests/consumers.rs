@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use migration_safety_e2e::git;
+
 /// What one `cargo test` run of a consumer crate printed.
 struct Run {
     /// Test name (without the module) → `ok`, `FAILED` or `ignored`.
@@ -46,10 +48,16 @@ fn target_dir() -> PathBuf {
 }
 
 fn cargo_test(manifest_dir: &Path) -> Run {
+    cargo_test_with(manifest_dir, &[])
+}
+
+/// `cargo test` with more arguments for the test harness (such as `--show-output`).
+fn cargo_test_with(manifest_dir: &Path, harness: &[&str]) -> Run {
     let output = Command::new(env!("CARGO"))
         .args(["test", "--offline", "--color", "never", "--manifest-path"])
         .arg(manifest_dir.join("Cargo.toml"))
         .args(["--", "--test-threads", "1", "--format", "pretty"])
+        .args(harness)
         .env("CARGO_TARGET_DIR", target_dir())
         .env("RUST_BACKTRACE", "0")
         .output()
@@ -561,4 +569,148 @@ fn the_cli_and_the_macro_read_the_same_configuration_and_agree() {
         .map(|(name, status)| (name.clone(), status.clone()))
         .collect();
     assert_eq!(cli, macro_verdicts);
+}
+
+/// One application's change, as a developer makes it: a migration that drops `users.name`, and
+/// the code that stops using it.
+struct Change<'a> {
+    /// The consumer crate: its code at the first commit of `main` still reads `users.name`.
+    consumer: &'a str,
+    /// The migration files the change adds.
+    migration: &'a [(&'a str, &'a str)],
+    /// The application's files the change writes, and those it removes.
+    code: &'a [(&'a str, &'a str)],
+    removed: &'a [&'a str],
+    /// The generated test of the migration.
+    test: &'a str,
+    /// Where the base's code reads the column, as the failure names it.
+    location: &'a str,
+}
+
+/// Both verdicts of a dropped column, in a temporary git repository: while the code at `main`
+/// still reads it, the migration's test fails naming the place; once `main` holds the code
+/// that stopped reading it, the same migration passes with a note saying so.
+fn drop_column_follows_the_code_at_main(change: Change<'_>) {
+    let (_scratch, dir) = scratch_consumer(change.consumer);
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-q", "-m", "release 1: reads users.name"]);
+    for (path, text) in change.migration.iter().chain(change.code) {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    for path in change.removed {
+        std::fs::remove_file(dir.join(path)).unwrap();
+    }
+
+    let before = cargo_test(&dir);
+    assert_eq!(before.results[change.test], "FAILED", "{}", before.output);
+    assert_eq!(
+        before.results["application_code_matches_the_migrations"], "ok",
+        "{}",
+        before.output
+    );
+    let failure = before.failure(change.test);
+    for expected in [
+        "error[drop-column]: dropping column `name` of `users`".to_owned(),
+        format!(
+            "the code at `main` still reads `users.name`: {}",
+            change.location
+        ),
+        "deploy code that no longer uses it first, then run this migration in a later deploy"
+            .to_owned(),
+    ] {
+        assert!(
+            failure.contains(&expected),
+            "{expected}\nnot in:\n{failure}"
+        );
+    }
+
+    // Release 2, which no longer reads the column, is deployed from `main`; the migration is not.
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["reset", "-q", "--", "migrations"]);
+    git(
+        &dir,
+        &["commit", "-q", "-m", "release 2: stops reading users.name"],
+    );
+    let after = cargo_test_with(&dir, &["--show-output"]);
+    assert_eq!(after.results[change.test], "ok", "{}", after.output);
+    assert!(
+        after
+            .output
+            .contains("warning[drop-column]: dropping column `name` of `users`"),
+        "{}",
+        after.output
+    );
+    assert!(
+        after
+            .output
+            .contains("no code at `main` reads `users.name`"),
+        "{}",
+        after.output
+    );
+}
+
+const DROP_NAME: &str = "SET lock_timeout = '5s';\nALTER TABLE users DROP COLUMN name;\n";
+
+#[test]
+fn diesel_schema_at_the_base_decides_a_dropped_column() {
+    drop_column_follows_the_code_at_main(Change {
+        consumer: "app-diesel",
+        migration: &[
+            ("migrations/2024-01-02-000000_drop_name/up.sql", DROP_NAME),
+            (
+                "migrations/2024-01-02-000000_drop_name/down.sql",
+                "ALTER TABLE users ADD COLUMN name text;\n",
+            ),
+        ],
+        code: &[(
+            "src/schema.rs",
+            "// @generated automatically by Diesel CLI.\n\ndiesel::table! {\n    users (id) {\n        id -> Int8,\n        email -> Text,\n    }\n}\n",
+        )],
+        removed: &[],
+        test: "v20240102000000_drop_name",
+        location: "src/schema.rs:7: users.name",
+    });
+}
+
+#[test]
+fn sqlx_offline_data_at_the_base_decides_a_dropped_column() {
+    // As `cargo sqlx prepare` writes it after the query stopped selecting `name`.
+    let offline = "{\n  \"db_name\": \"PostgreSQL\",\n  \"query\": \"SELECT id, email FROM users WHERE id = $1\",\n  \"describe\": {\n    \"columns\": [\n      {\n        \"ordinal\": 0,\n        \"name\": \"id\",\n        \"type_info\": \"Int8\"\n      },\n      {\n        \"ordinal\": 1,\n        \"name\": \"email\",\n        \"type_info\": \"Text\"\n      }\n    ],\n    \"parameters\": {\n      \"Left\": [\n        \"Int8\"\n      ]\n    },\n    \"nullable\": [\n      false,\n      false\n    ]\n  },\n  \"hash\": \"b4a3b0ae9c157a5a6b7922189cfa08a41627c4cc8b8921632a0ecce482001ecd\"\n}\n";
+    drop_column_follows_the_code_at_main(Change {
+        consumer: "app-sqlx",
+        migration: &[("migrations/20240102000000_drop_name.sql", DROP_NAME)],
+        code: &[
+            (
+                ".sqlx/query-b4a3b0ae9c157a5a6b7922189cfa08a41627c4cc8b8921632a0ecce482001ecd.json",
+                offline,
+            ),
+            (
+                "src/users.rs",
+                "//! Users, through sqlx's checked queries.\n\npub struct User {\n    pub id: i64,\n    pub email: String,\n}\n\npub async fn find(pool: &sqlx::PgPool, id: i64) -> sqlx::Result<User> {\n    sqlx::query_as!(User, \"SELECT id, email FROM users WHERE id = $1\", id)\n        .fetch_one(pool)\n        .await\n}\n",
+            ),
+        ],
+        removed: &[
+            ".sqlx/query-c49a553b0b71d37ae8e9563c22700cd3bc275bc4500b38edc178b05a6f55021e.json",
+        ],
+        test: "v20240102000000_drop_name",
+        location: ".sqlx/query-c49a553b0b71d37ae8e9563c22700cd3bc275bc4500b38edc178b05a6f55021e.json:3: users.name, src/users.rs:10: users.name",
+    });
+}
+
+#[test]
+fn seaorm_entities_at_the_base_decide_a_dropped_column() {
+    drop_column_follows_the_code_at_main(Change {
+        consumer: "app-seaorm",
+        migration: &[("migrations/20240102000000_drop_name.sql", DROP_NAME)],
+        code: &[(
+            "src/entities/users.rs",
+            "//! The `users` entity.\n\nuse sea_orm::entity::prelude::*;\n\n#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]\n#[sea_orm(table_name = \"users\")]\npub struct Model {\n    #[sea_orm(primary_key, auto_increment = false)]\n    pub id: i64,\n    pub email: String,\n}\n\n#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]\npub enum Relation {}\n\nimpl ActiveModelBehavior for ActiveModel {}\n",
+        )],
+        removed: &[],
+        test: "v20240102000000_drop_name",
+        location: "src/entities/users.rs:12: users.name",
+    });
 }

@@ -2,12 +2,17 @@
 //! consumer crates under `tests/`.
 //!
 //! The library holds what the test targets share: [`server`], the real PostgreSQL servers of
-//! the verification suite and the helpers to apply and observe statements on them, and
-//! [`available`], whether a tool the tests need is installed.
+//! the verification suite and the helpers to apply and observe statements on them,
+//! [`available`], whether a tool the tests need is installed, and [`git`], for the
+//! temporary repositories whose base ref holds the application's code.
 
 use std::process::Command;
 
 pub mod server;
+
+#[path = "../migration-safety/tests/common/git.rs"]
+mod git_helper;
+pub use git_helper::git;
 
 /// Whether `program` runs (`program --version` succeeds). When it does not, says so on
 /// standard error, naming what it is needed for, and fails under CI, where `.ci/run`

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::Duration;
 
-use migration_safety_e2e::available;
+use migration_safety_e2e::{available, git};
 use serde_json::{Value, json};
 
 /// The `migration-safety` binary, built once for all the tests of this file.
@@ -520,6 +520,86 @@ fn files_changed_on_disk_refresh_the_history() {
     assert_eq!(
         open(&mut server, &notes, "DROP TABLE events;"),
         Vec::<Value>::new()
+    );
+    server.stop();
+}
+
+/// The backward-incompatible rules read the application's code as `check` does: with
+/// `base_ref` in `migration-safety.toml`, dropping a column that the diesel schema at the base
+/// still reads is an error naming the place; once the base stops reading it, the schema file
+/// changed on disk (a watched `.rs` file) makes it a warning that says so.
+#[test]
+fn the_application_code_at_the_base_decides_a_dropped_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let schema = |columns: &str| {
+        format!("diesel::table! {{\n    users (id) {{\n        id -> Int8,\n{columns}    }}\n}}\n")
+    };
+    for (path, text) in [
+        (
+            "Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\ndiesel = \"2\"\n".to_owned(),
+        ),
+        ("migration-safety.toml", "base_ref = \"main\"\n".to_owned()),
+        (
+            "migrations/1_create.sql",
+            "CREATE TABLE users (id bigint PRIMARY KEY, name text);\n".to_owned(),
+        ),
+        ("src/schema.rs", schema("        name -> Nullable<Text>,\n")),
+    ] {
+        std::fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
+        std::fs::write(root.join(path), text).unwrap();
+    }
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "release 1 reads users.name"]);
+
+    let capabilities =
+        json!({ "workspace": { "didChangeWatchedFiles": { "dynamicRegistration": true } } });
+    let (mut server, _) = Server::start(capabilities);
+    let registration = server.receive_other();
+    let watchers = &registration["params"]["registrations"][0]["registerOptions"]["watchers"];
+    assert!(
+        watchers
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "globPattern": "**/*.rs" })),
+        "{watchers}"
+    );
+    let path = root.join("migrations/2_drop_name.sql");
+    let text = "SET lock_timeout = '5s';\nALTER TABLE users DROP COLUMN name;\n";
+    let diagnostics = open(&mut server, &path, text);
+    let dropped = find(&diagnostics, "drop-column").unwrap();
+    assert_eq!(dropped["severity"], 1, "{dropped}");
+    assert!(
+        dropped["message"]
+            .as_str()
+            .unwrap()
+            .contains("the code at `main` still reads `users.name`: src/schema.rs:4: users.name"),
+        "{dropped}"
+    );
+
+    // Release 2, which no longer reads the column, is on `main`.
+    let schema_file = root.join("src/schema.rs");
+    std::fs::write(&schema_file, schema("")).unwrap();
+    git(root, &["add", "src/schema.rs"]);
+    git(
+        root,
+        &["commit", "-q", "-m", "release 2 stops reading users.name"],
+    );
+    server.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": uri(&schema_file), "type": 2 }] }),
+    );
+    let diagnostics = server.diagnostics(&uri(&path));
+    let dropped = find(&diagnostics, "drop-column").unwrap();
+    assert_eq!(dropped["severity"], 2, "{dropped}");
+    assert!(
+        dropped["message"]
+            .as_str()
+            .unwrap()
+            .contains("no code at `main` reads `users.name`"),
+        "{dropped}"
     );
     server.stop();
 }

@@ -73,6 +73,8 @@ fn generated_tests(c: &mut Criterion) {
         warn: &[],
         deny: &[],
         check_down: false,
+        app: None,
+        base_ref: None,
         options: &[],
         config_file: None,
         migrations,

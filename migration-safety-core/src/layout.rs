@@ -629,7 +629,7 @@ pub fn natural_key(text: &str) -> Vec<(String, u128)> {
 
 /// Whether a `Cargo.toml` declares a dependency on `krate` (`krate = …`, `krate.workspace = …`
 /// or a `[dependencies.krate]` table).
-fn depends_on(manifest: &str, krate: &str) -> bool {
+pub(crate) fn depends_on(manifest: &str, krate: &str) -> bool {
     manifest.lines().any(|line| {
         let line = line.trim();
         let declared = line

@@ -84,6 +84,7 @@ pub const RULE_NAMES: &[&str] = &[
     "rename-enum-value",
     "rename-table",
     "rename-view",
+    "schema-drift",
     "set-not-null",
     "set-schema",
     "syntax-error",
@@ -107,6 +108,27 @@ pub const CATEGORY_NAMES: &[&str] = &[
     "design",
     "meta",
 ];
+
+/// The libraries whose code `app = "…"` reads (crate names on crates.io), sorted.
+pub const APP_NAMES: &[&str] = &["diesel", "sea-orm", "sqlx"];
+
+/// The libraries of [`APP_NAMES`] the crate at `crate_dir` depends on, from its `Cargo.toml`;
+/// the library and the macro detect them alike.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("Cargo.toml"), "[dependencies]\nsea-orm = { version = \"1\" }\n")?;
+/// assert_eq!(migration_safety_core::detect_apps(dir.path()), ["sea-orm"]);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn detect_apps(crate_dir: &std::path::Path) -> Vec<&'static str> {
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap_or_default();
+    APP_NAMES
+        .iter()
+        .copied()
+        .filter(|app| layout::depends_on(&manifest, app))
+        .collect()
+}
 
 /// The configuration file's name, looked for from the working directory (the command line)
 /// or the crate's directory (the macro) upwards.

@@ -6,7 +6,7 @@ use syn::{Ident, LitBool, LitInt, LitStr, Token};
 
 use crate::layout::Framework;
 use crate::rules::suggestion;
-use migration_safety_core::{CATEGORY_NAMES, RULE_NAMES, SUPPORTED_PG_VERSIONS};
+use migration_safety_core::{APP_NAMES, CATEGORY_NAMES, RULE_NAMES, SUPPORTED_PG_VERSIONS};
 
 const KEYS: &[&str] = &[
     "framework",
@@ -16,6 +16,8 @@ const KEYS: &[&str] = &[
     "deny",
     "start_after",
     "check_down",
+    "app",
+    "base_ref",
 ];
 
 /// What the attribute says.
@@ -32,6 +34,10 @@ pub(crate) struct Args {
     pub(crate) start_after: Option<String>,
     /// `check_down = …`; `None` when absent (the configuration file decides).
     pub(crate) check_down: Option<bool>,
+    /// `app = "…"`: `auto`, `none` or a library's name; `None` when absent.
+    pub(crate) app: Option<String>,
+    /// `base_ref = "…"`: the git ref of the code running in production.
+    pub(crate) base_ref: Option<String>,
     /// The options other than `allow`, `warn` and `deny`, as written, in order (for the
     /// attribute a failing test suggests).
     pub(crate) written: Vec<String>,
@@ -55,6 +61,8 @@ impl Parse for Args {
             deny: Vec::new(),
             start_after: None,
             check_down: None,
+            app: None,
+            base_ref: None,
             written: Vec::new(),
         };
         // Each rule's level so far, to refuse one given two levels.
@@ -175,6 +183,38 @@ impl Parse for Args {
                     })?;
                     args.written.push(format!("check_down = {}", value.value));
                     args.check_down = Some(value.value);
+                }
+                "app" => {
+                    input.parse::<Token![=]>()?;
+                    let value: LitStr = input.parse()?;
+                    let text = value.value();
+                    let names = ["auto", "none"]
+                        .into_iter()
+                        .chain(APP_NAMES.iter().copied());
+                    if !names.clone().any(|n| n == text) {
+                        push(syn::Error::new(
+                            value.span(),
+                            format!(
+                                "unknown app `{text}`{}; expected `{}`",
+                                suggestion(&text, names.clone()),
+                                names.collect::<Vec<_>>().join("`, `")
+                            ),
+                        ));
+                    }
+                    args.written.push(format!("app = {text:?}"));
+                    args.app = Some(text);
+                }
+                "base_ref" => {
+                    input.parse::<Token![=]>()?;
+                    let value: LitStr = input.parse()?;
+                    if value.value().trim().is_empty() {
+                        push(syn::Error::new(
+                            value.span(),
+                            "`base_ref` needs the git ref of the code running in production, such as \"origin/main\"",
+                        ));
+                    }
+                    args.written.push(format!("base_ref = {:?}", value.value()));
+                    args.base_ref = Some(value.value());
                 }
                 _ => {
                     push(syn::Error::new(

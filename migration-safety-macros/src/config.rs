@@ -1,5 +1,6 @@
 //! The keys of `migration-safety.toml` that decide at compile time which tests exist and
-//! which are ignored: `framework`, `check_down`, `start_after` and `exclude`. The generated
+//! which are ignored: `framework`, `check_down`, `start_after`, `exclude`, and `app` (whether
+//! the application's code is read, which adds a test). The generated
 //! tests embed the file and read all of it again at run time, through `migration_safety::config`,
 //! which checks every key and reports a mistake with its line in every test; so here a value
 //! that does not parse is left to that check.
@@ -17,6 +18,8 @@ pub(crate) struct FileConfig {
     pub(crate) framework: Option<Framework>,
     pub(crate) check_down: Option<bool>,
     pub(crate) start_after: Option<String>,
+    /// `app = "…"`, as written.
+    pub(crate) app: Option<String>,
     exclude: globset::GlobSet,
 }
 
@@ -55,6 +58,10 @@ impl FileConfig {
                 Some(toml::Value::Integer(version)) => Some(version.to_string()),
                 _ => None,
             },
+            app: table
+                .get("app")
+                .and_then(toml::Value::as_str)
+                .map(str::to_owned),
             exclude: exclude
                 .build()
                 .unwrap_or_else(|_| globset::GlobSet::empty()),

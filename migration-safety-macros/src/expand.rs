@@ -67,6 +67,16 @@ pub(crate) fn expand(
         .start_after
         .clone()
         .or_else(|| file.as_ref().and_then(|f| f.start_after.clone()));
+    // Whether the application's code is read: then a test compares it with the migrations.
+    let app = args
+        .app
+        .clone()
+        .or_else(|| file.as_ref().and_then(|f| f.app.clone()));
+    let reads_code = match app.as_deref() {
+        Some("none") => false,
+        Some("auto") | None => !migration_safety_core::detect_apps(manifest_dir).is_empty(),
+        Some(_) => true,
+    };
     let migrations: Vec<Migration> = layout::discover(&dir, framework)
         .map_err(|e| syn::Error::new(span, e.to_string()))?
         .into_iter()
@@ -148,6 +158,21 @@ pub(crate) fn expand(
         None => quote!(::core::option::Option::None),
     };
     let (allow, warn, deny, options) = (&args.allow, &args.warn, &args.deny, &args.written);
+    let optional = |value: &Option<String>| match value {
+        Some(text) => quote!(::core::option::Option::Some(#text)),
+        None => quote!(::core::option::Option::None),
+    };
+    let (app_option, base_ref) = (optional(&args.app), optional(&args.base_ref));
+    let code_test = reads_code.then(|| {
+        quote! {
+            /// Fails when the application's code declares or queries a table or column that no
+            /// migration creates (`schema-drift`).
+            #[test]
+            fn application_code_matches_the_migrations() {
+                ::migration_safety::__private::Suite::get(&__MIGRATION_SAFETY_SUITE, &__MIGRATION_SAFETY_CONFIG).check_application();
+            }
+        }
+    });
     // Embedded, so that an edit to the file rebuilds the tests, and read by them at run time.
     let config_file = match &file {
         Some(file) => {
@@ -179,6 +204,8 @@ pub(crate) fn expand(
                 warn: &[#(#warn),*],
                 deny: &[#(#deny),*],
                 check_down: #check_down,
+                app: #app_option,
+                base_ref: #base_ref,
                 options: &[#(#options),*],
                 config_file: #config_file,
                 migrations: &[#(#embedded),*],
@@ -188,6 +215,8 @@ pub(crate) fn expand(
             static __MIGRATION_SAFETY_SUITE: ::std::sync::OnceLock<::migration_safety::__private::Suite> = ::std::sync::OnceLock::new();
 
             #(#tests)*
+
+            #code_test
 
             /// Fails when a migration was added to (or removed from) the directory after the
             /// tests were compiled.
@@ -362,6 +391,32 @@ mod tests {
             );
         }
         assert!(!overridden.contains("_down()"), "{overridden}");
+    }
+
+    #[test]
+    fn the_application_code_test_exists_when_its_library_is_known() {
+        let root = tempfile::tempdir().unwrap();
+        write(
+            root.path(),
+            &[
+                ("migrations/1_users.sql", "CREATE TABLE users (id bigint);"),
+                ("Cargo.toml", "[dependencies]\nsqlx = \"0.8\"\n"),
+            ],
+        );
+        let test = "fn application_code_matches_the_migrations()";
+        let detected = expansion(root.path(), quote!("migrations"));
+        assert!(detected.contains(test), "{detected}");
+        assert!(detected.contains("app: ::core::option::Option::None"));
+        let off = expansion(root.path(), quote!("migrations", app = "none"));
+        assert!(!off.contains(test), "{off}");
+        std::fs::write(root.path().join("Cargo.toml"), "[package]\n").unwrap();
+        let named = expansion(
+            root.path(),
+            quote!("migrations", app = "diesel", base_ref = "origin/main"),
+        );
+        assert!(named.contains(test), "{named}");
+        assert!(named.contains("base_ref: ::core::option::Option::Some(\"origin/main\")"));
+        assert!(!expansion(root.path(), quote!("migrations")).contains(test));
     }
 
     #[test]
@@ -542,6 +597,14 @@ mod tests {
             (
                 quote!("m", warn("drop-column", "drop-column")),
                 "`drop-column` is given twice in `warn(…)`",
+            ),
+            (
+                quote!("m", app = "disel"),
+                "unknown app `disel` (did you mean `diesel`?); expected `auto`, `none`, `diesel`, `sea-orm`, `sqlx`",
+            ),
+            (
+                quote!("m", base_ref = " "),
+                "`base_ref` needs the git ref of the code running in production",
             ),
             (
                 quote!("m", allow("desing")),

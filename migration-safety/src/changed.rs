@@ -4,7 +4,8 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use crate::app::git::{commit, run as git};
 
 /// The files added or modified since a git ref, as canonical absolute paths.
 #[derive(Debug, Default)]
@@ -45,15 +46,7 @@ impl Changed {
     }
 
     fn add_repository(&mut self, root: &Path, git_ref: &str) -> Result<(), String> {
-        let commit = format!("{git_ref}^{{commit}}");
-        git(root, &["rev-parse", "--verify", "--quiet", "--end-of-options", &commit]).map_err(
-            |_| {
-                format!(
-                    "`{git_ref}` is not a commit of the git repository at `{}` (in CI, fetch it first, e.g. with a full clone)",
-                    root.display()
-                )
-            },
-        )?;
+        commit(root, git_ref)?;
         let base = git(root, &["merge-base", git_ref, "HEAD"])
             .map_err(|e| format!("cannot find where `{git_ref}` and HEAD diverged: {e}"))?;
         let base = String::from_utf8_lossy(&base).trim().to_owned();
@@ -112,25 +105,5 @@ impl Changed {
     pub(crate) fn contains(&self, path: &Path) -> bool {
         path.canonicalize()
             .is_ok_and(|path| self.files.contains(&path))
-    }
-}
-
-/// Run git in `dir`; its standard output, or its complaint.
-fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    if output.status.success() {
-        Ok(output.stdout)
-    } else {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        Err(format!(
-            "`git {}` failed: {}",
-            args.join(" "),
-            stderr.trim()
-        ))
     }
 }

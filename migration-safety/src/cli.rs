@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! migration-safety check [--config PATH] [--format FORMAT] [--color WHEN] [--fail-on LEVEL]
-//!                        [--changed-since GIT_REF] [--framework auto|NAME] [--check-down]
+//!                        [--changed-since GIT_REF] [--base-ref GIT_REF] [--app NAME]
+//!                        [--framework auto|NAME] [--check-down]
 //!                        [--pg-version MAJOR] [--start-after VERSION] [--allow|--warn|--deny RULE]… PATH…
 //! migration-safety check [--stdin-filename PATH] … -
 //! migration-safety trace [--pg-bin DIR [--run-as USER] | --database-url URL [--allow-remote]]
@@ -88,6 +89,14 @@ enum Command {
         /// diverged); every earlier migration is still read for what it builds.
         #[arg(long, value_name = "GIT_REF")]
         changed_since: Option<String>,
+        /// The git ref of the code running in production (default: the file's `base_ref`, else
+        /// the --changed-since ref): dropping or renaming what it still uses stays an error.
+        #[arg(long, value_name = "GIT_REF")]
+        base_ref: Option<String>,
+        /// The library the application's code uses the database through: `auto` (detected
+        /// from Cargo.toml), `none`, `diesel`, `sqlx` or `sea-orm` [default: the file's, or auto].
+        #[arg(long, value_name = "NAME", value_parser = app_choice)]
+        app: Option<crate::app::AppChoice>,
         /// With `-` as the path: the path standard input is reported under, and whose
         /// directory the framework is detected from.
         #[arg(long, value_name = "PATH")]
@@ -245,6 +254,10 @@ struct FrameworkChoice(Option<Framework>);
 
 fn framework(name: &str) -> Result<FrameworkChoice, String> {
     crate::settings::framework_choice(name).map(FrameworkChoice)
+}
+
+fn app_choice(name: &str) -> Result<crate::app::AppChoice, String> {
+    crate::app::AppChoice::from_name(name)
 }
 
 /// Run the command line with the process's arguments and standard streams.
@@ -453,6 +466,8 @@ fn execute(
             color: color_choice,
             fail_on,
             changed_since,
+            base_ref,
+            app,
             stdin_filename,
             check_down,
             pg_version,
@@ -492,6 +507,16 @@ fn execute(
                         .map_err(|e| e.to_string())?;
                 }
             }
+            if let Some(app) = app {
+                settings = settings.app(app);
+            }
+            // The code still running: the ref given, else the file's, else the base of the change.
+            if let Some(reference) = base_ref.as_ref().or(changed_since
+                .as_ref()
+                .filter(|_| settings.target_base_ref().is_none()))
+            {
+                settings = settings.base_ref(reference);
+            }
             let (snapshot, note) = statistics(source, require_database)?;
             if let Some(snapshot) = snapshot {
                 settings = settings.statistics(std::sync::Arc::new(snapshot));
@@ -511,8 +536,16 @@ fn execute(
                 std::io::stdin()
                     .read_to_end(&mut bytes)
                     .map_err(|e| format!("cannot read standard input: {e}"))?;
-                let path = stdin_filename.unwrap_or_else(|| PathBuf::from("<stdin>"));
-                crate::lint_source(&path, &bytes, &settings)
+                match stdin_filename {
+                    // The application's code of the crate the file is in, as for a path.
+                    Some(path) => {
+                        let settings = settings
+                            .load_application(&path)
+                            .map_err(|e| e.to_string())?;
+                        crate::lint_source(&path, &bytes, &settings)
+                    }
+                    None => crate::lint_source(Path::new("<stdin>"), &bytes, &settings),
+                }
             } else {
                 if stdin_filename.is_some() {
                     return Err(
@@ -523,13 +556,17 @@ fn execute(
                 let mut report = crate::lint_paths(&paths, &settings).map_err(|e| e.to_string())?;
                 if let Some(git_ref) = &changed_since {
                     let changed = Changed::since(git_ref, &paths)?;
-                    let all = report.files.len();
+                    // The application's code is checked against every migration, changed or not.
+                    let migrations = |report: &crate::Report| {
+                        report.files.iter().filter(|f| !f.application_code).count()
+                    };
+                    let all = migrations(&report);
                     report
                         .files
-                        .retain(|f| changed.contains(Path::new(&f.path)));
+                        .retain(|f| f.application_code || changed.contains(Path::new(&f.path)));
                     notes.push(format!(
                         "{} of {} migration files changed since `{git_ref}`: only they are reported",
-                        report.files.len(),
+                        migrations(&report),
                         all
                     ));
                 }
@@ -537,6 +574,7 @@ fn execute(
             };
             if format != Format::Human {
                 notes.extend(empty_directories(&report));
+                notes.extend(report.notes.iter().cloned());
             }
             for note in notes {
                 let _ = writeln!(stderr, "note: {note}");

@@ -12,6 +12,8 @@
 //! start_after = "20240101000000"   # report only the migrations after this version
 //! exclude = ["migrations/*_seed.sql"]  # globs, relative to this file, of files not reported
 //! fail_on = "error"                # "error", "warning" or "never"
+//! app = "diesel"                   # the application's code: "auto", "none", "diesel", "sqlx", "sea-orm"
+//! base_ref = "origin/main"         # the git ref of the code running in production
 //! database_url_env = "DATABASE_URL"  # table statistics: the variable holding the database's URL
 //! small_table_rows = 10000         # lock and rewrite findings on smaller tables are warnings
 //!
@@ -49,6 +51,8 @@ const KEYS: &[&str] = &[
     "start_after",
     "exclude",
     "fail_on",
+    "app",
+    "base_ref",
     "rules",
     "assume",
     "database_url",
@@ -71,6 +75,8 @@ struct File {
     #[serde(default)]
     exclude: Vec<Spanned<String>>,
     fail_on: Option<Spanned<String>>,
+    app: Option<Spanned<String>>,
+    base_ref: Option<Spanned<String>>,
     #[serde(default)]
     rules: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
@@ -116,7 +122,7 @@ pub enum StatisticsSource {
 /// let typo = Config::parse("pg_verison = 16\n", "migration-safety.toml").unwrap_err();
 /// assert_eq!(
 ///     typo.to_string(),
-///     "migration-safety.toml:1:1: unknown key `pg_verison` (did you mean `pg_version`?); the keys are `pg_version`, `framework`, `check_down`, `start_after`, `exclude`, `fail_on`, `rules`, `assume`, `database_url`, `database_url_env`, `stats_file`, `small_table_rows`"
+///     "migration-safety.toml:1:1: unknown key `pg_verison` (did you mean `pg_version`?); the keys are `pg_version`, `framework`, `check_down`, `start_after`, `exclude`, `fail_on`, `app`, `base_ref`, `rules`, `assume`, `database_url`, `database_url_env`, `stats_file`, `small_table_rows`"
 /// );
 /// # Ok::<(), migration_safety::Error>(())
 /// ```
@@ -260,6 +266,20 @@ impl Config {
                 }
             }
         }
+        if let Some(name) = file.app {
+            let choice = crate::app::AppChoice::from_name(name.get_ref())
+                .map_err(|message| at(name.span(), message))?;
+            settings = settings.app(choice);
+        }
+        if let Some(reference) = file.base_ref {
+            if reference.get_ref().trim().is_empty() {
+                return Err(at(
+                    reference.span(),
+                    "`base_ref` takes the git ref of the code running in production, such as \"origin/main\"".to_owned(),
+                ));
+            }
+            settings = settings.base_ref(reference.get_ref().trim());
+        }
         // Categories first, so that a rule's own level overrides its category's.
         let (categories, rules): (Vec<_>, Vec<_>) = file
             .rules
@@ -396,6 +416,14 @@ impl Config {
              \n\
              # Which findings fail the check: \"error\", \"warning\" or \"never\".\n\
              fail_on = \"error\"\n\
+             \n\
+             # The library the application's code uses the database through, read to tell whether a\n\
+             # dropped or renamed column is still used: \"auto\" (detected from Cargo.toml), \"none\",\n\
+             # \"diesel\", \"sqlx\" or \"sea-orm\".\n\
+             app = \"auto\"\n\
+             \n\
+             # The git ref of the code running in production: what it still uses must not be dropped.\n\
+             # base_ref = \"origin/main\"\n\
              \n\
              # Table statistics of the real database, for severities and duration estimates: the\n\
              # environment variable holding its URL (the connection is read-only), or a snapshot\n\

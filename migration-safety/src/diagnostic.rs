@@ -84,6 +84,9 @@ pub struct FileReport {
     pub diagnostics: Vec<Diagnostic>,
     /// Findings that a directive suppressed, in source order.
     pub suppressed: Vec<Suppressed>,
+    /// The file is the application's code (a `schema-drift` finding's place), not a
+    /// migration: nothing in it runs on the database.
+    pub application_code: bool,
 }
 
 /// A directory of migrations that was linted, and how it was read.
@@ -109,6 +112,9 @@ pub struct Report {
     /// Entries of the directories linted that look like migrations but were passed over
     /// (FIFOs and other special files, symbolic links back into a searched directory).
     pub skipped: Vec<Skipped>,
+    /// What else the run has to say: which application code it read, and what of it could
+    /// not be read.
+    pub notes: Vec<String>,
 }
 
 impl Report {

@@ -8,7 +8,7 @@ use crate::context::{self, ConstantUses, Context, CreatedObjects, HeldLocks};
 use crate::diagnostic::{Diagnostic, FileReport, Suppressed};
 use crate::framework::{self, Sidecar};
 use crate::layout::{Direction, Framework};
-use crate::model::{Statement, StatementKind};
+use crate::model::{Name, Part, Statement, StatementKind};
 use crate::rule::{Finding, Findings, RuleMeta};
 use crate::rules::{self, meta};
 use crate::schema::{self, Schema};
@@ -212,6 +212,7 @@ impl<'s> Run<'s> {
                 message: "this byte is not valid UTF-8: migrations must be UTF-8 text".to_owned(),
                 help: Some("re-save the file as UTF-8".to_owned()),
                 anchor: None,
+                cleared: false,
                 touched: None,
                 lock: None,
                 fix: None,
@@ -224,6 +225,7 @@ impl<'s> Run<'s> {
                 message: marker.message,
                 help: Some(marker.help),
                 anchor: None,
+                cleared: false,
                 touched: None,
                 lock: None,
                 fix: None,
@@ -241,7 +243,82 @@ impl<'s> Run<'s> {
             source: source.text().to_owned(),
             diagnostics,
             suppressed,
+            application_code: false,
         }
+    }
+
+    /// The `schema-drift` findings once every migration is replayed: what the application's
+    /// code in the working tree declares or queries that no migration creates, in one report
+    /// per file of code.
+    pub(crate) fn drift(&self) -> Vec<FileReport> {
+        let Some(application) = self.settings.knowledge() else {
+            return Vec::new();
+        };
+        let code = application.current();
+        let exists = |t: &Name| self.schema.table(t).is_some() || self.schema.view(t).is_some();
+        let mut by_file: std::collections::BTreeMap<&str, Vec<Finding>> = Default::default();
+        for usage in &code.usages {
+            let tables = &usage.reference.tables;
+            let message = match &usage.reference.part {
+                Part::Table => tables.iter().find(|t| !exists(t)).map(|t| {
+                    format!("the application's code uses the table `{t}`, but no migration creates it: every query that touches it fails")
+                }),
+                Part::Column(column) => {
+                    let known: Vec<_> = tables.iter().filter_map(|t| self.schema.table(t)).collect();
+                    // A column of a view, or of a table no migration creates (reported as such).
+                    let all_known = known.len() == tables.len();
+                    (all_known && known.iter().all(|t| t.column(column).is_none())).then(|| {
+                        let what = match tables.as_slice() {
+                            [table] => format!("the column `{table}.{column}`"),
+                            _ => format!(
+                                "the column `{column}` (of {})",
+                                tables.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" or ")
+                            ),
+                        };
+                        format!("the application's code uses {what}, but no migration creates it: every query that touches it fails")
+                    })
+                }
+                Part::AllColumns => None,
+            };
+            let Some(message) = message else {
+                continue;
+            };
+            let Some(text) = code.sources.get(&usage.file) else {
+                continue;
+            };
+            by_file.entry(usage.file.as_str()).or_default().push(Finding {
+                rule: meta::SCHEMA_DRIFT,
+                range: code_range(text, usage.line, usage.column),
+                message,
+                help: Some("add the migration that creates it, or regenerate the code's schema knowledge from the migrated database (`diesel print-schema`, `cargo sqlx prepare`, `sea-orm-cli generate entity`)".to_owned()),
+                anchor: None,
+                cleared: false,
+                touched: None,
+                lock: None,
+                fix: None,
+            });
+        }
+        by_file
+            .into_iter()
+            .map(|(file, findings)| {
+                let source = SourceFile::from_bytes(code.sources[file].as_bytes());
+                let mut diagnostics: Vec<Diagnostic> = findings
+                    .into_iter()
+                    .filter_map(|f| self.diagnostic(&source, f))
+                    .collect();
+                diagnostics.sort_by_key(|d| d.range.start);
+                diagnostics.dedup_by(|a, b| a.range == b.range && a.message == b.message);
+                FileReport {
+                    path: application.display_path(file),
+                    framework: Framework::Plain,
+                    source: source.text().to_owned(),
+                    diagnostics,
+                    suppressed: Vec::new(),
+                    application_code: true,
+                }
+            })
+            .filter(|report| !report.diagnostics.is_empty())
+            .collect()
     }
 
     fn context<'a>(
@@ -425,6 +502,10 @@ impl<'s> Run<'s> {
                 message,
             );
         }
+        // Nothing the running release uses is broken: not an error, whatever the table's size.
+        if finding.cleared {
+            severity = severity.min(crate::Severity::Warning);
+        }
         let (start, end) = source.span(&finding.range);
         Some(Diagnostic {
             rule: finding.rule.name,
@@ -440,6 +521,31 @@ impl<'s> Run<'s> {
     }
 }
 
+/// The byte range of the name at a 1-based line and column (in characters) of `text`: the
+/// identifier or quoted string there, else the rest of the line.
+fn code_range(text: &str, line: usize, column: usize) -> Range<usize> {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let rest = &text[line_start.min(text.len())..];
+    let rest = rest.split('\n').next().unwrap_or_default();
+    let start = rest
+        .char_indices()
+        .nth(column.saturating_sub(1))
+        .map_or(rest.len(), |(i, _)| i);
+    let tail = &rest[start..];
+    let len = if let Some(quoted) = tail.strip_prefix('"') {
+        quoted.find('"').map_or(tail.len(), |end| end + 2)
+    } else {
+        tail.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '#'))
+            .unwrap_or(tail.len())
+    };
+    let len = if len == 0 { tail.trim_end().len() } else { len };
+    line_start + start..line_start + start + len
+}
+
 fn meta_finding(rule: &'static RuleMeta, range: Range<usize>, message: String) -> Finding {
     Finding {
         rule,
@@ -447,6 +553,7 @@ fn meta_finding(rule: &'static RuleMeta, range: Range<usize>, message: String) -
         message,
         help: None,
         anchor: None,
+        cleared: false,
         touched: None,
         lock: None,
         fix: None,

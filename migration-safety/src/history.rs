@@ -19,7 +19,8 @@ use crate::{Error, Report};
 /// [`History::before`] finds the file's migrations directory (its own directory, or the one
 /// above it for layouts with a directory per migration, such as diesel's
 /// `<version>_<name>/up.sql`), reads it the way [`crate::lint_dir`] does, and replays the up
-/// migrations before the file. [`History::lint`] then checks any text of the file against that
+/// migrations before the file, with the application's code read as `lint_dir` reads it
+/// ([`Settings::load_application`]). [`History::lint`] then checks any text of the file against that
 /// schema without replaying anything: a table the earlier migrations created is an existing
 /// table, one the text creates itself is new.
 ///
@@ -80,11 +81,13 @@ impl History {
             .filter(|m| m.direction == Direction::Up)
             .map(|m| (directory.join(&m.file), framework, Direction::Up, false))
             .collect();
-        let mut run = Run::new(settings);
-        crate::replay(&mut run, &jobs, settings, |_| {})?;
+        // The application's code, read as `lint_dir` reads it, so that the verdicts agree.
+        let settings = settings.clone().load_application(&directory)?;
+        let mut run = Run::new(&settings);
+        crate::replay(&mut run, &jobs, &settings, |_| {})?;
         let (schema, files) = run.into_schema();
         Ok(Some(History {
-            settings: settings.clone(),
+            settings,
             file: file.to_path_buf(),
             directory,
             framework,

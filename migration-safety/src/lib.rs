@@ -30,6 +30,7 @@ use migration_safety_core::layout;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+pub mod app;
 pub mod config;
 mod context;
 mod diagnostic;
@@ -133,6 +134,10 @@ pub enum Error {
     /// A migrations directory that does not follow its framework's layout.
     #[error(transparent)]
     Layout(#[from] LayoutError),
+    /// The application's code at the base ref cannot be read (not a git repository, an
+    /// unknown ref).
+    #[error("{0}")]
+    Application(String),
     /// A table statistics file that is not a snapshot this version reads.
     #[error("`{path}` is not a usable statistics snapshot: {reason}")]
     StatsFile {
@@ -282,11 +287,28 @@ pub fn lint_dir(path: impl AsRef<Path>, settings: &Settings) -> Result<Report, E
 /// A directory that holds no `.sql` file at all is listed in [`Report::directories`] with no
 /// migrations, not an error; one whose `.sql` files its framework would not run is an error.
 pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Error> {
+    let loaded;
+    let settings = match paths.first() {
+        Some(first) if settings.knowledge().is_none() => {
+            loaded = settings.clone().load_application(first)?;
+            &loaded
+        }
+        _ => settings,
+    };
     let (jobs, mut report) = jobs(paths, settings)?;
     let mut run = engine::Run::new(settings);
     replay(&mut run, &jobs, settings, |linted| {
         report.files.push(linted)
     })?;
+    report.files.extend(run.drift());
+    if let Some(application) = settings.knowledge() {
+        report.notes.push(application.summary());
+        report.notes.extend(
+            application
+                .problems()
+                .map(|p| format!("cannot read the application's code: {p}")),
+        );
+    }
     Ok(report)
 }
 

@@ -1331,3 +1331,24 @@ mod tests {
         assert_eq!(qualified.in_schema("public"), qualified);
     }
 }
+
+/// What an application query touches: a table, every column of one (`*`), or a column that
+/// belongs to one of the tables in scope (one when the query qualifies it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reference {
+    /// The table, or the tables of the query an unqualified column can belong to.
+    pub(crate) tables: Vec<Name>,
+    /// What of it.
+    pub(crate) part: Part,
+}
+
+/// The part of a table a query or a declaration uses.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Part {
+    /// The table itself (it is read from, written to, or declared).
+    Table,
+    /// Every column: `SELECT *`, `SELECT t.*`.
+    AllColumns,
+    /// One column.
+    Column(String),
+}

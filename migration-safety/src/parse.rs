@@ -16,8 +16,8 @@ use sqlparser::parser::{Parser, ParserError};
 use crate::lexer::Token;
 use crate::model::{
     Action, ActionKind, AlterTable, AlterTypeAction, ColumnDef, Constraint, ConstraintKind,
-    CreateIndex, CreateTable, DefaultExpr, Generated, LockMode, Name, ObjectKind, StatementKind,
-    TypeName,
+    CreateIndex, CreateTable, DefaultExpr, Generated, LockMode, Name, ObjectKind, Part, Reference,
+    StatementKind, TypeName,
 };
 use crate::recognize;
 
@@ -746,5 +746,399 @@ fn lock_mode(mode: ast::LockTableMode) -> LockMode {
         M::ShareRowExclusive => LockMode::ShareRowExclusive,
         M::Exclusive => LockMode::Exclusive,
         M::AccessExclusive => LockMode::AccessExclusive,
+    }
+}
+
+/// The tables and columns an application's query (`SELECT`, `INSERT`, `UPDATE`, `DELETE`, with
+/// their CTEs and subqueries) uses, or sqlparser's complaint. A column written without its table
+/// may belong to any table of the statement, and is returned with all of them; names of CTEs are
+/// not tables.
+pub(crate) fn query_references(sql: &str) -> Result<Vec<Reference>, String> {
+    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| {
+        let message = match e {
+            ParserError::TokenizerError(m) | ParserError::ParserError(m) => m,
+            ParserError::RecursionLimitExceeded => "the query is nested too deeply".to_owned(),
+        };
+        POSITION.replace(&message, "").into_owned()
+    })?;
+    let mut out = Vec::new();
+    for statement in &statements {
+        let mut walk = References::default();
+        walk.statement(statement);
+        out.extend(walk.finish());
+    }
+    Ok(out)
+}
+
+/// One statement's tables (with their aliases) and the column names it mentions, resolved once
+/// every table is known.
+#[derive(Default)]
+struct References {
+    /// Tables, in order of appearance.
+    tables: Vec<Name>,
+    /// Alias (or bare table name) → table.
+    aliases: Vec<(String, Name)>,
+    /// Names of CTEs and derived tables: not tables of the database.
+    local: Vec<String>,
+    /// `(qualifier, column)`; `column` `None` for `qualifier.*`, or every column for `*`.
+    columns: Vec<(Option<String>, Option<String>)>,
+}
+
+impl References {
+    fn finish(self) -> Vec<Reference> {
+        let mut out: Vec<Reference> = Vec::new();
+        let mut push = |reference: Reference| {
+            if !out.contains(&reference) {
+                out.push(reference);
+            }
+        };
+        for table in &self.tables {
+            push(Reference {
+                tables: vec![table.clone()],
+                part: Part::Table,
+            });
+        }
+        for (qualifier, column) in &self.columns {
+            let part = column.clone().map_or(Part::AllColumns, Part::Column);
+            let tables: Vec<Name> = match qualifier {
+                Some(q) if self.local.contains(q) => continue,
+                Some(q) => match self.aliases.iter().rev().find(|(alias, _)| alias == q) {
+                    Some((_, table)) => vec![table.clone()],
+                    // `schema.table.column`, or a qualifier the walk did not see.
+                    None => self
+                        .tables
+                        .iter()
+                        .filter(|t| t.name == *q)
+                        .cloned()
+                        .collect(),
+                },
+                None => self.tables.clone(),
+            };
+            if !tables.is_empty() {
+                push(Reference { tables, part });
+            }
+        }
+        out
+    }
+
+    fn statement(&mut self, statement: &ast::Statement) {
+        match statement {
+            ast::Statement::Query(query) => self.query(query),
+            ast::Statement::Insert(insert) => {
+                if let TableObject::TableName(table) = &insert.table {
+                    let table = self.table(table, None);
+                    let qualifier = Some(table.name.clone());
+                    for column in &insert.columns {
+                        let column = name(column).name;
+                        self.columns.push((qualifier.clone(), Some(column)));
+                    }
+                }
+                if let Some(source) = &insert.source {
+                    self.query(source);
+                }
+                self.assignments(&insert.assignments);
+                if let Some(ast::OnInsert::OnConflict(conflict)) = &insert.on
+                    && let ast::OnConflictAction::DoUpdate(update) = &conflict.action
+                {
+                    self.assignments(&update.assignments);
+                    self.maybe_expr(update.selection.as_ref());
+                }
+                self.select_items(insert.returning.iter().flatten());
+            }
+            ast::Statement::Update(update) => {
+                self.table_with_joins(&update.table);
+                if let Some(
+                    ast::UpdateTableFromKind::BeforeSet(from)
+                    | ast::UpdateTableFromKind::AfterSet(from),
+                ) = &update.from
+                {
+                    from.iter().for_each(|t| self.table_with_joins(t));
+                }
+                self.assignments(&update.assignments);
+                self.maybe_expr(update.selection.as_ref());
+                self.select_items(update.returning.iter().flatten());
+            }
+            ast::Statement::Delete(delete) => {
+                let (FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from)) =
+                    &delete.from;
+                from.iter().for_each(|t| self.table_with_joins(t));
+                delete
+                    .using
+                    .iter()
+                    .flatten()
+                    .for_each(|t| self.table_with_joins(t));
+                self.maybe_expr(delete.selection.as_ref());
+                self.select_items(delete.returning.iter().flatten());
+            }
+            _ => {}
+        }
+    }
+
+    /// Record a table and its alias; returns its name.
+    fn table(&mut self, object: &ObjectName, alias: Option<&ast::TableAlias>) -> Name {
+        let table = name(object);
+        if table.schema.is_none() && self.local.contains(&table.name) {
+            return table;
+        }
+        let alias = alias.map_or_else(|| table.name.clone(), |a| ident(&a.name));
+        self.aliases.push((alias, table.clone()));
+        if !self.tables.contains(&table) {
+            self.tables.push(table.clone());
+        }
+        table
+    }
+
+    fn assignments(&mut self, assignments: &[ast::Assignment]) {
+        for assignment in assignments {
+            let targets = match &assignment.target {
+                ast::AssignmentTarget::ColumnName(column) => std::slice::from_ref(column),
+                ast::AssignmentTarget::Tuple(columns) => columns.as_slice(),
+            };
+            for target in targets {
+                let target = name(target);
+                self.columns.push((target.schema, Some(target.name)));
+            }
+            self.expr(&assignment.value);
+        }
+    }
+
+    fn query(&mut self, query: &ast::Query) {
+        if let Some(with) = &query.with {
+            for cte in &with.cte_tables {
+                self.local.push(ident(&cte.alias.name));
+                self.query(&cte.query);
+            }
+        }
+        self.set_expr(&query.body);
+        if let Some(ast::OrderBy {
+            kind: ast::OrderByKind::Expressions(exprs),
+            ..
+        }) = &query.order_by
+        {
+            exprs.iter().for_each(|e| self.expr(&e.expr));
+        }
+    }
+
+    fn set_expr(&mut self, body: &ast::SetExpr) {
+        match body {
+            ast::SetExpr::Select(select) => {
+                select.from.iter().for_each(|t| self.table_with_joins(t));
+                self.select_items(select.projection.iter());
+                self.maybe_expr(select.selection.as_ref());
+                if let ast::GroupByExpr::Expressions(exprs, _) = &select.group_by {
+                    exprs.iter().for_each(|e| self.expr(e));
+                }
+                self.maybe_expr(select.having.as_ref());
+            }
+            ast::SetExpr::Query(query) => self.query(query),
+            ast::SetExpr::SetOperation { left, right, .. } => {
+                self.set_expr(left);
+                self.set_expr(right);
+            }
+            ast::SetExpr::Values(values) => values
+                .rows
+                .iter()
+                .flat_map(|row| &row.content)
+                .for_each(|e| self.expr(e)),
+            ast::SetExpr::Insert(statement)
+            | ast::SetExpr::Update(statement)
+            | ast::SetExpr::Delete(statement) => self.statement(statement),
+            _ => {}
+        }
+    }
+
+    fn table_with_joins(&mut self, table: &ast::TableWithJoins) {
+        self.table_factor(&table.relation);
+        for join in &table.joins {
+            self.table_factor(&join.relation);
+            use ast::JoinOperator as J;
+            let constraint = match &join.join_operator {
+                J::Join(c)
+                | J::Inner(c)
+                | J::Left(c)
+                | J::LeftOuter(c)
+                | J::Right(c)
+                | J::RightOuter(c)
+                | J::FullOuter(c)
+                | J::CrossJoin(c)
+                | J::Semi(c)
+                | J::LeftSemi(c)
+                | J::RightSemi(c)
+                | J::Anti(c)
+                | J::LeftAnti(c)
+                | J::RightAnti(c) => Some(c),
+                _ => None,
+            };
+            match constraint {
+                Some(ast::JoinConstraint::On(on)) => self.expr(on),
+                Some(ast::JoinConstraint::Using(columns)) => {
+                    for column in columns {
+                        self.columns.push((None, Some(name(column).name)));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn table_factor(&mut self, factor: &TableFactor) {
+        match factor {
+            TableFactor::Table { name, alias, .. } => {
+                self.table(name, alias.as_ref());
+            }
+            TableFactor::Derived {
+                subquery, alias, ..
+            } => {
+                if let Some(alias) = alias {
+                    self.local.push(ident(&alias.name));
+                }
+                self.query(subquery);
+            }
+            TableFactor::NestedJoin {
+                table_with_joins, ..
+            } => self.table_with_joins(table_with_joins),
+            _ => {}
+        }
+    }
+
+    fn select_items<'a>(&mut self, items: impl Iterator<Item = &'a ast::SelectItem>) {
+        for item in items {
+            match item {
+                ast::SelectItem::UnnamedExpr(expr)
+                | ast::SelectItem::ExprWithAlias { expr, .. } => self.expr(expr),
+                ast::SelectItem::QualifiedWildcard(
+                    ast::SelectItemQualifiedWildcardKind::ObjectName(table),
+                    _,
+                ) => self.columns.push((Some(name(table).name), None)),
+                ast::SelectItem::Wildcard(_) => self.columns.push((None, None)),
+                _ => {}
+            }
+        }
+    }
+
+    fn maybe_expr(&mut self, expr: Option<&Expr>) {
+        if let Some(expr) = expr {
+            self.expr(expr);
+        }
+    }
+
+    fn expr(&mut self, expr: &Expr) {
+        match expr {
+            Expr::Identifier(column) => self.columns.push((None, Some(ident(column)))),
+            Expr::CompoundIdentifier(parts) => {
+                let mut parts: Vec<String> = parts.iter().map(ident).collect();
+                let column = parts.pop();
+                self.columns.push((parts.pop(), column));
+            }
+            Expr::Value(_) | Expr::TypedString { .. } => {}
+            Expr::BinaryOp { left, right, .. }
+            | Expr::AnyOp { left, right, .. }
+            | Expr::AllOp { left, right, .. }
+            | Expr::IsDistinctFrom(left, right)
+            | Expr::IsNotDistinctFrom(left, right) => {
+                self.expr(left);
+                self.expr(right);
+            }
+            Expr::UnaryOp { expr, .. }
+            | Expr::Nested(expr)
+            | Expr::IsNull(expr)
+            | Expr::IsNotNull(expr)
+            | Expr::IsTrue(expr)
+            | Expr::IsNotTrue(expr)
+            | Expr::IsFalse(expr)
+            | Expr::IsNotFalse(expr)
+            | Expr::Cast { expr, .. } => self.expr(expr),
+            Expr::InList { expr, list, .. } => {
+                self.expr(expr);
+                list.iter().for_each(|e| self.expr(e));
+            }
+            Expr::InSubquery { expr, subquery, .. } => {
+                self.expr(expr);
+                self.query(subquery);
+            }
+            Expr::Between {
+                expr, low, high, ..
+            } => {
+                self.expr(expr);
+                self.expr(low);
+                self.expr(high);
+            }
+            Expr::Like { expr, pattern, .. } | Expr::ILike { expr, pattern, .. } => {
+                self.expr(expr);
+                self.expr(pattern);
+            }
+            Expr::Exists { subquery, .. } | Expr::Subquery(subquery) => self.query(subquery),
+            Expr::Tuple(items) => items.iter().for_each(|e| self.expr(e)),
+            Expr::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => {
+                self.maybe_expr(operand.as_deref());
+                for when in conditions {
+                    self.expr(&when.condition);
+                    self.expr(&when.result);
+                }
+                self.maybe_expr(else_result.as_deref());
+            }
+            Expr::Function(function) => {
+                if let ast::FunctionArguments::List(list) = &function.args {
+                    for arg in &list.args {
+                        let (ast::FunctionArg::Named { arg, .. }
+                        | ast::FunctionArg::ExprNamed { arg, .. }
+                        | ast::FunctionArg::Unnamed(arg)) = arg;
+                        match arg {
+                            ast::FunctionArgExpr::Expr(e) => self.expr(e),
+                            ast::FunctionArgExpr::QualifiedWildcard(table) => {
+                                self.columns.push((Some(name(table).name), None))
+                            }
+                            ast::FunctionArgExpr::Wildcard
+                            | ast::FunctionArgExpr::WildcardWithOptions(_) => {}
+                        }
+                    }
+                }
+                if let ast::FunctionArguments::Subquery(query) = &function.args {
+                    self.query(query);
+                }
+                self.maybe_expr(function.filter.as_deref());
+            }
+            other => self.words(&other.to_string()),
+        }
+    }
+
+    /// The columns of an expression the walk does not know, from its text: every identifier
+    /// chain that is not a keyword or a function name. This can only add uses, never hide one.
+    fn words(&mut self, text: &str) {
+        let (tokens, _) = crate::lexer::tokenize(text);
+        let mut i = 0;
+        while i < tokens.len() {
+            let mut chain: Vec<String> = Vec::new();
+            while let Some(part) = tokens
+                .get(i)
+                .and_then(|t| crate::rules::token_ident(text, t))
+            {
+                chain.push(part);
+                if tokens.get(i + 1).is_some_and(|t| t.is_punct(text, ".")) {
+                    i += 2;
+                } else {
+                    i += 1;
+                    break;
+                }
+            }
+            if chain.is_empty() {
+                i += 1;
+                continue;
+            }
+            let call = tokens.get(i).is_some_and(|t| t.is_punct(text, "("));
+            let keyword = chain.len() == 1
+                && sqlparser::keywords::ALL_KEYWORDS
+                    .binary_search(&chain[0].to_uppercase().as_str())
+                    .is_ok();
+            if !call && !keyword {
+                let column = chain.pop();
+                self.columns.push((chain.pop(), column));
+            }
+        }
     }
 }

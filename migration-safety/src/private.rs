@@ -43,6 +43,10 @@ pub struct Config {
     pub deny: &'static [&'static str],
     /// Whether down migrations have tests (the attribute's `check_down`, else the file's).
     pub check_down: bool,
+    /// `app = "…"`: which library's code to read (`auto`, `none` or a name), over the file's.
+    pub app: Option<&'static str>,
+    /// `base_ref = "…"`: the git ref of the code running in production, over the file's.
+    pub base_ref: Option<&'static str>,
     /// The attribute's options other than `allow`, `warn` and `deny`, as written.
     pub options: &'static [&'static str],
     /// The configuration file found from the crate's directory, and its bytes.
@@ -67,7 +71,8 @@ pub struct Suite {
     framework: Framework,
     fail_on: FailOn,
     settings: Settings,
-    reports: OnceLock<Vec<FileReport>>,
+    /// Every migration's report, and the `schema-drift` reports of the application's code.
+    reports: OnceLock<(Vec<FileReport>, Vec<FileReport>)>,
     /// `<test binary's directory>/../migration-safety/<binary>/<key>`, when the binary can be
     /// found.
     cache: Option<PathBuf>,
@@ -95,6 +100,14 @@ impl Config {
         }
         if let Some(version) = self.pg_version {
             settings = settings.pg_version(version)?;
+        }
+        if let Some(app) = self.app {
+            let choice =
+                crate::app::AppChoice::from_name(app).map_err(crate::Error::Application)?;
+            settings = settings.app(choice);
+        }
+        if let Some(reference) = self.base_ref {
+            settings = settings.base_ref(reference);
         }
         for rule in self.allow {
             settings = settings.allow(rule)?;
@@ -154,16 +167,18 @@ impl Config {
 impl Suite {
     /// A suite for `config`; nothing is linted until a test asks for a report.
     pub fn new(config: &'static Config) -> Suite {
+        // The application's code is read from the crate's directory, at the base ref through git.
         let settings = config
             .settings()
+            .and_then(|s| s.load_application(Path::new(config.manifest_dir)))
             .unwrap_or_else(|error| panic!("migration-safety: {error}"));
         Suite {
             config,
             framework: Framework::from_name(config.framework).unwrap_or_default(),
             fail_on: settings.failure_threshold(),
-            reports: OnceLock::new(),
-            cache: cache_dir(config, settings.table_statistics()),
+            cache: cache_dir(config, &settings),
             settings,
+            reports: OnceLock::new(),
         }
     }
 
@@ -174,12 +189,12 @@ impl Suite {
 
     /// Every embedded migration linted, in order, as one history (once per process), and
     /// written to the cache.
-    fn reports(&self) -> &[FileReport] {
+    fn reports(&self) -> &(Vec<FileReport>, Vec<FileReport>) {
         self.reports.get_or_init(|| {
             let reports = self.lint();
             if let Some(dir) = &self.cache {
                 // A cache that cannot be written only costs the next process a lint.
-                let _ = cache::write(dir, &reports);
+                let _ = cache::write(dir, &reports.0);
             }
             reports
         })
@@ -188,20 +203,20 @@ impl Suite {
     /// The report of migration `index`: this process's lint, another process's from the
     /// cache, or a lint of the whole directory.
     fn report(&self, index: usize) -> FileReport {
-        if let Some(reports) = self.reports.get() {
+        if let Some((reports, _)) = self.reports.get() {
             return reports[index].clone();
         }
         self.cache
             .as_deref()
             .and_then(|dir| cache::read(dir, index))
-            .unwrap_or_else(|| self.reports()[index].clone())
+            .unwrap_or_else(|| self.reports().0[index].clone())
     }
 
-    fn lint(&self) -> Vec<FileReport> {
+    fn lint(&self) -> (Vec<FileReport>, Vec<FileReport>) {
         let config = self.config;
         let framework = self.framework;
         let mut run = engine::Run::new(&self.settings);
-        config
+        let reports = config
             .migrations
             .iter()
             .map(|m| {
@@ -227,7 +242,39 @@ impl Suite {
                     &sidecar,
                 )
             })
-            .collect()
+            .collect();
+        (reports, run.drift())
+    }
+
+    /// The test of the application's code: panic when it uses what no migration creates
+    /// (`schema-drift`, a warning unless configured otherwise); print what could not be read.
+    #[track_caller]
+    pub fn check_application(&self) {
+        let report = Report {
+            files: self.reports().1.clone(),
+            notes: self
+                .settings
+                .knowledge()
+                .map(|application| {
+                    std::iter::once(application.summary())
+                        .chain(
+                            application
+                                .problems()
+                                .map(|p| format!("cannot read the application's code: {p}")),
+                        )
+                        .collect()
+                })
+                .unwrap_or_default(),
+            ..Report::default()
+        };
+        if report.fails(self.fail_on) {
+            panic!(
+                "migration-safety: the application's code and `{}` disagree\n\n{}",
+                self.config.display_dir(),
+                report.to_human(false)
+            );
+        }
+        eprintln!("{}", report.to_human(false));
     }
 
     /// The test of migration `index`: panic with the rendered findings when any is an error.
@@ -336,8 +383,9 @@ impl Suite {
 /// The cache directory for `config` and the table statistics it applies (read at run time, so
 /// not part of the binary):
 /// `<directory of the test binary>/../migration-safety/<binary's file name>/<key>`, the key
-/// starting with the binary's modification time (see [`cache::prune`]).
-fn cache_dir(config: &Config, statistics: Option<&Snapshot>) -> Option<PathBuf> {
+/// starting with the binary's modification time (see [`cache::prune`]). The key includes what
+/// the application's code uses, now and at the base, which the binary does not hold.
+fn cache_dir(config: &Config, settings: &Settings) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let meta = std::fs::metadata(&exe).ok()?;
     let modified = meta
@@ -352,7 +400,8 @@ fn cache_dir(config: &Config, statistics: Option<&Snapshot>) -> Option<PathBuf> 
             &exe,
             meta.len(),
             format!("{config:?}"),
-            statistics.map(Snapshot::to_json),
+            format!("{:?}", settings.knowledge()),
+            settings.table_statistics().map(Snapshot::to_json),
         ),
     );
     let binary = exe.file_name()?;
@@ -538,6 +587,7 @@ mod cache {
             source: value["source"].as_str()?.to_owned(),
             diagnostics,
             suppressed,
+            application_code: false,
         })
     }
 
@@ -641,6 +691,8 @@ mod tests {
         warn: &["set-not-null"],
         deny: &["rename-column", "drop-table"],
         check_down: false,
+        app: None,
+        base_ref: None,
         options: &["framework = \"sqlx\"", "pg_version = 16"],
         config_file: None,
         migrations: &[],

@@ -46,7 +46,8 @@ pub enum Category {
     Transaction,
     /// A schema design choice that is hard to undo once the table is large (advisory).
     Design,
-    /// Problems with the migration file or with the checks themselves.
+    /// Problems with the migration files, their agreement with the application's code, or
+    /// the checks themselves.
     Meta,
 }
 
@@ -397,6 +398,9 @@ pub(crate) struct Finding {
     pub(crate) help: Option<String>,
     /// The top-level statement the finding belongs to (for suppressions).
     pub(crate) anchor: Option<usize>,
+    /// The release still running does not use what the finding breaks: it is reported as a
+    /// warning at most.
+    pub(crate) cleared: bool,
     /// The relations its statement touches, when table statistics are applied.
     pub(crate) touched: Option<crate::stats::annotate::Touched>,
     /// The lock its statement holds on the relation it names first (see
@@ -446,10 +450,30 @@ impl Findings {
             message: message.into(),
             help: (!help.is_empty()).then_some(help),
             anchor: self.anchor,
+            cleared: false,
             touched: None,
             lock: None,
             fix,
         });
+    }
+
+    /// Say, on the finding just reported, whether the release still running uses `table`
+    /// (`column` of it, when given), when the application's code is known: the message says
+    /// where it is used, and a finding nothing running uses is not an error, unless
+    /// `hazard_remains` (the statement is dangerous for other reasons, such as a rewrite).
+    pub(crate) fn breaks(
+        &mut self,
+        cx: &Context<'_>,
+        (table, column): (&crate::model::Name, Option<&str>),
+        hazard_remains: bool,
+    ) {
+        let (Some(application), Some(finding)) = (cx.settings.knowledge(), self.found.last_mut())
+        else {
+            return;
+        };
+        let judgement = application.judge(table, column, hazard_remains);
+        finding.message = format!("{}; {}", finding.message, judgement.text);
+        finding.cleared = judgement.cleared;
     }
 }
 

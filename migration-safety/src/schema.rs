@@ -453,6 +453,11 @@ impl Schema {
         self.tables.get(&self.resolve(&self.tables, name))
     }
 
+    /// The view (plain or materialized) named `name`, if the migrations created it.
+    pub(crate) fn view(&self, name: &Name) -> Option<&View> {
+        self.views.get(&self.resolve(&self.views, name))
+    }
+
     /// The views dropped so far, most recent first.
     pub(crate) fn dropped_views(&self) -> impl Iterator<Item = &DroppedView> {
         self.dropped_views.iter().rev()

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
 use std::sync::Arc;
 
 use crate::Error;
+use crate::app::{App, AppChoice, Application};
 use crate::layout::Migration;
 use crate::rule::Severity;
 use crate::stats::{DEFAULT_SMALL_TABLE_ROWS, Snapshot};
@@ -67,6 +67,12 @@ pub struct Settings {
     /// Only migrations after this version are reported.
     start_after: Option<String>,
     exclude: Option<Exclude>,
+    /// Which libraries' code to read for what the application uses.
+    app: AppChoice,
+    /// The git ref of the code still running.
+    base_ref: Option<String>,
+    /// That code, read.
+    application: Option<Arc<Application>>,
     /// The database's table statistics, applied to the findings after the rules.
     statistics: Option<Arc<Snapshot>>,
     small_table_rows: u64,
@@ -83,6 +89,9 @@ impl Default for Settings {
             assumed: BTreeMap::new(),
             start_after: None,
             exclude: None,
+            app: AppChoice::default(),
+            base_ref: None,
+            application: None,
             statistics: None,
             small_table_rows: DEFAULT_SMALL_TABLE_ROWS,
         }
@@ -231,6 +240,80 @@ impl Settings {
             set,
         });
         Ok(self)
+    }
+
+    /// Which libraries the application's code uses the database through: detected from the
+    /// crate's `Cargo.toml` by default (see [`App::detect`]).
+    pub fn app(mut self, choice: AppChoice) -> Self {
+        self.app = choice;
+        self
+    }
+
+    /// The git ref of the code still running in production (`origin/main`): a change that
+    /// drops or renames what that code uses stays an error, naming the place; one that nothing
+    /// there uses is reported as a warning that says so.
+    pub fn base_ref(mut self, reference: &str) -> Self {
+        self.base_ref = Some(reference.to_owned());
+        self
+    }
+
+    /// Use this knowledge of the application's code instead of reading it.
+    pub fn application(mut self, application: Application) -> Self {
+        self.application = Some(Arc::new(application));
+        self
+    }
+
+    /// Read the application's code, unless it is already known or the choice is
+    /// [`AppChoice::None`]: the crate is the nearest directory with a `Cargo.toml` from
+    /// `start` up, and the libraries are the chosen ones or those it depends on. Nothing is
+    /// read when there is no such crate or it uses none of them.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # std::fs::create_dir_all(dir.path().join("src")).unwrap();
+    /// # std::fs::create_dir_all(dir.path().join("migrations")).unwrap();
+    /// std::fs::write(dir.path().join("Cargo.toml"), "[package]\nname = \"app\"\n[dependencies]\ndiesel = \"2\"\n").unwrap();
+    /// std::fs::write(dir.path().join("src/schema.rs"), "diesel::table! { users (id) { id -> Int8, name -> Text, } }").unwrap();
+    /// std::fs::write(dir.path().join("migrations/1_users.sql"), "CREATE TABLE users (id bigint, name text);").unwrap();
+    /// std::fs::write(dir.path().join("migrations/2_drop.sql"), "ALTER TABLE users DROP COLUMN name;").unwrap();
+    /// let migrations = dir.path().join("migrations");
+    /// let settings = migration_safety::Settings::default().load_application(&migrations)?;
+    /// assert_eq!(settings.knowledge().unwrap().apps(), [migration_safety::app::App::Diesel]);
+    /// let report = migration_safety::lint_dir(&migrations, &settings)?;
+    /// assert!(report.diagnostics().any(|(_, d)| d.message.contains("even the code in the working tree still reads `users.name` (src/schema.rs:1: users.name)")));
+    /// # Ok::<(), migration_safety::Error>(())
+    /// ```
+    pub fn load_application(self, start: &Path) -> Result<Self, Error> {
+        if self.application.is_some() || self.app == AppChoice::None {
+            return Ok(self);
+        }
+        let Some(crate_dir) = Application::crate_of(start) else {
+            return Ok(self);
+        };
+        let apps: Vec<App> = match &self.app {
+            AppChoice::Apps(apps) => apps.clone(),
+            _ => App::detect(&crate_dir),
+        };
+        if apps.is_empty() {
+            return Ok(self);
+        }
+        let application = Application::load(&crate_dir, &apps, self.base_ref.as_deref())?;
+        Ok(self.application(application))
+    }
+
+    /// Which libraries' code is read.
+    pub fn app_choice(&self) -> &AppChoice {
+        &self.app
+    }
+
+    /// The git ref of the code still running, if known.
+    pub fn target_base_ref(&self) -> Option<&str> {
+        self.base_ref.as_deref()
+    }
+
+    /// The application's code, once read.
+    pub fn knowledge(&self) -> Option<&Application> {
+        self.application.as_deref()
     }
 
     /// Which findings fail a check (errors, by default).

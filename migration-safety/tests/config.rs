@@ -303,6 +303,8 @@ fn every_kind_of_mistake_names_the_file_line_and_column() {
             "[assume]\nstatement_timeout = \"5 seconds\"\n",
         ),
         ("bad setting type", "[assume]\ntimezone = true\n"),
+        ("bad app", "app = \"sea_orm\"\n"),
+        ("empty base_ref", "base_ref = \" \"\n"),
         (
             "two statistics sources",
             "database_url_env = \"DATABASE_URL\"\nstats_file = \"stats.json\"\n",

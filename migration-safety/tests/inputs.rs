@@ -7,6 +7,10 @@ use std::process::Output;
 
 use assert_cmd::Command;
 
+#[path = "common/git.rs"]
+mod git;
+use git::git;
+
 fn cli(dir: &Path) -> Command {
     let mut command = Command::cargo_bin("migration-safety").unwrap();
     command.current_dir(dir);
@@ -112,27 +116,6 @@ fn an_empty_migrations_directory_exits_0_with_a_note() {
     std::fs::write(dir.path().join("migrations/init.sql"), CLEAN).unwrap();
     let output = check(dir.path(), &["--framework", "refinery", "migrations"]);
     assert_fails(&output, 2, "holds no refinery migration");
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let output = std::process::Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=test",
-            "-c",
-            "user.email=test@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .expect("git is installed");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        text(&output.stderr)
-    );
 }
 
 #[test]
@@ -339,4 +322,116 @@ fn stdin_is_checked_under_the_given_name_and_framework() {
     ] {
         assert_fails(&check_stdin(dir.path(), args, ""), 2, "standard input");
     }
+}
+
+#[test]
+fn stdin_is_checked_against_the_code_of_its_crate() {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in [
+        (
+            "Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\ndiesel = \"2\"\n",
+        ),
+        (
+            "src/schema.rs",
+            "diesel::table! {\n    users (id) {\n        id -> Int8,\n        email -> Text,\n    }\n}\n",
+        ),
+        ("migrations/1_create.sql", CLEAN),
+    ] {
+        std::fs::create_dir_all(dir.path().join(path).parent().unwrap()).unwrap();
+        std::fs::write(dir.path().join(path), text).unwrap();
+    }
+    // As `check migrations` would say it: the crate's diesel schema still reads the column.
+    let output = check_stdin(
+        dir.path(),
+        &[
+            "--format",
+            "json",
+            "--stdin-filename",
+            "migrations/2_drop.sql",
+            "-",
+        ],
+        ERROR,
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let message = json["files"][0]["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["rule"] == "drop-column")
+        .and_then(|d| d["message"].as_str())
+        .unwrap();
+    assert!(
+        message.contains(
+            "even the code in the working tree still reads `users.email` (src/schema.rs:4: users.email)"
+        ),
+        "{message}"
+    );
+}
+
+/// `--changed-since REF` also names the code still running: a column the diesel schema at
+/// `main` reads must not be dropped. The application's code is reported against every
+/// migration, changed or not (`schema-drift`).
+#[test]
+fn changed_since_is_the_base_of_the_application_code() {
+    let repo = tempfile::tempdir().unwrap();
+    let root = repo.path();
+    let schema = |columns: &str| {
+        format!("diesel::table! {{\n    users (id) {{\n        id -> Int8,\n{columns}    }}\n}}\n")
+    };
+    for (path, text) in [
+        (
+            "Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\ndiesel = \"2\"\n".to_owned(),
+        ),
+        ("migrations/1_create.sql", CLEAN.to_owned()),
+        // `nickname`: no migration creates it.
+        (
+            "src/schema.rs",
+            schema("        email -> Text,\n        nickname -> Text,\n"),
+        ),
+    ] {
+        std::fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
+        std::fs::write(root.join(path), text).unwrap();
+    }
+    git(root, &["init", "--quiet", "--initial-branch=main"]);
+    git(root, &["add", "."]);
+    git(
+        root,
+        &["commit", "--quiet", "-m", "production reads users.email"],
+    );
+    std::fs::write(root.join("migrations/2_drop.sql"), ERROR).unwrap();
+    std::fs::write(
+        root.join("src/schema.rs"),
+        schema("        nickname -> Text,\n"),
+    )
+    .unwrap();
+
+    let args = [
+        "--format",
+        "concise",
+        "--changed-since",
+        "main",
+        "migrations",
+    ];
+    let output = check(root, &args);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains(
+            "migrations/2_drop.sql:1:19: error[drop-column] dropping column `email` of `users`"
+        ) && stdout
+            .contains("the code at `main` still reads `users.email`: src/schema.rs:4: users.email"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("src/schema.rs:4:9: warning[schema-drift]"),
+        "{stdout}"
+    );
+    assert!(
+        text(&output.stderr).contains("1 of 2 migration files changed since `main`"),
+        "{}",
+        text(&output.stderr)
+    );
 }

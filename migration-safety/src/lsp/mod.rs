@@ -12,9 +12,13 @@
 //! - **Hover** on a finding or a statement: the statement's locks, and the documentation and
 //!   measured claims of the rules that report it.
 //! - A migration, side file or configuration file created, changed or deleted on disk (a new
-//!   migration, a renamed one) refreshes the histories and re-lints the open documents. The
-//!   server asks the client to watch them where it can register watchers, and refreshes on
-//!   every save otherwise.
+//!   migration, a renamed one), or the application's code (its Rust sources, `.sqlx/`),
+//!   refreshes the histories and re-lints the open documents. The server asks the client to
+//!   watch them where it can register watchers, and refreshes on every save otherwise.
+//! - The backward-incompatible rules consult the application's code as `check` does (`app`
+//!   and `base_ref` in `migration-safety.toml`, see [`crate::app`]); the code at the base ref
+//!   is read when a history is built, so a ref that moves (a fetch) is seen on the next
+//!   refresh.
 //!
 //! Positions count UTF-8 bytes when the client offers that encoding
 //! (`general.positionEncodings`), UTF-16 code units otherwise.
@@ -48,7 +52,9 @@ use text::{Encoding, Lines};
 use workspace::{Document, Histories, Lint};
 
 /// The files whose change on disk changes a history: migrations, the side files that say how
-/// one runs, the files framework detection reads, and the configuration.
+/// one runs, the files framework detection reads, the configuration, and the application's
+/// code that the backward-incompatible rules consult (its Rust sources, sqlx's offline data,
+/// `diesel.toml`).
 const WATCHED: &[&str] = &[
     "**/*.sql",
     "**/*.sql.conf",
@@ -57,6 +63,9 @@ const WATCHED: &[&str] = &[
     "**/atlas.sum",
     "**/Cargo.toml",
     "**/migration-safety.toml",
+    "**/*.rs",
+    "**/.sqlx/*.json",
+    "**/diesel.toml",
 ];
 
 /// Serve one client on standard input and output, until it asks the server to exit.

@@ -76,8 +76,14 @@ impl Histories {
             .entry(file.to_path_buf())
             .or_insert_with(|| {
                 let settings = settings(file)?;
-                let history = History::before(file, &settings).map_err(|e| {
-                    format!("migration-safety cannot read the migrations before this one: {e}")
+                let history = History::before(file, &settings).map_err(|e| match e {
+                    // The code at `base_ref` (not a git repository, an unknown ref).
+                    crate::Error::Application(e) => {
+                        format!("migration-safety cannot read the application's code: {e}")
+                    }
+                    e => {
+                        format!("migration-safety cannot read the migrations before this one: {e}")
+                    }
                 })?;
                 Ok(history.map(Arc::new))
             })

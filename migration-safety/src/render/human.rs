@@ -64,6 +64,9 @@ pub(crate) fn render(report: &Report, color: bool) -> String {
     for directory in &report.directories {
         out.push_str(&format!("note: {}\n", note(directory)));
     }
+    for note in &report.notes {
+        out.push_str(&format!("note: {note}\n"));
+    }
     out.push_str(&super::summary(report));
     out.push('\n');
     out

@@ -157,6 +157,7 @@ impl Rule for ChangeColumnType {
                 )
             };
             let (col, new) = (quote_ident(column), quote_ident(&format!("{column}_new")));
+            // Whoever reads the column, the rewrite under the lock stays a hazard.
             out.report_fix(
                 action.range.clone(),
                 message,
@@ -172,6 +173,7 @@ impl Rule for ChangeColumnType {
                 ),
                 crate::fix::phases::change_column_type(cx, Self::META.name),
             );
+            out.breaks(cx, (table, Some(column)), true);
         }
     }
 }

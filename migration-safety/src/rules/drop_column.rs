@@ -65,6 +65,7 @@ impl Rule for DropColumn {
                 ),
                 crate::fix::phases::drop_column(cx, Self::META.name),
             );
+            out.breaks(cx, (table, Some(column)), false);
         }
     }
 }

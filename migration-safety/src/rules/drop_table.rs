@@ -52,7 +52,7 @@ impl Rule for DropTable {
             return;
         };
         for table in names.iter().filter(|t| !cx.is_new_table(t)) {
-            out.report(
+            out.report_fix(
                 statement.range.clone(),
                 format!(
                     "dropping table `{table}` breaks the application version still running if it still uses `{table}`, and deletes its data; the drop takes an ACCESS EXCLUSIVE lock on `{table}` and on every table it references by foreign key, blocking every read and write on them while it waits"
@@ -64,7 +64,9 @@ impl Rule for DropTable {
                         format!("then drop it in a later migration, saying why it is safe: -- migration-safety: ignore drop-table -- `{table}` unused since <release>"),
                     ],
                 ),
+                None,
             );
+            out.breaks(cx, (table, None), false);
         }
     }
 }

@@ -55,6 +55,7 @@ mod rename_column;
 mod rename_enum_value;
 mod rename_table;
 mod rename_view;
+mod schema_drift;
 mod set_not_null;
 mod set_schema;
 mod syntax_error;
@@ -78,6 +79,7 @@ pub(crate) mod meta {
         &super::invalid_suppression::InvalidSuppression::META;
     pub(crate) const INEFFECTIVE_TRANSACTION_MARKER: &RuleMeta =
         &super::ineffective_transaction_marker::IneffectiveTransactionMarker::META;
+    pub(crate) const SCHEMA_DRIFT: &RuleMeta = &super::schema_drift::SchemaDrift::META;
 }
 
 /// Every statement check, in the order findings are produced.
@@ -144,6 +146,7 @@ pub(crate) fn all() -> Vec<&'static RuleMeta> {
             meta::UNUSED_SUPPRESSION,
             meta::INVALID_SUPPRESSION,
             meta::INEFFECTIVE_TRANSACTION_MARKER,
+            meta::SCHEMA_DRIFT,
         ])
         .collect();
     all.sort_by_key(|m| m.name);

@@ -78,6 +78,7 @@ impl Rule for RenameColumn {
                 ),
                 crate::fix::phases::rename_column(cx, Self::META.name),
             );
+            out.breaks(cx, (table, Some(from)), false);
         }
     }
 }

@@ -93,6 +93,7 @@ impl Rule for RenameTable {
                 ),
                 crate::fix::phases::rename_table(cx, Self::META.name),
             );
+            out.breaks(cx, (from, None), false);
         }
     }
 }

@@ -1,0 +1,1 @@
+//! Empty: the consumer's sqlx code is read, never compiled.

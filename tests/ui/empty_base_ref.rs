@@ -1,0 +1,4 @@
+#[migration_safety::check_migrations("migrations", app = "diesel", base_ref = "")]
+mod migrations {}
+
+fn main() {}

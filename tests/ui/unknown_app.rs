@@ -1,0 +1,4 @@
+#[migration_safety::check_migrations("migrations", app = "seaorm")]
+mod migrations {}
+
+fn main() {}
