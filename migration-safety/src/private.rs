@@ -735,7 +735,7 @@ mod tests {
         }));
         let suite = Suite::new(config);
         let reports = suite.reports();
-        let finding = reports[0]
+        let finding = reports.0[0]
             .diagnostics
             .iter()
             .find(|d| d.rule == "create-index-non-concurrently")
