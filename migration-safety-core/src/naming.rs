@@ -7,7 +7,6 @@
 //! so a name chosen here is found there, in the intended place.
 
 use std::fmt;
-use std::path::Path;
 
 use crate::layout::{self, Direction, Framework, Key, LayoutError, Migration};
 
@@ -79,8 +78,9 @@ impl From<LayoutError> for NamingError {
     }
 }
 
-/// Name `names.len()` new migrations of `dir` that `framework` runs right after the migration
-/// in `after` (a file as [`Migration::file`] gives it), in the order of `names`, each with a
+/// Name `names.len()` new migrations among `existing` (a directory's migrations, as
+/// [`discover`](crate::layout::discover) lists them) that `framework` runs right after the
+/// migration in `after` (a file as [`Migration::file`] gives it), in the order of `names`, each with a
 /// version of the same scheme as `after`'s: the next seconds of a timestamp, the next numbers
 /// of a sequence, or for Flyway a sub-version (`V3.1`) when the next number is taken.
 ///
@@ -88,22 +88,22 @@ impl From<LayoutError> for NamingError {
 /// after it) stay right after it: the new ones follow them.
 ///
 /// ```
-/// use migration_safety_core::{layout::Framework, naming::new_migrations};
+/// use migration_safety_core::{layout::{self, Framework}, naming::new_migrations};
 /// # let dir = tempfile::tempdir().unwrap();
 /// # for name in ["20240101000000_users.sql", "20240301000000_more.sql"] { std::fs::write(dir.path().join(name), "").unwrap(); }
-/// let new = new_migrations(dir.path(), Framework::Sqlx, "20240101000000_users.sql", &["add_index", "validate"], |_| false)?;
+/// let existing = layout::discover(dir.path(), Framework::Sqlx)?;
+/// let new = new_migrations(&existing, Framework::Sqlx, "20240101000000_users.sql", &["add_index", "validate"], |_| false)?;
 /// let files: Vec<_> = new.iter().map(|m| m.up.as_str()).collect();
 /// assert_eq!(files, ["20240101000001_add_index.sql", "20240101000002_validate.sql"]);
 /// # Ok::<(), migration_safety_core::naming::NamingError>(())
 /// ```
 pub fn new_migrations(
-    dir: &Path,
+    existing: &[Migration],
     framework: Framework,
     after: &str,
     names: &[&str],
     written: impl Fn(&Migration) -> bool,
 ) -> Result<Vec<NewMigration>, NamingError> {
-    let existing = layout::discover(dir, framework)?;
     let ups: Vec<&Migration> = existing
         .iter()
         .filter(|m| m.direction == Direction::Up)
@@ -118,11 +118,16 @@ pub fn new_migrations(
     }
     let key = |m: &Migration| key_of(framework, &m.file);
     let after_key = key(after).ok_or_else(|| NamingError::NotFound(after.file.clone()))?;
-    let next = existing
+    // `existing` is in discovery's order, by this key: the next migration is the first after
+    // `after` with a greater key (not its own down migration).
+    let from = existing
+        .iter()
+        .position(|m| m.file == after.file)
+        .unwrap_or(0);
+    let next = existing[from..]
         .iter()
         .filter_map(|m| Some((key(m)?, m)))
-        .filter(|(k, _)| *k > after_key)
-        .min_by(|a, b| a.0.cmp(&b.0));
+        .find(|(k, _)| *k > after_key);
     let has_undo = existing.iter().any(|m| m.direction == Direction::Down);
     let depths = if framework == Framework::Flyway { 4 } else { 1 };
     for depth in 0..depths {
@@ -154,11 +159,10 @@ pub fn new_migrations(
 /// Whether a migration has `version` (as its framework compares versions: dashes and leading
 /// zeros do not count).
 fn same_version(m: &Migration, version: &str) -> bool {
-    let norm = |v: &str| {
-        let v: String = v.chars().filter(|c| *c != '-').collect();
-        v.trim_start_matches('0').to_owned()
-    };
-    norm(&m.version) == norm(version)
+    fn norm(v: &str) -> impl Iterator<Item = char> + '_ {
+        v.chars().filter(|c| *c != '-').skip_while(|c| *c == '0')
+    }
+    norm(&m.version).eq(norm(version))
 }
 
 /// The ordering key of a migration file (relative to the directory), as discovery gives it.
@@ -389,7 +393,8 @@ mod tests {
         let dir = dir_with(files);
         let names: Vec<String> = (1..=count).map(|i| format!("step {i}")).collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let new = new_migrations(dir.path(), framework, after, &names, |m| {
+        let existing = layout::discover(dir.path(), framework)?;
+        let new = new_migrations(&existing, framework, after, &names, |m| {
             m.name.starts_with("step")
         })?;
         // Written out, discovery finds them right after `after`, in order.

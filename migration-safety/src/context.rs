@@ -41,6 +41,11 @@ pub(crate) struct Session {
     pub(crate) enclosing: Option<Wrapper>,
     /// The `TimeZone` the file sets (`SET TIME ZONE`, `SET timezone`), when it sets one.
     pub(crate) time_zone: Option<String>,
+    /// The first top-level statement of the run this one belongs to that has no
+    /// `lock_timeout` in force: the statements before it in the same transaction (or, outside
+    /// one, since the last transaction) with none, after the last `BEGIN`, `SET` or `RESET` of
+    /// `lock_timeout`. A `SET` placed there covers the whole run.
+    pub(crate) untimed_since: usize,
 }
 
 impl Default for Session {
@@ -52,6 +57,7 @@ impl Default for Session {
             search_path: default_search_path(),
             enclosing: None,
             time_zone: None,
+            untimed_since: 0,
         }
     }
 }
@@ -248,7 +254,22 @@ pub(crate) fn sessions(
             search_path: in_force.search_path.current(),
             enclosing,
             time_zone: in_force.time_zone.current(),
+            untimed_since: out.len(),
         });
+    }
+    // One pass, so that every statement's run is found in constant time.
+    for i in 1..out.len() {
+        let ends_run = match &statements[i - 1].kind {
+            StatementKind::Set { name, .. } => name == "lock_timeout",
+            StatementKind::Reset { name } => name.as_deref().is_none_or(|n| n == "lock_timeout"),
+            kind => matches!(kind, StatementKind::Begin),
+        };
+        if !ends_run
+            && out[i - 1].transaction == out[i].transaction
+            && out[i - 1].lock_timeout.is_none()
+        {
+            out[i].untimed_since = out[i - 1].untimed_since;
+        }
     }
     out
 }

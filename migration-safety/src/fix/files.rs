@@ -3,7 +3,10 @@
 //! transaction marker when a script must run outside a transaction, and its down migration
 //! where the framework keeps one.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::SystemTime;
 
 use migration_safety_core::naming::{self, NewMigration};
 
@@ -61,11 +64,33 @@ fn site(path: &Path, framework: Framework) -> Option<(PathBuf, String)> {
     };
     let dir = if nested { parent.parent()? } else { parent };
     let file = path.strip_prefix(dir).ok()?.to_str()?.replace('\\', "/");
-    let known = layout::discover(dir, framework)
-        .ok()?
+    let known = listing(dir, framework)?
         .iter()
         .any(|m| m.file == file && m.direction == Direction::Up);
     known.then(|| (dir.to_path_buf(), file))
+}
+
+/// The migrations of `dir` as `framework` lays them out, listed once per state of the
+/// directory (its modification time changes when an entry is added, removed or renamed): a
+/// check whose findings write new migrations would otherwise list the directory once per
+/// finding, quadratic in a large directory.
+fn listing(dir: &Path, framework: Framework) -> Option<Arc<Vec<Migration>>> {
+    type Listings = HashMap<(PathBuf, Framework), (SystemTime, Arc<Vec<Migration>>)>;
+    static LISTINGS: OnceLock<Mutex<Listings>> = OnceLock::new();
+    let modified = std::fs::metadata(dir).and_then(|m| m.modified()).ok()?;
+    let key = (dir.to_path_buf(), framework);
+    let mut listings = LISTINGS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some((at, found)) = listings.get(&key)
+        && *at == modified
+    {
+        return Some(Arc::clone(found));
+    }
+    let found = Arc::new(layout::discover(dir, framework).ok()?);
+    listings.insert(key, (modified, Arc::clone(&found)));
+    Some(found)
 }
 
 /// Why new migration files cannot be written.
@@ -123,7 +148,13 @@ pub(crate) fn write(
     let written = |m: &Migration| {
         std::fs::read_to_string(dir.join(&m.file)).is_ok_and(|text| text.contains(WRITTEN_BY))
     };
-    let new = naming::new_migrations(&dir, framework, &after, &names, written)
+    let existing = listing(&dir, framework).ok_or_else(|| {
+        cannot(
+            framework,
+            format_args!("`{}` cannot be listed", dir.display()),
+        )
+    })?;
+    let new = naming::new_migrations(&existing, framework, &after, &names, written)
         .map_err(|error| cannot(framework, error))?;
     let mut out = Vec::new();
     for (script, migration) in scripts.iter().zip(&new) {

@@ -157,26 +157,11 @@ pub(crate) fn lock_timeout_statement(local: bool) -> String {
     format!("SET {local}lock_timeout = '{LOCK_TIMEOUT}';")
 }
 
-/// Where the statement's run without a `lock_timeout` begins: the first of the top-level
-/// statements before it, in its transaction (or, outside one, since the last transaction),
-/// that have none in force. A `SET` there covers them all, so every finding of the run has the
-/// same fix. It begins after a `SET` or `RESET` of `lock_timeout`, which it would undo.
+/// Where the statement's run without a `lock_timeout` begins (see
+/// [`Session::untimed_since`](crate::context::Session)): a `SET` there covers every statement
+/// of the run, so every finding of the run has the same fix.
 fn first_without_timeout(cx: &Context<'_>) -> usize {
-    let transaction = cx.session().transaction;
-    let mut first = cx.index;
-    while first > 0 {
-        let previous = &cx.sessions[first - 1];
-        let sets_timeout = match &cx.statements[first - 1].kind {
-            StatementKind::Set { name, .. } => name == "lock_timeout",
-            StatementKind::Reset { name } => name.as_deref().is_none_or(|n| n == "lock_timeout"),
-            kind => matches!(kind, StatementKind::Begin),
-        };
-        if previous.transaction != transaction || previous.lock_timeout.is_some() || sets_timeout {
-            break;
-        }
-        first -= 1;
-    }
-    cx.statements[first].range.start
+    cx.statements[cx.session().untimed_since].range.start
 }
 
 /// Locks the statement takes on tables that its foreign keys reference, known from the schema:
