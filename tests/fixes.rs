@@ -40,6 +40,11 @@ struct Scenario {
     /// For a hazard that is a lock alone (held while the statement waits and until it
     /// commits, with no scan): the table the original blocks and the fixed one must not.
     frees: Option<&'static str>,
+    /// The partition a `DETACH … CONCURRENTLY` detaches: its second transaction takes a brief
+    /// ACCESS EXCLUSIVE lock on it by design (the rule's docs say so, and
+    /// `tests/verification.rs` proves it queues behind the partition's readers), so a sample
+    /// that catches that lock does not count against the fix, which frees the partitioned table.
+    detached: Option<&'static str>,
 }
 
 /// A partitioned table the migrations create, so that the linter knows it has no default
@@ -57,6 +62,7 @@ const fn scenario(rule: &'static str, migration: &'static str) -> Scenario {
         migration,
         extra: &[],
         frees: None,
+        detached: None,
     }
 }
 
@@ -113,6 +119,7 @@ ALTER TABLE measurements DETACH PARTITION measurements_2023;
 ",
         extra: &["constraint measurements_2023 measurements_2023_taken_on_check CHECK"],
         frees: Some("measurements"),
+        detached: Some("measurements_2023"),
     },
     Scenario {
         rule: "detach-partition-non-concurrently",
@@ -125,6 +132,7 @@ COMMIT;
 ",
         extra: &["constraint measurements_2023 measurements_2023_taken_on_check CHECK"],
         frees: Some("measurements"),
+        detached: Some("measurements_2023"),
     },
 ];
 
@@ -197,7 +205,10 @@ fn fixed_migrations_take_no_long_lock_rewrite_nothing_and_reach_the_same_schema(
             );
             let fixed_db = format!("fix_{index}_fixed");
             let mut safe = server.observer(&fixed_db, &setup);
-            for (statement, observation) in apply_migration(&mut safe, rule, fixed_sql) {
+            for (statement, mut observation) in apply_migration(&mut safe, rule, fixed_sql) {
+                if let Some(partition) = case.detached {
+                    observation.locks.retain(|l| l.relation.name != partition);
+                }
                 assert!(
                     !blocks_traffic_for_long(&observation)
                         && !blocks_freed(&observation)
