@@ -3,9 +3,13 @@
 //! (`.pre-commit-hooks.yaml`, through `pre-commit try-repo`) and the GitHub Action
 //! (`action.yml`'s steps in `.github/action/run.sh`, run with the variables GitHub sets).
 //!
-//! They use the release binary, built once per run into its own target directory. A test whose
-//! tool (node and npm, pre-commit, git) is missing says so on standard error and does nothing,
-//! except under CI, where it fails: `.ci/run` installs them.
+//! They use one build of the CLI in the release profile, made once per run into a target
+//! directory of its own, which the action's `cargo install` reuses. The release profile is
+//! unoptimized there ([`UNOPTIMIZED`]): these tests prove how the CLI is packaged, installed and
+//! run, not what the optimizer makes of it, and an optimized build of every dependency took
+//! longer than the rest of `cargo test --workspace` together. A test whose tool (node and npm,
+//! pre-commit, git) is missing says so on standard error and does nothing, except under CI,
+//! where it fails: `.ci/run` installs them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -25,6 +29,10 @@ fn release_target_dir() -> PathBuf {
     exe.ancestors().nth(3).unwrap().join("install-e2e")
 }
 
+/// The release profile without optimization, for every cargo command of these tests (the
+/// build and the action's `cargo install`, which then share it).
+const UNOPTIMIZED: (&str, &str) = ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0");
+
 /// `cargo build --release` of the CLI, once for all the tests of this binary.
 fn release_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
@@ -34,6 +42,7 @@ fn release_binary() -> &'static Path {
             .args(["-p", "migration-safety", "--features", "cli"])
             .current_dir(checkout())
             .env("CARGO_TARGET_DIR", release_target_dir())
+            .env(UNOPTIMIZED.0, UNOPTIMIZED.1)
             .output()
             .unwrap();
         assert!(output.status.success(), "{}", text(&output));
@@ -316,7 +325,8 @@ fn action_step(step: &str, workspace: &Path, runner: &Path, env: &[(&str, &Path)
         .env("GITHUB_PATH", runner.join("github-path"))
         .env("GITHUB_OUTPUT", runner.join("github-output"))
         .env("GITHUB_STEP_SUMMARY", runner.join("step-summary"))
-        .env("CARGO_TARGET_DIR", release_target_dir());
+        .env("CARGO_TARGET_DIR", release_target_dir())
+        .env(UNOPTIMIZED.0, UNOPTIMIZED.1);
     for (key, value) in env {
         command.env(key, value);
     }

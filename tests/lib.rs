@@ -3,10 +3,12 @@
 //!
 //! The library holds what the test targets share: [`server`], the real PostgreSQL servers of
 //! the verification suite and the helpers to apply and observe statements on them,
-//! [`available`], whether a tool the tests need is installed, and [`git`], for the
-//! temporary repositories whose base ref holds the application's code.
+//! [`available`], whether a tool the tests need is installed, [`cli_binary`], the command line
+//! as a user runs it, and [`git`], for the temporary repositories whose base ref holds the
+//! application's code.
 
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 pub mod server;
 
@@ -30,4 +32,35 @@ pub fn available(program: &str, why: &str) -> bool {
         eprintln!("skipped: `{program}` is not installed, needed for {why}");
     }
     found
+}
+
+/// The `migration-safety` command line of this checkout (a debug build), for the test target
+/// `test` of this crate (pass `env!("CARGO_CRATE_NAME")`).
+///
+/// It is built as `cargo test --workspace` builds it, for the tests of `migration-safety`: with
+/// the whole workspace selected and a test target among those built (`--test <test>`, already
+/// built since it is the one running), cargo resolves the same features, so after that command
+/// nothing is built again. (`cargo build -p migration-safety --features cli` resolves fewer
+/// features and built about 45 crates a second time, the library among them.)
+pub fn cli_binary(test: &str) -> PathBuf {
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "--workspace", "--locked", "--color", "never"])
+        .args(["--bin", "migration-safety", "--test", test])
+        .args(["--message-format", "json"])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap())
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "cargo build failed");
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|message| {
+            message["target"]["name"] == "migration-safety"
+                && message["target"]["kind"][0] == "bin"
+                && message["profile"]["test"] == false
+        })
+        .and_then(|message| message["executable"].as_str().map(PathBuf::from))
+        .expect("cargo reports the binary it built")
 }

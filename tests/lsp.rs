@@ -14,42 +14,13 @@ use std::sync::OnceLock;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::Duration;
 
-use migration_safety_e2e::{available, git};
+use migration_safety_e2e::{available, cli_binary, git};
 use serde_json::{Value, json};
 
 /// The `migration-safety` binary, built once for all the tests of this file.
 fn binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let output = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--locked",
-                "--color",
-                "never",
-                "--message-format",
-                "json",
-            ])
-            .args([
-                "-p",
-                "migration-safety",
-                "--features",
-                "cli",
-                "--bin",
-                "migration-safety",
-            ])
-            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap())
-            .stderr(Stdio::inherit())
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "cargo build failed");
-        String::from_utf8(output.stdout)
-            .unwrap()
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reports the binary it built")
-    })
+    BINARY.get_or_init(|| cli_binary(env!("CARGO_CRATE_NAME")))
 }
 
 /// Long enough for any machine; only reached when the server stops answering.
