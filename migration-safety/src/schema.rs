@@ -1345,10 +1345,7 @@ impl Table {
             });
         }
         if let Some(expr) = &def.check {
-            add(ConstraintKind::Check {
-                expr: expr.clone(),
-                not_null_column: None,
-            });
+            add(ConstraintKind::check(expr.clone(), None));
         }
     }
 
