@@ -565,6 +565,12 @@ pub(crate) struct Context<'a> {
 }
 
 impl Context<'_> {
+    /// Whether fixes are wanted (see [`Settings::fixes`]): the functions that plan one return
+    /// `None` at once when they are not.
+    pub(crate) fn builds_fixes(&self) -> bool {
+        self.settings.builds_fixes()
+    }
+
     pub(crate) fn pg_version(&self) -> u32 {
         self.settings.target_pg_version()
     }

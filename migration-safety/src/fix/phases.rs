@@ -93,6 +93,9 @@ pub(crate) struct Moved {
 /// the block's two halves, outside a transaction or in one of its own. Otherwise a file with
 /// its own `BEGIN`/`COMMIT`, or a statement in a `DO` block, has no split.
 pub(crate) fn split(cx: &Context<'_>, rule: &'static str, moved: Moved) -> Option<Fix> {
+    if !cx.builds_fixes() {
+        return None;
+    }
     if let Some(edits) = super::outside_block(cx, moved.text.clone()) {
         return Some(Fix {
             rule,
@@ -170,6 +173,9 @@ pub(crate) fn move_out(
     transaction: bool,
     why: &str,
 ) -> Option<Fix> {
+    if !cx.builds_fixes() {
+        return None;
+    }
     let statement = &cx.statements[cx.index];
     let text = cx.source[statement.range.clone()].trim_end();
     let text = if text.ends_with(';') {
@@ -531,6 +537,9 @@ impl<'a> Sync<'a> {
 /// `INSERT`, the trigger copies whichever of the two columns the statement wrote, which it can
 /// only tell from a NULL.
 pub(crate) fn rename_column(cx: &Context<'_>, rule: &'static str) -> Option<Fix> {
+    if !cx.builds_fixes() {
+        return None;
+    }
     let (alter, ActionKind::RenameColumn { from, to }) = only_action(&cx.statements[cx.index])?
     else {
         return None;
@@ -602,6 +611,9 @@ pub(crate) fn rename_column(cx: &Context<'_>, rule: &'static str) -> Option<Fix>
 /// `ALTER TABLE a RENAME TO b`: rename it and keep the old name as a view of it, in one
 /// transaction; drop the view once no deployed code uses the old name.
 pub(crate) fn rename_table(cx: &Context<'_>, rule: &'static str) -> Option<Fix> {
+    if !cx.builds_fixes() {
+        return None;
+    }
     let (alter, ActionKind::RenameTable { to }) = only_action(&cx.statements[cx.index])? else {
         return None;
     };
@@ -645,6 +657,9 @@ pub(crate) fn rename_table(cx: &Context<'_>, rule: &'static str) -> Option<Fix> 
 /// `ALTER TABLE t DROP COLUMN c`: let the deployed code stop writing it (drop its NOT NULL),
 /// deploy code that no longer uses it, then drop it.
 pub(crate) fn drop_column(cx: &Context<'_>, rule: &'static str) -> Option<Fix> {
+    if !cx.builds_fixes() {
+        return None;
+    }
     let (alter, ActionKind::DropColumn { column }) = only_action(&cx.statements[cx.index])? else {
         return None;
     };
@@ -678,6 +693,9 @@ pub(crate) fn drop_column(cx: &Context<'_>, rule: &'static str) -> Option<Fix> {
 /// `ALTER TABLE t ADD COLUMN c type NOT NULL` without a default: add it nullable, deploy code
 /// that writes it, backfill, then make it NOT NULL through a validated check.
 pub(crate) fn add_required_column(cx: &Context<'_>, rule: &'static str) -> Option<Fix> {
+    if !cx.builds_fixes() {
+        return None;
+    }
     let (alter, ActionKind::AddColumn(def)) = only_action(&cx.statements[cx.index])? else {
         return None;
     };
@@ -712,6 +730,9 @@ pub(crate) fn add_required_column(cx: &Context<'_>, rule: &'static str) -> Optio
 /// with `c` by a trigger; backfill; (make it NOT NULL); then, once the deployed code works with
 /// either type, swap the columns in one transaction.
 pub(crate) fn change_column_type(cx: &Context<'_>, rule: &'static str) -> Option<Fix> {
+    if !cx.builds_fixes() {
+        return None;
+    }
     let (
         alter,
         ActionKind::AlterColumnType {

@@ -148,6 +148,9 @@ fn concurrent_refresh(cx: &Context<'_>, view: &Name) -> Result<String, String> {
 /// The edit that adds `CONCURRENTLY` after `REFRESH MATERIALIZED VIEW`. It is valid wherever
 /// the statement is, in a transaction block or a `DO` body too.
 fn concurrently_fix(cx: &Context<'_>, statement: &Statement, view: &Name) -> Option<Fix> {
+    if !cx.builds_fixes() {
+        return None;
+    }
     let at = statement.written.concurrently_at?;
     Some(Fix {
         rule: RefreshMaterializedViewNonConcurrently::META.name,
