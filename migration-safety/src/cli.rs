@@ -522,6 +522,7 @@ fn execute(
                 settings = settings.statistics(std::sync::Arc::new(snapshot));
             }
             let fail_on = fail_on.unwrap_or(settings.failure_threshold());
+            settings = settings.fixes(format.shows_fixes());
             let color = match color_choice {
                 ColorChoice::Always => true,
                 ColorChoice::Never => false,

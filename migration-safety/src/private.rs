@@ -120,7 +120,8 @@ impl Config {
                 settings = settings.severity(rule, severity)?;
             }
         }
-        Ok(settings)
+        // A generated test prints the findings; their fixes are for `migration-safety fix`.
+        Ok(settings.fixes(false))
     }
 
     /// The attribute with `rules` turned off as well: the options as written, `allow(…)`

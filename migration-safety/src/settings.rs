@@ -76,6 +76,8 @@ pub struct Settings {
     /// The database's table statistics, applied to the findings after the rules.
     statistics: Option<Arc<Snapshot>>,
     small_table_rows: u64,
+    /// Whether findings carry their fixes.
+    fixes: bool,
 }
 
 impl Default for Settings {
@@ -94,6 +96,7 @@ impl Default for Settings {
             application: None,
             statistics: None,
             small_table_rows: DEFAULT_SMALL_TABLE_ROWS,
+            fixes: true,
         }
     }
 }
@@ -360,6 +363,33 @@ impl Settings {
     /// See [`small_table_rows`](Settings::small_table_rows).
     pub fn small_table_row_limit(&self) -> u64 {
         self.small_table_rows
+    }
+
+    /// Whether each finding carries its [fix](crate::Diagnostic::fix), when the rule has one
+    /// (on by default). Planning a fix takes work (the phases, the names of new migration
+    /// files): turn it off when only the messages are read, as the human output and the tests
+    /// `#[check_migrations]` generates do.
+    ///
+    /// ```
+    /// use migration_safety::{Settings, lint_sql};
+    ///
+    /// let sql = "CREATE INDEX users_email_idx ON users (email);";
+    /// let with = lint_sql(sql, &Settings::default());
+    /// assert!(with.diagnostics().any(|(_, d)| d.fix.is_some()));
+    /// let settings = Settings::default().fixes(false);
+    /// assert!(!settings.builds_fixes());
+    /// let without = lint_sql(sql, &settings);
+    /// assert!(without.diagnostics().all(|(_, d)| d.fix.is_none()));
+    /// assert_eq!(with.diagnostics().count(), without.diagnostics().count());
+    /// ```
+    pub fn fixes(mut self, build: bool) -> Self {
+        self.fixes = build;
+        self
+    }
+
+    /// See [`fixes`](Settings::fixes).
+    pub fn builds_fixes(&self) -> bool {
+        self.fixes
     }
 
     /// Which findings fail a check.

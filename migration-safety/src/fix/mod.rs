@@ -309,6 +309,9 @@ pub(crate) fn replace_statement(
     title: String,
     sql: Option<Vec<String>>,
 ) -> Option<Fix> {
+    if !cx.builds_fixes() {
+        return None;
+    }
     use crate::model::StatementKind;
     let sql = sql?;
     let single = match &statement.kind {

@@ -93,6 +93,9 @@ pub(crate) struct Moved {
 /// the block's two halves, outside a transaction or in one of its own. Otherwise a file with
 /// its own `BEGIN`/`COMMIT`, or a statement in a `DO` block, has no split.
 pub(crate) fn split(cx: &Context<'_>, rule: &'static str, moved: Moved) -> Option<Fix> {
+    if !cx.builds_fixes() {
+        return None;
+    }
     if let Some(edits) = super::outside_block(cx, moved.text.clone()) {
         return Some(Fix {
             rule,
@@ -170,6 +173,9 @@ pub(crate) fn move_out(
     transaction: bool,
     why: &str,
 ) -> Option<Fix> {
+    if !cx.builds_fixes() {
+        return None;
+    }
     let statement = &cx.statements[cx.index];
     let text = cx.source[statement.range.clone()].trim_end();
     let text = if text.ends_with(';') {
@@ -431,6 +437,10 @@ fn add_column(
         "ALTER TABLE {table} ADD COLUMN {} {data_type};",
         quote_ident(column)
     );
+    // Only a written migration needs the suppressions (a help leaves them out).
+    if !cx.builds_fixes() {
+        return statement;
+    }
     let report = crate::lint_sql(&statement, cx.settings);
     let mut design: Vec<&str> = report
         .diagnostics()
@@ -549,19 +559,6 @@ fn copyable<'s>(cx: &Context<'s>, table: &Name, column: &str) -> Option<&'s Colu
     let indexed = !cx.schema.indexes_on(table, column).is_empty();
     let viewed = cx.schema.views_reading(table);
     (c.default != ColumnDefault::Unknown && !constrained && !indexed && !viewed).then_some(c)
-}
-
-/// Whether a statement after the current one in the file names `word` (an identifier, as
-/// PostgreSQL folds it): a plan that moves a column's change into later migrations would leave
-/// such a statement working on the column as it was.
-fn named_later(cx: &Context<'_>, word: &str) -> bool {
-    cx.statements[cx.index + 1..].iter().any(|statement| {
-        let text = &cx.source[statement.range.clone()];
-        crate::lexer::tokenize(text)
-            .0
-            .iter()
-            .any(|token| crate::rules::token_ident(text, token).is_some_and(|t| t == word))
-    })
 }
 
 /// The trigger (and its function, both named `<table>_<column>_sync`) that keeps the column a
@@ -694,12 +691,15 @@ pub(crate) fn rename_column_plan(
 /// only action, written as migrations; none when the plan cannot reproduce the column (see
 /// [`copyable`]) or a later statement of the migration names either column.
 pub(crate) fn rename_column(cx: &Context<'_>, rule: &'static str, plan: Plan) -> Option<Fix> {
+    if !cx.builds_fixes() {
+        return None;
+    }
     let (alter, ActionKind::RenameColumn { from, to }) = only_action(&cx.statements[cx.index])?
     else {
         return None;
     };
     copyable(cx, &alter.table, from)?;
-    if named_later(cx, from) || named_later(cx, to) {
+    if cx.named_later(from) || cx.named_later(to) {
         return None;
     }
     phased(cx, rule, plan.subject, plan.first, plan.later)
@@ -708,6 +708,9 @@ pub(crate) fn rename_column(cx: &Context<'_>, rule: &'static str, plan: Plan) ->
 /// `ALTER TABLE a RENAME TO b`: rename it and keep the old name as a view of it, in one
 /// transaction; drop the view once no deployed code uses the old name.
 pub(crate) fn rename_table(cx: &Context<'_>, rule: &'static str) -> Option<Fix> {
+    if !cx.builds_fixes() {
+        return None;
+    }
     let (alter, ActionKind::RenameTable { to }) = only_action(&cx.statements[cx.index])? else {
         return None;
     };
@@ -751,6 +754,9 @@ pub(crate) fn rename_table(cx: &Context<'_>, rule: &'static str) -> Option<Fix> 
 /// `ALTER TABLE t DROP COLUMN c`: let the deployed code stop writing it (drop its NOT NULL),
 /// deploy code that no longer uses it, then drop it.
 pub(crate) fn drop_column(cx: &Context<'_>, rule: &'static str) -> Option<Fix> {
+    if !cx.builds_fixes() {
+        return None;
+    }
     let (alter, ActionKind::DropColumn { column }) = only_action(&cx.statements[cx.index])? else {
         return None;
     };
@@ -784,6 +790,9 @@ pub(crate) fn drop_column(cx: &Context<'_>, rule: &'static str) -> Option<Fix> {
 /// `ALTER TABLE t ADD COLUMN c type NOT NULL` without a default: add it nullable, deploy code
 /// that writes it, backfill, then make it NOT NULL through a validated check.
 pub(crate) fn add_required_column(cx: &Context<'_>, rule: &'static str) -> Option<Fix> {
+    if !cx.builds_fixes() {
+        return None;
+    }
     let (alter, ActionKind::AddColumn(def)) = only_action(&cx.statements[cx.index])? else {
         return None;
     };
@@ -818,6 +827,9 @@ pub(crate) fn add_required_column(cx: &Context<'_>, rule: &'static str) -> Optio
 /// with `c` by a trigger; backfill; (make it NOT NULL); then, once the deployed code works with
 /// either type, swap the columns in one transaction.
 pub(crate) fn change_column_type(cx: &Context<'_>, rule: &'static str) -> Option<Fix> {
+    if !cx.builds_fixes() {
+        return None;
+    }
     let (
         alter,
         ActionKind::AlterColumnType {
@@ -836,7 +848,7 @@ pub(crate) fn change_column_type(cx: &Context<'_>, rule: &'static str) -> Option
         .schema
         .domain_of(data_type)
         .is_some_and(|d| !d.constraints.is_empty());
-    if c.default != ColumnDefault::None || checked_domain || named_later(cx, column) {
+    if c.default != ColumnDefault::None || checked_domain || cx.named_later(column) {
         return None;
     }
     let temp = format!("{column}_new");

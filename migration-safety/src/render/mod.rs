@@ -41,6 +41,20 @@ pub enum Format {
     Concise,
 }
 
+impl Format {
+    /// Whether the output carries each finding's fix (as edits and new files).
+    ///
+    /// ```
+    /// use migration_safety::Format;
+    ///
+    /// assert!(Format::Sarif.shows_fixes());
+    /// assert!(!Format::Human.shows_fixes());
+    /// ```
+    pub fn shows_fixes(self) -> bool {
+        matches!(self, Self::Json | Self::Sarif)
+    }
+}
+
 pub(crate) fn render(report: &Report, format: Format, fail_on: FailOn) -> String {
     match format {
         Format::Human => human::render(report, false),

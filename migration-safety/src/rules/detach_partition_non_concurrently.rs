@@ -189,6 +189,9 @@ fn concurrently_fix(
     at: usize,
     partition: &Name,
 ) -> Option<Fix> {
+    if !cx.builds_fixes() {
+        return None;
+    }
     let single =
         matches!(&statement.kind, StatementKind::AlterTable(alter) if alter.actions.len() == 1);
     let top_level = cx.statements.get(cx.index).map(|s| &s.range) == Some(&statement.range);

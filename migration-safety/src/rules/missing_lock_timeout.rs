@@ -131,7 +131,7 @@ impl Rule for MissingLockTimeout {
                 mode.blocks(),
             ),
             format!("give up instead of stalling traffic, and retry the migration later:\n  {set}  -- {note}"),
-            Some(Fix {
+            cx.builds_fixes().then(|| Fix {
                 rule: self.meta().name,
                 title: format!("set lock_timeout: {set}"),
                 edits: vec![insert_before(cx, first_without_timeout(cx), &[set])],
