@@ -50,6 +50,7 @@ mod schema;
 mod settings;
 mod source;
 mod suppression;
+mod written;
 
 #[cfg(feature = "cli")]
 mod changed;

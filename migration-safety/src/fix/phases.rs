@@ -480,19 +480,6 @@ fn copyable<'s>(cx: &Context<'s>, table: &Name, column: &str) -> Option<&'s Colu
     (c.default != ColumnDefault::Unknown && !constrained && !indexed && !viewed).then_some(c)
 }
 
-/// Whether a statement after the current one in the file names `word` (an identifier, as
-/// PostgreSQL folds it): a plan that moves a column's change into later migrations would leave
-/// such a statement working on the column as it was.
-fn named_later(cx: &Context<'_>, word: &str) -> bool {
-    cx.statements[cx.index + 1..].iter().any(|statement| {
-        let text = &cx.source[statement.range.clone()];
-        crate::lexer::tokenize(text)
-            .0
-            .iter()
-            .any(|token| crate::rules::token_ident(text, token).is_some_and(|t| t == word))
-    })
-}
-
 /// The trigger (and its function, both named `<table>_<column>_sync`) that keeps the column a
 /// plan adds in step with the one it replaces.
 struct Sync<'a> {
@@ -559,7 +546,7 @@ pub(crate) fn rename_column(cx: &Context<'_>, rule: &'static str) -> Option<Fix>
     };
     let table = &alter.table;
     let column = copyable(cx, table, from)?;
-    if named_later(cx, from) || named_later(cx, to) {
+    if cx.named_later(from) || cx.named_later(to) {
         return None;
     }
     let (old, new) = (quote_ident(from), quote_ident(to));
@@ -764,7 +751,7 @@ pub(crate) fn change_column_type(cx: &Context<'_>, rule: &'static str) -> Option
         .schema
         .domain_of(data_type)
         .is_some_and(|d| !d.constraints.is_empty());
-    if c.default != ColumnDefault::None || checked_domain || named_later(cx, column) {
+    if c.default != ColumnDefault::None || checked_domain || cx.named_later(column) {
         return None;
     }
     let temp = format!("{column}_new");
