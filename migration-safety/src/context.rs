@@ -410,6 +410,7 @@ pub(crate) struct NamedIdentifiers<'a> {
 }
 
 impl<'a> NamedIdentifiers<'a> {
+    /// The identifiers of the statements `lexed` split `source` into, not indexed yet.
     pub(crate) fn new(source: &'a str, lexed: &'a Lexed) -> Self {
         Self {
             source,
@@ -703,6 +704,19 @@ mod tests {
     use super::*;
     use crate::lexer::split;
     use crate::lower::lower_file;
+
+    #[test]
+    fn identifiers_are_indexed_by_the_last_statement_naming_them() {
+        let sql =
+            "ALTER TABLE t RENAME COLUMN a TO b;\nSELECT \"B\", b FROM t;\nDO $$ SELECT c $$;";
+        let lexed = split(sql);
+        let identifiers = NamedIdentifiers::new(sql, &lexed);
+        assert_eq!(identifiers.last_naming("b"), Some(1));
+        assert_eq!(identifiers.last_naming("B"), Some(1));
+        assert_eq!(identifiers.last_naming("a"), Some(0));
+        // A DO body is a string: the identifiers in it are not the statement's.
+        assert_eq!(identifiers.last_naming("c"), None);
+    }
 
     fn sessions_of(sql: &str) -> Vec<Session> {
         sessions_assuming(sql, None)

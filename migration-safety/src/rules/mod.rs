@@ -136,19 +136,23 @@ pub(crate) static ALL: &[&dyn Rule] = &[
 ];
 
 /// Every rule's metadata, sorted by name.
-pub(crate) fn all() -> Vec<&'static RuleMeta> {
-    let mut all: Vec<&'static RuleMeta> = ALL
-        .iter()
-        .map(|r| r.meta())
-        .chain([
-            meta::UNUSED_SUPPRESSION,
-            meta::INVALID_SUPPRESSION,
-            meta::INEFFECTIVE_TRANSACTION_MARKER,
-            meta::SCHEMA_DRIFT,
-        ])
-        .collect();
-    all.sort_by_key(|m| m.name);
-    all
+pub(crate) fn all() -> &'static [&'static RuleMeta] {
+    // Built once: a rule is looked up by name for every finding.
+    static ALL_SORTED: std::sync::OnceLock<Vec<&'static RuleMeta>> = std::sync::OnceLock::new();
+    ALL_SORTED.get_or_init(|| {
+        let mut all: Vec<&'static RuleMeta> = ALL
+            .iter()
+            .map(|r| r.meta())
+            .chain([
+                meta::UNUSED_SUPPRESSION,
+                meta::INVALID_SUPPRESSION,
+                meta::INEFFECTIVE_TRANSACTION_MARKER,
+                meta::SCHEMA_DRIFT,
+            ])
+            .collect();
+        all.sort_by_key(|m| m.name);
+        all
+    })
 }
 
 /// Find a rule by name; the error suggests the closest name.
@@ -160,7 +164,8 @@ pub(crate) fn lookup(name: &str) -> Result<&'static RuleMeta, Error> {
 pub(crate) fn select(name: &str) -> Result<Vec<&'static RuleMeta>, Error> {
     if let Some(category) = Category::from_name(name) {
         return Ok(all()
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|m| m.category == category)
             .collect());
     }
@@ -171,12 +176,15 @@ pub(crate) fn select(name: &str) -> Result<Vec<&'static RuleMeta>, Error> {
 }
 
 fn find(name: &str) -> Option<&'static RuleMeta> {
-    all().into_iter().find(|m| m.name == name)
+    let all = all();
+    all.binary_search_by_key(&name, |m| m.name)
+        .ok()
+        .map(|at| all[at])
 }
 
 /// An unknown rule name, with the closest rule (or one of `also`) as a suggestion.
 fn unknown_rule(name: &str, also: &[&str]) -> Error {
-    let names = all().into_iter().map(|m| m.name);
+    let names = all().iter().map(|m| m.name);
     Error::UnknownRule {
         name: name.to_owned(),
         suggestion: did_you_mean(name, names.chain(also.iter().copied())).map(str::to_owned),
