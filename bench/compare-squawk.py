@@ -14,7 +14,7 @@ the growth exponent k in time ~ n^k between consecutive sizes (1.0 is linear).
 
     cargo build --release -p migration-safety --features cli
     pip install 'squawk-cli==2.70.*'
-    python3 bench/compare-squawk.py [--runs 3] [--sizes 1000,10000,100000] [--only corpus,alter]
+    python3 bench/compare-squawk.py [--runs 3] [--sizes 1000,10000,100000] [--only corpus,alter] [--output json]
 
 squawk is optional: without it (or with --no-squawk) only our times are reported.
 """
@@ -149,11 +149,16 @@ def timed(cmd, timeout=None):
     return time.perf_counter() - start
 
 
-def measure(ours, squawk, dir, extra, runs, squawk_timeout):
+# Each tool's output for people, or each one's JSON (ours then carries every finding's fix).
+REPORTERS = {"human": ("human", "tty"), "json": ("json", "json")}
+
+
+def measure(ours, squawk, dir, extra, runs, squawk_timeout, output):
     """Median wall times (ours, squawk or None), alternating the two tools."""
-    our_cmd = [ours, "check", "--format", "json"] + (extra or ["--framework", "plain"]) + [dir]
+    our_format, squawk_reporter = REPORTERS[output]
+    our_cmd = [ours, "check", "--format", our_format] + (extra or ["--framework", "plain"]) + [dir]
     # squawk expands the pattern itself: no argument list limit with many files.
-    squawk_cmd = [squawk, os.path.join(dir, "*.sql")] if squawk else None
+    squawk_cmd = [squawk, "--reporter", squawk_reporter, os.path.join(dir, "*.sql")] if squawk else None
     mine, theirs = [], []
     for _ in range(runs):
         mine.append(timed(our_cmd))
@@ -173,6 +178,8 @@ def main():
     parser.add_argument("--ours", default=os.path.join(ROOT, "target", "release", "migration-safety"))
     parser.add_argument("--no-squawk", action="store_true")
     parser.add_argument("--squawk-timeout", type=float, default=120, help="seconds; slower runs show as >N")
+    parser.add_argument("--output", choices=sorted(REPORTERS), default="human",
+                        help="both tools' output for people (the default) or both tools' JSON")
     args = parser.parse_args()
     squawk = None if args.no_squawk else shutil.which("squawk")
     if not os.path.exists(args.ours):
@@ -180,7 +187,7 @@ def main():
     only = set(filter(None, args.only.split(",")))
     sizes = [int(s) for s in args.sizes.split(",")]
     version = subprocess.run([squawk, "--version"], capture_output=True, text=True).stdout.strip() if squawk else "not run"
-    print(f"machine: {os.cpu_count()} cores, {os.uname().sysname} {os.uname().machine}; squawk: {version}; runs: {args.runs}")
+    print(f"machine: {os.cpu_count()} cores, {os.uname().sysname} {os.uname().machine}; squawk: {version}; runs: {args.runs}; output: {args.output}")
     print(f"{'input':<34} {'statements':>10} {'ours (s)':>9} {'squawk (s)':>10} {'ratio':>6} {'growth':>6}")
 
     def row(name, statements, mine, theirs, growth=None):
@@ -198,7 +205,7 @@ def main():
             os.mkdir(dir)
             corpus(dir, args.corpus_files)
             statements = args.corpus_files * corpus_file(0).count(";\n")
-            mine, theirs = measure(args.ours, squawk, dir, ["--framework", "plain"], args.runs, args.squawk_timeout)
+            mine, theirs = measure(args.ours, squawk, dir, ["--framework", "plain"], args.runs, args.squawk_timeout, args.output)
             row(f"corpus ({args.corpus_files} files)", statements, mine, theirs)
             shutil.rmtree(dir)
         for name, (write, extra) in SHAPES.items():
@@ -209,7 +216,7 @@ def main():
                 dir = os.path.join(tmp, f"{name}-{n}")
                 os.mkdir(dir)
                 write(dir, n)
-                mine, theirs = measure(args.ours, squawk, dir, extra, args.runs, args.squawk_timeout)
+                mine, theirs = measure(args.ours, squawk, dir, extra, args.runs, args.squawk_timeout, args.output)
                 growth = math.log(mine / previous[1]) / math.log(n / previous[0]) if previous else None
                 row(f"{name} x{n}", n, mine, theirs, growth)
                 previous = (n, mine)

@@ -6,6 +6,7 @@
 //! The versions are checked the way [`discover`](crate::layout::discover) orders migrations,
 //! so a name chosen here is found there, in the intended place.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use crate::layout::{self, Direction, Framework, Key, LayoutError, Migration};
@@ -78,91 +79,132 @@ impl From<LayoutError> for NamingError {
     }
 }
 
-/// Name `names.len()` new migrations among `existing` (a directory's migrations, as
-/// [`discover`](crate::layout::discover) lists them) that `framework` runs right after the
-/// migration in `after` (a file as [`Migration::file`] gives it), in the order of `names`, each with a
-/// version of the same scheme as `after`'s: the next seconds of a timestamp, the next numbers
-/// of a sequence, or for Flyway a sub-version (`V3.1`) when the next number is taken.
-///
-/// The migrations right after `after` for which `written` holds (those an earlier fix wrote
-/// after it) stay right after it: the new ones follow them.
-///
-/// ```
-/// use migration_safety_core::{layout::{self, Framework}, naming::new_migrations};
-/// # let dir = tempfile::tempdir().unwrap();
-/// # for name in ["20240101000000_users.sql", "20240301000000_more.sql"] { std::fs::write(dir.path().join(name), "").unwrap(); }
-/// let existing = layout::discover(dir.path(), Framework::Sqlx)?;
-/// let new = new_migrations(&existing, Framework::Sqlx, "20240101000000_users.sql", &["add_index", "validate"], |_| false)?;
-/// let files: Vec<_> = new.iter().map(|m| m.up.as_str()).collect();
-/// assert_eq!(files, ["20240101000001_add_index.sql", "20240101000002_validate.sql"]);
-/// # Ok::<(), migration_safety_core::naming::NamingError>(())
-/// ```
-pub fn new_migrations(
-    existing: &[Migration],
-    framework: Framework,
-    after: &str,
-    names: &[&str],
-    written: impl Fn(&Migration) -> bool,
-) -> Result<Vec<NewMigration>, NamingError> {
-    let ups: Vec<&Migration> = existing
-        .iter()
-        .filter(|m| m.direction == Direction::Up)
-        .collect();
-    let Some(at) = ups.iter().position(|m| m.file == after) else {
-        return Err(NamingError::NotFound(after.to_owned()));
-    };
-    let chained = ups[at + 1..].iter().take_while(|m| written(m)).count();
-    let after = ups[at + chained];
-    if after.version.is_empty() {
-        return Err(NamingError::NoVersion(after.file.clone()));
-    }
-    let key = |m: &Migration| key_of(framework, &m.file);
-    let after_key = key(after).ok_or_else(|| NamingError::NotFound(after.file.clone()))?;
-    // `existing` is in discovery's order, by this key: the next migration is the first after
-    // `after` with a greater key (not its own down migration).
-    let from = existing
-        .iter()
-        .position(|m| m.file == after.file)
-        .unwrap_or(0);
-    let next = existing[from..]
-        .iter()
-        .filter_map(|m| Some((key(m)?, m)))
-        .find(|(k, _)| *k > after_key);
-    let has_undo = existing.iter().any(|m| m.direction == Direction::Down);
-    let depths = if framework == Framework::Flyway { 4 } else { 1 };
-    for depth in 0..depths {
-        let mut planned = Vec::new();
-        for (step, name) in (1..).zip(names) {
-            let Some(version) = bump(framework, &after.version, depth, step) else {
-                break;
-            };
-            planned.push(files(framework, after, has_undo, &version, name));
-        }
-        let fits = planned.len() == names.len()
-            && planned.iter().all(|new| {
-                let Some(k) = key_of(framework, &new.up) else {
-                    return false;
-                };
-                let free = !existing.iter().any(|m| same_version(m, &new.version));
-                free && k > after_key && next.as_ref().is_none_or(|(n, _)| k < *n)
-            });
-        if fits {
-            return Ok(planned);
-        }
-    }
-    Err(NamingError::NoRoom {
-        after: after.file.clone(),
-        next: next.map(|(_, next)| next.file.clone()),
-    })
+/// A directory's migrations, as [`discover`](crate::layout::discover) lists them, indexed
+/// so that naming new migrations after one of them costs what is named, not the size of the
+/// directory (a check names them for every finding whose fix adds migrations).
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    migrations: Vec<Migration>,
+    /// The up migrations, as indexes into `migrations`, in order.
+    ups: Vec<usize>,
+    /// For each up migration's file, its place in `ups`.
+    up_at: HashMap<String, usize>,
+    /// For each file, its first place in `migrations`.
+    at: HashMap<String, usize>,
+    /// Whether any migration is a down migration.
+    has_undo: bool,
+    /// Every version, as its framework compares them (see [`normalized`]).
+    versions: HashSet<String>,
 }
 
-/// Whether a migration has `version` (as its framework compares versions: dashes and leading
-/// zeros do not count).
-fn same_version(m: &Migration, version: &str) -> bool {
-    fn norm(v: &str) -> impl Iterator<Item = char> + '_ {
-        v.chars().filter(|c| *c != '-').skip_while(|c| *c == '0')
+impl Listing {
+    /// Index `migrations`, in the order [`discover`](crate::layout::discover) gives them.
+    pub fn new(migrations: Vec<Migration>) -> Self {
+        let mut listing = Self::default();
+        for (i, m) in migrations.iter().enumerate() {
+            listing.at.entry(m.file.clone()).or_insert(i);
+            if m.direction == Direction::Up {
+                listing
+                    .up_at
+                    .entry(m.file.clone())
+                    .or_insert(listing.ups.len());
+                listing.ups.push(i);
+            } else {
+                listing.has_undo = true;
+            }
+            listing.versions.insert(normalized(&m.version));
+        }
+        listing.migrations = migrations;
+        listing
     }
-    norm(&m.version).eq(norm(version))
+
+    /// Whether `file` (as [`Migration::file`] gives it) is an up migration of the listing.
+    pub fn has_up(&self, file: &str) -> bool {
+        self.up_at.contains_key(file)
+    }
+
+    /// Name `names.len()` new migrations that `framework` runs right after the migration in
+    /// `after` (a file as [`Migration::file`] gives it), in the order of `names`, each with a
+    /// version of the same scheme as `after`'s: the next seconds of a timestamp, the next
+    /// numbers of a sequence, or for Flyway a sub-version (`V3.1`) when the next number is
+    /// taken.
+    ///
+    /// The migrations right after `after` for which `written` holds (those an earlier fix
+    /// wrote after it) stay right after it: the new ones follow them.
+    ///
+    /// ```
+    /// use migration_safety_core::{layout::{self, Framework}, naming::Listing};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # for name in ["20240101000000_users.sql", "20240301000000_more.sql"] { std::fs::write(dir.path().join(name), "").unwrap(); }
+    /// let listing = Listing::new(layout::discover(dir.path(), Framework::Sqlx)?);
+    /// let new = listing.new_migrations(Framework::Sqlx, "20240101000000_users.sql", &["add_index", "validate"], |_| false)?;
+    /// let files: Vec<_> = new.iter().map(|m| m.up.as_str()).collect();
+    /// assert_eq!(files, ["20240101000001_add_index.sql", "20240101000002_validate.sql"]);
+    /// # Ok::<(), migration_safety_core::naming::NamingError>(())
+    /// ```
+    pub fn new_migrations(
+        &self,
+        framework: Framework,
+        after: &str,
+        names: &[&str],
+        written: impl Fn(&Migration) -> bool,
+    ) -> Result<Vec<NewMigration>, NamingError> {
+        let existing = &self.migrations;
+        let Some(&at) = self.up_at.get(after) else {
+            return Err(NamingError::NotFound(after.to_owned()));
+        };
+        let chained = self.ups[at + 1..]
+            .iter()
+            .take_while(|&&i| written(&existing[i]))
+            .count();
+        let after = &existing[self.ups[at + chained]];
+        if after.version.is_empty() {
+            return Err(NamingError::NoVersion(after.file.clone()));
+        }
+        let key = |m: &Migration| key_of(framework, &m.file);
+        let after_key = key(after).ok_or_else(|| NamingError::NotFound(after.file.clone()))?;
+        // The migrations are in discovery's order, by this key: the next migration is the first
+        // after `after` with a greater key (not its own down migration).
+        let from = self.at.get(&after.file).copied().unwrap_or(0);
+        let next = existing[from..]
+            .iter()
+            .filter_map(|m| Some((key(m)?, m)))
+            .find(|(k, _)| *k > after_key);
+        let depths = if framework == Framework::Flyway { 4 } else { 1 };
+        for depth in 0..depths {
+            let mut planned = Vec::new();
+            for (step, name) in (1..).zip(names) {
+                let Some(version) = bump(framework, &after.version, depth, step) else {
+                    break;
+                };
+                planned.push(files(framework, after, self.has_undo, &version, name));
+            }
+            let fits = planned.len() == names.len()
+                && planned.iter().all(|new| {
+                    let Some(k) = key_of(framework, &new.up) else {
+                        return false;
+                    };
+                    let free = !self.versions.contains(&normalized(&new.version));
+                    free && k > after_key && next.as_ref().is_none_or(|(n, _)| k < *n)
+                });
+            if fits {
+                return Ok(planned);
+            }
+        }
+        Err(NamingError::NoRoom {
+            after: after.file.clone(),
+            next: next.map(|(_, next)| next.file.clone()),
+        })
+    }
+}
+
+/// A version as its framework compares versions: dashes and leading zeros do not count.
+fn normalized(version: &str) -> String {
+    version
+        .chars()
+        .filter(|c| *c != '-')
+        .skip_while(|c| *c == '0')
+        .collect()
 }
 
 /// The ordering key of a migration file (relative to the directory), as discovery gives it.
@@ -393,10 +435,9 @@ mod tests {
         let dir = dir_with(files);
         let names: Vec<String> = (1..=count).map(|i| format!("step {i}")).collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let existing = layout::discover(dir.path(), framework)?;
-        let new = new_migrations(&existing, framework, after, &names, |m| {
-            m.name.starts_with("step")
-        })?;
+        let listing = Listing::new(layout::discover(dir.path(), framework)?);
+        let new =
+            listing.new_migrations(framework, after, &names, |m| m.name.starts_with("step"))?;
         // Written out, discovery finds them right after `after`, in order.
         for m in &new {
             for file in [Some(&m.up), m.down.as_ref()].into_iter().flatten() {

@@ -2,6 +2,7 @@
 //! transaction it runs in, the `lock_timeout` and `search_path` in force, and its neighbours in
 //! the file (what they created, the locks they hold), with the file's line index.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -399,6 +400,42 @@ impl CreatedObjects {
     }
 }
 
+/// The identifiers the top-level statements of a file name (as PostgreSQL folds them), each
+/// with the last statement that names it: indexed once per file, on first use (only plans
+/// that move a column's change into later migrations ask).
+pub(crate) struct NamedIdentifiers<'a> {
+    source: &'a str,
+    lexed: &'a Lexed,
+    last: OnceCell<HashMap<String, usize>>,
+}
+
+impl<'a> NamedIdentifiers<'a> {
+    /// The identifiers of the statements `lexed` split `source` into, not indexed yet.
+    pub(crate) fn new(source: &'a str, lexed: &'a Lexed) -> Self {
+        Self {
+            source,
+            lexed,
+            last: OnceCell::new(),
+        }
+    }
+
+    /// The last top-level statement that names `ident`.
+    fn last_naming(&self, ident: &str) -> Option<usize> {
+        let last = self.last.get_or_init(|| {
+            let mut last = HashMap::new();
+            for (index, raw) in self.lexed.statements.iter().enumerate() {
+                for token in self.lexed.statement_tokens(raw) {
+                    if let Some(ident) = token.ident(self.source) {
+                        last.insert(ident, index);
+                    }
+                }
+            }
+            last
+        });
+        last.get(ident).copied()
+    }
+}
+
 /// Where the statements of a file use a string constant as a value, found once per file so
 /// that looking up the first use after a statement costs a binary search, not a scan of the
 /// rest of the file.
@@ -525,6 +562,7 @@ pub(crate) struct Context<'a> {
     pub(crate) created: &'a CreatedObjects,
     pub(crate) constants: &'a ConstantUses<'a>,
     pub(crate) held: &'a HeldLocks,
+    pub(crate) identifiers: &'a NamedIdentifiers<'a>,
 }
 
 impl Context<'_> {
@@ -569,6 +607,14 @@ impl Context<'_> {
         self.created
             .creating(kind, name, self.index, self.sessions)
             .any(|i| i < self.index)
+    }
+
+    /// Whether a top-level statement of this file after the current one names `ident` (an
+    /// identifier, as PostgreSQL folds it).
+    pub(crate) fn named_later(&self, ident: &str) -> bool {
+        self.identifiers
+            .last_naming(ident)
+            .is_some_and(|last| last > self.index)
     }
 
     /// Whether a top-level statement of this file after the current one creates `kind` `name`
@@ -658,6 +704,19 @@ mod tests {
     use super::*;
     use crate::lexer::split;
     use crate::lower::lower_file;
+
+    #[test]
+    fn identifiers_are_indexed_by_the_last_statement_naming_them() {
+        let sql =
+            "ALTER TABLE t RENAME COLUMN a TO b;\nSELECT \"B\", b FROM t;\nDO $$ SELECT c $$;";
+        let lexed = split(sql);
+        let identifiers = NamedIdentifiers::new(sql, &lexed);
+        assert_eq!(identifiers.last_naming("b"), Some(1));
+        assert_eq!(identifiers.last_naming("B"), Some(1));
+        assert_eq!(identifiers.last_naming("a"), Some(0));
+        // A DO body is a string: the identifiers in it are not the statement's.
+        assert_eq!(identifiers.last_naming("c"), None);
+    }
 
     fn sessions_of(sql: &str) -> Vec<Session> {
         sessions_assuming(sql, None)

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use crate::context::{self, ConstantUses, Context, CreatedObjects, HeldLocks};
+use crate::context::{self, ConstantUses, Context, CreatedObjects, HeldLocks, NamedIdentifiers};
 use crate::diagnostic::{Diagnostic, FileReport, Suppressed};
 use crate::framework::{self, Sidecar};
 use crate::layout::{Direction, Framework};
@@ -77,6 +77,7 @@ struct FileFacts<'a> {
     created: &'a CreatedObjects,
     constants: &'a ConstantUses<'a>,
     held: &'a HeldLocks,
+    identifiers: &'a NamedIdentifiers<'a>,
 }
 
 /// Migrations linted in order, sharing what they build.
@@ -159,6 +160,7 @@ impl<'s> Run<'s> {
         let file = self.files;
         self.files += 1;
         let text = masked.as_str();
+        let identifiers = NamedIdentifiers::new(text, &lexed);
         let mut held = HeldLocks::default();
         let mut findings = Vec::new();
         for (index, statement) in statements.iter().enumerate() {
@@ -176,6 +178,7 @@ impl<'s> Run<'s> {
                 created: &created,
                 constants: &constants,
                 held: &held,
+                identifiers: &identifiers,
             };
             // A DO body's statements run in order, each seeing what the ones before it built.
             let (targets, in_do_block) = match &statement.kind {
@@ -343,6 +346,7 @@ impl<'s> Run<'s> {
             created: facts.created,
             constants: facts.constants,
             held: facts.held,
+            identifiers: facts.identifiers,
         }
     }
 

@@ -49,6 +49,17 @@ impl Token {
     pub(crate) fn is_punct(&self, source: &str, punct: &str) -> bool {
         self.kind == TokenKind::Punct && self.text(source) == punct
     }
+
+    /// The identifier this token denotes, folded as PostgreSQL folds it (`None` for a token
+    /// that is not a word or a quoted identifier).
+    pub(crate) fn ident(&self, source: &str) -> Option<String> {
+        let raw = self.text(source);
+        match self.kind {
+            TokenKind::Word => Some(raw.to_lowercase()),
+            TokenKind::QuotedIdent => Some(raw[1..raw.len() - 1].replace("\"\"", "\"")),
+            _ => None,
+        }
+    }
 }
 
 /// A comment with its byte range (including the `--` or `/* */` markers).

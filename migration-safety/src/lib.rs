@@ -50,6 +50,7 @@ mod schema;
 mod settings;
 mod source;
 mod suppression;
+mod written;
 
 #[cfg(feature = "cli")]
 mod changed;
@@ -158,7 +159,7 @@ pub enum Error {
 /// assert!(names.contains(&"set-not-null"));
 /// ```
 pub fn rules() -> impl Iterator<Item = &'static RuleMeta> {
-    rules::all().into_iter()
+    rules::all().iter().copied()
 }
 
 /// Look up a rule by name (the error lists the names that exist).

@@ -5,8 +5,10 @@
 use std::ops::Range;
 
 use crate::lexer::{self, Lexed, Token, TokenKind};
-use crate::model::{Action, ActionKind, AlterTable, Generated, Statement, StatementKind};
-use crate::{parse, recognize};
+use crate::model::{
+    Action, ActionKind, AlterTable, Generated, Statement, StatementKind, Written, WrittenAction,
+};
+use crate::{parse, recognize, written};
 
 /// Lower every statement of a lexed file.
 pub(crate) fn lower_file(source: &str, lexed: &Lexed) -> Vec<Statement> {
@@ -14,7 +16,8 @@ pub(crate) fn lower_file(source: &str, lexed: &Lexed) -> Vec<Statement> {
         .statements
         .iter()
         .map(|raw| {
-            let kind = match &lexed.error {
+            let tokens = lexed.statement_tokens(raw);
+            let mut kind = match &lexed.error {
                 Some(error)
                     if raw.range.contains(&error.offset) || error.offset == raw.range.end =>
                 {
@@ -23,11 +26,12 @@ pub(crate) fn lower_file(source: &str, lexed: &Lexed) -> Vec<Statement> {
                         offset: error.offset,
                     }
                 }
-                _ => lower_tokens(source, lexed.statement_tokens(raw), raw.range.clone()),
+                _ => lower_tokens(source, tokens, raw.range.clone()),
             };
             Statement {
                 range: raw.range.clone(),
-                constants: constants(source, lexed.statement_tokens(raw), &kind),
+                constants: constants(source, tokens, &kind),
+                written: written::written(source, tokens, &raw.range, &mut kind),
                 kind,
             }
         })
@@ -107,7 +111,11 @@ fn alter_table_by_action(source: &str, tokens: &[Token]) -> Option<Result<Statem
             .or_else(|| recognize::alter_action(source, action))
             .or_else(|| virtual_generated_column(source, header, action));
         match kind {
-            Some(kind) => actions.push(Action { range, kind }),
+            Some(kind) => actions.push(Action {
+                range,
+                kind,
+                written: WrittenAction::default(),
+            }),
             None => {
                 return Some(Err(format!(
                     "the ALTER TABLE action `{text}` is not understood by migration-safety"
@@ -211,6 +219,7 @@ fn lower_plpgsql(source: &str, body: Range<usize>) -> Vec<Statement> {
     if let Some(error) = &lexed.error {
         return vec![Statement {
             constants: Vec::new(),
+            written: Written::default(),
             range: body.clone(),
             kind: StatementKind::SyntaxError {
                 message: format!("in the DO body: {}", error.message),
@@ -228,9 +237,10 @@ fn lower_plpgsql(source: &str, body: Range<usize>) -> Vec<Statement> {
         .map(|statement| match statement {
             recognize::PlpgsqlStatement::Sql(tokens) => {
                 let range = span(tokens);
-                let kind = lower_tokens(source, tokens, range.clone());
+                let mut kind = lower_tokens(source, tokens, range.clone());
                 Statement {
                     constants: constants(source, tokens, &kind),
+                    written: written::written(source, tokens, &range, &mut kind),
                     kind,
                     range,
                 }
@@ -239,6 +249,7 @@ fn lower_plpgsql(source: &str, body: Range<usize>) -> Vec<Statement> {
                 let Some(sql) = recognize::unquote(string.text(source)) else {
                     return Statement {
                         constants: Vec::new(),
+                        written: Written::default(),
                         range: string.range.clone(),
                         kind: StatementKind::Unanalyzed {
                             reason: "EXECUTE of an escape or prefixed string is not analysed"
@@ -251,6 +262,7 @@ fn lower_plpgsql(source: &str, body: Range<usize>) -> Vec<Statement> {
                 relocate(&mut statements, &string.range);
                 Statement {
                     constants: Vec::new(),
+                    written: Written::default(),
                     range: string.range.clone(),
                     kind: StatementKind::Do { body: statements },
                 }
@@ -261,12 +273,14 @@ fn lower_plpgsql(source: &str, body: Range<usize>) -> Vec<Statement> {
                 relocate(&mut statements, &range);
                 Statement {
                     constants: Vec::new(),
+                    written: Written::default(),
                     range,
                     kind: StatementKind::Do { body: statements },
                 }
             }
             recognize::PlpgsqlStatement::ExecuteDynamic(tokens) => Statement {
                 constants: Vec::new(),
+                written: Written::default(),
                 range: span(tokens),
                 kind: StatementKind::Unanalyzed {
                     reason: "EXECUTE runs SQL built at run time, which cannot be checked"
@@ -284,14 +298,17 @@ fn span(tokens: &[Token]) -> Range<usize> {
     }
 }
 
-/// Point statements lowered from a copy of the text (an unescaped string) at `range`.
+/// Point statements lowered from a copy of the text (an unescaped string) at `range`: what
+/// their text shows is not in the file, so it is forgotten.
 fn relocate(statements: &mut [Statement], range: &Range<usize>) {
     for statement in statements {
         statement.range = range.clone();
+        statement.written = Written::default();
         match &mut statement.kind {
             StatementKind::AlterTable(alter) => {
                 for action in &mut alter.actions {
                     action.range = range.clone();
+                    action.written = WrittenAction::default();
                 }
             }
             StatementKind::CreateIndex(index) => index.index_keyword_end = range.start,

@@ -526,11 +526,15 @@ pub struct Constraint {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConstraintKind {
     /// `CHECK (expr)`; `not_null_column` is set when the expression is exactly `col IS NOT NULL`.
+    /// Built by [`ConstraintKind::check`].
     Check {
         /// The expression as SQL.
         expr: String,
         /// The column of a `col IS NOT NULL` check.
         not_null_column: Option<String>,
+        /// The first column the expression names, after which PostgreSQL names the check when
+        /// it is not named.
+        first_column: Option<String>,
     },
     /// `FOREIGN KEY (columns) REFERENCES table`.
     ForeignKey {
@@ -564,6 +568,125 @@ pub enum ConstraintKind {
     },
 }
 
+impl ConstraintKind {
+    /// `CHECK (expr)`, with the first column `expr` names.
+    pub fn check(expr: String, not_null_column: Option<String>) -> Self {
+        Self::Check {
+            first_column: first_column(&expr),
+            expr,
+            not_null_column,
+        }
+    }
+}
+
+/// The first column an expression names, as PostgreSQL uses it for a check's default name:
+/// the first identifier that is not a keyword, a function called or a type cast to.
+fn first_column(expr: &str) -> Option<String> {
+    const NOT_COLUMNS: &[&str] = &[
+        "and", "or", "not", "is", "null", "true", "false", "in", "between", "like", "ilike",
+        "similar", "to", "any", "all", "some", "case", "when", "then", "else", "end", "value",
+        "distinct", "from", "array", "cast", "as", "collate",
+    ];
+    let (tokens, _) = crate::lexer::tokenize(expr);
+    tokens.iter().enumerate().find_map(|(i, t)| {
+        let word = match t.kind {
+            crate::lexer::TokenKind::Word => t.text(expr).to_lowercase(),
+            crate::lexer::TokenKind::QuotedIdent => t.text(expr).trim_matches('"').to_owned(),
+            _ => return None,
+        };
+        let call = tokens.get(i + 1).is_some_and(|n| n.is_punct(expr, "("));
+        let cast = i > 0 && tokens[i - 1].is_punct(expr, "::");
+        (!call && !cast && !NOT_COLUMNS.contains(&word.as_str())).then_some(word)
+    })
+}
+
+/// What a statement's text shows beyond its kind: where the pieces that a message quotes or a
+/// fix edits are (byte ranges in the file), and how it is written. Found once while lowering,
+/// from the statement's tokens (in `written.rs`); empty for a statement lowered from a copy
+/// of its text (an `EXECUTE` string, a quoted `DO` body), whose text is not in the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Where `CONCURRENTLY` goes: just after `DROP INDEX`, `REFRESH MATERIALIZED VIEW` or
+    /// `REINDEX <target>` (`None` for a `REINDEX` whose option list names `CONCURRENTLY`).
+    pub concurrently_at: Option<usize>,
+    /// The `IF NOT EXISTS` of a `CREATE INDEX`.
+    pub if_not_exists: Option<Range<usize>>,
+    /// A `CREATE INDEX`'s column list and what follows it: from the `(` after `ON table` to
+    /// the end of the statement.
+    pub index_columns: Option<Range<usize>>,
+    /// The bound of a `CREATE TABLE … PARTITION OF` (`FOR VALUES …` or `DEFAULT`), to the end
+    /// of the statement.
+    pub partition_bound: Option<Range<usize>>,
+    /// The definition of each column of a `CREATE TABLE`, in the order of its columns (`None`
+    /// for one not found in the text).
+    pub columns: Vec<Option<Range<usize>>>,
+    /// A `DROP` that ends with `CASCADE`.
+    pub cascade: bool,
+    /// A `VACUUM` (rather than an `ANALYZE` or a `CLUSTER`).
+    pub vacuum: bool,
+    /// Each `NULLS [NOT] DISTINCT` (PostgreSQL 15 syntax).
+    pub nulls_distinct: Vec<NullsDistinct>,
+    /// The clauses of an `UPDATE` or `DELETE` that begins with its command word (boxed: few
+    /// statements have them).
+    pub dml: Option<Box<DmlClauses>>,
+}
+
+/// A `NULLS [NOT] DISTINCT` in a statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NullsDistinct {
+    /// From `NULLS` to `DISTINCT`.
+    pub range: Range<usize>,
+    /// `NULLS NOT DISTINCT`.
+    pub not: bool,
+}
+
+/// Where the clauses of an `UPDATE` or `DELETE` are, and what its `WHERE` selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmlClauses {
+    /// The target as written (`users`, `ONLY users AS u`), when there is one.
+    pub target: Option<Range<usize>>,
+    /// The target's last word: its alias, or its name.
+    pub qualifier: Option<Range<usize>>,
+    /// The `SET` assignments of an `UPDATE` (possibly empty).
+    pub set: Option<Range<usize>>,
+    /// Each `SET` assignment as `(column, value)`, when every one is that simple.
+    pub assignments: Option<Vec<(Range<usize>, Range<usize>)>>,
+    /// `FROM` (`UPDATE`) or `USING` (`DELETE`): the statement joins other tables.
+    pub joins: bool,
+    /// The `WHERE` condition.
+    pub filter: Option<Range<usize>>,
+    /// Whether the condition bounds the rows to a batch or a targeted few: it compares with
+    /// a constant or a parameter, or selects through a `LIMIT` subquery, in every disjunct.
+    pub bounded: bool,
+    /// A `RETURNING` clause.
+    pub returning: bool,
+}
+
+/// What an `ALTER TABLE` action's text shows beyond its kind (nothing for an action lowered
+/// from a copy of its text).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WrittenAction {
+    /// For `ADD …`: the definition after `ADD [CONSTRAINT name]` (`CHECK (…)`,
+    /// `FOREIGN KEY (…) REFERENCES …`).
+    pub definition: Option<Range<usize>>,
+    /// The definition is one keyword (two for `PRIMARY KEY`) and one parenthesised list
+    /// without nested parentheses, and nothing else: no option a plan would drop, such as
+    /// `NULLS NOT DISTINCT`, `INCLUDE (…)` or `DEFERRABLE`.
+    pub bare: bool,
+    /// The action names a collation (`COLLATE`).
+    pub collate: bool,
+    /// The action is written `IF [NOT] EXISTS`.
+    pub if_exists: bool,
+}
+
+impl Action {
+    /// The definition of an `ADD …` action, cut from `source` ([`WrittenAction::definition`]).
+    pub fn definition<'s>(&self, source: &'s str) -> Option<&'s str> {
+        let text = source.get(self.written.definition.clone()?)?;
+        Some(text.trim_end_matches(';').trim_end())
+    }
+}
+
 /// A statement's range in the source and its lowered form.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Statement {
@@ -574,6 +697,8 @@ pub struct Statement {
     /// The string constants the statement's own tokens hold (`'shipped'`, `$$x$$`), unquoted,
     /// in order (none for a `DO` block: its body's statements hold theirs).
     pub constants: Vec<String>,
+    /// What its text shows beyond its kind.
+    pub written: Written,
 }
 
 /// `ALTER TABLE` with its actions.
@@ -594,6 +719,8 @@ pub struct Action {
     pub range: Range<usize>,
     /// What it does.
     pub kind: ActionKind,
+    /// What its text shows beyond its kind.
+    pub written: WrittenAction,
 }
 
 /// The `ALTER TABLE` actions rules care about.

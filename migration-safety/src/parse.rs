@@ -17,7 +17,7 @@ use crate::lexer::Token;
 use crate::model::{
     Action, ActionKind, AlterTable, AlterTypeAction, ColumnDef, Constraint, ConstraintKind,
     CreateIndex, CreateTable, DefaultExpr, Generated, LockMode, Name, ObjectKind, Part, Reference,
-    StatementKind, TypeName,
+    StatementKind, TypeName, WrittenAction,
 };
 use crate::recognize;
 
@@ -213,10 +213,7 @@ fn constraint(constraint: &TableConstraint) -> Constraint {
     let (name, kind) = match constraint {
         TableConstraint::Check(c) => (
             c.name.as_ref(),
-            ConstraintKind::Check {
-                expr: c.expr.to_string(),
-                not_null_column: is_not_null_column(&c.expr),
-            },
+            ConstraintKind::check(c.expr.to_string(), is_not_null_column(&c.expr)),
         ),
         TableConstraint::ForeignKey(fk) => (
             fk.name.as_ref(),
@@ -693,7 +690,11 @@ impl Lowering<'_> {
                 _ => self.statement_range(),
             };
             match action_kind(operation, &table) {
-                Some(kind) => actions.push(Action { range, kind }),
+                Some(kind) => actions.push(Action {
+                    range,
+                    kind,
+                    written: WrittenAction::default(),
+                }),
                 None => {
                     return StatementKind::Unanalyzed {
                         reason: format!("the ALTER TABLE action `{operation}` is not analysed"),
@@ -1114,10 +1115,7 @@ impl References {
         let mut i = 0;
         while i < tokens.len() {
             let mut chain: Vec<String> = Vec::new();
-            while let Some(part) = tokens
-                .get(i)
-                .and_then(|t| crate::rules::token_ident(text, t))
-            {
+            while let Some(part) = tokens.get(i).and_then(|t| t.ident(text)) {
                 chain.push(part);
                 if tokens.get(i + 1).is_some_and(|t| t.is_punct(text, ".")) {
                     i += 2;

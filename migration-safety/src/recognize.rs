@@ -578,7 +578,7 @@ fn index_columns(source: &str, tokens: &[Token]) -> (Vec<String>, bool) {
 }
 
 /// The position of the `)` closing the `(` that `tokens` starts with.
-fn matching_paren(source: &str, tokens: &[Token]) -> Option<usize> {
+pub(crate) fn matching_paren(source: &str, tokens: &[Token]) -> Option<usize> {
     if !tokens.first()?.is_punct(source, "(") {
         return None;
     }

@@ -1351,10 +1351,7 @@ impl Table {
             });
         }
         if let Some(expr) = &def.check {
-            add(ConstraintKind::Check {
-                expr: expr.clone(),
-                not_null_column: None,
-            });
+            add(ConstraintKind::check(expr.clone(), None));
         }
     }
 

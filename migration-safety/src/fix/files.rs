@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::SystemTime;
 
-use migration_safety_core::naming::{self, NewMigration};
+use migration_safety_core::naming::{Listing, NewMigration};
 
 use crate::layout::Migration;
 
@@ -64,9 +64,7 @@ fn site(path: &Path, framework: Framework) -> Option<(PathBuf, String)> {
     };
     let dir = if nested { parent.parent()? } else { parent };
     let file = path.strip_prefix(dir).ok()?.to_str()?.replace('\\', "/");
-    let known = listing(dir, framework)?
-        .iter()
-        .any(|m| m.file == file && m.direction == Direction::Up);
+    let known = listing(dir, framework)?.has_up(&file);
     known.then(|| (dir.to_path_buf(), file))
 }
 
@@ -74,8 +72,8 @@ fn site(path: &Path, framework: Framework) -> Option<(PathBuf, String)> {
 /// directory (its modification time changes when an entry is added, removed or renamed): a
 /// check whose findings write new migrations would otherwise list the directory once per
 /// finding, quadratic in a large directory.
-fn listing(dir: &Path, framework: Framework) -> Option<Arc<Vec<Migration>>> {
-    type Listings = HashMap<(PathBuf, Framework), (SystemTime, Arc<Vec<Migration>>)>;
+fn listing(dir: &Path, framework: Framework) -> Option<Arc<Listing>> {
+    type Listings = HashMap<(PathBuf, Framework), (SystemTime, Arc<Listing>)>;
     static LISTINGS: OnceLock<Mutex<Listings>> = OnceLock::new();
     let modified = std::fs::metadata(dir).and_then(|m| m.modified()).ok()?;
     let key = (dir.to_path_buf(), framework);
@@ -88,7 +86,7 @@ fn listing(dir: &Path, framework: Framework) -> Option<Arc<Vec<Migration>>> {
     {
         return Some(Arc::clone(found));
     }
-    let found = Arc::new(layout::discover(dir, framework).ok()?);
+    let found = Arc::new(Listing::new(layout::discover(dir, framework).ok()?));
     listings.insert(key, (modified, Arc::clone(&found)));
     Some(found)
 }
@@ -154,7 +152,8 @@ pub(crate) fn write(
             format_args!("`{}` cannot be listed", dir.display()),
         )
     })?;
-    let new = naming::new_migrations(&existing, framework, &after, &names, written)
+    let new = existing
+        .new_migrations(framework, &after, &names, written)
         .map_err(|error| cannot(framework, error))?;
     let mut out = Vec::new();
     for (script, migration) in scripts.iter().zip(&new) {

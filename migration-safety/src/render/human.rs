@@ -5,7 +5,9 @@ use std::ops::Range;
 
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 
-use crate::diagnostic::{Directory, Report};
+use rayon::prelude::*;
+
+use crate::diagnostic::{Diagnostic, Directory, FileReport, Report};
 use crate::rule::{Category, Severity};
 
 /// Rustc-style diagnostics, a note on how each directory was read, and a summary line.
@@ -15,48 +17,21 @@ pub(crate) fn render(report: &Report, color: bool) -> String {
     } else {
         Renderer::plain()
     };
-    let mut out = String::new();
-    for file in &report.files {
-        for diagnostic in &file.diagnostics {
-            let level = match diagnostic.severity {
-                Severity::Error => Level::ERROR,
-                Severity::Warning => Level::WARNING,
-            };
-            let (excerpt, excerpt_span) = excerpt(&file.source, &diagnostic.range);
-            let mut group: Group<'_> = level
-                .primary_title(diagnostic.message.as_str())
-                .id(diagnostic.rule)
-                .element(
-                    Snippet::source(excerpt)
-                        .line_start(diagnostic.start.line)
-                        .path(file.path.as_str())
-                        .annotation(AnnotationKind::Primary.span(excerpt_span.clone())),
-                );
-            if let Some(help) = &diagnostic.help {
-                group = group.element(Level::HELP.message(help.as_str()));
-            }
-            let suppressible = super::meta(diagnostic.rule).category != Category::Meta;
-            if suppressible {
-                group = group.element(Level::NOTE.message(format!(
-                    "to accept the risk knowingly, put `-- migration-safety: ignore {} -- <reason>` on the line above the statement",
-                    diagnostic.rule
-                )));
-            }
-            let mut rendered = renderer.render(&[group]);
-            // The excerpt of a long line starts inside it, so the column annotate-snippets
-            // counts is the one within the excerpt: put the file's column in its place.
-            let counted = excerpt[..excerpt_span.start].chars().count() + 1;
-            if counted != diagnostic.start.column {
-                let (line, path) = (diagnostic.start.line, &file.path);
-                rendered = rendered.replacen(
-                    &format!("{path}:{line}:{counted}"),
-                    &format!("{path}:{line}:{}", diagnostic.start.column),
-                    1,
-                );
-            }
-            out.push_str(&rendered);
-            out.push_str("\n\n");
-        }
+    // Each diagnostic renders on its own (annotate-snippets is most of the time of a report
+    // with many findings): render them in parallel, then join them in order.
+    let diagnostics: Vec<_> = report
+        .files
+        .iter()
+        .flat_map(|file| file.diagnostics.iter().map(move |d| (file, d)))
+        .collect();
+    let rendered: Vec<String> = diagnostics
+        .par_iter()
+        .map(|(file, diagnostic)| render_one(&renderer, file, diagnostic))
+        .collect();
+    let mut out = String::with_capacity(rendered.iter().map(|r| r.len() + 2).sum::<usize>() + 256);
+    for one in rendered {
+        out.push_str(&one);
+        out.push_str("\n\n");
     }
     for skipped in &report.skipped {
         out.push_str(&format!("note: {skipped}\n"));
@@ -70,6 +45,47 @@ pub(crate) fn render(report: &Report, color: bool) -> String {
     out.push_str(&super::summary(report));
     out.push('\n');
     out
+}
+
+/// One diagnostic, rustc-style.
+fn render_one(renderer: &Renderer, file: &FileReport, diagnostic: &Diagnostic) -> String {
+    let level = match diagnostic.severity {
+        Severity::Error => Level::ERROR,
+        Severity::Warning => Level::WARNING,
+    };
+    let (excerpt, excerpt_span) = excerpt(&file.source, &diagnostic.range);
+    let mut group: Group<'_> = level
+        .primary_title(diagnostic.message.as_str())
+        .id(diagnostic.rule)
+        .element(
+            Snippet::source(excerpt)
+                .line_start(diagnostic.start.line)
+                .path(file.path.as_str())
+                .annotation(AnnotationKind::Primary.span(excerpt_span.clone())),
+        );
+    if let Some(help) = &diagnostic.help {
+        group = group.element(Level::HELP.message(help.as_str()));
+    }
+    let suppressible = super::meta(diagnostic.rule).category != Category::Meta;
+    if suppressible {
+        group = group.element(Level::NOTE.message(format!(
+            "to accept the risk knowingly, put `-- migration-safety: ignore {} -- <reason>` on the line above the statement",
+            diagnostic.rule
+        )));
+    }
+    let rendered = renderer.render(&[group]);
+    // The excerpt of a long line starts inside it, so the column annotate-snippets counts is
+    // the one within the excerpt: put the file's column in its place.
+    let counted = excerpt[..excerpt_span.start].chars().count() + 1;
+    if counted == diagnostic.start.column {
+        return rendered;
+    }
+    let (line, path) = (diagnostic.start.line, &file.path);
+    rendered.replacen(
+        &format!("{path}:{line}:{counted}"),
+        &format!("{path}:{line}:{}", diagnostic.start.column),
+        1,
+    )
 }
 
 /// How much of a long line around a span the excerpt keeps, in bytes on each side.

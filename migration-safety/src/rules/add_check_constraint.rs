@@ -1,10 +1,9 @@
 use crate::context::Context;
-use crate::lexer::{TokenKind, tokenize};
 use crate::model::{ActionKind, ConstraintKind, Statement, quote_ident};
 use crate::rule::{Described, Findings, Rule, declare_rule};
 use crate::rules::{
-    SCAN_WITHOUT_BLOCKING, add_column_without, constraint_body, default_constraint_name,
-    existing_table_actions, not_valid_then_validate, not_valid_then_validate_fix, steps,
+    SCAN_WITHOUT_BLOCKING, add_column_without, default_constraint_name, existing_table_actions,
+    not_valid_then_validate, not_valid_then_validate_fix, steps,
 };
 
 declare_rule! {
@@ -53,13 +52,17 @@ impl Rule for AddCheckConstraint {
                     constraint,
                     not_valid: false,
                 } => {
-                    let ConstraintKind::Check { expr, .. } = &constraint.kind else {
+                    let ConstraintKind::Check {
+                        expr, first_column, ..
+                    } = &constraint.kind
+                    else {
                         continue;
                     };
                     let name = constraint.name.clone().unwrap_or_else(|| {
-                        default_constraint_name(table, &first_column(expr), "check")
+                        default_constraint_name(table, first_column.as_slice(), "check")
                     });
-                    let body = constraint_body(cx.source, &action.range)
+                    let body = action
+                        .definition(cx.source)
                         .map_or_else(|| format!("CHECK ({expr})"), str::to_owned);
                     (name, body, None)
                 }
@@ -97,29 +100,4 @@ impl Rule for AddCheckConstraint {
             );
         }
     }
-}
-
-/// The first column an expression names, as PostgreSQL uses it for a check's default name.
-fn first_column(expr: &str) -> Vec<String> {
-    const NOT_COLUMNS: &[&str] = &[
-        "and", "or", "not", "is", "null", "true", "false", "in", "between", "like", "ilike",
-        "similar", "to", "any", "all", "some", "case", "when", "then", "else", "end", "value",
-        "distinct", "from", "array", "cast", "as", "collate",
-    ];
-    let (tokens, _) = tokenize(expr);
-    tokens
-        .iter()
-        .enumerate()
-        .find_map(|(i, t)| {
-            let word = match t.kind {
-                TokenKind::Word => t.text(expr).to_lowercase(),
-                TokenKind::QuotedIdent => t.text(expr).trim_matches('"').to_owned(),
-                _ => return None,
-            };
-            let call = tokens.get(i + 1).is_some_and(|n| n.is_punct(expr, "("));
-            let cast = i > 0 && tokens[i - 1].is_punct(expr, "::");
-            (!call && !cast && !NOT_COLUMNS.contains(&word.as_str())).then_some(word)
-        })
-        .into_iter()
-        .collect()
 }

@@ -1,6 +1,5 @@
 use crate::context::Context;
 use crate::fix::replace_statement;
-use crate::lexer::tokenize;
 use crate::model::{ActionKind, Statement, Volatility, quote_ident};
 use crate::rule::{Described, Findings, Rule, declare_rule};
 use crate::rules::{Step, alter_actions, batched_update, not_null_steps, steps};
@@ -108,16 +107,13 @@ impl Rule for AddColumnWithDefault {
             }
             // Only a column of a type, a default and NOT NULL: the plan would drop anything else
             // it was declared with.
-            let text = cx.source.get(action.range.clone()).unwrap_or_default();
-            let (tokens, _) = tokenize(text);
             let plain = column.check.is_none()
                 && column.references.is_none()
                 && column.generated.is_none()
                 && !column.unique
                 && !column.primary_key
-                && !tokens
-                    .iter()
-                    .any(|t| t.is_word(text, "COLLATE") || t.is_word(text, "EXISTS"));
+                && !action.written.collate
+                && !action.written.if_exists;
             let fix = plain.then(|| {
                 replace_statement(
                     cx,

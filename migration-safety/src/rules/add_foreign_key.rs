@@ -2,7 +2,7 @@ use crate::context::Context;
 use crate::model::{ActionKind, ConstraintKind, Name, Statement, quote_ident};
 use crate::rule::{Described, Findings, Rule, declare_rule};
 use crate::rules::{
-    Step, add_column_without, constraint_body, default_constraint_name, existing_table_actions,
+    Step, add_column_without, default_constraint_name, existing_table_actions,
     not_valid_then_validate, not_valid_then_validate_fix, steps,
 };
 
@@ -82,7 +82,7 @@ impl Rule for AddForeignKey {
                         .name
                         .clone()
                         .unwrap_or_else(|| default_constraint_name(table, columns, "fkey"));
-                    let body = constraint_body(cx.source, &action.range).map_or_else(
+                    let body = action.definition(cx.source).map_or_else(
                         || {
                             format!(
                                 "FOREIGN KEY ({}) REFERENCES {references}",

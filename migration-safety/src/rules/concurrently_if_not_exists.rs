@@ -49,8 +49,7 @@ impl Rule for ConcurrentlyIfNotExists {
             .name
             .as_ref()
             .map_or_else(|| "<index>".to_owned(), ToString::to_string);
-        let text = cx.source.get(statement.range.clone()).unwrap_or_default();
-        let without = remove_if_not_exists(text);
+        let without = remove_if_not_exists(cx.source, statement);
         out.report(
             statement.range.clone(),
             format!(
@@ -65,16 +64,14 @@ impl Rule for ConcurrentlyIfNotExists {
 }
 
 /// The statement without its `IF NOT EXISTS`.
-fn remove_if_not_exists(text: &str) -> String {
-    let (tokens, _) = crate::lexer::tokenize(text);
-    let at = tokens.windows(3).find(|w| {
-        w[0].is_word(text, "IF") && w[1].is_word(text, "NOT") && w[2].is_word(text, "EXISTS")
-    });
-    let trimmed = match at {
-        Some(w) => format!(
+fn remove_if_not_exists(source: &str, statement: &Statement) -> String {
+    let range = &statement.range;
+    let text = source.get(range.clone()).unwrap_or_default();
+    let trimmed = match &statement.written.if_not_exists {
+        Some(at) => format!(
             "{}{}",
-            &text[..w[0].range.start],
-            text[w[2].range.end..].trim_start()
+            &source[range.start..at.start],
+            source[at.end..range.end].trim_start()
         ),
         None => text.to_owned(),
     };

@@ -78,20 +78,9 @@ impl Rule for CreateTablePartitionOf {
 
 /// `FOR VALUES …` or `DEFAULT`, cut from the statement's text.
 fn bounds_clause(source: &str, statement: &Statement) -> Option<String> {
-    let text = source.get(statement.range.clone())?;
-    let (tokens, _) = crate::lexer::tokenize(text);
-    let start = tokens.windows(2).find_map(|w| {
-        (w[0].is_word(text, "FOR") && w[1].is_word(text, "VALUES")).then_some(w[0].range.start)
-    });
-    let start = start.or_else(|| {
-        tokens
-            .iter()
-            .rev()
-            .find(|t| t.is_word(text, "DEFAULT"))
-            .map(|t| t.range.start)
-    })?;
+    let bound = source.get(statement.written.partition_bound.clone()?)?;
     Some(
-        text[start..]
+        bound
             .trim_end_matches(';')
             .split_whitespace()
             .collect::<Vec<_>>()

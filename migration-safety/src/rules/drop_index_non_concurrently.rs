@@ -1,7 +1,7 @@
 use crate::context::Context;
 use crate::model::{Statement, StatementKind};
 use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::insert_after;
+use crate::rules::with_concurrently;
 
 declare_rule! {
     /// ## What it does
@@ -92,15 +92,7 @@ impl Rule for DropIndexNonConcurrently {
                     .join(", ")
             )
         } else {
-            let rewritten = match (
-                names.as_slice(),
-                insert_after(
-                    cx.source,
-                    &statement.range,
-                    &["DROP", "INDEX"],
-                    " CONCURRENTLY",
-                ),
-            ) {
+            let rewritten = match (names.as_slice(), with_concurrently(cx.source, statement)) {
                 ([_], Some(text)) => text.trim_end_matches(';').trim_end().to_owned(),
                 _ => names
                     .iter()

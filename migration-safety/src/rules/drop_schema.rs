@@ -1,7 +1,7 @@
 use crate::context::{Context, Created};
 use crate::model::{Name, Statement};
 use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::{statement_tokens, steps};
+use crate::rules::steps;
 
 declare_rule! {
     /// ## What it does
@@ -49,8 +49,7 @@ impl Rule for DropSchema {
         let Some(names) = statement.kind.drop_of("SCHEMA") else {
             return;
         };
-        let (text, tokens) = statement_tokens(cx, statement);
-        if !tokens.last().is_some_and(|t| t.is_word(text, "CASCADE")) {
+        if !statement.written.cascade {
             return;
         }
         for schema in names {

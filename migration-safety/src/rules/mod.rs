@@ -4,12 +4,10 @@ use std::ops::Range;
 
 use crate::Error;
 use crate::context::Context;
-use crate::lexer::{self, Token, TokenKind, tokenize};
 use crate::model::{
     Action, ActionKind, AlterTable, ColumnDef, ConstraintKind, Name, Statement, StatementKind,
     TypeName, quote_ident,
 };
-use crate::recognize;
 use crate::rule::{Category, Findings, Rule, RuleMeta};
 
 mod add_check_constraint;
@@ -138,19 +136,23 @@ pub(crate) static ALL: &[&dyn Rule] = &[
 ];
 
 /// Every rule's metadata, sorted by name.
-pub(crate) fn all() -> Vec<&'static RuleMeta> {
-    let mut all: Vec<&'static RuleMeta> = ALL
-        .iter()
-        .map(|r| r.meta())
-        .chain([
-            meta::UNUSED_SUPPRESSION,
-            meta::INVALID_SUPPRESSION,
-            meta::INEFFECTIVE_TRANSACTION_MARKER,
-            meta::SCHEMA_DRIFT,
-        ])
-        .collect();
-    all.sort_by_key(|m| m.name);
-    all
+pub(crate) fn all() -> &'static [&'static RuleMeta] {
+    // Built once: a rule is looked up by name for every finding.
+    static ALL_SORTED: std::sync::OnceLock<Vec<&'static RuleMeta>> = std::sync::OnceLock::new();
+    ALL_SORTED.get_or_init(|| {
+        let mut all: Vec<&'static RuleMeta> = ALL
+            .iter()
+            .map(|r| r.meta())
+            .chain([
+                meta::UNUSED_SUPPRESSION,
+                meta::INVALID_SUPPRESSION,
+                meta::INEFFECTIVE_TRANSACTION_MARKER,
+                meta::SCHEMA_DRIFT,
+            ])
+            .collect();
+        all.sort_by_key(|m| m.name);
+        all
+    })
 }
 
 /// Find a rule by name; the error suggests the closest name.
@@ -162,7 +164,8 @@ pub(crate) fn lookup(name: &str) -> Result<&'static RuleMeta, Error> {
 pub(crate) fn select(name: &str) -> Result<Vec<&'static RuleMeta>, Error> {
     if let Some(category) = Category::from_name(name) {
         return Ok(all()
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|m| m.category == category)
             .collect());
     }
@@ -173,12 +176,15 @@ pub(crate) fn select(name: &str) -> Result<Vec<&'static RuleMeta>, Error> {
 }
 
 fn find(name: &str) -> Option<&'static RuleMeta> {
-    all().into_iter().find(|m| m.name == name)
+    let all = all();
+    all.binary_search_by_key(&name, |m| m.name)
+        .ok()
+        .map(|at| all[at])
 }
 
 /// An unknown rule name, with the closest rule (or one of `also`) as a suggestion.
 fn unknown_rule(name: &str, also: &[&str]) -> Error {
-    let names = all().into_iter().map(|m| m.name);
+    let names = all().iter().map(|m| m.name);
     Error::UnknownRule {
         name: name.to_owned(),
         suggestion: did_you_mean(name, names.chain(also.iter().copied())).map(str::to_owned),
@@ -449,29 +455,6 @@ pub(crate) fn steps(intro: &str, steps: &[impl std::fmt::Display]) -> String {
     out
 }
 
-/// The text of a statement and its tokens (without the final `;`), with offsets relative to that text.
-pub(crate) fn statement_tokens<'a>(
-    cx: &Context<'a>,
-    statement: &Statement,
-) -> (&'a str, Vec<Token>) {
-    let text = cx.source.get(statement.range.clone()).unwrap_or_default();
-    let mut tokens = lexer::tokenize(text).0;
-    if tokens.last().is_some_and(|t| t.is_punct(text, ";")) {
-        tokens.pop();
-    }
-    (text, tokens)
-}
-
-/// The identifier a token denotes, folded as PostgreSQL folds it.
-pub(crate) fn token_ident(text: &str, token: &Token) -> Option<String> {
-    let raw = token.text(text);
-    match token.kind {
-        TokenKind::Word => Some(raw.to_lowercase()),
-        TokenKind::QuotedIdent => Some(raw[1..raw.len() - 1].replace("\"\"", "\"")),
-        _ => None,
-    }
-}
-
 /// A column whose type a statement chooses: in `CREATE TABLE`, `ADD COLUMN` or `ALTER COLUMN … TYPE`.
 pub(crate) struct DesignedColumn<'s> {
     /// The table.
@@ -502,14 +485,21 @@ pub(crate) fn designed_columns<'s>(
             create
                 .columns
                 .iter()
-                .map(|def| DesignedColumn {
+                .enumerate()
+                .map(|(i, def)| DesignedColumn {
                     table: &create.table,
                     column: &def.name,
                     data_type: &def.data_type,
                     def: Some(def),
                     primary_key: def.primary_key
                         || pk_columns == Some(std::slice::from_ref(&def.name)),
-                    range: column_range(cx, statement, &def.name),
+                    range: statement
+                        .written
+                        .columns
+                        .get(i)
+                        .cloned()
+                        .flatten()
+                        .unwrap_or_else(|| statement.range.clone()),
                 })
                 .collect()
         }
@@ -551,81 +541,18 @@ pub(crate) fn designed_columns<'s>(
     }
 }
 
-/// The range of a column's definition in a `CREATE TABLE` (the statement's range if not found).
-fn column_range(cx: &Context<'_>, statement: &Statement, column: &str) -> Range<usize> {
-    let (text, tokens) = statement_tokens(cx, statement);
-    let found = tokens
-        .iter()
-        .position(|t| t.is_punct(text, "("))
-        .and_then(|open| {
-            let mut depth = 0usize;
-            let close = tokens[open..].iter().position(|t| {
-                if t.is_punct(text, "(") {
-                    depth += 1;
-                } else if t.is_punct(text, ")") {
-                    depth -= 1;
-                }
-                depth == 0
-            })?;
-            recognize::split_top_level(text, &tokens[open + 1..open + close])
-                .into_iter()
-                .find(|element| {
-                    element
-                        .first()
-                        .and_then(|t| token_ident(text, t))
-                        .is_some_and(|name| name == column)
-                })
-                .and_then(|element| Some(element.first()?.range.start..element.last()?.range.end))
-        });
-    match found {
-        Some(range) => range.start + statement.range.start..range.end + statement.range.start,
-        None => statement.range.clone(),
-    }
-}
-
-/// The text of `range` with `insert` placed after the first occurrence of the keyword sequence
-/// `after` (for example `CONCURRENTLY` after `DROP INDEX`), cut from the source so that the
-/// suggestion keeps the statement's own names and formatting. `None` when the keywords are not
-/// in the text (a statement relocated from a quoted `DO` body).
-pub(crate) fn insert_after(
-    source: &str,
-    range: &Range<usize>,
-    after: &[&str],
-    insert: &str,
-) -> Option<String> {
-    let text = source.get(range.clone())?;
-    let (tokens, _) = tokenize(text);
-    let words: Vec<&Token> = tokens
-        .iter()
-        .filter(|t| t.kind == TokenKind::Word)
-        .collect();
-    let at = words.windows(after.len()).find_map(|w| {
-        w.iter()
-            .zip(after)
-            .all(|(t, k)| t.is_word(text, k))
-            .then(|| w[after.len() - 1].range.end)
-    })?;
-    Some(format!("{}{insert}{}", &text[..at], &text[at..]))
-}
-
-/// The body of an `ADD [CONSTRAINT name] …` action, after the name (`CHECK (…)`,
-/// `FOREIGN KEY (…) REFERENCES …`), cut from the source; `None` when the text is not there.
-pub(crate) fn constraint_body<'s>(source: &'s str, range: &Range<usize>) -> Option<&'s str> {
-    let text = source.get(range.clone())?;
-    let (tokens, _) = tokenize(text);
-    let mut i = 0;
-    if !tokens.first()?.is_word(text, "ADD") {
-        return None;
-    }
-    i += 1;
-    if tokens.get(i)?.is_word(text, "CONSTRAINT") {
-        i += 2;
-    }
-    Some(
-        text[tokens.get(i)?.range.start..]
-            .trim_end_matches(';')
-            .trim_end(),
-    )
+/// The statement's text with `CONCURRENTLY` where it goes ([`Written::concurrently_at`]), cut
+/// from the source so that the suggestion keeps the statement's own names and formatting.
+/// `None` when there is no such place (a statement lowered from a quoted `DO` body).
+///
+/// [`Written::concurrently_at`]: crate::model::Written::concurrently_at
+pub(crate) fn with_concurrently(source: &str, statement: &Statement) -> Option<String> {
+    let text = source.get(statement.range.clone())?;
+    let at = statement
+        .written
+        .concurrently_at?
+        .checked_sub(statement.range.start)?;
+    Some(format!("{} CONCURRENTLY{}", text.get(..at)?, &text[at..]))
 }
 
 /// The name PostgreSQL gives an unnamed constraint: `<table>_<columns>_<suffix>`, with every
@@ -894,15 +821,7 @@ fn index_then_constraint_fix(
     {
         return None;
     }
-    let body = constraint_body(cx.source, &action.range)?;
-    let (tokens, _) = tokenize(body);
-    let words = usize::from(tokens.first()?.is_word(body, "PRIMARY")) + 1;
-    let plain = tokens.get(words)?.is_punct(body, "(")
-        && tokens.last()?.is_punct(body, ")")
-        && !tokens[words + 1..tokens.len() - 1]
-            .iter()
-            .any(|t| t.is_punct(body, "(") || t.is_punct(body, ")"));
-    if !plain {
+    if !action.written.bare {
         return None;
     }
     crate::fix::replace_statement(
@@ -925,14 +844,12 @@ pub(crate) fn partitioned_index_plan(
         .name
         .as_ref()
         .map_or_else(|| "<parent_index>".to_owned(), ToString::to_string);
-    let text = cx.source.get(statement.range.clone()).unwrap_or_default();
-    let (tokens, _) = tokenize(text);
-    let columns = tokens
-        .iter()
-        .position(|t| t.is_word(text, "ON"))
-        .and_then(|on| tokens[on..].iter().find(|t| t.is_punct(text, "(")))
-        .map(|open| text[open.range.start..].trim_end_matches(';').trim_end())
-        .unwrap_or("(…)");
+    let columns = statement
+        .written
+        .index_columns
+        .clone()
+        .and_then(|columns| cx.source.get(columns))
+        .map_or("(…)", |columns| columns.trim_end_matches(';').trim_end());
     let unique = if index.unique { "UNIQUE " } else { "" };
     let mut plan = vec![format!(
         "CREATE {unique}INDEX {parent_index} ON ONLY {} {columns};  -- the parent alone: instant, invalid until every partition is attached",

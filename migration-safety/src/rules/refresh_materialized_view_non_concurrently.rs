@@ -4,7 +4,6 @@ use crate::context::{Context, Created};
 use crate::fix::{Edit, Fix};
 use crate::model::{Name, Statement, StatementKind};
 use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::statement_tokens;
 
 declare_rule! {
     /// ## What it does
@@ -152,13 +151,7 @@ fn concurrently_fix(cx: &Context<'_>, statement: &Statement, view: &Name) -> Opt
     if !cx.builds_fixes() {
         return None;
     }
-    let (text, tokens) = statement_tokens(cx, statement);
-    let keyword = tokens.get(2).filter(|t| {
-        t.is_word(text, "VIEW")
-            && tokens[0].is_word(text, "REFRESH")
-            && tokens[1].is_word(text, "MATERIALIZED")
-    })?;
-    let at = statement.range.start + keyword.range.end;
+    let at = statement.written.concurrently_at?;
     Some(Fix {
         rule: RefreshMaterializedViewNonConcurrently::META.name,
         title: format!("refresh `{view}` concurrently"),

@@ -1,7 +1,7 @@
 use crate::context::Context;
 use crate::model::{Name, Statement, StatementKind};
 use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::{insert_after, pg14_concurrently_caution, steps};
+use crate::rules::{pg14_concurrently_caution, steps, with_concurrently};
 
 declare_rule! {
     /// ## What it does
@@ -93,29 +93,11 @@ impl Rule for ReindexNonConcurrently {
             "system catalogs cannot be reindexed concurrently: run it in a maintenance window, not in a migration".to_owned()
         } else if cx.pg_version() >= 12 {
             // With an option list that already names CONCURRENTLY (`(CONCURRENTLY false)`),
-            // write the statement afresh rather than spell the option twice.
-            let source_text = cx.source.get(statement.range.clone()).unwrap_or_default();
-            let has_option = crate::lexer::tokenize(source_text)
-                .0
-                .iter()
-                .any(|t| t.is_word(source_text, "CONCURRENTLY"));
-            let rewritten = (!has_option)
-                .then(|| {
-                    insert_after(
-                        cx.source,
-                        &statement.range,
-                        &["REINDEX", target],
-                        " CONCURRENTLY",
-                    )
-                    .or_else(|| {
-                        insert_after(cx.source, &statement.range, &[target], " CONCURRENTLY")
-                    })
-                })
-                .flatten()
-                .map_or_else(
-                    || format!("REINDEX {target} CONCURRENTLY {name}"),
-                    |t| t.trim_end_matches(';').trim_end().to_owned(),
-                );
+            // the statement is written afresh rather than spell the option twice.
+            let rewritten = with_concurrently(cx.source, statement).map_or_else(
+                || format!("REINDEX {target} CONCURRENTLY {name}"),
+                |t| t.trim_end_matches(';').trim_end().to_owned(),
+            );
             format!(
                 "rebuild it without blocking reads and writes:\n  {rewritten};\nCONCURRENTLY cannot run in a transaction block: {}. It waits for every older transaction, read-only ones too, so run it when no long query is open, and it ends with a brief ACCESS EXCLUSIVE lock on the old index. If it fails it leaves an invalid `…_ccnew` index: drop it with DROP INDEX CONCURRENTLY and retry{}",
                 crate::framework::outside_transaction_advice(cx.framework),

@@ -75,41 +75,22 @@ impl Rule for SyntaxError {
 /// target is older than PostgreSQL 15, which rejects it with a syntax error at `NULLS`.
 fn too_new(cx: &Context<'_>, statement: &Statement, out: &mut Findings) {
     const SINCE: u32 = 15;
-    let Some(text) = cx.source.get(statement.range.clone()) else {
-        return;
-    };
-    // Most statements have no `nulls` at all: lex only those that do.
-    if cx.pg_version() >= SINCE || !text.to_ascii_lowercase().contains("nulls") {
+    if cx.pg_version() >= SINCE {
         return;
     }
-    let lexed = crate::lexer::split(text);
-    let tokens = &lexed.tokens;
-    for (i, token) in tokens.iter().enumerate() {
-        let next = |n: usize, word: &str| tokens.get(i + n).is_some_and(|t| t.is_word(text, word));
-        if !token.is_word(text, "NULLS") {
-            continue;
-        }
-        let len = if next(1, "DISTINCT") {
-            2
-        } else if next(1, "NOT") && next(2, "DISTINCT") {
-            3
+    for nulls in &statement.written.nulls_distinct {
+        let form = if nulls.not {
+            "NULLS NOT DISTINCT"
         } else {
-            continue;
+            "NULLS DISTINCT"
         };
-        let start = statement.range.start + token.range.start;
-        let end = statement.range.start + tokens[i + len - 1].range.end;
-        let form = tokens[i..i + len]
-            .iter()
-            .map(|t| t.text(text).to_ascii_uppercase())
-            .collect::<Vec<_>>()
-            .join(" ");
         out.report(
-            start..end,
+            nulls.range.clone(),
             format!(
                 "`{form}` needs PostgreSQL {SINCE}, but the target is {}: PostgreSQL rejects the statement (syntax error at or near \"NULLS\")",
                 cx.pg_version()
             ),
-            if form == "NULLS NOT DISTINCT" {
+            if nulls.not {
                 "before PostgreSQL 15, leave it out and allow a single NULL with a second, partial unique index on (<column> IS NULL) WHERE <column> IS NULL; or raise `pg_version` if every server runs 15 or later".to_owned()
             } else {
                 "leave it out: NULLS DISTINCT is the default behaviour of every version".to_owned()

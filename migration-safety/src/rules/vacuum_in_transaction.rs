@@ -1,7 +1,6 @@
 use crate::context::Context;
 use crate::model::{Statement, StatementKind};
 use crate::rule::{Findings, Rule, declare_rule};
-use crate::rules::statement_tokens;
 
 declare_rule! {
     /// ## What it does
@@ -54,8 +53,7 @@ impl Rule for VacuumInTransaction {
         {
             return;
         }
-        let (text, tokens) = statement_tokens(cx, statement);
-        if !tokens.first().is_some_and(|t| t.is_word(text, "VACUUM")) {
+        if !statement.written.vacuum {
             return;
         }
         let (place, advice) = if cx.in_do_block {
