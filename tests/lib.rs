@@ -41,9 +41,28 @@ pub fn available(program: &str, why: &str) -> bool {
 /// the whole workspace selected and a test target among those built (`--test <test>`, already
 /// built since it is the one running), cargo resolves the same features, so after that command
 /// nothing is built again. (`cargo build -p migration-safety --features cli` resolves fewer
-/// features and built about 45 crates a second time, the library among them.)
+/// features and built about 45 crates a second time, the library among them.) The variables
+/// cargo sets for this test process (`CARGO_PKG_NAME`, `OUT_DIR`…) are removed: build scripts
+/// such as ring's rerun when they change, and so would everything that depends on them.
 pub fn cli_binary(test: &str) -> PathBuf {
-    let output = Command::new(env!("CARGO"))
+    let mut cargo = Command::new(env!("CARGO"));
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || [
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "OUT_DIR",
+            ]
+            .contains(&&*name)
+        {
+            cargo.env_remove(&*name);
+        }
+    }
+    let output = cargo
         .args(["build", "--workspace", "--locked", "--color", "never"])
         .args(["--bin", "migration-safety", "--test", test])
         .args(["--message-format", "json"])
