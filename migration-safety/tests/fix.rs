@@ -165,3 +165,91 @@ fn atlas_sum_is_rewritten_for_the_fixed_files() {
     );
     assert!(fixed.diff().contains("-h1:stale\n"));
 }
+
+/// The statements of SQL text, each on one line (comment lines left out, white space folded,
+/// without its `;`), leaving out the `BEGIN` and `COMMIT` a written phase is wrapped in.
+fn one_line_statements(sql: &str) -> Vec<String> {
+    migration_safety::split_statements(sql)
+        .into_iter()
+        .map(|range| {
+            let text: Vec<&str> = sql[range]
+                .lines()
+                .filter(|line| !line.trim_start().starts_with("--"))
+                .collect();
+            let text = text.join(" ");
+            let words: Vec<&str> = text.trim_end_matches(';').split_whitespace().collect();
+            words.join(" ")
+        })
+        .filter(|s| s != "BEGIN" && s != "COMMIT")
+        .collect()
+}
+
+/// Whoever follows the help of `rename-column` by hand runs what its fix writes: the same
+/// statements, in the same order, in each framework's way of running the backfill (its own
+/// migration outside a transaction, or inside the transaction where the framework has no other).
+#[test]
+fn the_rename_column_help_states_the_plan_the_fix_writes() {
+    use migration_safety::{Framework, Settings};
+    for (framework, names) in [
+        (Framework::Plain, ["0001_users.sql", "0002_rename.sql"]),
+        (
+            Framework::Sqlx,
+            ["20240101000000_users.sql", "20240201000000_rename.sql"],
+        ),
+        (Framework::Refinery, ["V1__users.sql", "V2__rename.sql"]),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(names[0]),
+            "CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL DEFAULT 'anonymous');\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join(names[1]),
+            "SET lock_timeout = '5s';\nALTER TABLE users RENAME COLUMN name TO full_name;\n",
+        )
+        .unwrap();
+        let settings = Settings::default().framework(framework);
+        let report = lint_paths(&[dir.path().to_path_buf()], &settings).unwrap();
+        let (_, finding) = report
+            .diagnostics()
+            .find(|(_, d)| d.rule == "rename-column")
+            .unwrap();
+        let help = finding.help.as_deref().unwrap();
+        let from_help: Vec<String> = help
+            .lines()
+            .filter_map(|line| line.trim_start().split_once(". "))
+            .filter(|(number, _)| number.parse::<usize>().is_ok())
+            .map(|(_, step)| step)
+            .filter(|step| !step.starts_with("deploy "))
+            .map(|step| {
+                let step = step.split("  -- ").next().unwrap();
+                match step.split_once("migration") {
+                    Some((when, rest)) if when.starts_with("in ") => {
+                        rest.split_once(": ").unwrap().1
+                    }
+                    _ => step,
+                }
+            })
+            .flat_map(one_line_statements)
+            .collect();
+        let fix = finding.fix.as_ref().unwrap();
+        let written: Vec<&str> = fix
+            .edits
+            .iter()
+            .map(|e| e.replacement.as_str())
+            .chain(fix.new_files.iter().map(|f| f.contents.as_str()))
+            .collect();
+        let from_fix: Vec<String> = written.into_iter().flat_map(one_line_statements).collect();
+        assert_eq!(from_help, from_fix, "{framework}:\n{help}");
+        for statement in [
+            "ALTER TABLE users ALTER COLUMN full_name SET DEFAULT 'anonymous'",
+            "ALTER TABLE users VALIDATE CONSTRAINT users_full_name_not_null",
+            "ALTER TABLE users DROP COLUMN name",
+        ] {
+            assert!(from_fix.iter().any(|s| s == statement), "{statement}");
+        }
+        let refinery = framework == Framework::Refinery;
+        assert_eq!(help.contains("COMMIT; END LOOP"), !refinery, "{help}");
+    }
+}

@@ -239,6 +239,80 @@ fn only_action(statement: &Statement) -> Option<(&AlterTable, &ActionKind)> {
     }
 }
 
+/// A phased plan: the statements that replace the flagged one, and the later phases.
+pub(crate) struct Plan {
+    /// What it does, in words (`renaming users.name to full_name`).
+    subject: String,
+    /// Phase 1: the statements written in place of the flagged one.
+    first: Vec<String>,
+    later: Vec<Phase>,
+}
+
+impl Plan {
+    /// The plan as the steps of a help text, so that whoever follows the help by hand does
+    /// what the fix writes: the statements of phase 1, then each later phase on one line,
+    /// after the deploy it waits for, with a note saying how the framework runs it outside a
+    /// transaction where it must, and which rules its statements suppress (the fix writes
+    /// the suppressions, whose reason names the phase and the deploy).
+    pub(crate) fn steps(&self, framework: Framework) -> Vec<String> {
+        let mut steps: Vec<String> = self.first.iter().map(|s| one_line(s)).collect();
+        for phase in &self.later {
+            if let Some(deploy) = &phase.deploy {
+                steps.push(format!("deploy {deploy}"));
+            }
+            let when = match (&phase.deploy, phase.transaction && phase.up.len() > 1) {
+                (Some(_), true) => "in a later migration, in one transaction",
+                (Some(_), false) => "in a later migration",
+                (None, true) => "in the next migration, in one transaction",
+                (None, false) => "in the next migration",
+            };
+            let statements: Vec<String> = phase.up.iter().map(|s| one_line(s)).collect();
+            let mut notes = Vec::new();
+            if !phase.transaction {
+                notes.push(format!(
+                    "no transaction: {}",
+                    crate::framework::outside_transaction_advice(framework)
+                ));
+            }
+            let mut suppressed: Vec<&str> = phase
+                .up
+                .iter()
+                .flat_map(|s| s.lines())
+                .filter_map(|line| line.strip_prefix(SUPPRESSION))
+                .filter_map(|rest| rest.split(" -- ").next())
+                .collect();
+            suppressed.dedup();
+            if !suppressed.is_empty() {
+                notes.push(format!(
+                    "suppress {} there, with a reason naming this deploy",
+                    suppressed
+                        .iter()
+                        .map(|rule| format!("`{rule}`"))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                ));
+            }
+            let mut step = format!("{when}: {}", statements.join(" "));
+            if !notes.is_empty() {
+                step.push_str(&format!("  -- {}", notes.join("; ")));
+            }
+            steps.push(step);
+        }
+        steps
+    }
+}
+
+/// A statement as written in a migration, on one line for a help text: its comment lines
+/// left out, its other lines trimmed and joined with spaces.
+fn one_line(statement: &str) -> String {
+    statement
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("--"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A later phase of a plan.
 struct Phase {
     /// Its name in words, for its file name.
@@ -342,9 +416,12 @@ fn deployed_phase(
     }
 }
 
+/// How a suppression the fix writes begins.
+const SUPPRESSION: &str = "-- migration-safety: ignore ";
+
 /// `-- migration-safety: ignore <rule> -- <reason>` on the line before `statement`.
 fn suppressed(rule: &str, reason: &str, statement: String) -> String {
-    format!("-- migration-safety: ignore {rule} -- {reason}\n{statement}")
+    format!("{SUPPRESSION}{rule} -- {reason}\n{statement}")
 }
 
 /// `ADD COLUMN` of a column the plan copies, with a suppression of the design rules (such as
@@ -360,6 +437,10 @@ fn add_column(
         "ALTER TABLE {table} ADD COLUMN {} {data_type};",
         quote_ident(column)
     );
+    // Only a written migration needs the suppressions (a help leaves them out).
+    if !cx.builds_fixes() {
+        return statement;
+    }
     let report = crate::lint_sql(&statement, cx.settings);
     let mut design: Vec<&str> = report
         .diagnostics()
@@ -530,30 +611,27 @@ impl<'a> Sync<'a> {
     }
 }
 
-/// `ALTER TABLE t RENAME COLUMN a TO b`: add `b`, kept in step with `a` both ways by a trigger
-/// (so that the code deployed before the plan and the code that uses only `b` both work while
-/// they run side by side), backfill, (make it NOT NULL), deploy code that reads and writes only
+/// `ALTER TABLE t RENAME COLUMN a TO b` of `column` (`None`: not known from the migrations,
+/// then its type is a placeholder): add `b`, kept in step with `a` both ways by a trigger (so
+/// that the code deployed before the plan and the code that uses only `b` both work while they
+/// run side by side), backfill, (make it NOT NULL), deploy code that reads and writes only
 /// `b`, then drop the trigger and `a`. A default moves to `b` in the first phase: on an
 /// `INSERT`, the trigger copies whichever of the two columns the statement wrote, which it can
-/// only tell from a NULL.
-pub(crate) fn rename_column(cx: &Context<'_>, rule: &'static str) -> Option<Fix> {
-    if !cx.builds_fixes() {
-        return None;
-    }
-    let (alter, ActionKind::RenameColumn { from, to }) = only_action(&cx.statements[cx.index])?
-    else {
-        return None;
-    };
-    let table = &alter.table;
-    let column = copyable(cx, table, from)?;
-    if cx.named_later(from) || cx.named_later(to) {
-        return None;
-    }
+/// only tell from a NULL. The help of `rename-column` prints this plan; [`rename_column`]
+/// writes it.
+pub(crate) fn rename_column_plan(
+    cx: &Context<'_>,
+    table: &Name,
+    (from, to): (&str, &str),
+    column: Option<&Column>,
+) -> Plan {
     let (old, new) = (quote_ident(from), quote_ident(to));
     let subject = format!("renaming {}.{from} to {to}", table.name);
     let sync = Sync::new(table, to);
-    let mut first = vec![add_column(cx, table, to, &column.data_type.text, &subject)];
-    if let ColumnDefault::Expr(default) = &column.default {
+    let data_type =
+        column.map_or_else(|| format!("<type of {from}>"), |c| c.data_type.text.clone());
+    let mut first = vec![add_column(cx, table, to, &data_type, &subject)];
+    if let Some(ColumnDefault::Expr(default)) = column.map(|c| &c.default) {
         first.push(format!(
             "ALTER TABLE {table} ALTER COLUMN {new} SET DEFAULT {default};"
         ));
@@ -577,7 +655,7 @@ pub(crate) fn rename_column(cx: &Context<'_>, rule: &'static str) -> Option<Fix>
         down: Vec::new(),
         transaction,
     }];
-    if column.not_null {
+    if column.is_some_and(|c| c.not_null) {
         later.extend(not_null_phases(cx, table, to, None));
     }
     let last = later.len() + 2;
@@ -599,13 +677,32 @@ pub(crate) fn rename_column(cx: &Context<'_>, rule: &'static str) -> Option<Fix>
                 )])
                 .collect(),
         ),
-        down: vec![format!(
-            "ALTER TABLE {table} ADD COLUMN {old} {};",
-            column.data_type.text
-        )],
+        down: vec![format!("ALTER TABLE {table} ADD COLUMN {old} {data_type};")],
         transaction: true,
     });
-    phased(cx, rule, subject, first, later)
+    Plan {
+        subject,
+        first,
+        later,
+    }
+}
+
+/// The fix of `ALTER TABLE t RENAME COLUMN a TO b`: `plan`, the [`rename_column_plan`] of its
+/// only action, written as migrations; none when the plan cannot reproduce the column (see
+/// [`copyable`]) or a later statement of the migration names either column.
+pub(crate) fn rename_column(cx: &Context<'_>, rule: &'static str, plan: Plan) -> Option<Fix> {
+    if !cx.builds_fixes() {
+        return None;
+    }
+    let (alter, ActionKind::RenameColumn { from, to }) = only_action(&cx.statements[cx.index])?
+    else {
+        return None;
+    };
+    copyable(cx, &alter.table, from)?;
+    if cx.named_later(from) || cx.named_later(to) {
+        return None;
+    }
+    phased(cx, rule, plan.subject, plan.first, plan.later)
 }
 
 /// `ALTER TABLE a RENAME TO b`: rename it and keep the old name as a view of it, in one
