@@ -298,17 +298,18 @@ fn span(tokens: &[Token]) -> Range<usize> {
     }
 }
 
-/// Point statements lowered from a copy of the text (an unescaped string) at `range`: what
-/// their text shows is not in the file, so it is forgotten.
+/// Point statements lowered from a copy of the text (an unescaped string) at `range`: where
+/// their pieces are is not in the file, so it is forgotten; how they are written is kept
+/// ([`written::copied`]).
 fn relocate(statements: &mut [Statement], range: &Range<usize>) {
     for statement in statements {
         statement.range = range.clone();
-        statement.written = Written::default();
+        statement.written = written::copied(std::mem::take(&mut statement.written), range);
         match &mut statement.kind {
             StatementKind::AlterTable(alter) => {
                 for action in &mut alter.actions {
                     action.range = range.clone();
-                    action.written = WrittenAction::default();
+                    action.written = written::copied_action(std::mem::take(&mut action.written));
                 }
             }
             StatementKind::CreateIndex(index) => index.index_keyword_end = range.start,

@@ -602,8 +602,10 @@ fn first_column(expr: &str) -> Option<String> {
 
 /// What a statement's text shows beyond its kind: where the pieces that a message quotes or a
 /// fix edits are (byte ranges in the file), and how it is written. Found once while lowering,
-/// from the statement's tokens (in `written.rs`); empty for a statement lowered from a copy
-/// of its text (an `EXECUTE` string, a quoted `DO` body), whose text is not in the file.
+/// from the statement's tokens (in `written.rs`). For a statement lowered from a copy of its
+/// text (an `EXECUTE` string, a quoted `DO` body), whose pieces are not in the file, only how it
+/// is written is kept: no range points into the copy, and a `NULLS [NOT] DISTINCT` is at the
+/// statement's range.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Written {
     /// Where `CONCURRENTLY` goes: just after `DROP INDEX`, `REFRESH MATERIALIZED VIEW` or
@@ -640,7 +642,8 @@ pub struct NullsDistinct {
     pub not: bool,
 }
 
-/// Where the clauses of an `UPDATE` or `DELETE` are, and what its `WHERE` selects.
+/// Where the clauses of an `UPDATE` or `DELETE` are (not known, `None`, for one lowered from a
+/// copy of its text), and what its `WHERE` selects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DmlClauses {
     /// The target as written (`users`, `ONLY users AS u`), when there is one.
@@ -662,8 +665,8 @@ pub struct DmlClauses {
     pub returning: bool,
 }
 
-/// What an `ALTER TABLE` action's text shows beyond its kind (nothing for an action lowered
-/// from a copy of its text).
+/// What an `ALTER TABLE` action's text shows beyond its kind (no `definition` for an action
+/// lowered from a copy of its text).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WrittenAction {
     /// For `ADD …`: the definition after `ADD [CONSTRAINT name]` (`CHECK (…)`,
@@ -871,7 +874,8 @@ pub struct CreateIndex {
     pub expressions: bool,
     /// `WHERE`: a partial index.
     pub partial: bool,
-    /// Byte offset in the file just after the `INDEX` keyword, where `CONCURRENTLY` goes.
+    /// Byte offset in the file just after the `INDEX` keyword, where `CONCURRENTLY` goes (the
+    /// statement's start for one lowered from a copy of its text, where it cannot go).
     pub index_keyword_end: usize,
 }
 

@@ -96,6 +96,45 @@ pub(crate) fn written(
     written
 }
 
+/// What stays true of a statement lowered from a copy of its text (an `EXECUTE` string, a
+/// quoted `DO` body), now at `range` in the file: how it is written (`CASCADE`, `VACUUM`, a
+/// `NULLS [NOT] DISTINCT`, what its `WHERE` selects), but not where its pieces are, since they
+/// are in the copy. A piece a message points at (`NULLS [NOT] DISTINCT`) becomes `range`.
+pub(crate) fn copied(written: Written, range: &Range<usize>) -> Written {
+    Written {
+        cascade: written.cascade,
+        vacuum: written.vacuum,
+        nulls_distinct: written
+            .nulls_distinct
+            .into_iter()
+            .map(|nulls| NullsDistinct {
+                range: range.clone(),
+                ..nulls
+            })
+            .collect(),
+        dml: written.dml.map(|dml| {
+            Box::new(DmlClauses {
+                target: None,
+                qualifier: None,
+                set: None,
+                assignments: None,
+                filter: None,
+                ..*dml
+            })
+        }),
+        ..Written::default()
+    }
+}
+
+/// What stays true of an `ALTER TABLE` action lowered from a copy of its text: how it is
+/// written, without where its definition is ([`copied`]).
+pub(crate) fn copied_action(written: WrittenAction) -> WrittenAction {
+    WrittenAction {
+        definition: None,
+        ..written
+    }
+}
+
 /// The tokens inside `range`.
 fn within<'t>(tokens: &'t [Token], range: &Range<usize>) -> &'t [Token] {
     let start = tokens.partition_point(|t| t.range.start < range.start);
@@ -372,6 +411,7 @@ mod tests {
     use super::*;
     use crate::lexer::{split, tokenize};
     use crate::lower::lower_file;
+    use crate::model::Statement;
 
     fn bounded(condition: &str) -> bool {
         let (tokens, _) = tokenize(condition);
@@ -439,16 +479,67 @@ mod tests {
         assert_eq!(&sql[index.index_columns.clone().unwrap()], "(a) WHERE b;");
     }
 
-    #[test]
-    fn a_statement_lowered_from_a_copy_shows_nothing() {
-        let sql = "DO $$ BEGIN EXECUTE 'DROP SCHEMA s CASCADE'; END $$;";
+    /// The one statement of the `EXECUTE` string in the `DO` body of `sql`.
+    fn executed(sql: &str) -> Statement {
         let statements = lower_file(sql, &split(sql));
         let StatementKind::Do { body } = &statements[0].kind else {
             panic!("{statements:?}")
         };
-        assert!(
-            matches!(&body[0].kind, StatementKind::Do { body } if body[0].written == Written::default())
+        let StatementKind::Do { body } = &body[0].kind else {
+            panic!("{body:?}")
+        };
+        body[0].clone()
+    }
+
+    #[test]
+    fn a_statement_lowered_from_a_copy_keeps_how_it_is_written_but_no_range_into_the_copy() {
+        let sql = "DO $$ BEGIN EXECUTE 'DROP SCHEMA s CASCADE'; END $$;";
+        let statement = executed(sql);
+        assert_eq!(&sql[statement.range.clone()], "'DROP SCHEMA s CASCADE'");
+        assert!(statement.written.cascade);
+
+        let sql = "DO $$ BEGIN EXECUTE 'VACUUM t'; END $$;";
+        assert!(executed(sql).written.vacuum);
+
+        // `é` before the string: its range is in bytes of the file, not of the copy.
+        let sql = "-- é\nDO $$ BEGIN EXECUTE 'CREATE UNIQUE INDEX i ON t (a) NULLS NOT DISTINCT'; END $$;";
+        let statement = executed(sql);
+        let string = &sql[statement.range.clone()];
+        assert!(string.starts_with("'CREATE") && string.ends_with("DISTINCT'"));
+        assert!(matches!(
+            statement.written.nulls_distinct.as_slice(),
+            [NullsDistinct { range, not: true }] if *range == statement.range
+        ));
+
+        let sql = "DO $$ BEGIN EXECUTE 'UPDATE t SET a = 1 WHERE a IS NULL RETURNING a'; END $$;";
+        let dml = executed(sql)
+            .written
+            .dml
+            .expect("the clauses of the UPDATE");
+        assert!(!dml.bounded && dml.returning && !dml.joins);
+        assert_eq!(
+            (
+                dml.target,
+                dml.qualifier,
+                dml.set,
+                dml.assignments,
+                dml.filter
+            ),
+            (None, None, None, None, None)
         );
+
+        let sql = "DO $$ BEGIN EXECUTE 'CREATE INDEX IF NOT EXISTS i ON t (a)'; END $$;";
+        let written = executed(sql).written;
+        assert_eq!((written.if_not_exists, written.index_columns), (None, None));
+
+        let sql = "DO $$ BEGIN EXECUTE 'ALTER TABLE t ADD CONSTRAINT c UNIQUE (a)'; END $$;";
+        let StatementKind::AlterTable(alter) = executed(sql).kind else {
+            panic!("an ALTER TABLE")
+        };
+        let action = &alter.actions[0].written;
+        assert!(action.bare);
+        assert_eq!(action.definition, None);
+
         let direct = written_of("DROP SCHEMA s CASCADE;");
         assert!(direct[0].cascade);
     }

@@ -84,7 +84,11 @@ impl Rule for CreateIndexNonConcurrently {
             return;
         }
         let text = &cx.source[statement.range.clone()];
-        let rewritten = if statement.range.contains(&index.index_keyword_end) {
+        // Past the statement's first byte: a statement lowered from a copy of its text (an
+        // `EXECUTE` string) has its start there, and the string cannot be edited in place.
+        let rewritten = if statement.range.start < index.index_keyword_end
+            && index.index_keyword_end <= statement.range.end
+        {
             let at = index.index_keyword_end - statement.range.start;
             format!("{} CONCURRENTLY{}", &text[..at], &text[at..])
         } else {

@@ -74,7 +74,8 @@ impl Rule for UnbatchedBackfill {
         let shape = statement.written.dml.as_deref();
         let bounded = match shape {
             Some(shape) => shape.bounded,
-            // A statement of a quoted DO body: only its model is known.
+            // Not written as `UPDATE …`/`DELETE …` (a data-modifying `WITH`): only its model is
+            // known.
             None => *filtered,
         };
         if bounded {
@@ -82,6 +83,8 @@ impl Rule for UnbatchedBackfill {
         }
         let rows = match shape.and_then(|s| s.filter.as_ref()) {
             Some(filter) => format!("every row of `{table}` where {}", text(filter)),
+            // A statement of an `EXECUTE` string: its condition is in the copy, not the file.
+            None if *filtered => format!("every row of `{table}` its WHERE condition selects"),
             None => format!("every row of `{table}`"),
         };
         let mut message = format!(
