@@ -663,6 +663,9 @@ pub struct DmlClauses {
     pub bounded: bool,
     /// A `RETURNING` clause.
     pub returning: bool,
+    /// Part of a data-modifying `WITH`: it may name the `WITH`'s other queries, so it cannot
+    /// be rewritten to run alone.
+    pub in_with: bool,
 }
 
 /// What an `ALTER TABLE` action's text shows beyond its kind (no `definition` for an action

@@ -80,10 +80,11 @@ pub(crate) fn written(
             written.vacuum = tokens.first().is_some_and(|t| t.is_word(source, "VACUUM"));
         }
         StatementKind::Dml { command, .. } => {
-            written.dml = tokens
-                .first()
-                .is_some_and(|t| t.is_word(source, command))
-                .then(|| Box::new(dml_clauses(source, tokens)));
+            written.dml = if tokens.first().is_some_and(|t| t.is_word(source, command)) {
+                Some(Box::new(dml_clauses(source, tokens)))
+            } else {
+                data_modifying_part(source, tokens, command).map(Box::new)
+            };
         }
         StatementKind::AlterTable(alter) => {
             for action in &mut alter.actions {
@@ -260,6 +261,40 @@ fn span(tokens: &[Token]) -> Option<Range<usize>> {
     Some(tokens.first()?.range.start..tokens.last()?.range.end)
 }
 
+/// The clauses of the `command` part of a data-modifying `WITH`: a `WITH w AS (UPDATE …)`
+/// part, or the `UPDATE …` the `WITH` list leads to. With several, the riskiest: the first
+/// whose `WHERE` does not bound a batch, else the first.
+fn data_modifying_part(source: &str, tokens: &[Token], command: &str) -> Option<DmlClauses> {
+    let mut parts = Vec::new();
+    let mut depth = 0usize;
+    for (i, token) in tokens.iter().enumerate() {
+        if token.is_punct(source, "(") {
+            depth += 1;
+        } else if token.is_punct(source, ")") {
+            depth = depth.saturating_sub(1);
+        }
+        if i == 0 || !token.is_word(source, command) {
+            continue;
+        }
+        let before = &tokens[i - 1];
+        if before.is_punct(source, "(") {
+            // `AS (UPDATE …)`: up to the parenthesis that closes it.
+            let Some(close) = matching_paren(source, &tokens[i - 1..]) else {
+                continue;
+            };
+            parts.push(dml_clauses(source, &tokens[i..i - 1 + close]));
+        } else if depth == 0 && before.is_punct(source, ")") {
+            // `WITH … AS (…) UPDATE …`: to the end of the statement.
+            parts.push(dml_clauses(source, &tokens[i..]));
+        }
+    }
+    let riskiest = parts.iter().position(|p| !p.bounded).unwrap_or(0);
+    (riskiest < parts.len()).then(|| DmlClauses {
+        in_with: true,
+        ..parts.swap_remove(riskiest)
+    })
+}
+
 /// Where the clauses of an `UPDATE` or `DELETE` are, from its tokens (which begin with the
 /// command word).
 fn dml_clauses(source: &str, tokens: &[Token]) -> DmlClauses {
@@ -312,6 +347,7 @@ fn dml_clauses(source: &str, tokens: &[Token]) -> DmlClauses {
         filter: filter.and_then(span),
         bounded: filter.is_some_and(|f| is_bounded(source, f)),
         returning: tokens.iter().any(|t| t.is_word(source, "RETURNING")),
+        in_with: false,
     }
 }
 

@@ -74,8 +74,8 @@ impl Rule for UnbatchedBackfill {
         let shape = statement.written.dml.as_deref();
         let bounded = match shape {
             Some(shape) => shape.bounded,
-            // Not written as `UPDATE …`/`DELETE …` (a data-modifying `WITH`): only its model is
-            // known.
+            // Its text is not known (a statement of an `EXECUTE` string whose clauses were
+            // not found): only its model is.
             None => *filtered,
         };
         if bounded {
@@ -104,7 +104,8 @@ impl Rule for UnbatchedBackfill {
         out.report(
             statement.range.clone(),
             message,
-            help(cx.source, shape, command, table),
+            // A part of a `WITH` may name its other queries: no rewrite of it alone.
+            help(cx.source, shape.filter(|s| !s.in_with), command, table),
         );
     }
 }
