@@ -166,12 +166,12 @@ impl Report {
 
     /// Rustc-style text; `color` adds ANSI styling.
     pub fn to_human(&self, color: bool) -> String {
-        render::human::render(self, color)
+        render::render(self, Format::Human, FailOn::default(), color)
     }
 
     /// The JSON format (see [`Format::Json`]).
     pub fn to_json(&self) -> String {
-        render::json::render(self)
+        render::render(self, Format::Json, FailOn::default(), false)
     }
 
     /// The report in one of the output formats (human text without colour). `fail_on` decides
@@ -185,7 +185,7 @@ impl Report {
     /// assert!(concise.starts_with("input.sql:1:1: error[create-index-non-concurrently] "));
     /// ```
     pub fn render(&self, format: Format, fail_on: FailOn) -> String {
-        render::render(self, format, fail_on)
+        render::render(self, format, fail_on, false)
     }
 
     /// Panic with the rendered findings when any of them is an error; print warnings otherwise.

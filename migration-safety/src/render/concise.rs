@@ -1,21 +1,28 @@
 //! `concise`: one line per finding, `path:line:col: severity[rule] message`, for grep and
 //! editors' error parsers.
 
-use crate::diagnostic::Report;
+use std::io::{self, Write};
 
-pub(crate) fn render(report: &Report) -> String {
-    report
-        .diagnostics()
-        .map(|(file, d)| {
-            format!(
-                "{}:{}:{}: {}[{}] {}\n",
+use super::Incremental;
+use crate::diagnostic::FileReport;
+
+/// A line per finding, as it comes; nothing before or after.
+pub(crate) struct Concise;
+
+impl Incremental for Concise {
+    fn file(&mut self, out: &mut dyn Write, file: &FileReport) -> io::Result<()> {
+        for d in &file.diagnostics {
+            writeln!(
+                out,
+                "{}:{}:{}: {}[{}] {}",
                 file.path,
                 d.start.line,
                 d.start.column,
                 d.severity,
                 d.rule,
                 d.message.replace(['\r', '\n'], " ")
-            )
-        })
-        .collect()
+            )?;
+        }
+        Ok(())
+    }
 }

@@ -1,48 +1,57 @@
 //! `github`: GitHub Actions workflow commands, which the runner turns into annotations on the
 //! pull request's files: `::error file=…,line=…,col=…,endLine=…,endColumn=…,title=rule::message`.
 
-use crate::diagnostic::Report;
+use std::io::{self, Write};
+
+use super::{Incremental, Totals};
+use crate::diagnostic::{FileReport, Report};
 use crate::rule::Severity;
 
 /// One command per finding (errors as `::error`, warnings as `::warning`), then the summary.
-pub(crate) fn render(report: &Report) -> String {
-    let mut out = String::new();
-    for (file, d) in report.diagnostics() {
-        let command = match d.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
-        let mut properties = vec![
-            ("file", file.path.replace('\\', "/")),
-            ("line", d.start.line.to_string()),
-        ];
-        // GitHub takes columns only on a one-line annotation.
-        if d.start.line == d.end.line {
-            properties.push(("col", d.start.column.to_string()));
+pub(crate) struct Github;
+
+impl Incremental for Github {
+    fn file(&mut self, out: &mut dyn Write, file: &FileReport) -> io::Result<()> {
+        for d in &file.diagnostics {
+            let command = match d.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            let mut properties = vec![
+                ("file", file.path.replace('\\', "/")),
+                ("line", d.start.line.to_string()),
+            ];
+            // GitHub takes columns only on a one-line annotation.
+            if d.start.line == d.end.line {
+                properties.push(("col", d.start.column.to_string()));
+            }
+            properties.push(("endLine", d.end.line.to_string()));
+            if d.start.line == d.end.line {
+                properties.push(("endColumn", d.end.column.to_string()));
+            }
+            properties.push(("title", d.rule.to_owned()));
+            let properties: Vec<String> = properties
+                .iter()
+                .map(|(key, value)| format!("{key}={}", escape_property(value)))
+                .collect();
+            let mut message = d.message.clone();
+            if let Some(help) = &d.help {
+                message.push_str("\n\nhelp: ");
+                message.push_str(help);
+            }
+            writeln!(
+                out,
+                "::{command} {}::{}",
+                properties.join(","),
+                escape_data(&message)
+            )?;
         }
-        properties.push(("endLine", d.end.line.to_string()));
-        if d.start.line == d.end.line {
-            properties.push(("endColumn", d.end.column.to_string()));
-        }
-        properties.push(("title", d.rule.to_owned()));
-        let properties: Vec<String> = properties
-            .iter()
-            .map(|(key, value)| format!("{key}={}", escape_property(value)))
-            .collect();
-        let mut message = d.message.clone();
-        if let Some(help) = &d.help {
-            message.push_str("\n\nhelp: ");
-            message.push_str(help);
-        }
-        out.push_str(&format!(
-            "::{command} {}::{}\n",
-            properties.join(","),
-            escape_data(&message)
-        ));
+        Ok(())
     }
-    out.push_str(&super::summary(report));
-    out.push('\n');
-    out
+
+    fn finish(&mut self, out: &mut dyn Write, _: &Report, totals: &Totals) -> io::Result<()> {
+        writeln!(out, "{}", super::summary(totals))
+    }
 }
 
 /// A command's message: `%`, CR and LF are percent-encoded.

@@ -1,50 +1,63 @@
 //! `human`: rustc-style diagnostics for people, with the source excerpt, the why and the safe
 //! alternative.
 
+use std::io::{self, Write};
 use std::ops::Range;
 
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 
 use rayon::prelude::*;
 
+use super::{Incremental, Totals};
 use crate::diagnostic::{Diagnostic, Directory, FileReport, Report};
 use crate::rule::{Category, Severity};
 
-/// Rustc-style diagnostics, a note on how each directory was read, and a summary line.
-pub(crate) fn render(report: &Report, color: bool) -> String {
-    let renderer = if color {
-        Renderer::styled()
-    } else {
-        Renderer::plain()
-    };
-    // Each diagnostic renders on its own (annotate-snippets is most of the time of a report
-    // with many findings): render them in parallel, then join them in order.
-    let diagnostics: Vec<_> = report
-        .files
-        .iter()
-        .flat_map(|file| file.diagnostics.iter().map(move |d| (file, d)))
-        .collect();
-    let rendered: Vec<String> = diagnostics
-        .par_iter()
-        .map(|(file, diagnostic)| render_one(&renderer, file, diagnostic))
-        .collect();
-    let mut out = String::with_capacity(rendered.iter().map(|r| r.len() + 2).sum::<usize>() + 256);
-    for one in rendered {
-        out.push_str(&one);
-        out.push_str("\n\n");
+/// Rustc-style diagnostics, file by file; then a note on how each directory was read and a
+/// summary line.
+pub(crate) struct Human {
+    renderer: Renderer,
+}
+
+impl Human {
+    /// Plain text, or styled with ANSI escapes when `color`.
+    pub(crate) fn new(color: bool) -> Self {
+        let renderer = if color {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
+        Self { renderer }
     }
-    for skipped in &report.skipped {
-        out.push_str(&format!("note: {skipped}\n"));
+}
+
+impl Incremental for Human {
+    fn file(&mut self, out: &mut dyn Write, file: &FileReport) -> io::Result<()> {
+        // Each diagnostic renders on its own (annotate-snippets is most of the time of a
+        // report with many findings): render them in parallel, then write them in order.
+        let rendered: Vec<String> = file
+            .diagnostics
+            .par_iter()
+            .map(|diagnostic| render_one(&self.renderer, file, diagnostic))
+            .collect();
+        for one in rendered {
+            out.write_all(one.as_bytes())?;
+            out.write_all(b"\n\n")?;
+        }
+        Ok(())
     }
-    for directory in &report.directories {
-        out.push_str(&format!("note: {}\n", note(directory)));
+
+    fn finish(&mut self, out: &mut dyn Write, outline: &Report, totals: &Totals) -> io::Result<()> {
+        for skipped in &outline.skipped {
+            writeln!(out, "note: {skipped}")?;
+        }
+        for directory in &outline.directories {
+            writeln!(out, "note: {}", note(directory))?;
+        }
+        for note in &outline.notes {
+            writeln!(out, "note: {note}")?;
+        }
+        writeln!(out, "{}", super::summary(totals))
     }
-    for note in &report.notes {
-        out.push_str(&format!("note: {note}\n"));
-    }
-    out.push_str(&super::summary(report));
-    out.push('\n');
-    out
 }
 
 /// One diagnostic, rustc-style.

@@ -1,9 +1,11 @@
 //! `json`: the whole report for machines, versioned by its `"version"` field.
 
+use std::io::{self, Write};
+
 use serde::Serialize;
 
-use super::EditPositions;
-use crate::diagnostic::{Diagnostic, Report};
+use super::{EditPositions, Incremental, PrettyArray, Totals};
+use crate::diagnostic::{Diagnostic, FileReport, Report};
 use crate::rule::Severity;
 
 /// The version of the JSON layout; it changes only when a field changes meaning or goes away.
@@ -106,18 +108,14 @@ struct Summary {
     suppressed: usize,
 }
 
-fn diagnostic<'a>(
-    d: &'a Diagnostic,
-    report: &Report,
-    positions: &mut EditPositions,
-) -> JsonDiagnostic<'a> {
+fn diagnostic<'a>(d: &'a Diagnostic, positions: &mut EditPositions<'_>) -> JsonDiagnostic<'a> {
     let fix = d.fix.as_ref().map(|fix| JsonFix {
         title: &fix.title,
         edits: fix
             .edits
             .iter()
             .filter_map(|edit| {
-                let (start, end) = positions.span(report, edit)?;
+                let (start, end) = positions.span(edit)?;
                 Some(JsonEdit {
                     path: edit.path.to_string_lossy().into_owned(),
                     line: start.line,
@@ -153,60 +151,92 @@ fn diagnostic<'a>(
     }
 }
 
-/// The report as pretty-printed JSON; the README documents the layout.
-pub(crate) fn render(report: &Report) -> String {
-    let mut positions = EditPositions::default();
-    let json = JsonReport {
-        version: VERSION,
-        tool: Tool {
-            name: env!("CARGO_PKG_NAME"),
-            version: env!("CARGO_PKG_VERSION"),
-        },
-        directories: report
-            .directories
-            .iter()
-            .map(|d| JsonDirectory {
-                path: &d.path,
-                framework: d.framework.name(),
-                detected: d.detected,
-                migrations: d.migrations,
-            })
-            .collect(),
-        files: report
-            .files
-            .iter()
-            .map(|file| JsonFile {
-                path: &file.path,
-                framework: file.framework.name(),
-                diagnostics: file
-                    .diagnostics
-                    .iter()
-                    .map(|d| diagnostic(d, report, &mut positions))
-                    .collect(),
-                suppressed: file
-                    .suppressed
-                    .iter()
-                    .map(|s| JsonSuppressed {
-                        diagnostic: diagnostic(&s.diagnostic, report, &mut positions),
-                        reason: s.reason.as_deref(),
-                    })
-                    .collect(),
-            })
-            .collect(),
-        skipped: report
-            .skipped
-            .iter()
-            .map(|s| JsonSkipped {
-                path: s.path.display().to_string(),
-                reason: s.reason.clone(),
-            })
-            .collect(),
-        summary: Summary {
-            files: report.files.len(),
-            errors: report.error_count(),
-            warnings: report.warning_count(),
-            suppressed: report.suppressed_count(),
-        },
-    };
-    serde_json::to_string_pretty(&json).expect("the report serialises")
+/// The report as pretty-printed JSON; the README documents the layout. The document is cut
+/// around its `files` array, which is written a file at a time.
+#[derive(Default)]
+pub(crate) struct Json {
+    files: Option<PrettyArray>,
+}
+
+impl Json {
+    /// The whole document with no files.
+    fn document(outline: &Report, totals: &Totals) -> String {
+        let json = JsonReport {
+            version: VERSION,
+            tool: Tool {
+                name: env!("CARGO_PKG_NAME"),
+                version: env!("CARGO_PKG_VERSION"),
+            },
+            directories: outline
+                .directories
+                .iter()
+                .map(|d| JsonDirectory {
+                    path: &d.path,
+                    framework: d.framework.name(),
+                    detected: d.detected,
+                    migrations: d.migrations,
+                })
+                .collect(),
+            files: Vec::new(),
+            skipped: outline
+                .skipped
+                .iter()
+                .map(|s| JsonSkipped {
+                    path: s.path.display().to_string(),
+                    reason: s.reason.clone(),
+                })
+                .collect(),
+            summary: Summary {
+                files: totals.files,
+                errors: totals.errors,
+                warnings: totals.warnings,
+                suppressed: totals.suppressed,
+            },
+        };
+        serde_json::to_string_pretty(&json).expect("the report serialises")
+    }
+}
+
+impl Incremental for Json {
+    fn start(&mut self, out: &mut dyn Write, outline: &Report) -> io::Result<()> {
+        let document = Self::document(outline, &Totals::default());
+        let (head, files, _) = PrettyArray::split(&document, "files");
+        self.files = Some(files);
+        out.write_all(head.as_bytes())
+    }
+
+    fn file(&mut self, out: &mut dyn Write, file: &FileReport) -> io::Result<()> {
+        let mut positions = EditPositions::new(file);
+        let json = JsonFile {
+            path: &file.path,
+            framework: file.framework.name(),
+            diagnostics: file
+                .diagnostics
+                .iter()
+                .map(|d| diagnostic(d, &mut positions))
+                .collect(),
+            suppressed: file
+                .suppressed
+                .iter()
+                .map(|s| JsonSuppressed {
+                    diagnostic: diagnostic(&s.diagnostic, &mut positions),
+                    reason: s.reason.as_deref(),
+                })
+                .collect(),
+        };
+        self.files
+            .as_mut()
+            .expect("started before its files")
+            .element(out, &json)
+    }
+
+    fn finish(&mut self, out: &mut dyn Write, outline: &Report, totals: &Totals) -> io::Result<()> {
+        let document = Self::document(outline, totals);
+        let (_, _, tail) = PrettyArray::split(&document, "files");
+        self.files
+            .as_ref()
+            .expect("started before finishing")
+            .close(out)?;
+        out.write_all(tail.as_bytes())
+    }
 }

@@ -2,54 +2,83 @@
 //! tests. A finding that fails the run (under `--fail-on`) is a `<failure>` of its file's test
 //! case; the others are listed in the test case's `<system-out>`.
 
-use std::io;
+use std::io::{self, Write};
 
 use quick_xml::Writer;
-use quick_xml::events::{BytesDecl, BytesText, Event};
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
+use super::{Incremental, Totals};
 use crate::diagnostic::{Diagnostic, FileReport, Report};
 use crate::settings::FailOn;
 
-pub(crate) fn render(report: &Report, fail_on: FailOn) -> String {
-    let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
-    write(&mut writer, report, fail_on).expect("writing to memory does not fail");
-    let mut xml = String::from_utf8(writer.into_inner()).expect("the XML is UTF-8");
-    xml.push('\n');
-    xml
+/// The JUnit document. Its counts are attributes of the opening elements, known only at the
+/// end: the test cases are written as their files come to a document of their own, whose
+/// opening elements carry no counts, and its text (each file's XML, not the file) is kept
+/// until the end, when the opening elements with the counts take the place of those.
+pub(crate) struct Junit {
+    fail_on: FailOn,
+    cases: Writer<Vec<u8>>,
+    /// The length of the declaration and the opening elements without counts in `cases`.
+    opening: usize,
 }
 
-fn write(writer: &mut Writer<Vec<u8>>, report: &Report, fail_on: FailOn) -> io::Result<()> {
+impl Junit {
+    /// Findings that fail under `fail_on` are failures of their test cases.
+    pub(crate) fn new(fail_on: FailOn) -> Self {
+        Self {
+            fail_on,
+            cases: writer(),
+            opening: 0,
+        }
+    }
+}
+
+impl Incremental for Junit {
+    fn start(&mut self, _: &mut dyn Write, _: &Report) -> io::Result<()> {
+        opening(&mut self.cases, &[])?;
+        self.opening = self.cases.get_ref().len();
+        Ok(())
+    }
+
+    fn file(&mut self, _: &mut dyn Write, file: &FileReport) -> io::Result<()> {
+        test_case(&mut self.cases, file, self.fail_on)
+    }
+
+    fn finish(&mut self, out: &mut dyn Write, _: &Report, totals: &Totals) -> io::Result<()> {
+        for name in ["testsuite", "testsuites"] {
+            self.cases.write_event(Event::End(BytesEnd::new(name)))?;
+        }
+        let (tests, failures) = (totals.files.to_string(), totals.failing_files.to_string());
+        let mut head = writer();
+        opening(
+            &mut head,
+            &[
+                ("tests", tests.as_str()),
+                ("failures", failures.as_str()),
+                ("errors", "0"),
+                ("skipped", "0"),
+            ],
+        )?;
+        out.write_all(head.get_ref())?;
+        out.write_all(&self.cases.get_ref()[self.opening..])?;
+        out.write_all(b"\n")
+    }
+}
+
+/// A writer that indents as the document does.
+fn writer() -> Writer<Vec<u8>> {
+    Writer::new_with_indent(Vec::new(), b' ', 2)
+}
+
+/// The XML declaration, and the opening `testsuites` and `testsuite` elements with `counts`.
+fn opening(writer: &mut Writer<Vec<u8>>, counts: &[(&str, &str)]) -> io::Result<()> {
     writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-    let tests = report.files.len().to_string();
-    let failures = report
-        .files
-        .iter()
-        .filter(|f| f.diagnostics.iter().any(|d| fail_on.fails(d.severity)))
-        .count()
-        .to_string();
-    let counts = [
-        ("tests", tests.as_str()),
-        ("failures", failures.as_str()),
-        ("errors", "0"),
-        ("skipped", "0"),
-    ];
-    writer
-        .create_element("testsuites")
-        .with_attribute(("name", "migration-safety"))
-        .with_attributes(counts)
-        .write_inner_content(|writer| {
-            writer
-                .create_element("testsuite")
-                .with_attribute(("name", "migration-safety"))
-                .with_attributes(counts)
-                .write_inner_content(|writer| {
-                    for file in &report.files {
-                        test_case(writer, file, fail_on)?;
-                    }
-                    Ok(())
-                })?;
-            Ok(())
-        })?;
+    for name in ["testsuites", "testsuite"] {
+        let element = BytesStart::new(name)
+            .with_attributes([("name", "migration-safety")])
+            .with_attributes(counts.iter().copied());
+        writer.write_event(Event::Start(element))?;
+    }
     Ok(())
 }
 

@@ -1,5 +1,6 @@
-//! Renderers: a finished [`Report`] in each output format, one module per format. They only
-//! read the report; the engine knows nothing of them.
+//! Renderers: a report in each output format, one module per format, written file by file as
+//! a run checks them ([`Renderer`]) or from a finished [`Report`]. They only read what they
+//! are given; the engine knows nothing of them.
 
 pub(crate) mod concise;
 pub(crate) mod github;
@@ -10,12 +11,14 @@ pub(crate) mod junit;
 pub(crate) mod sarif;
 
 use std::collections::HashMap;
+use std::io::{self, Write};
 
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::diagnostic::{Diagnostic, Report};
+use crate::diagnostic::{Diagnostic, FileReport, Report};
 use crate::fix::Edit;
-use crate::rule::RuleMeta;
+use crate::rule::{RuleMeta, Severity};
 use crate::settings::FailOn;
 use crate::source::{Position, SourceFile};
 
@@ -55,15 +58,140 @@ impl Format {
     }
 }
 
-pub(crate) fn render(report: &Report, format: Format, fail_on: FailOn) -> String {
-    match format {
-        Format::Human => human::render(report, false),
-        Format::Json => json::render(report),
-        Format::Sarif => sarif::render(report),
-        Format::Github => github::render(report),
-        Format::Gitlab => gitlab::render(report),
-        Format::Junit => junit::render(report, fail_on),
-        Format::Concise => concise::render(report),
+/// The report in `format`, rendered file by file into memory by [`Renderer`]: the one
+/// implementation of every format, whether the files come from a finished report or as a run
+/// checks them.
+pub(crate) fn render(report: &Report, format: Format, fail_on: FailOn, color: bool) -> String {
+    let mut renderer = Renderer::start(Vec::new(), format, fail_on, color, report)
+        .expect("writing to memory does not fail");
+    for file in &report.files {
+        renderer
+            .file(file)
+            .expect("writing to memory does not fail");
+    }
+    let (out, _) = renderer
+        .finish(&report.notes)
+        .expect("writing to memory does not fail");
+    String::from_utf8(out).expect("the renderers write UTF-8")
+}
+
+/// What the files of a report add up to, counted as they are rendered.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Totals {
+    /// Files rendered.
+    pub(crate) files: usize,
+    /// Error-severity findings.
+    pub(crate) errors: usize,
+    /// Warning-severity findings.
+    pub(crate) warnings: usize,
+    /// Findings that directives suppressed.
+    pub(crate) suppressed: usize,
+    /// Files with a finding that fails under the run's `fail_on`.
+    pub(crate) failing_files: usize,
+}
+
+impl Totals {
+    /// Count one more file.
+    fn add(&mut self, file: &FileReport, fail_on: FailOn) {
+        self.files += 1;
+        for d in &file.diagnostics {
+            match d.severity {
+                Severity::Error => self.errors += 1,
+                Severity::Warning => self.warnings += 1,
+            }
+        }
+        self.suppressed += file.suppressed.len();
+        if file.diagnostics.iter().any(|d| fail_on.fails(d.severity)) {
+            self.failing_files += 1;
+        }
+    }
+}
+
+/// One output format written file by file: what it needs to remember between files is its
+/// own state, never the files themselves.
+trait Incremental {
+    /// What comes before the first file; `outline` holds the report's directories and the
+    /// entries the layouts skipped, and no files.
+    fn start(&mut self, _out: &mut dyn Write, _outline: &Report) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// One file's part of the output.
+    fn file(&mut self, out: &mut dyn Write, file: &FileReport) -> io::Result<()>;
+
+    /// What comes after the last file; `outline` now holds the run's notes too, and `totals`
+    /// counts every file written.
+    fn finish(
+        &mut self,
+        _out: &mut dyn Write,
+        _outline: &Report,
+        _totals: &Totals,
+    ) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A report rendered as its files come: [`start`](Renderer::start) with what is known before
+/// the first file, one [`file`](Renderer::file) call per file in order, then
+/// [`finish`](Renderer::finish). Memory follows the largest file, not the report (except
+/// JUnit's, see [`junit`]).
+pub(crate) struct Renderer<W: Write> {
+    out: W,
+    /// The directories and skipped entries of the report, without files.
+    outline: Report,
+    fail_on: FailOn,
+    totals: Totals,
+    format: Box<dyn Incremental>,
+}
+
+impl<W: Write> Renderer<W> {
+    /// Start rendering in `format` to `out`, with the directories and skipped entries of
+    /// `outline` (its files are not read). `fail_on` decides which findings fail (a JUnit
+    /// test case, [`Totals::fails`]); `color` styles the human format.
+    pub(crate) fn start(
+        mut out: W,
+        format: Format,
+        fail_on: FailOn,
+        color: bool,
+        outline: &Report,
+    ) -> io::Result<Self> {
+        let outline = Report {
+            directories: outline.directories.clone(),
+            skipped: outline.skipped.clone(),
+            ..Report::default()
+        };
+        let mut format: Box<dyn Incremental> = match format {
+            Format::Human => Box::new(human::Human::new(color)),
+            Format::Json => Box::<json::Json>::default(),
+            Format::Sarif => Box::<sarif::Sarif>::default(),
+            Format::Github => Box::new(github::Github),
+            Format::Gitlab => Box::<gitlab::Gitlab>::default(),
+            Format::Junit => Box::new(junit::Junit::new(fail_on)),
+            Format::Concise => Box::new(concise::Concise),
+        };
+        format.start(&mut out, &outline)?;
+        Ok(Self {
+            out,
+            outline,
+            fail_on,
+            totals: Totals::default(),
+            format,
+        })
+    }
+
+    /// Write the next file's part.
+    pub(crate) fn file(&mut self, file: &FileReport) -> io::Result<()> {
+        self.totals.add(file, self.fail_on);
+        self.format.file(&mut self.out, file)
+    }
+
+    /// Write what follows the files, with the run's `notes`; hands back the output and what
+    /// the files added up to.
+    pub(crate) fn finish(mut self, notes: &[String]) -> io::Result<(W, Totals)> {
+        self.outline.notes = notes.to_vec();
+        self.format
+            .finish(&mut self.out, &self.outline, &self.totals)?;
+        Ok((self.out, self.totals))
     }
 }
 
@@ -87,10 +215,9 @@ pub(crate) fn plural(n: usize, word: &str) -> String {
 }
 
 /// The one-line summary the text formats end with.
-pub(crate) fn summary(report: &Report) -> String {
-    let files = report.files.len();
-    let (errors, warnings) = (report.error_count(), report.warning_count());
-    let suppressed = match report.suppressed_count() {
+pub(crate) fn summary(totals: &Totals) -> String {
+    let (files, errors, warnings) = (totals.files, totals.errors, totals.warnings);
+    let suppressed = match totals.suppressed {
         0 => String::new(),
         n => format!(" ({n} suppressed)"),
     };
@@ -110,13 +237,15 @@ pub(crate) fn summary(report: &Report) -> String {
 
 /// Fingerprints that identify a finding across runs, whatever lines move around it: a hash of
 /// the path, the rule and the flagged SQL with its whitespace collapsed, plus an ordinal that
-/// tells identical findings in one file apart.
+/// tells identical findings in one file apart. Findings seen are remembered by their key's
+/// digest, not its text.
 #[derive(Default)]
 pub(crate) struct Fingerprints {
-    seen: HashMap<String, usize>,
+    seen: HashMap<[u8; 32], usize>,
 }
 
 impl Fingerprints {
+    /// The fingerprint of the next finding of `path`, whose text is `source`.
     pub(crate) fn of(&mut self, path: &str, source: &str, diagnostic: &Diagnostic) -> String {
         let flagged = source
             .get(diagnostic.range.clone())
@@ -129,36 +258,96 @@ impl Fingerprints {
             path.replace('\\', "/"),
             diagnostic.rule
         );
-        let ordinal = self.seen.entry(key.clone()).or_default();
+        let ordinal = self.seen.entry(Sha256::digest(&key).into()).or_default();
         *ordinal += 1;
         let digest = Sha256::digest(format!("{key}\0{ordinal}").as_bytes());
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
-/// Where the edits of fixes fall in the files of a report, as 1-based positions: the line
-/// index of each file is built once, when an edit first needs it.
-#[derive(Default)]
-pub(crate) struct EditPositions {
-    files: HashMap<String, Option<SourceFile>>,
+/// Where the edits of a file's fixes fall in it, as 1-based positions: its line index is
+/// built once, when an edit first needs it. Every fix edits the file of its finding.
+pub(crate) struct EditPositions<'f> {
+    file: &'f FileReport,
+    index: Option<SourceFile>,
 }
 
-impl EditPositions {
+impl<'f> EditPositions<'f> {
+    /// The positions of the edits of `file`'s fixes.
+    pub(crate) fn new(file: &'f FileReport) -> Self {
+        Self { file, index: None }
+    }
+
     /// The position of the edit's first byte and the one just after it (equal for an
-    /// insertion); `None` when the edit's file is not one of the report's.
-    pub(crate) fn span(&mut self, report: &Report, edit: &Edit) -> Option<(Position, Position)> {
-        let path = edit.path.to_string_lossy().into_owned();
-        let file = self.files.entry(path).or_insert_with_key(|path| {
-            report
-                .files
-                .iter()
-                .find(|f| f.path == *path)
-                .map(|f| SourceFile::from_bytes(f.source.as_bytes()))
-        });
-        let file = file.as_ref()?;
+    /// insertion); `None` when the edit is not of this file.
+    pub(crate) fn span(&mut self, edit: &Edit) -> Option<(Position, Position)> {
+        if edit.path.to_string_lossy() != self.file.path.as_str() {
+            return None;
+        }
+        let index = self
+            .index
+            .get_or_insert_with(|| SourceFile::from_bytes(self.file.source.as_bytes()));
         Some((
-            file.position(edit.range.start),
-            file.position(edit.range.end),
+            index.position(edit.range.start),
+            index.position(edit.range.end),
         ))
+    }
+}
+
+/// A JSON array of a pretty-printed document written element by element, byte for byte as
+/// `serde_json::to_string_pretty` writes it whole.
+pub(crate) struct PrettyArray {
+    /// The indentation of the line the array opens on.
+    indent: usize,
+    /// Elements written so far.
+    len: usize,
+}
+
+impl PrettyArray {
+    /// An array whose opening line is indented by `indent` spaces.
+    pub(crate) fn new(indent: usize) -> Self {
+        Self { indent, len: 0 }
+    }
+
+    /// Cut `document`, a pretty-printed document whose array under `key` is empty, around that
+    /// array: the text up to its `[` (included), the array, and the text after its `]`.
+    pub(crate) fn split<'d>(document: &'d str, key: &str) -> (&'d str, Self, &'d str) {
+        // Inside a string a quote is escaped, so the first key with an empty array is the one.
+        let marker = format!("\"{key}\": []");
+        let at = document
+            .find(&marker)
+            .expect("the document has the empty array");
+        let line = document[..at].rfind('\n').map_or(0, |i| i + 1);
+        let end = at + marker.len();
+        (&document[..end - 1], Self::new(at - line), &document[end..])
+    }
+
+    /// Write the next element.
+    pub(crate) fn element(
+        &mut self,
+        out: &mut dyn Write,
+        value: &impl Serialize,
+    ) -> io::Result<()> {
+        let text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
+        let indent = " ".repeat(self.indent + 2);
+        out.write_all(if self.len == 0 { b"\n" } else { b",\n" })?;
+        // A pretty-printed string holds no line break of its own: each one is indentation.
+        for (i, line) in text.split('\n').enumerate() {
+            if i > 0 {
+                out.write_all(b"\n")?;
+            }
+            out.write_all(indent.as_bytes())?;
+            out.write_all(line.as_bytes())?;
+        }
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Write what closes the array: its `]` on a line of its own unless it is empty.
+    pub(crate) fn close(&self, out: &mut dyn Write) -> io::Result<()> {
+        if self.len > 0 {
+            write!(out, "\n{}", " ".repeat(self.indent))?;
+        }
+        out.write_all(b"]")
     }
 }

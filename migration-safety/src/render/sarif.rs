@@ -2,19 +2,54 @@
 //! described with a link to its documentation; regions are 1-based, columns counted in
 //! characters; suppressed findings are results with an in-source suppression and its reason.
 
+use std::io::{self, Write};
+
 use serde_json::{Value, json};
 
-use super::{EditPositions, Fingerprints};
-use crate::diagnostic::{Diagnostic, Report};
+use super::{EditPositions, Fingerprints, Incremental, PrettyArray, Totals};
+use crate::diagnostic::{Diagnostic, FileReport, Report};
 use crate::rule::RuleMeta;
 
-/// The SARIF log of the report: one run, every rule, one result per finding.
-pub(crate) fn render(report: &Report) -> String {
-    let rules: Vec<&RuleMeta> = crate::rules().collect();
-    let mut fingerprints = Fingerprints::default();
-    let mut positions = EditPositions::default();
-    let mut results = Vec::new();
-    for file in &report.files {
+/// The SARIF log of the report: one run, every rule, one result per finding. serde_json's
+/// objects sort their keys, so the run's `results` come before its `tool`: the log is cut
+/// around them, written a file at a time.
+#[derive(Default)]
+pub(crate) struct Sarif {
+    rules: Vec<&'static RuleMeta>,
+    fingerprints: Fingerprints,
+    /// The results, once started, and the text of the log after them.
+    results: Option<(PrettyArray, String)>,
+}
+
+impl Incremental for Sarif {
+    fn start(&mut self, out: &mut dyn Write, _: &Report) -> io::Result<()> {
+        self.rules = crate::rules().collect();
+        let log = json!({
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "version": "2.1.0",
+            "runs": [{
+                "tool": {
+                    "driver": {
+                        "name": env!("CARGO_PKG_NAME"),
+                        "version": env!("CARGO_PKG_VERSION"),
+                        "informationUri": env!("CARGO_PKG_HOMEPAGE"),
+                        "rules": self.rules.iter().map(|rule| descriptor(rule)).collect::<Vec<_>>(),
+                    },
+                },
+                "columnKind": "unicodeCodePoints",
+                "results": [],
+            }],
+        });
+        let log = serde_json::to_string_pretty(&log).expect("the log serialises");
+        let (head, results, tail) = PrettyArray::split(&log, "results");
+        out.write_all(head.as_bytes())?;
+        self.results = Some((results, tail.to_owned()));
+        Ok(())
+    }
+
+    fn file(&mut self, out: &mut dyn Write, file: &FileReport) -> io::Result<()> {
+        let (results, _) = self.results.as_mut().expect("started before its files");
+        let mut positions = EditPositions::new(file);
         let mut found: Vec<(&Diagnostic, Option<Option<&str>>)> =
             file.diagnostics.iter().map(|d| (d, None)).collect();
         found.extend(
@@ -31,7 +66,7 @@ pub(crate) fn render(report: &Report) -> String {
             }
             let mut result = json!({
                 "ruleId": d.rule,
-                "ruleIndex": rules.iter().position(|r| r.name == d.rule),
+                "ruleIndex": self.rules.iter().position(|r| r.name == d.rule),
                 "level": d.severity.as_str(),
                 "message": { "text": message },
                 "locations": [{
@@ -47,11 +82,11 @@ pub(crate) fn render(report: &Report) -> String {
                     },
                 }],
                 "partialFingerprints": {
-                    "migrationSafety/v1": fingerprints.of(&file.path, &file.source, d),
+                    "migrationSafety/v1": self.fingerprints.of(&file.path, &file.source, d),
                 },
             });
             if let Some(fix) = &d.fix {
-                result["fixes"] = json!([fix_object(report, fix, &mut positions)]);
+                result["fixes"] = json!([fix_object(fix, &mut positions)]);
             }
             if let Some(reason) = suppression {
                 let mut entry = json!({ "kind": "inSource", "status": "accepted" });
@@ -60,35 +95,25 @@ pub(crate) fn render(report: &Report) -> String {
                 }
                 result["suppressions"] = json!([entry]);
             }
-            results.push(result);
+            results.element(out, &result)?;
         }
+        Ok(())
     }
-    let log = json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {
-                "driver": {
-                    "name": env!("CARGO_PKG_NAME"),
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "informationUri": env!("CARGO_PKG_HOMEPAGE"),
-                    "rules": rules.iter().map(|rule| descriptor(rule)).collect::<Vec<_>>(),
-                },
-            },
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }],
-    });
-    serde_json::to_string_pretty(&log).expect("the log serialises")
+
+    fn finish(&mut self, out: &mut dyn Write, _: &Report, _: &Totals) -> io::Result<()> {
+        let (results, tail) = self.results.as_ref().expect("started before finishing");
+        results.close(out)?;
+        out.write_all(tail.as_bytes())
+    }
 }
 
 /// A finding's fix as a SARIF `fix`: one `artifactChange` per file, edited (`deletedRegion`
 /// the replaced range, empty for an insertion; `insertedContent` its replacement) or created
 /// (its whole text inserted at its start).
-fn fix_object(report: &Report, fix: &crate::fix::Fix, positions: &mut EditPositions) -> Value {
+fn fix_object(fix: &crate::fix::Fix, positions: &mut EditPositions<'_>) -> Value {
     let mut changes: Vec<(String, Vec<Value>)> = Vec::new();
     for edit in &fix.edits {
-        let Some((start, end)) = positions.span(report, edit) else {
+        let Some((start, end)) = positions.span(edit) else {
             continue;
         };
         let replacement = json!({
