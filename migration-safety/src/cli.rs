@@ -40,6 +40,7 @@ use clap::{Args, ColorChoice, Parser, Subcommand, ValueEnum};
 
 use crate::changed::Changed;
 use crate::config::{Config, FILE_NAME, StatisticsSource};
+use crate::output;
 use crate::stats::{self, Snapshot};
 use crate::trace;
 use crate::{FailOn, Format, Framework, Report, Settings};
@@ -529,7 +530,7 @@ fn execute(
                 ColorChoice::Auto => color,
             };
             let mut notes: Vec<String> = note.into_iter().collect();
-            let report = if paths.iter().any(|p| p.as_os_str() == "-") {
+            let (outline, fails) = if paths.iter().any(|p| p.as_os_str() == "-") {
                 if paths.len() > 1 || changed_since.is_some() {
                     return Err("`-` (standard input) is checked on its own: give no other path and no --changed-since".to_owned());
                 }
@@ -537,7 +538,7 @@ fn execute(
                 std::io::stdin()
                     .read_to_end(&mut bytes)
                     .map_err(|e| format!("cannot read standard input: {e}"))?;
-                match stdin_filename {
+                let report = match stdin_filename {
                     // The application's code of the crate the file is in, as for a path.
                     Some(path) => {
                         let settings = settings
@@ -546,7 +547,15 @@ fn execute(
                         crate::lint_source(&path, &bytes, &settings)
                     }
                     None => crate::lint_source(Path::new("<stdin>"), &bytes, &settings),
+                };
+                match format {
+                    Format::Human => print(&report.to_human(color))?,
+                    format => {
+                        print(&format!("{}\n", report.render(format, fail_on).trim_end()))?;
+                    }
                 }
+                let fails = report.fails(fail_on);
+                (report, fails)
             } else {
                 if stdin_filename.is_some() {
                     return Err(
@@ -554,37 +563,31 @@ fn execute(
                             .to_owned(),
                     );
                 }
-                let mut report = crate::lint_paths(&paths, &settings).map_err(|e| e.to_string())?;
+                let lint = crate::Lint::new(&paths, &settings).map_err(|e| e.to_string())?;
+                let changed = match &changed_since {
+                    Some(git_ref) => Some(Changed::since(git_ref, &paths)?),
+                    None => None,
+                };
+                // Written as it is checked; the notes follow it.
+                let checked =
+                    output::check(lint, changed.as_ref(), format, fail_on, color, stdout)?;
                 if let Some(git_ref) = &changed_since {
-                    let changed = Changed::since(git_ref, &paths)?;
                     // The application's code is checked against every migration, changed or not.
-                    let migrations = |report: &crate::Report| {
-                        report.files.iter().filter(|f| !f.application_code).count()
-                    };
-                    let all = migrations(&report);
-                    report
-                        .files
-                        .retain(|f| f.application_code || changed.contains(Path::new(&f.path)));
                     notes.push(format!(
                         "{} of {} migration files changed since `{git_ref}`: only they are reported",
-                        migrations(&report),
-                        all
+                        checked.changed, checked.migrations
                     ));
                 }
-                report
+                (checked.outline, checked.totals.fails())
             };
             if format != Format::Human {
-                notes.extend(empty_directories(&report));
-                notes.extend(report.notes.iter().cloned());
+                notes.extend(empty_directories(&outline));
+                notes.extend(outline.notes.iter().cloned());
             }
             for note in notes {
                 let _ = writeln!(stderr, "note: {note}");
             }
-            match format {
-                Format::Human => print(&report.to_human(color))?,
-                format => print(&format!("{}\n", report.render(format, fail_on).trim_end()))?,
-            }
-            Ok(u8::from(report.fails(fail_on)))
+            Ok(u8::from(fails))
         }
         Command::Trace {
             common: Common { config, framework },

@@ -20,6 +20,7 @@
 //! statement model (sqlparser behind one module, a token recogniser for what it rejects) →
 //! rules over that model plus the schema earlier migrations built → findings → renderers.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use rayon::prelude::*;
@@ -58,6 +59,8 @@ mod changed;
 pub mod cli;
 #[cfg(feature = "lsp")]
 pub mod lsp;
+#[cfg(feature = "cli")]
+mod output;
 #[cfg(any(feature = "trace", feature = "stats"))]
 mod pg;
 pub mod stats;
@@ -288,65 +291,107 @@ pub fn lint_dir(path: impl AsRef<Path>, settings: &Settings) -> Result<Report, E
 /// A directory that holds no `.sql` file at all is listed in [`Report::directories`] with no
 /// migrations, not an error; one whose `.sql` files its framework would not run is an error.
 pub fn lint_paths(paths: &[PathBuf], settings: &Settings) -> Result<Report, Error> {
-    let loaded;
-    let settings = match paths.first() {
-        Some(first) if settings.knowledge().is_none() => {
-            loaded = settings.clone().load_application(first)?;
-            &loaded
-        }
-        _ => settings,
-    };
-    let (jobs, mut report) = jobs(paths, settings)?;
-    let mut run = engine::Run::new(settings);
-    replay(&mut run, &jobs, settings, |linted| {
-        report.files.push(linted)
-    })?;
-    report.files.extend(run.drift());
-    if let Some(application) = settings.knowledge() {
-        report.notes.push(application.summary());
-        report.notes.extend(
-            application
-                .problems()
-                .map(|p| format!("cannot read the application's code: {p}")),
-        );
+    let mut files = Vec::new();
+    let report = Lint::new(paths, settings)?.each(|file| files.push(file))?;
+    Ok(Report { files, ..report })
+}
+
+/// [`lint_paths`] in two steps, so that a caller can start its output with the directories
+/// before any file is checked, then take each file's report as it is checked rather than
+/// keep them all.
+pub(crate) struct Lint<'s> {
+    /// The settings, with the application's code loaded.
+    settings: Cow<'s, Settings>,
+    jobs: Vec<Job>,
+    /// The report without files.
+    outline: Report,
+}
+
+impl<'s> Lint<'s> {
+    /// Load the application's code that the settings name (unless they hold it already) and
+    /// find the migrations of `paths`, in order, without reading them.
+    pub(crate) fn new(paths: &[PathBuf], settings: &'s Settings) -> Result<Self, Error> {
+        let settings = match paths.first() {
+            Some(first) if settings.knowledge().is_none() => {
+                Cow::Owned(settings.clone().load_application(first)?)
+            }
+            _ => Cow::Borrowed(settings),
+        };
+        let (jobs, outline) = jobs(paths, &settings)?;
+        Ok(Self {
+            settings,
+            jobs,
+            outline,
+        })
     }
-    Ok(report)
+
+    /// The report without files: the directories, how they are read, and the entries their
+    /// layouts skip.
+    pub(crate) fn outline(&self) -> &Report {
+        &self.outline
+    }
+
+    /// Check the migrations in order, handing each reported file's report to `on_file` as
+    /// soon as it is checked, then those of the application's code (`schema-drift`); returns
+    /// the report without files, with what the run has to say in its notes.
+    pub(crate) fn each(self, mut on_file: impl FnMut(FileReport)) -> Result<Report, Error> {
+        let Self {
+            settings,
+            jobs,
+            mut outline,
+        } = self;
+        let mut run = engine::Run::new(&settings);
+        replay(&mut run, &jobs, &settings, &mut on_file)?;
+        run.drift().into_iter().for_each(on_file);
+        if let Some(application) = settings.knowledge() {
+            outline.notes.push(application.summary());
+            outline.notes.extend(
+                application
+                    .problems()
+                    .map(|p| format!("cannot read the application's code: {p}")),
+            );
+        }
+        Ok(outline)
+    }
 }
 
 /// Check `jobs` in order on `run`, handing each reported migration's findings to `reported`.
 /// Files are read, split and parsed in parallel, one bounded batch ahead of the checks,
-/// which replay the schema in migration order: memory follows the batch, not the directory.
+/// which replay the schema in migration order on the calling thread: memory follows the
+/// batch, not the directory, and `reported` need not be sent to another thread.
 pub(crate) fn replay(
     run: &mut engine::Run<'_>,
     jobs: &[Job],
     settings: &Settings,
-    mut reported: impl FnMut(FileReport) + Send,
+    mut reported: impl FnMut(FileReport),
 ) -> Result<(), Error> {
-    let prepare = |job: &Job| prepare_job(settings, job);
+    let prepare = |batch: &[Job]| -> Vec<_> {
+        batch
+            .par_iter()
+            .map(|job| prepare_job(settings, job))
+            .collect()
+    };
     let mut batches = jobs.chunks(rayon::current_num_threads() * 4);
-    let mut pending: Vec<_> = batches
-        .next()
-        .map(|batch| batch.par_iter().map(prepare).collect())
-        .unwrap_or_default();
+    let mut pending = batches.next().map(prepare).unwrap_or_default();
     loop {
         let next = batches.next();
         let current = std::mem::take(&mut pending);
-        let (prepared, checked) = rayon::join(
-            || next.map(|batch| batch.par_iter().map(prepare).collect::<Vec<_>>()),
-            || {
-                for prepared in current {
-                    let (prepared, report) = prepared?;
-                    // An unreported migration is still checked: it builds the schema the later
-                    // ones see.
-                    let linted = run.check(prepared);
-                    if report {
-                        reported(linted);
-                    }
+        let mut prepared = None;
+        rayon::in_place_scope(|scope| {
+            if let Some(batch) = next {
+                scope.spawn(|_| prepared = Some(prepare(batch)));
+            }
+            for prepared in current {
+                let (prepared, report) = prepared?;
+                // An unreported migration is still checked: it builds the schema the later
+                // ones see.
+                let linted = run.check(prepared);
+                if report {
+                    reported(linted);
                 }
-                Ok::<_, Error>(())
-            },
-        );
-        checked?;
+            }
+            Ok::<_, Error>(())
+        })?;
         match prepared {
             Some(prepared) => pending = prepared,
             None => break,

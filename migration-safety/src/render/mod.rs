@@ -105,6 +105,11 @@ impl Totals {
             self.failing_files += 1;
         }
     }
+
+    /// Whether any finding fails under the run's `fail_on`, as [`Report::fails`] says.
+    pub(crate) fn fails(&self) -> bool {
+        self.failing_files > 0
+    }
 }
 
 /// One output format written file by file: what it needs to remember between files is its
