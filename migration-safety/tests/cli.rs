@@ -99,6 +99,56 @@ fn json_output_has_the_documented_shape() {
 }
 
 #[test]
+fn check_of_a_directory_prints_what_its_whole_report_renders() {
+    use migration_safety::{FailOn, Format, Settings};
+    let dir = tempfile::tempdir().unwrap();
+    for (name, sql) in [
+        (
+            "1_users.sql",
+            "CREATE TABLE users (id bigint, email text);\n",
+        ),
+        (
+            "2_index.sql",
+            "CREATE INDEX users_email_idx ON users (email);\n-- migration-safety: ignore drop-table -- unused since 2023\nDROP TABLE old_users;\n",
+        ),
+        (
+            "3_column.sql",
+            "ALTER TABLE users ADD COLUMN nickname text;\n",
+        ),
+    ] {
+        std::fs::write(dir.path().join(name), sql).unwrap();
+    }
+    let clean = tempfile::tempdir().unwrap();
+    std::fs::write(clean.path().join("1.sql"), "SELECT 1;\n").unwrap();
+    for (name, format) in [
+        ("human", Format::Human),
+        ("json", Format::Json),
+        ("sarif", Format::Sarif),
+        ("github", Format::Github),
+        ("gitlab", Format::Gitlab),
+        ("junit", Format::Junit),
+        ("concise", Format::Concise),
+    ] {
+        for (dir, code) in [(dir.path(), 1), (clean.path(), 0)] {
+            let output = cli()
+                .args(["check", "--format", name, "--fail-on", "error"])
+                .arg(dir)
+                .output()
+                .unwrap();
+            assert_eq!(output.status.code(), Some(code), "{name}: {output:?}");
+            // What `check` printed when it rendered the whole report at the end.
+            let settings = Settings::default().fixes(format.shows_fixes());
+            let report = migration_safety::lint_dir(dir, &settings).unwrap();
+            let whole = match format {
+                Format::Human => report.to_human(false),
+                format => format!("{}\n", report.render(format, FailOn::Error).trim_end()),
+            };
+            assert_eq!(stdout(&output), whole, "{name}");
+        }
+    }
+}
+
+#[test]
 fn clean_input_exits_0() {
     let output = check_one_migration("CREATE TABLE t (id bigint PRIMARY KEY);\n");
     assert_eq!(output.status.code(), Some(0));

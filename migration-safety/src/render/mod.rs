@@ -356,3 +356,112 @@ impl PrettyArray {
         out.write_all(b"]")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Settings;
+
+    const FORMATS: [Format; 7] = [
+        Format::Human,
+        Format::Json,
+        Format::Sarif,
+        Format::Github,
+        Format::Gitlab,
+        Format::Junit,
+        Format::Concise,
+    ];
+
+    /// A directory's report with fixes: a clean migration, then two with findings (one of
+    /// them suppressed) that fixes edit.
+    fn report() -> Report {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, sql) in [
+            (
+                "1_users.sql",
+                "CREATE TABLE users (id bigint, email text);\n",
+            ),
+            (
+                "2_index.sql",
+                "CREATE INDEX users_email_idx ON users (email);\n-- migration-safety: ignore drop-table -- unused since 2023\nDROP TABLE old_users;\n",
+            ),
+            (
+                "3_column.sql",
+                "ALTER TABLE users ADD COLUMN nickname text;\n",
+            ),
+        ] {
+            std::fs::write(dir.path().join(name), sql).unwrap();
+        }
+        let settings = Settings::default().fixes(true);
+        crate::lint_paths(&[dir.path().to_path_buf()], &settings).unwrap()
+    }
+
+    #[test]
+    fn each_file_is_written_by_its_own_call() {
+        let report = report();
+        assert_eq!(report.files.len(), 3);
+        assert!(report.suppressed_count() > 0);
+        assert!(report.diagnostics().any(|(_, d)| d.fix.is_some()));
+        for format in FORMATS {
+            let mut renderer =
+                Renderer::start(Vec::new(), format, FailOn::Warning, false, &report).unwrap();
+            for file in &report.files {
+                let before = renderer.out.len();
+                renderer.file(file).unwrap();
+                let part = String::from_utf8(renderer.out[before..].to_vec()).unwrap();
+                let name = file.path.rsplit('/').next().unwrap();
+                let written = match format {
+                    // JUnit's counts open the document: its test cases wait for the end.
+                    Format::Junit => false,
+                    // JSON lists every file, with its findings or none.
+                    Format::Json => true,
+                    _ => !file.diagnostics.is_empty(),
+                };
+                assert_eq!(part.contains(name), written, "{format:?} {name}: {part}");
+            }
+            let (out, totals) = renderer.finish(&report.notes).unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                report.render(format, FailOn::Warning),
+                "{format:?}"
+            );
+            assert_eq!(
+                (
+                    totals.files,
+                    totals.errors,
+                    totals.warnings,
+                    totals.suppressed
+                ),
+                (
+                    3,
+                    report.error_count(),
+                    report.warning_count(),
+                    report.suppressed_count()
+                )
+            );
+            assert_eq!(totals.fails(), report.fails(FailOn::Warning));
+        }
+    }
+
+    #[test]
+    fn json_documents_are_as_serde_json_prints_them_whole() {
+        for report in [report(), Report::default()] {
+            // SARIF's and GitLab's objects have their keys sorted, as a `Value` prints them.
+            for format in [Format::Sarif, Format::Gitlab] {
+                let text = report.render(format, FailOn::Error);
+                let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(serde_json::to_string_pretty(&value).unwrap(), text);
+            }
+            // JSON keeps its fields' order, which a `Value` does not: its layout is the
+            // formats snapshot's.
+            let text = report.to_json();
+            let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let files = value["files"].as_array().unwrap();
+            assert_eq!(
+                files.is_empty(),
+                text.contains("\n  \"files\": [],\n"),
+                "{text}"
+            );
+        }
+    }
+}
