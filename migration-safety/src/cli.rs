@@ -572,7 +572,6 @@ fn execute(
                 let checked =
                     output::check(lint, changed.as_ref(), format, fail_on, color, stdout)?;
                 if let Some(git_ref) = &changed_since {
-                    // The application's code is checked against every migration, changed or not.
                     notes.push(format!(
                         "{} of {} migration files changed since `{git_ref}`: only they are reported",
                         checked.changed, checked.migrations

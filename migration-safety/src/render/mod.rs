@@ -372,28 +372,12 @@ mod tests {
         Format::Concise,
     ];
 
-    /// A directory's report with fixes: a clean migration, then two with findings (one of
-    /// them suppressed) that fixes edit.
+    /// The report, with fixes, of `tests/data/streamed`: a clean migration, then two with
+    /// findings (one of them suppressed) that fixes edit.
     fn report() -> Report {
-        let dir = tempfile::tempdir().unwrap();
-        for (name, sql) in [
-            (
-                "1_users.sql",
-                "CREATE TABLE users (id bigint, email text);\n",
-            ),
-            (
-                "2_index.sql",
-                "CREATE INDEX users_email_idx ON users (email);\n-- migration-safety: ignore drop-table -- unused since 2023\nDROP TABLE old_users;\n",
-            ),
-            (
-                "3_column.sql",
-                "ALTER TABLE users ADD COLUMN nickname text;\n",
-            ),
-        ] {
-            std::fs::write(dir.path().join(name), sql).unwrap();
-        }
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/streamed");
         let settings = Settings::default().fixes(true);
-        crate::lint_paths(&[dir.path().to_path_buf()], &settings).unwrap()
+        crate::lint_paths(&[dir.into()], &settings).unwrap()
     }
 
     #[test]
