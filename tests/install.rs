@@ -3,50 +3,43 @@
 //! (`.pre-commit-hooks.yaml`, through `pre-commit try-repo`) and the GitHub Action
 //! (`action.yml`'s steps in `.github/action/run.sh`, run with the variables GitHub sets).
 //!
-//! They use one build of the CLI in the release profile, made once per run into a target
-//! directory of its own, which the action's `cargo install` reuses. The release profile is
-//! unoptimized there ([`UNOPTIMIZED`]): these tests prove how the CLI is packaged, installed and
-//! run, not what the optimizer makes of it, and an optimized build of every dependency took
-//! longer than the rest of `cargo test --workspace` together. A test whose tool (node and npm,
-//! pre-commit, git) is missing says so on standard error and does nothing, except under CI,
-//! where it fails: `.ci/run` installs them.
+//! The npm packages and the pre-commit hook take a copy of the debug build of the CLI that
+//! `cargo test --workspace` has already made ([`binary`]): they prove how the binary is
+//! packaged, installed and run, not what the optimizer makes of it. The GitHub Action builds
+//! the CLI itself with `cargo install`, here with its `cargo-args` input set to
+//! `--profile dev` and the workspace's target directory, so that it reuses that build's
+//! dependencies (an optimized build of every dependency took longer than the rest of
+//! `cargo test --workspace` together, and an unoptimized one in a directory of its own still
+//! took a third of it). A test whose tool (node and npm, pre-commit, git) is missing says so on
+//! standard error and does nothing, except under CI, where it fails: `.ci/run` installs them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use migration_safety_e2e::available;
+use migration_safety_e2e::{available, cli_binary, outside_test};
 
 /// The repository checkout.
 fn checkout() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
 }
 
-/// The target directory of the release build these tests share, beside the workspace's own.
-fn release_target_dir() -> PathBuf {
+/// The workspace's target directory.
+fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     // <target>/<profile>/deps/install-<hash>
-    exe.ancestors().nth(3).unwrap().join("install-e2e")
+    exe.ancestors().nth(3).unwrap().to_path_buf()
 }
 
-/// The release profile without optimization, for every cargo command of these tests (the
-/// build and the action's `cargo install`, which then share it).
-const UNOPTIMIZED: (&str, &str) = ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0");
-
-/// `cargo build --release` of the CLI, once for all the tests of this binary.
-fn release_binary() -> &'static Path {
+/// A copy of the command line `cargo test --workspace` built, made once for all the tests of
+/// this binary, before the action's `cargo install` builds it again in the same directory.
+fn binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
-        let output = Command::new(env!("CARGO"))
-            .args(["build", "--release", "--locked", "--color", "never"])
-            .args(["-p", "migration-safety", "--features", "cli"])
-            .current_dir(checkout())
-            .env("CARGO_TARGET_DIR", release_target_dir())
-            .env(UNOPTIMIZED.0, UNOPTIMIZED.1)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", text(&output));
-        release_target_dir().join("release/migration-safety")
+        let copy = target_dir().join("install-e2e/bin/migration-safety");
+        std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+        std::fs::copy(cli_binary(env!("CARGO_CRATE_NAME")), &copy).unwrap();
+        copy
     })
 }
 
@@ -143,7 +136,7 @@ fn npm_packages_install_offline_and_check_a_db_migrate_project() {
     let build = Command::new("bash")
         .arg(checkout().join("npm/build.sh"))
         .arg(packages.path())
-        .env("MIGRATION_SAFETY_BINARY", release_binary())
+        .env("MIGRATION_SAFETY_BINARY", binary())
         .output()
         .unwrap();
     assert!(build.status.success(), "{}", text(&build));
@@ -278,7 +271,7 @@ fn pre_commit_try_repo(repo: &Path, home: &Path) -> Output {
         .args(["migration-safety", "--all-files", "--color", "never"])
         .current_dir(repo)
         .env("PRE_COMMIT_HOME", home)
-        .env("PATH", path_with(release_binary().parent().unwrap()))
+        .env("PATH", path_with(binary().parent().unwrap()))
         .output()
         .unwrap()
 }
@@ -312,7 +305,7 @@ fn pre_commit_hook_fails_on_a_hazard_and_passes_a_safe_migration() {
 
 /// Runs `.github/action/run.sh STEP` in `workspace` with the variables GitHub sets.
 fn action_step(step: &str, workspace: &Path, runner: &Path, env: &[(&str, &Path)]) -> Output {
-    let mut command = Command::new("bash");
+    let mut command = outside_test("bash");
     command
         .arg(checkout().join(".github/action/run.sh"))
         .arg(step)
@@ -325,8 +318,8 @@ fn action_step(step: &str, workspace: &Path, runner: &Path, env: &[(&str, &Path)
         .env("GITHUB_PATH", runner.join("github-path"))
         .env("GITHUB_OUTPUT", runner.join("github-output"))
         .env("GITHUB_STEP_SUMMARY", runner.join("step-summary"))
-        .env("CARGO_TARGET_DIR", release_target_dir())
-        .env(UNOPTIMIZED.0, UNOPTIMIZED.1);
+        .env("MIGRATION_SAFETY_CARGO_ARGS", "--profile dev")
+        .env("CARGO_TARGET_DIR", target_dir());
     for (key, value) in env {
         command.env(key, value);
     }
@@ -340,8 +333,8 @@ fn action_step(step: &str, workspace: &Path, runner: &Path, env: &[(&str, &Path)
 
 #[test]
 fn github_action_installs_the_cli_annotates_and_writes_sarif() {
-    // The build this shares with `cargo install` in the install step.
-    release_binary();
+    // The other tests' copy, taken before the install step builds the CLI again.
+    binary();
     let runner = tempfile::tempdir().unwrap();
     let runner = runner.path();
     let workspace = tempfile::tempdir().unwrap();
@@ -350,6 +343,12 @@ fn github_action_installs_the_cli_annotates_and_writes_sarif() {
 
     let install = action_step("install", workspace, runner, &[]);
     assert!(install.status.success(), "{}", text(&install));
+    // The `cargo-args` input reached `cargo install`.
+    assert!(
+        text(&install).contains("Finished `dev` profile"),
+        "{}",
+        text(&install)
+    );
     let github_path = std::fs::read_to_string(runner.join("github-path")).unwrap();
     let bin = runner.join("tool-cache/migration-safety/bin");
     assert_eq!(github_path, format!("{}\n", bin.display()));

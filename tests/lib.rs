@@ -34,18 +34,12 @@ pub fn available(program: &str, why: &str) -> bool {
     found
 }
 
-/// The `migration-safety` command line of this checkout (a debug build), for the test target
-/// `test` of this crate (pass `env!("CARGO_CRATE_NAME")`).
-///
-/// It is built as `cargo test --workspace` builds it, for the tests of `migration-safety`: with
-/// the whole workspace selected and a test target among those built (`--test <test>`, already
-/// built since it is the one running), cargo resolves the same features, so after that command
-/// nothing is built again. (`cargo build -p migration-safety --features cli` resolves fewer
-/// features and built about 45 crates a second time, the library among them.) The variables
-/// cargo sets for this test process (`CARGO_PKG_NAME`, `OUT_DIR`…) are removed: build scripts
-/// such as ring's rerun when they change, and so would everything that depends on them.
-pub fn cli_binary(test: &str) -> PathBuf {
-    let mut cargo = Command::new(env!("CARGO"));
+/// `program` (cargo, or a script that runs it), without the variables cargo sets for a test
+/// process (`CARGO_PKG_NAME`, `OUT_DIR`…): build scripts such as ring's rerun when they
+/// change, and so would everything that depends on them, so a nested build with them would
+/// not reuse what `cargo test` built.
+pub fn outside_test(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cargo = Command::new(program);
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
         if name.starts_with("CARGO_PKG_")
@@ -62,7 +56,20 @@ pub fn cli_binary(test: &str) -> PathBuf {
             cargo.env_remove(&*name);
         }
     }
-    let output = cargo
+    cargo
+}
+
+/// The `migration-safety` command line of this checkout (a debug build), for the test target
+/// `test` of this crate (pass `env!("CARGO_CRATE_NAME")`).
+///
+/// It is built as `cargo test --workspace` builds it, for the tests of `migration-safety`: with
+/// the whole workspace selected and a test target among those built (`--test <test>`, already
+/// built since it is the one running), cargo resolves the same features, so after that command
+/// nothing is built again. (`cargo build -p migration-safety --features cli` resolves fewer
+/// features and built about 45 crates a second time, the library among them.) It runs
+/// cargo [`outside_test`].
+pub fn cli_binary(test: &str) -> PathBuf {
+    let output = outside_test(env!("CARGO"))
         .args(["build", "--workspace", "--locked", "--color", "never"])
         .args(["--bin", "migration-safety", "--test", test])
         .args(["--message-format", "json"])

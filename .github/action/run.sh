@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The steps of the migration-safety GitHub Action (action.yml at the repository root).
 #   run.sh install   builds the CLI from the action's own checkout ($GITHUB_ACTION_PATH) with
-#                    `cargo install --locked` into $RUNNER_TOOL_CACHE, and puts it on $GITHUB_PATH
+#                    `cargo install --locked` into $RUNNER_TOOL_CACHE (with $MIGRATION_SAFETY_CARGO_ARGS
+#                    added), and puts it on $GITHUB_PATH
 #   run.sh check     runs `migration-safety check --format github` on $MIGRATION_SAFETY_PATHS
 #                    (annotations on the pull request), a summary in $GITHUB_STEP_SUMMARY, and,
 #                    when $MIGRATION_SAFETY_SARIF_FILE is set, SARIF into that file; it exits with
 #                    the check's status (0 clean, 1 a finding at the --fail-on level, 2 bad usage)
 # Inputs come from the environment as action.yml sets it: MIGRATION_SAFETY_PATHS,
-# MIGRATION_SAFETY_ARGS (both split on whitespace) and MIGRATION_SAFETY_SARIF_FILE.
+# MIGRATION_SAFETY_ARGS, MIGRATION_SAFETY_CARGO_ARGS (all three split on whitespace) and
+# MIGRATION_SAFETY_SARIF_FILE.
 set -euo pipefail
 
 install_root() { echo "${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:-/tmp}}/migration-safety"; }
@@ -15,7 +17,9 @@ install_root() { echo "${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:-/tmp}}/migration-safe
 install() {
   local root
   root="$(install_root)"
-  cargo install --locked --features cli --root "$root" --path "$GITHUB_ACTION_PATH/migration-safety"
+  local -a cargo_args
+  read -r -a cargo_args <<< "${MIGRATION_SAFETY_CARGO_ARGS:-}"
+  cargo install --locked --features cli --root "$root" "${cargo_args[@]}" --path "$GITHUB_ACTION_PATH/migration-safety"
   echo "$root/bin" >> "$GITHUB_PATH"
   "$root/bin/migration-safety" --version
 }
