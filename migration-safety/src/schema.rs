@@ -139,11 +139,125 @@ impl<V: Clone> Catalog<V> {
     }
 }
 
+/// The views, with an index from each relation to how many reads of the views name it, so
+/// that whether any view reads a table is one lookup. A view's `reads` change only through
+/// these methods, which keep the index in step (undo included).
+#[derive(Debug, Clone, Default)]
+struct Views {
+    catalog: Catalog<View>,
+    /// For each schema-qualified relation a view reads: how many of the views' reads name it
+    /// (never zero: a relation no view reads has no entry).
+    readers: HashMap<Name, usize>,
+}
+
+impl Views {
+    fn get(&self, key: &Key) -> Option<&View> {
+        self.catalog.get(key)
+    }
+
+    fn contains(&self, key: &Key) -> bool {
+        self.catalog.contains(key)
+    }
+
+    /// Whether a view reads `relation` (schema-qualified).
+    fn read(&self, relation: &Name) -> bool {
+        self.readers.contains_key(relation)
+    }
+
+    /// Insert a new view (last in order), replacing any under the same key.
+    fn insert(&mut self, key: Key, view: View) {
+        self.forget_reads(&key);
+        Self::count_reads(&mut self.readers, Some(&view), 1);
+        self.catalog.insert(key, view);
+    }
+
+    fn remove(&mut self, key: &Key) -> Option<View> {
+        self.forget_reads(key);
+        self.catalog.remove(key)
+    }
+
+    /// Move a view to another key, keeping its place in the order (its reads are the same).
+    fn rekey(&mut self, from: &Key, to: Key) {
+        if *from != to && self.catalog.contains(from) {
+            self.forget_reads(&to);
+        }
+        self.catalog.rekey(from, to);
+    }
+
+    /// Change the view under `key`, if there is one.
+    fn update(&mut self, key: &Key, change: impl FnOnce(&mut View)) {
+        self.forget_reads(key);
+        if let Some(view) = self.catalog.get_mut(key) {
+            change(view);
+        }
+        Self::count_reads(&mut self.readers, self.catalog.get(key), 1);
+    }
+
+    /// Make every view that reads `old` read `new` instead.
+    fn rename_reads(&mut self, old: &Name, new: &Name) {
+        if !self.read(old) {
+            return;
+        }
+        self.catalog.update_where(
+            |view| view.reads.contains(old),
+            |view| {
+                for read in &mut view.reads {
+                    if read == old {
+                        *read = new.clone();
+                    }
+                }
+            },
+        );
+        if let Some(count) = self.readers.remove(old) {
+            *self.readers.entry(new.clone()).or_default() += count;
+        }
+    }
+
+    fn record(&mut self) {
+        self.catalog.record();
+    }
+
+    /// Undo every change made since [`Views::record`], the index with it.
+    fn rollback(&mut self) {
+        let changed: Vec<Key> = self
+            .catalog
+            .undo
+            .iter()
+            .flat_map(HashMap::keys)
+            .cloned()
+            .collect();
+        for key in &changed {
+            self.forget_reads(key);
+        }
+        self.catalog.rollback();
+        for key in &changed {
+            Self::count_reads(&mut self.readers, self.catalog.get(key), 1);
+        }
+    }
+
+    /// Take the reads of the view under `key` (if any) out of the index.
+    fn forget_reads(&mut self, key: &Key) {
+        Self::count_reads(&mut self.readers, self.catalog.get(key), -1);
+    }
+
+    /// Add `step` (1 or -1) to the count of each relation `view` reads, dropping counts that
+    /// reach zero.
+    fn count_reads(readers: &mut HashMap<Name, usize>, view: Option<&View>, step: isize) {
+        for read in view.into_iter().flat_map(|v| &v.reads) {
+            let count = readers.entry(read.clone()).or_default();
+            *count = count.saturating_add_signed(step);
+            if *count == 0 {
+                readers.remove(read);
+            }
+        }
+    }
+}
+
 /// Knowledge of the schema, replayed from the migrations in order.
 #[derive(Debug, Clone)]
 pub(crate) struct Schema {
     tables: Catalog<Table>,
-    views: Catalog<View>,
+    views: Views,
     dropped_views: Vec<DroppedView>,
     /// While recording: how many views had been dropped when recording began.
     dropped_views_mark: Option<usize>,
@@ -158,7 +272,7 @@ impl Default for Schema {
     fn default() -> Self {
         Self {
             tables: Catalog::default(),
-            views: Catalog::default(),
+            views: Views::default(),
             dropped_views: Vec::new(),
             dropped_views_mark: None,
             indexes: Catalog::default(),
@@ -456,7 +570,7 @@ impl Schema {
 
     /// The view (plain or materialized) named `name`, if the migrations created it.
     pub(crate) fn view(&self, name: &Name) -> Option<&View> {
-        self.views.get(&self.resolve(&self.views, name))
+        self.views.get(&self.resolve(&self.views.catalog, name))
     }
 
     /// The views dropped so far, most recent first.
@@ -466,11 +580,7 @@ impl Schema {
 
     /// Whether a known view reads `table`.
     pub(crate) fn views_reading(&self, table: &Name) -> bool {
-        let table = self.qualified(table);
-        self.views
-            .entries
-            .values()
-            .any(|(_, view)| view.reads.contains(&table))
+        self.views.read(&self.qualified(table))
     }
 
     /// The known indexes of `table` that involve `column` (by name or in an expression).
@@ -509,7 +619,7 @@ impl Schema {
     /// The materialized view `name`, when the migrations created it.
     pub(crate) fn materialized_view(&self, name: &Name) -> Option<&View> {
         self.views
-            .get(&self.resolve(&self.views, name))
+            .get(&self.resolve(&self.views.catalog, name))
             .filter(|v| v.materialized)
     }
 
@@ -691,13 +801,11 @@ impl Schema {
                 }
             }
             StatementKind::CreateIndex(index) => {
-                let view = self.resolve(&self.views, &index.table);
+                let view = self.resolve(&self.views.catalog, &index.table);
                 if let (Some(name), Some(_)) = (&index.name, self.materialized_view(&index.table)) {
                     // An index on a materialized view the migrations created.
                     let key = Key::new(&view.schema, &name.name);
-                    if let Some(v) = self.views.get_mut(&view) {
-                        v.indexes.push(key.clone());
-                    }
+                    self.views.update(&view, |v| v.indexes.push(key.clone()));
                     self.indexes.insert(key, index_of(name, index, true));
                 } else if let Some(name) = &index.name {
                     // `ON ONLY` a partitioned table: invalid until every partition's index is attached.
@@ -830,7 +938,7 @@ impl Schema {
                 }
                 ObjectKind::View | ObjectKind::MaterializedView => {
                     for name in names {
-                        let key = self.resolve(&self.views, name);
+                        let key = self.resolve(&self.views.catalog, name);
                         if let Some(view) = self.views.remove(&key) {
                             for index in &view.indexes {
                                 self.indexes.remove(index);
@@ -860,7 +968,7 @@ impl Schema {
                 populated,
                 ..
             } => {
-                let key = self.resolve(&self.views, name);
+                let key = self.resolve(&self.views.catalog, name);
                 // `CREATE OR REPLACE VIEW` keeps the view (a materialized view has no such form).
                 let indexes = self
                     .views
@@ -881,22 +989,18 @@ impl Schema {
                 );
             }
             StatementKind::RefreshMaterializedView { name, no_data, .. } => {
-                let key = self.resolve(&self.views, name);
-                if let Some(view) = self.views.get_mut(&key) {
-                    view.populated = !no_data;
-                }
+                let key = self.resolve(&self.views.catalog, name);
+                self.views.update(&key, |view| view.populated = !no_data);
             }
             StatementKind::RenameView { view, to, .. } => {
-                let key = self.resolve(&self.views, view);
+                let key = self.resolve(&self.views.catalog, view);
                 let renamed = Key::new(&key.schema, &to.name);
                 self.views.rekey(&key, renamed.clone());
-                let indexes = match self.views.get_mut(&renamed) {
-                    Some(v) => {
-                        v.name = to.clone();
-                        v.indexes.clone()
-                    }
-                    None => Vec::new(),
-                };
+                let mut indexes = Vec::new();
+                self.views.update(&renamed, |v| {
+                    v.name = to.clone();
+                    indexes.clone_from(&v.indexes);
+                });
                 for index in &indexes {
                     if let Some(i) = self.indexes.get_mut(index) {
                         i.table = to.clone();
@@ -1171,10 +1275,8 @@ impl Schema {
             if let Some(t) = self.tables.get_mut(&table) {
                 t.indexes.retain(|k| k != key);
             }
-            let view = self.resolve(&self.views, &index.table);
-            if let Some(v) = self.views.get_mut(&view) {
-                v.indexes.retain(|k| k != key);
-            }
+            let view = self.resolve(&self.views.catalog, &index.table);
+            self.views.update(&view, |v| v.indexes.retain(|k| k != key));
         }
     }
 
@@ -1241,16 +1343,7 @@ impl Schema {
         // A foreign key names the table as written, resolved when it is compared.
         let creation_schema = self.creation_schema().to_owned();
         let references_from = |references: &Name| references.in_schema(&creation_schema) == old;
-        self.views.update_where(
-            |view| view.reads.contains(&old),
-            |view| {
-                for read in &mut view.reads {
-                    if *read == old {
-                        *read = new.clone();
-                    }
-                }
-            },
-        );
+        self.views.rename_reads(&old, &new);
         let indexes = self
             .table(from)
             .map(|t| t.indexes.clone())
@@ -1591,6 +1684,34 @@ mod tests {
         assert!(schema.views_reading(&app_events) && !schema.views_reading(&events));
         assert_eq!(schema.partitions(&app_events).len(), 1);
         assert!(schema.partitions(&events).is_empty());
+    }
+
+    #[test]
+    fn which_tables_views_read_follows_creates_drops_renames_and_undo() {
+        let reads = |schema: &Schema, table: &str| schema.views_reading(&Name::new(table));
+        let mut schema = replay(&[
+            "CREATE TABLE a (id int); CREATE TABLE b (id int);",
+            "CREATE VIEW v AS SELECT * FROM a JOIN a AS again USING (id);",
+            "CREATE VIEW w AS SELECT * FROM b;",
+        ]);
+        assert!(reads(&schema, "a") && reads(&schema, "b"));
+        let apply = |schema: &mut Schema, sql: &str| {
+            for statement in lower_file(sql, &split(sql)) {
+                schema.apply(&statement.kind, 3, 0);
+            }
+        };
+        schema.record();
+        apply(&mut schema, "ALTER TABLE a RENAME TO c;");
+        assert!(!reads(&schema, "a") && reads(&schema, "c"));
+        apply(&mut schema, "CREATE OR REPLACE VIEW v AS SELECT * FROM b;");
+        apply(&mut schema, "ALTER VIEW v RENAME TO v2;");
+        assert!(!reads(&schema, "c") && reads(&schema, "b"));
+        apply(&mut schema, "DROP VIEW v2; DROP VIEW w;");
+        assert!(!reads(&schema, "b"));
+        schema.rollback();
+        assert!(reads(&schema, "a") && reads(&schema, "b") && !reads(&schema, "c"));
+        apply(&mut schema, "DROP VIEW v;");
+        assert!(!reads(&schema, "a") && reads(&schema, "b"));
     }
 
     #[test]
