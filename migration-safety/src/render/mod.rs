@@ -327,23 +327,26 @@ impl PrettyArray {
         (&document[..end - 1], Self::new(at - line), &document[end..])
     }
 
-    /// Write the next element.
+    /// Write the next element, indented as it stands in the array, in one write.
     pub(crate) fn element(
         &mut self,
         out: &mut dyn Write,
         value: &impl Serialize,
     ) -> io::Result<()> {
-        let text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
-        let indent = " ".repeat(self.indent + 2);
-        out.write_all(if self.len == 0 { b"\n" } else { b",\n" })?;
+        let text = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+        let indent = self.indent + 2;
+        let lines = text.iter().filter(|&&b| b == b'\n').count() + 1;
+        let mut element = Vec::with_capacity(2 + text.len() + lines * indent);
+        element.extend_from_slice(if self.len == 0 { b"\n" } else { b",\n" });
         // A pretty-printed string holds no line break of its own: each one is indentation.
-        for (i, line) in text.split('\n').enumerate() {
+        for (i, line) in text.split(|&b| b == b'\n').enumerate() {
             if i > 0 {
-                out.write_all(b"\n")?;
+                element.push(b'\n');
             }
-            out.write_all(indent.as_bytes())?;
-            out.write_all(line.as_bytes())?;
+            element.resize(element.len() + indent, b' ');
+            element.extend_from_slice(line);
         }
+        out.write_all(&element)?;
         self.len += 1;
         Ok(())
     }
