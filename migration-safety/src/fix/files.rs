@@ -53,9 +53,9 @@ pub(crate) struct Script {
     pub(crate) transaction: bool,
 }
 
-/// Where a reported migration file lies: its framework's migrations directory and its name
-/// there, when the directory's layout knows it as an up migration.
-fn site(path: &Path, framework: Framework) -> Option<(PathBuf, String)> {
+/// Where a reported migration file lies: its framework's migrations directory, its name there
+/// and the directory's listing, when the layout knows it as an up migration.
+fn site(path: &Path, framework: Framework) -> Option<(PathBuf, String, Arc<Listing>)> {
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty())?;
     let nested = match framework {
         Framework::Diesel | Framework::Prisma => true,
@@ -64,8 +64,10 @@ fn site(path: &Path, framework: Framework) -> Option<(PathBuf, String)> {
     };
     let dir = if nested { parent.parent()? } else { parent };
     let file = path.strip_prefix(dir).ok()?.to_str()?.replace('\\', "/");
-    let known = listing(dir, framework)?.has_up(&file);
-    known.then(|| (dir.to_path_buf(), file))
+    let listing = listing(dir, framework)?;
+    listing
+        .has_up(&file)
+        .then(|| (dir.to_path_buf(), file, listing))
 }
 
 /// The migrations of `dir` as `framework` lays them out, listed once per state of the
@@ -105,7 +107,7 @@ pub(crate) fn write(
     framework: Framework,
     scripts: &[Script],
 ) -> Result<Vec<NewFile>, String> {
-    let (dir, after) = site(path, framework).ok_or_else(|| {
+    let (dir, after, existing) = site(path, framework).ok_or_else(|| {
         cannot(
             framework,
             format_args!(
@@ -146,12 +148,6 @@ pub(crate) fn write(
     let written = |m: &Migration| {
         std::fs::read_to_string(dir.join(&m.file)).is_ok_and(|text| text.contains(WRITTEN_BY))
     };
-    let existing = listing(&dir, framework).ok_or_else(|| {
-        cannot(
-            framework,
-            format_args!("`{}` cannot be listed", dir.display()),
-        )
-    })?;
     let new = existing
         .new_migrations(framework, &after, &names, written)
         .map_err(|error| cannot(framework, error))?;
