@@ -20,9 +20,17 @@ pub(crate) struct Checked {
     pub(crate) changed: usize,
 }
 
+/// How many checked files may wait for the output: enough to keep the checks going while a
+/// file with many findings is written, few enough that memory still follows the largest file.
+const AHEAD: usize = 16;
+
 /// Check the migrations of `lint`, writing each file's part of the output in `format` to
 /// `stdout` as soon as it is checked. With `changed`, only the migrations it holds are
 /// written (the application's code always is).
+///
+/// The checks, which replay the schema in order, run on a thread of their own and hand each
+/// file over to this one, which renders and writes it: rendering (most of the time of output
+/// for people) goes on beside the checks instead of between them.
 pub(crate) fn check(
     lint: Lint<'_>,
     changed: Option<&Changed>,
@@ -36,12 +44,22 @@ pub(crate) fn check(
         Renderer::start(out, format, fail_on, color, lint.outline()).map_err(cannot_write)?;
     let (mut migrations, mut written) = (0, 0);
     let mut failed = None;
-    let outline = lint
-        .each(|file| {
+    let (files, checked) = std::sync::mpsc::sync_channel(AHEAD);
+    let outline = std::thread::scope(|scope| {
+        let checks = std::thread::Builder::new()
+            .name("checks".to_owned())
+            // The stack of a main thread: the checks ran there before.
+            .stack_size(8 << 20)
+            .spawn_scoped(scope, move || {
+                // A closed channel means the output side is gone; the checks end anyway.
+                lint.each(|file| drop(files.send(file)))
+            })
+            .map_err(|e| format!("cannot start the checks: {e}"))?;
+        for file in checked {
             if !file.application_code {
                 migrations += 1;
                 if changed.is_some_and(|changed| !changed.contains(Path::new(&file.path))) {
-                    return;
+                    continue;
                 }
                 written += 1;
             }
@@ -49,8 +67,12 @@ pub(crate) fn check(
             if failed.is_none() {
                 failed = renderer.file(&file).err();
             }
-        })
-        .map_err(|e| e.to_string())?;
+        }
+        match checks.join() {
+            Ok(outline) => outline.map_err(|e| e.to_string()),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })?;
     if let Some(error) = failed {
         return Err(cannot_write(error));
     }
