@@ -548,12 +548,7 @@ fn execute(
                     }
                     None => crate::lint_source(Path::new("<stdin>"), &bytes, &settings),
                 };
-                match format {
-                    Format::Human => print(&report.to_human(color))?,
-                    format => {
-                        print(&format!("{}\n", report.render(format, fail_on).trim_end()))?;
-                    }
-                }
+                output::report(&report, format, fail_on, color, stdout)?;
                 let fails = report.fails(fail_on);
                 (report, fails)
             } else {

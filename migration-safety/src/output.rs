@@ -86,6 +86,24 @@ pub(crate) fn check(
     })
 }
 
+/// Write a finished report (standard input's) as [`check`] writes a run's.
+pub(crate) fn report(
+    report: &Report,
+    format: Format,
+    fail_on: FailOn,
+    color: bool,
+    stdout: &mut dyn Write,
+) -> Result<(), String> {
+    let out = Output::new(stdout, format != Format::Human);
+    let mut renderer =
+        Renderer::start(out, format, fail_on, color, report).map_err(cannot_write)?;
+    for file in &report.files {
+        renderer.file(file).map_err(cannot_write)?;
+    }
+    let (out, _) = renderer.finish(&report.notes).map_err(cannot_write)?;
+    out.finish().map_err(cannot_write)
+}
+
 /// The message of a failed write to standard output.
 fn cannot_write(error: io::Error) -> String {
     format!("cannot write output: {error}")
